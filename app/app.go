@@ -1,0 +1,550 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/params"
+)
+
+// Version of the application protocol, reported in Info.
+const (
+	AppVersion  uint64 = 1
+	SoftVersion        = "0.1.0"
+)
+
+// ParamMinFee is the smallest fee a transaction may carry.
+const ParamMinFee = "tx.min_fee"
+
+// TxResult is the outcome of one committed transaction, handed to the
+// commit listener after the block is durably saved.
+type TxResult struct {
+	Hash      [32]byte
+	Height    int64
+	Index     int
+	Code      uint32
+	Codespace string
+	Log       string
+	Events    []sm.Event
+}
+
+// App is the medchain ABCI application.
+type App struct {
+	abci.BaseApplication
+
+	log    *slog.Logger
+	tree   *store.Tree
+	router *sm.Router
+	params *params.Registry
+
+	mu       sync.Mutex // guards everything below; CometBFT may call from several connections
+	chainID  string
+	pending  map[crypto.Address]uint64 // CheckTx: next sequence including mempool txs
+	verified *sigCache
+	block    *blockState // between FinalizeBlock and Commit
+
+	committed atomic.Pointer[store.Snapshot]
+	onCommit  func(height int64, results []TxResult)
+}
+
+type blockState struct {
+	height  int64
+	time    time.Time
+	results []TxResult
+}
+
+var _ abci.Application = (*App)(nil)
+
+// Options configure an App.
+type Options struct {
+	Logger *slog.Logger
+	// OnCommit, when set, is called after each Commit with the block's results.
+	OnCommit func(height int64, results []TxResult)
+}
+
+// New builds the application over a tree. The modules are fixed here: this is
+// the one place where domains are wired into the state machine.
+func New(tree *store.Tree, opts Options) *App {
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
+	for _, d := range gov.ParamDefs {
+		reg.Declare(d)
+	}
+	a := &App{
+		log:      lg,
+		tree:     tree,
+		params:   reg,
+		router:   sm.NewRouter(accounts.Module{}, &gov.Module{Params: reg}),
+		pending:  map[crypto.Address]uint64{},
+		verified: newSigCache(1 << 18),
+		onCommit: opts.OnCommit,
+	}
+	if v := tree.Version(); v > 0 {
+		snap, err := tree.Snapshot(v)
+		if err == nil {
+			a.committed.Store(snap)
+		}
+	}
+	return a
+}
+
+// Params exposes the parameter registry (read-only use by queries).
+func (a *App) Params() *params.Registry { return a.params }
+
+// Router exposes the message routes (documentation, CLI).
+func (a *App) Router() *sm.Router { return a.router }
+
+// Committed returns the latest committed state, or nil before the first block.
+func (a *App) Committed() *store.Snapshot { return a.committed.Load() }
+
+// SnapshotAt returns the committed state at a height.
+func (a *App) SnapshotAt(height int64) (*store.Snapshot, error) {
+	if s := a.committed.Load(); s != nil && (height == 0 || height == s.Version()) {
+		return s, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tree.Snapshot(height)
+}
+
+// ChainID returns the chain id once known (InitChain or the first block).
+func (a *App) ChainID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.chainID
+}
+
+// SetChainID sets the chain id on restart (from the genesis document); it is
+// needed before the first CheckTx.
+func (a *App) SetChainID(id string) {
+	a.mu.Lock()
+	a.chainID = id
+	a.mu.Unlock()
+}
+
+// guard turns a store fault panic into a Go error: the node is broken.
+func guard(err *error) {
+	if r := recover(); r != nil {
+		var f store.Fault
+		if e, ok := r.(error); ok && errors.As(e, &f) {
+			*err = f
+			return
+		}
+		panic(r)
+	}
+}
+
+func (a *App) Info(_ context.Context, _ *abci.RequestInfo) (*abci.ResponseInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return &abci.ResponseInfo{
+		Data:             "medchain",
+		Version:          SoftVersion,
+		AppVersion:       AppVersion,
+		LastBlockHeight:  a.tree.Version(),
+		LastBlockAppHash: a.tree.Hash(),
+	}, nil
+}
+
+// GenesisState is the app_state of the genesis document: one entry per module.
+type GenesisState map[string]json.RawMessage
+
+func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (resp *abci.ResponseInitChain, err error) {
+	defer guard(&err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.chainID = req.ChainId
+	var gs GenesisState
+	if len(req.AppStateBytes) > 0 {
+		if err := json.Unmarshal(req.AppStateBytes, &gs); err != nil {
+			return nil, fmt.Errorf("genesis app_state: %w", err)
+		}
+	}
+	known := map[string]bool{}
+	ctx := sm.Context{ChainID: req.ChainId, Height: req.InitialHeight, Time: req.Time, Store: a.tree, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
+	for _, m := range a.router.Modules() {
+		known[m.Name()] = true
+		if err := m.InitGenesis(ctx, gs[m.Name()]); err != nil {
+			return nil, err
+		}
+	}
+	for name := range gs {
+		if !known[name] {
+			return nil, fmt.Errorf("genesis app_state: unknown module %q", name)
+		}
+	}
+	if err := checkGenesisValidators(a.tree, req.Validators); err != nil {
+		return nil, err
+	}
+	return &abci.ResponseInitChain{AppHash: a.tree.WorkingHash()}, nil
+}
+
+// checkGenesisValidators requires the consensus genesis validators to be the
+// ones gov's genesis lists, so that state and consensus agree from block 1.
+func checkGenesisValidators(kv store.Reader, vals []abci.ValidatorUpdate) error {
+	want := gov.Validators(kv)
+	if len(vals) != len(want) {
+		return fmt.Errorf("%w: consensus genesis has %d validators, app state %d", gov.ErrGenesisValidator, len(vals), len(want))
+	}
+	for _, v := range vals {
+		pk := v.PubKey.GetEd25519()
+		if len(pk) != crypto.PubKeySize {
+			return fmt.Errorf("%w: validators must use ed25519 keys", gov.ErrGenesisValidator)
+		}
+		var pub crypto.PubKey
+		copy(pub[:], pk)
+		gv := gov.GetValidator(kv, pub)
+		if gv == nil || gv.Power != v.Power {
+			return fmt.Errorf("%w: validator %x (power %d) not in app state", gov.ErrGenesisValidator, pk, v.Power)
+		}
+	}
+	return nil
+}
+
+func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.ResponseCheckTx, err error) {
+	defer guard(&err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	res := a.checkTx(req.Tx, req.Type == abci.CheckTxType_Recheck)
+	if res != nil {
+		code, space, log := sm.ABCIInfo(res)
+		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, nil
+	}
+	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}, nil
+}
+
+// checkTx validates a transaction against committed state plus the
+// transactions already accepted into the mempool.
+func (a *App) checkTx(raw []byte, recheck bool) error {
+	tx, err := sm.DecodeTx(raw)
+	if err != nil {
+		return err
+	}
+	if tx.Body.ChainID != a.chainID {
+		return sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, a.chainID)
+	}
+	rt, _, err := a.router.DecodeMsg(tx.Body)
+	if err != nil {
+		return err
+	}
+	h := sm.TxHash(raw)
+	if !recheck || !a.verified.has(h) {
+		if !crypto.Verify(tx.Body.Signer, sm.SignBytes(tx.BodyBytes), tx.Sig) {
+			return sm.ErrBadSignature
+		}
+		a.verified.add(h)
+	}
+	var kv store.Reader = emptyReader{}
+	if s := a.committed.Load(); s != nil {
+		kv = s
+	} else {
+		kv = a.tree // before the first commit: genesis state in the working tree
+	}
+	signer := tx.Signer()
+	acct := accounts.GetAccount(kv, signer)
+	next, ok := a.pending[signer]
+	if !ok && acct != nil {
+		next = acct.Sequence
+	}
+	if err := a.authenticate(kv, tx, rt, acct, next); err != nil {
+		return err
+	}
+	a.pending[signer] = next + 1
+	return nil
+}
+
+// authenticate applies the envelope rules shared by CheckTx and
+// FinalizeBlock: the signer's account, sequence and fee.
+func (a *App) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, acct *accounts.Account, next uint64) error {
+	if tx.Body.Sequence != next {
+		return sm.Wrapf(sm.ErrBadSequence, "got %d, want %d", tx.Body.Sequence, next)
+	}
+	if acct == nil {
+		if !rt.NewSigner {
+			return sm.Wrapf(sm.ErrUnknownSigner, "%s", tx.Signer())
+		}
+		if tx.Body.Fee != 0 {
+			return sm.Wrapf(sm.ErrFunds, "a new account has no balance for a fee")
+		}
+		return nil
+	}
+	if !accounts.CanSign(kv, acct) {
+		return sm.Wrapf(sm.ErrInactive, "%s", acct.Address)
+	}
+	if acct.PubKey != tx.Body.Signer {
+		return sm.Wrapf(sm.ErrBadSignature, "signer key does not match the account")
+	}
+	if min := a.params.Get(kv, ParamMinFee); tx.Body.Fee < min {
+		return sm.Wrapf(sm.ErrFeeTooLow, "fee %d, minimum %d", tx.Body.Fee, min)
+	}
+	if tx.Body.Fee > acct.Balance {
+		return sm.Wrapf(sm.ErrFunds, "balance %d, fee %d", acct.Balance, tx.Body.Fee)
+	}
+	return nil
+}
+
+func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
+	txs := make([][]byte, 0, len(req.Txs))
+	var size int64
+	for _, tx := range req.Txs {
+		size += int64(len(tx))
+		if size > req.MaxTxBytes {
+			break
+		}
+		txs = append(txs, tx)
+	}
+	return &abci.ResponsePrepareProposal{Txs: txs}, nil
+}
+
+func (a *App) ProcessProposal(context.Context, *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
+	return &abci.ResponseProcessProposal{Status: abci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (resp *abci.ResponseFinalizeBlock, err error) {
+	defer guard(&err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.chainID == "" {
+		return nil, errors.New("finalize block: chain id unknown")
+	}
+	ctx := sm.Context{ChainID: a.chainID, Height: req.Height, Time: req.Time, Store: a.tree, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
+	decoded, sigOK := a.verifyBlock(req.Txs)
+	bs := &blockState{height: req.Height, time: req.Time, results: make([]TxResult, len(req.Txs))}
+	txResults := make([]*abci.ExecTxResult, len(req.Txs))
+	for i, raw := range req.Txs {
+		events := &sm.Events{}
+		txErr := decoded[i].err
+		if txErr == nil && !sigOK[i] {
+			txErr = sm.ErrBadSignature
+		}
+		if txErr == nil {
+			tctx := ctx
+			tctx.Events = events
+			txErr = a.deliver(tctx, decoded[i].tx)
+		}
+		code, space, log := sm.ABCIInfo(txErr)
+		if txErr != nil {
+			events = &sm.Events{} // a failed message emits nothing
+		}
+		bs.results[i] = TxResult{Hash: sm.TxHash(raw), Height: req.Height, Index: i, Code: code, Codespace: space, Log: log, Events: events.List()}
+		txResults[i] = &abci.ExecTxResult{Code: code, Codespace: space, Log: log, Events: toABCIEvents(events.List())}
+	}
+	for _, m := range a.router.Modules() {
+		if eb, ok := m.(sm.EndBlocker); ok {
+			if err := eb.EndBlock(ctx); err != nil {
+				return nil, fmt.Errorf("end block %s: %w", m.Name(), err)
+			}
+		}
+	}
+	a.block = bs
+	var updates []abci.ValidatorUpdate
+	for _, u := range ctx.Valset.List() {
+		updates = append(updates, abci.Ed25519ValidatorUpdate(u.PubKey[:], u.Power))
+	}
+	return &abci.ResponseFinalizeBlock{
+		TxResults:        txResults,
+		ValidatorUpdates: updates,
+		Events:           toABCIEvents(ctx.Events.List()),
+		AppHash:          a.tree.WorkingHash(),
+	}, nil
+}
+
+type decodedTx struct {
+	tx  *sm.Tx
+	err error
+}
+
+// verifyBlock decodes the block's transactions and checks the signatures that
+// CheckTx has not already verified, in one batch.
+func (a *App) verifyBlock(raws [][]byte) ([]decodedTx, []bool) {
+	out := make([]decodedTx, len(raws))
+	ok := make([]bool, len(raws))
+	var batch []crypto.SigItem
+	var idx []int
+	for i, raw := range raws {
+		tx, err := sm.DecodeTx(raw)
+		out[i] = decodedTx{tx: tx, err: err}
+		if err != nil {
+			continue
+		}
+		if a.verified.take(sm.TxHash(raw)) {
+			ok[i] = true
+			continue
+		}
+		batch = append(batch, crypto.SigItem{Pub: tx.Body.Signer, Msg: sm.SignBytes(tx.BodyBytes), Sig: tx.Sig})
+		idx = append(idx, i)
+	}
+	for j, valid := range crypto.BatchVerify(batch) {
+		ok[idx[j]] = valid
+	}
+	return out, ok
+}
+
+// deliver runs one authenticated transaction. The signer's sequence advances
+// and the fee is charged even when the message fails, so that an included
+// transaction can never be replayed; everything else the message wrote is
+// discarded on failure.
+func (a *App) deliver(ctx sm.Context, tx *sm.Tx) error {
+	if tx.Body.ChainID != ctx.ChainID {
+		return sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, ctx.ChainID)
+	}
+	rt, ok := a.router.Route(tx.Body.Type)
+	if !ok {
+		return sm.Wrapf(sm.ErrUnknownType, "%q", tx.Body.Type)
+	}
+	signer := tx.Signer()
+	acct := accounts.GetAccount(ctx.Store, signer)
+	var next uint64
+	if acct != nil {
+		next = acct.Sequence
+	}
+	if err := a.authenticate(ctx.Store, tx, rt, acct, next); err != nil {
+		return err
+	}
+	if acct != nil {
+		acct.Sequence++
+		if err := accounts.ChargeFee(ctx.Store, acct, tx.Body.Fee); err != nil {
+			return err
+		}
+		accounts.PutAccount(ctx.Store, acct)
+	}
+	_, msg, err := a.router.DecodeMsg(tx.Body)
+	if err != nil {
+		return err
+	}
+	cache := store.NewCache(ctx.Store)
+	ctx.Store = cache
+	ctx.Signer = signer
+	ctx.Key = tx.Body.Signer
+	ctx.Events.Emit("message",
+		sm.Attr{Key: "type", Value: tx.Body.Type},
+		sm.Attr{Key: "signer", Value: signer.String()},
+		sm.Attr{Key: "sequence", Value: strconv.FormatUint(tx.Body.Sequence, 10)})
+	if err := rt.Exec(ctx, msg); err != nil {
+		return err
+	}
+	cache.Write()
+	return nil
+}
+
+func toABCIEvents(evs []sm.Event) []abci.Event {
+	out := make([]abci.Event, len(evs))
+	for i, e := range evs {
+		attrs := make([]abci.EventAttribute, len(e.Attrs))
+		for j, at := range e.Attrs {
+			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: true}
+		}
+		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
+	}
+	return out
+}
+
+func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
+	a.mu.Lock()
+	hash, version, err := a.tree.Commit()
+	if err != nil {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("commit state: %w", err)
+	}
+	snap, err := a.tree.Snapshot(version)
+	if err != nil {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("commit state: %w", err)
+	}
+	a.committed.Store(snap)
+	clear(a.pending) // rechecks rebuild it from the mempool
+	bs := a.block
+	a.block = nil
+	a.mu.Unlock()
+	a.log.Debug("committed", "height", version, "app_hash", fmt.Sprintf("%X", hash))
+	if a.onCommit != nil && bs != nil {
+		a.onCommit(version, bs.results)
+	}
+	return &abci.ResponseCommit{}, nil
+}
+
+// Query paths.
+const (
+	// QueryStore returns the value at the key in Data, with a proof when asked.
+	QueryStore = "/store"
+)
+
+func (a *App) Query(_ context.Context, req *abci.RequestQuery) (resp *abci.ResponseQuery, err error) {
+	defer guard(&err)
+	if req.Path != QueryStore {
+		return &abci.ResponseQuery{Code: ErrQueryPath.Code, Codespace: ErrQueryPath.Codespace, Log: "unknown query path " + strconv.Quote(req.Path)}, nil
+	}
+	snap, err := a.SnapshotAt(req.Height)
+	if err != nil {
+		return &abci.ResponseQuery{Code: ErrQueryHeight.Code, Codespace: ErrQueryHeight.Codespace, Log: err.Error()}, nil
+	}
+	resp = &abci.ResponseQuery{Key: req.Data, Height: snap.Version()}
+	if !req.Prove {
+		resp.Value = snap.Get(req.Data)
+		return resp, nil
+	}
+	v, proof, err := snap.Prove(req.Data)
+	if err != nil {
+		return nil, err
+	}
+	resp.Value = v
+	resp.ProofOps, err = ProofOps(req.Data, proof)
+	return resp, err
+}
+
+// Query errors.
+var (
+	ErrQueryPath   = sm.Register("query", 1, "unknown query path")
+	ErrQueryHeight = sm.Register("query", 2, "no state at that height")
+)
+
+type emptyReader struct{}
+
+func (emptyReader) Get([]byte) []byte                                 { return nil }
+func (emptyReader) Iterate([]byte, []byte, func([]byte, []byte) bool) {}
+
+// sigCache remembers hashes of transactions whose signature CheckTx verified.
+// It is bounded: when full it is emptied, which costs only re-verification.
+type sigCache struct {
+	max int
+	m   map[[32]byte]struct{}
+}
+
+func newSigCache(max int) *sigCache { return &sigCache{max: max, m: make(map[[32]byte]struct{})} }
+
+func (c *sigCache) add(h [32]byte) {
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[h] = struct{}{}
+}
+
+func (c *sigCache) has(h [32]byte) bool { _, ok := c.m[h]; return ok }
+
+func (c *sigCache) take(h [32]byte) bool {
+	if _, ok := c.m[h]; ok {
+		delete(c.m, h)
+		return true
+	}
+	return false
+}
+
+var _ = bytes.Equal

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+)
+
+// Reader reads state.
+type Reader interface {
+	// Get returns the value at key, or nil when absent.
+	Get(key []byte) []byte
+	// Iterate calls fn for each key in [start, end) in ascending order until fn
+	// returns false. A nil end means no upper bound.
+	Iterate(start, end []byte, fn func(key, value []byte) bool)
+}
+
+// KV reads and writes state. Values must not be nil; keys not empty.
+type KV interface {
+	Reader
+	Set(key, value []byte)
+	Delete(key []byte)
+}
+
+// Fault is the panic value of a storage failure.
+type Fault struct{ Err error }
+
+func (f Fault) Error() string { return "store fault: " + f.Err.Error() }
+func (f Fault) Unwrap() error { return f.Err }
+
+// Check panics with a Fault when err is not nil.
+func Check(err error) {
+	if err != nil {
+		panic(Fault{err})
+	}
+}
+
+// PrefixEnd returns the smallest key greater than every key with the prefix.
+func PrefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Memory is an in-memory KV, for tests and as a cache's overlay.
+type Memory struct {
+	m    map[string][]byte
+	keys []string // sorted lazily
+	dirt bool
+}
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory { return &Memory{m: map[string][]byte{}} }
+
+func (s *Memory) Get(key []byte) []byte { return s.m[string(key)] }
+
+func (s *Memory) Set(key, value []byte) {
+	if len(key) == 0 || value == nil {
+		panic(Fault{errEmpty})
+	}
+	if _, ok := s.m[string(key)]; !ok {
+		s.dirt = true
+	}
+	s.m[string(key)] = bytes.Clone(value)
+}
+
+func (s *Memory) Delete(key []byte) {
+	if _, ok := s.m[string(key)]; ok {
+		delete(s.m, string(key))
+		s.dirt = true
+	}
+}
+
+func (s *Memory) sorted() []string {
+	if s.dirt || s.keys == nil {
+		s.keys = s.keys[:0]
+		for k := range s.m {
+			s.keys = append(s.keys, k)
+		}
+		sort.Strings(s.keys)
+		s.dirt = false
+	}
+	return s.keys
+}
+
+func (s *Memory) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	keys := s.sorted()
+	i := sort.SearchStrings(keys, string(start))
+	for ; i < len(keys); i++ {
+		k := keys[i]
+		if end != nil && k >= string(end) {
+			return
+		}
+		v, ok := s.m[k]
+		if !ok {
+			continue
+		}
+		if !fn([]byte(k), v) {
+			return
+		}
+	}
+}
+
+// Len reports the number of keys.
+func (s *Memory) Len() int { return len(s.m) }
+
+var errEmpty = fmt.Errorf("empty key or nil value")

@@ -1,0 +1,204 @@
+package accounts
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/sm"
+)
+
+// Module plugs accounts into the state machine.
+type Module struct{}
+
+var _ sm.Module = Module{}
+
+func (Module) Name() string { return "accounts" }
+
+func (Module) Routes() []sm.Route {
+	return []sm.Route{
+		{Type: TypeRegisterPatient, Decode: decodeRegisterPatient, Exec: execRegisterPatient, NewSigner: true},
+		{Type: TypeRegisterMember, Decode: decodeRegisterMember, Exec: execRegisterMember},
+		{Type: TypeDeactivateMember, Decode: decodeDeactivateMember, Exec: execDeactivateMember},
+		{Type: TypeSetGuardian, Decode: decodeSetGuardian, Exec: execSetGuardian},
+		{Type: TypeRevokeGuardian, Decode: decodeRevokeGuardian, Exec: execRevokeGuardian},
+	}
+}
+
+func execRegisterPatient(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgRegisterPatient)
+	if GetAccount(ctx.Store, ctx.Signer) != nil {
+		return sm.Wrapf(ErrExists, "%s", ctx.Signer)
+	}
+	PutAccount(ctx.Store, &Account{
+		Address: ctx.Signer, PubKey: ctx.Key, EncKey: m.EncKey, Kind: KindPatient,
+		Active: true, Sequence: 1, Created: ctx.Time.Unix(),
+	})
+	ctx.Events.Emit("account_registered", sm.Attr{Key: "address", Value: ctx.Signer.String()}, sm.Attr{Key: "kind", Value: "patient"})
+	return nil
+}
+
+// CreateMember adds a member account to an organization (used by
+// registration and by governance when a new organization joins).
+func CreateMember(ctx sm.Context, org string, pub crypto.PubKey, enc crypto.EncKey, role string) error {
+	addr := pub.Address()
+	if GetAccount(ctx.Store, addr) != nil {
+		return sm.Wrapf(ErrExists, "%s", addr)
+	}
+	PutAccount(ctx.Store, &Account{
+		Address: addr, PubKey: pub, EncKey: enc, Kind: KindMember, Org: org, Role: role,
+		Active: true, Created: ctx.Time.Unix(),
+	})
+	ctx.Store.Set(memberKey(org, addr), []byte(role))
+	ctx.Events.Emit("account_registered", sm.Attr{Key: "address", Value: addr.String()},
+		sm.Attr{Key: "kind", Value: "member"}, sm.Attr{Key: "org", Value: org}, sm.Attr{Key: "role", Value: role})
+	return nil
+}
+
+func execRegisterMember(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgRegisterMember)
+	org := AdminOrg(ctx.Store, ctx.Signer)
+	if org == nil {
+		return ErrNotAdmin
+	}
+	return CreateMember(ctx, org.ID, m.PubKey, m.EncKey, m.Role)
+}
+
+func execDeactivateMember(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgDeactivateMember)
+	org := AdminOrg(ctx.Store, ctx.Signer)
+	if org == nil {
+		return ErrNotAdmin
+	}
+	if m.Address == ctx.Signer {
+		return sm.Wrapf(ErrSelf, "an admin cannot deactivate itself")
+	}
+	a := GetAccount(ctx.Store, m.Address)
+	if a == nil {
+		return sm.Wrapf(ErrNotFound, "%s", m.Address)
+	}
+	if a.Kind != KindMember || a.Org != org.ID {
+		return sm.Wrapf(ErrWrongOrg, "%s is not a member of %s", m.Address, org.ID)
+	}
+	if !a.Active {
+		return sm.Wrapf(ErrInactiveAcct, "%s", m.Address)
+	}
+	a.Active = false
+	PutAccount(ctx.Store, a)
+	ctx.Events.Emit("account_deactivated", sm.Attr{Key: "address", Value: a.Address.String()}, sm.Attr{Key: "org", Value: org.ID})
+	return nil
+}
+
+func requirePatient(ctx sm.Context) error {
+	a := GetAccount(ctx.Store, ctx.Signer)
+	if a == nil || a.Kind != KindPatient {
+		return sm.Wrapf(ErrNotPatient, "%s", ctx.Signer)
+	}
+	return nil
+}
+
+func execSetGuardian(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgSetGuardian)
+	if err := requirePatient(ctx); err != nil {
+		return err
+	}
+	if m.Guardian == ctx.Signer {
+		return sm.Wrapf(ErrSelf, "a patient is already their own guardian")
+	}
+	g := GetAccount(ctx.Store, m.Guardian)
+	if g == nil {
+		return sm.Wrapf(ErrNotFound, "guardian %s", m.Guardian)
+	}
+	if !CanSign(ctx.Store, g) {
+		return sm.Wrapf(ErrInactiveAcct, "guardian %s", m.Guardian)
+	}
+	if IsGuardian(ctx.Store, ctx.Signer, m.Guardian) {
+		return sm.Wrapf(ErrDelegationSet, "%s", m.Guardian)
+	}
+	ctx.Store.Set(guardianKey(ctx.Signer, m.Guardian), []byte{1})
+	ctx.Events.Emit("guardian_set", sm.Attr{Key: "patient", Value: ctx.Signer.String()}, sm.Attr{Key: "guardian", Value: m.Guardian.String()})
+	return nil
+}
+
+func execRevokeGuardian(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgRevokeGuardian)
+	if err := requirePatient(ctx); err != nil {
+		return err
+	}
+	if !IsGuardian(ctx.Store, ctx.Signer, m.Guardian) {
+		return sm.Wrapf(ErrNoDelegation, "%s", m.Guardian)
+	}
+	ctx.Store.Delete(guardianKey(ctx.Signer, m.Guardian))
+	ctx.Events.Emit("guardian_revoked", sm.Attr{Key: "patient", Value: ctx.Signer.String()}, sm.Attr{Key: "guardian", Value: m.Guardian.String()})
+	return nil
+}
+
+// Genesis is the accounts part of the genesis app state.
+type Genesis struct {
+	Orgs     []GenesisOrg     `json:"orgs"`
+	Accounts []GenesisAccount `json:"accounts"`
+}
+
+// GenesisOrg is an organization listed in genesis (a founding member).
+type GenesisOrg struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// GenesisAccount is an account listed in genesis.
+type GenesisAccount struct {
+	PubKey  crypto.PubKey `json:"pub_key"`
+	EncKey  crypto.EncKey `json:"enc_key"`
+	Kind    string        `json:"kind"` // "patient" or "member"
+	Org     string        `json:"org,omitempty"`
+	Role    string        `json:"role,omitempty"`
+	Balance uint64        `json:"balance,omitempty"`
+}
+
+func (Module) InitGenesis(ctx sm.Context, raw json.RawMessage) error {
+	var g Genesis
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &g); err != nil {
+			return fmt.Errorf("accounts genesis: %w", err)
+		}
+	}
+	for _, go_ := range g.Orgs {
+		o := &Org{ID: go_.ID, Name: go_.Name, Type: go_.Type, Active: true, Joined: ctx.Time.Unix()}
+		if err := o.ValidateBasic(); err != nil {
+			return fmt.Errorf("accounts genesis: org %q: %w", go_.ID, err)
+		}
+		if GetOrg(ctx.Store, o.ID) != nil {
+			return fmt.Errorf("accounts genesis: duplicate org %q", o.ID)
+		}
+		PutOrg(ctx.Store, o)
+	}
+	for i, ga := range g.Accounts {
+		addr := ga.PubKey.Address()
+		if GetAccount(ctx.Store, addr) != nil {
+			return fmt.Errorf("accounts genesis: duplicate account %s", addr)
+		}
+		switch ga.Kind {
+		case "patient":
+			PutAccount(ctx.Store, &Account{Address: addr, PubKey: ga.PubKey, EncKey: ga.EncKey, Kind: KindPatient, Active: true, Balance: ga.Balance, Created: ctx.Time.Unix()})
+		case "member":
+			if GetOrg(ctx.Store, ga.Org) == nil {
+				return fmt.Errorf("accounts genesis: account %d: unknown org %q", i, ga.Org)
+			}
+			if !ValidRole(ga.Role) {
+				return fmt.Errorf("accounts genesis: account %d: bad role %q", i, ga.Role)
+			}
+			if err := CreateMember(ctx, ga.Org, ga.PubKey, ga.EncKey, ga.Role); err != nil {
+				return err
+			}
+			if ga.Balance > 0 {
+				a := GetAccount(ctx.Store, addr)
+				a.Balance = ga.Balance
+				PutAccount(ctx.Store, a)
+			}
+		default:
+			return fmt.Errorf("accounts genesis: account %d: kind %q, want patient or member", i, ga.Kind)
+		}
+	}
+	return nil
+}
