@@ -182,7 +182,7 @@ func (r *Reader) Fixed(field string, n int) []byte {
 	if r.err != nil {
 		return nil
 	}
-	if n < 0 || r.off+n > len(r.buf) {
+	if n < 0 || n > len(r.buf)-r.off { // not r.off+n: that overflows for huge n
 		r.fail(field, ErrTruncated)
 		return nil
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -65,7 +66,9 @@ func (t *Tree) Set(key, value []byte) {
 	if len(key) == 0 || value == nil {
 		panic(Fault{errEmpty})
 	}
-	_, err := t.mt.Set(key, value)
+	// iavl keeps the slices it is given; copy them as Memory and Cache do, so
+	// that a caller reusing its buffer cannot change uncommitted state.
+	_, err := t.mt.Set(bytes.Clone(key), bytes.Clone(value))
 	Check(err)
 }
 

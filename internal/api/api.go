@@ -1,0 +1,317 @@
+// Package api serves medchain's HTTP/JSON API under /v1, its OpenAPI
+// document, and Prometheus metrics. Handlers read committed state through
+// the Backend and never write state except by submitting signed transactions.
+// Errors are JSON objects with a stable code and codespace.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/medchain/medchain/sm"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI document served at /v1/openapi.json.
+func OpenAPI() []byte { return openAPI }
+
+// Codespace of API-level errors.
+const Codespace = "api"
+
+// API errors; codes are stable.
+var (
+	ErrBadRequest = sm.Register(Codespace, 1, "bad request")
+	ErrMissing    = sm.Register(Codespace, 2, "not found")
+	ErrTooLarge   = sm.Register(Codespace, 3, "request body too large")
+	ErrTimeout    = sm.Register(Codespace, 4, "timed out")
+	ErrBusy       = sm.Register(Codespace, 5, "node busy")
+	ErrDuplicate  = sm.Register(Codespace, 6, "duplicate transaction")
+	ErrUnavail    = sm.Register(Codespace, 7, "unavailable")
+)
+
+// Options configure the handler.
+type Options struct {
+	Logger       *slog.Logger
+	MaxBodyBytes int64
+	CommitWait   time.Duration
+	Registry     prometheus.Registerer // nil: the default registry
+	Gatherer     prometheus.Gatherer
+}
+
+// Server is the API handler.
+type Server struct {
+	b       Backend
+	opts    Options
+	mux     *http.ServeMux
+	reqs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	txs     *prometheus.CounterVec
+}
+
+// New builds the API handler over a backend.
+func New(b Backend, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.CommitWait <= 0 {
+		opts.CommitWait = 30 * time.Second
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.DefaultRegisterer
+	}
+	gat := opts.Gatherer
+	if gat == nil {
+		gat = prometheus.DefaultGatherer
+	}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux()}
+	s.reqs = registerOnce(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "medchain", Subsystem: "api", Name: "requests_total", Help: "API requests by route and status class.",
+	}, []string{"route", "status"}))
+	s.latency = registerOnce(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "medchain", Subsystem: "api", Name: "request_seconds", Help: "API request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"route"}))
+	s.txs = registerOnce(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "medchain", Subsystem: "api", Name: "txs_submitted_total", Help: "Transactions submitted through the API by outcome.",
+	}, []string{"outcome"}))
+
+	s.handle("GET /v1/status", s.status)
+	s.handle("POST /v1/txs", s.submit)
+	s.handle("GET /v1/txs/{hash}", s.tx)
+	s.handle("GET /v1/accounts/{address}", s.account)
+	s.handle("GET /v1/accounts/{address}/txs", s.accountTxs)
+	s.handle("GET /v1/orgs", s.orgs)
+	s.handle("GET /v1/orgs/{id}", s.org)
+	s.handle("GET /v1/proposals", s.proposals)
+	s.handle("GET /v1/proposals/{id}", s.proposal)
+	s.handle("GET /v1/validators", s.validators)
+	s.handle("GET /v1/params", s.params)
+	s.handle("GET /v1/blocks/latest", s.block)
+	s.handle("GET /v1/blocks/{height}", s.block)
+	s.handle("GET /v1/proof", s.proof)
+	s.mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gat, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrMissing, "no route %s %s", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// registerOnce registers a collector, reusing an identical one already
+// registered (several API servers in one test process).
+func registerOnce[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector.(C)
+		}
+		panic(err)
+	}
+	return c
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
+
+func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Request)) {
+	route := pattern[strings.Index(pattern, " ")+1:]
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: 200}
+		r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
+		h(sw, r)
+		s.reqs.WithLabelValues(route, strconv.Itoa(sw.code/100)+"xx").Inc()
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// ErrorBody is the JSON of every error response.
+type ErrorBody struct {
+	Code      uint32 `json:"code"`
+	Codespace string `json:"codespace"`
+	Message   string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, err error) {
+	code, space, msg := sm.ABCIInfo(err)
+	writeJSON(w, status, ErrorBody{Code: code, Codespace: space, Message: msg})
+}
+
+// backendErr maps a backend failure to a status and error body.
+func backendErr(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrMissing, "%v", err))
+	case errors.Is(err, ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		writeErr(w, http.StatusGatewayTimeout, sm.Wrapf(ErrTimeout, "%v", err))
+	case errors.Is(err, ErrBusy):
+		writeErr(w, http.StatusServiceUnavailable, err)
+	case errors.Is(err, ErrDuplicate):
+		writeErr(w, http.StatusConflict, err)
+	default:
+		writeErr(w, http.StatusInternalServerError, sm.Wrapf(ErrUnavail, "%v", err))
+	}
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st, err := s.b.Status(r.Context())
+	if err != nil {
+		backendErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// submitRequest is the JSON form of POST /v1/txs.
+type submitRequest struct {
+	Tx string `json:"tx"` // base64 of the encoded transaction
+}
+
+// readTx reads a transaction: raw bytes (application/octet-stream) or JSON
+// {"tx": "<base64>"}.
+func readTx(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, sm.Wrapf(ErrTooLarge, "limit %d bytes", mbe.Limit)
+		}
+		return nil, sm.Wrapf(ErrBadRequest, "read body: %v", err)
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/octet-stream" {
+		return body, nil
+	}
+	var req submitRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, sm.Wrapf(ErrBadRequest, "want JSON {\"tx\": base64} or an application/octet-stream body: %v", err)
+	}
+	tx, err := base64.StdEncoding.DecodeString(req.Tx)
+	if err != nil {
+		return nil, sm.Wrapf(ErrBadRequest, "tx is not base64: %v", err)
+	}
+	return tx, nil
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	tx, err := readTx(r)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, ErrTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeErr(w, status, err)
+		return
+	}
+	wait := r.URL.Query().Get("wait") != "false"
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.CommitWait)
+	defer cancel()
+	res, err := s.b.Submit(ctx, tx, wait)
+	if err != nil {
+		s.txs.WithLabelValues("error").Inc()
+		backendErr(w, err)
+		return
+	}
+	switch {
+	case !res.Committed && res.Code != 0:
+		s.txs.WithLabelValues("rejected").Inc()
+		status := http.StatusBadRequest
+		if res.Code == sm.ErrTxTooLarge.Code && res.Codespace == sm.Codespace {
+			status = http.StatusRequestEntityTooLarge
+		}
+		writeJSON(w, status, res)
+	case !res.Committed:
+		s.txs.WithLabelValues("accepted").Inc()
+		writeJSON(w, http.StatusAccepted, res)
+	case res.Code != 0:
+		s.txs.WithLabelValues("failed").Inc()
+		writeJSON(w, http.StatusUnprocessableEntity, res)
+	default:
+		s.txs.WithLabelValues("committed").Inc()
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (s *Server) tx(w http.ResponseWriter, r *http.Request) {
+	h, err := hex.DecodeString(r.PathValue("hash"))
+	if err != nil || len(h) != 32 {
+		writeErr(w, http.StatusBadRequest, sm.Wrapf(ErrBadRequest, "hash must be 64 hex digits"))
+		return
+	}
+	res, err := s.b.Tx(r.Context(), h)
+	if err != nil {
+		backendErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) block(w http.ResponseWriter, r *http.Request) {
+	var h int64
+	if p := r.PathValue("height"); p != "" {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || v < 1 {
+			writeErr(w, http.StatusBadRequest, sm.Wrapf(ErrBadRequest, "height must be a positive integer"))
+			return
+		}
+		h = v
+	}
+	b, err := s.b.Block(r.Context(), h)
+	if err != nil {
+		backendErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// queryInt reads an optional non-negative integer query parameter.
+func queryInt(r *http.Request, name string, def int64) (int64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, sm.Wrapf(ErrBadRequest, "%s must be a non-negative integer", name)
+	}
+	return n, nil
+}

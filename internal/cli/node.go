@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/devnet"
+	"github.com/medchain/medchain/internal/node"
+)
+
+// listenFlags are the address overrides shared by dev and start.
+type listenFlags struct {
+	api, rpc, p2p string
+	logLevel      string
+	timeoutCommit time.Duration
+}
+
+func (l *listenFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&l.api, "api", "", "HTTP API listen address (default "+config.DefaultAPI+" or the home's config)")
+	f.StringVar(&l.rpc, "rpc", "", "CometBFT RPC listen address (default "+config.DefaultRPC+" or the home's config)")
+	f.StringVar(&l.p2p, "p2p", "", "CometBFT P2P listen address (default "+config.DefaultP2P+" or the home's config)")
+	f.StringVar(&l.logLevel, "log-level", "", "debug, info, warn or error")
+	f.DurationVar(&l.timeoutCommit, "timeout-commit", 0, "CometBFT timeout_commit (block interval), overrides the config")
+}
+
+func (l *listenFlags) apply(c *config.Config) {
+	if l.api != "" {
+		c.API.Listen = l.api
+	}
+	if l.rpc != "" {
+		c.RPC.Listen = l.rpc
+	}
+	if l.p2p != "" {
+		c.P2P.Listen = l.p2p
+	}
+	if l.logLevel != "" {
+		c.LogLevel = l.logLevel
+	}
+	if l.timeoutCommit > 0 {
+		c.Consensus.TimeoutCommit = config.Duration(l.timeoutCommit)
+	}
+}
+
+func newLogger(w io.Writer, c config.Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// NewDevCmd builds `medchain dev`: a complete single-validator network.
+func NewDevCmd(g *globals) *cobra.Command {
+	var lf listenFlags
+	var chainID string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Create (when absent) and run a complete single-validator development network",
+		Long: `dev creates a single-validator network in --home the first time (genesis with
+development organizations and accounts, whose key files it writes under HOME/keys
+with the passphrase "` + devnet.DevPassphrase + `"), then runs it. Run again on the same
+home, it continues the same chain. Ctrl-C stops it cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home := g.home
+			if !config.Exists(home) {
+				base := config.Default()
+				lf.apply(&base)
+				res, err := devnet.Write(devnet.Options{
+					ChainID: chainID, Validators: 1, Homes: []string{home},
+					P2PBase: portOf(base.P2P.Listen, 26656), RPCBase: portOf(base.RPC.Listen, 26657),
+					APIBase: portOf(base.API.Listen, 8080), Host: hostOf(base.API.Listen),
+					Base: base, Light: true,
+				})
+				if err != nil {
+					return err
+				}
+				printDevAccounts(g.env.Stdout, home, res)
+			}
+			return runNode(cmd.Context(), g, home, lf)
+		},
+	}
+	lf.add(cmd)
+	cmd.Flags().StringVar(&chainID, "chain-id", "medchain-dev", "chain id of a new development network")
+	return cmd
+}
+
+func printDevAccounts(w io.Writer, home string, res *devnet.Result) {
+	fmt.Fprintf(w, "Created development network %q in %s\n", res.ChainID, home)
+	fmt.Fprintf(w, "Development accounts (keys in %s, passphrase %q):\n", config.KeysDir(home), devnet.DevPassphrase)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, a := range res.Accounts {
+		who := a.Kind
+		if a.Org != "" {
+			who = a.Role + " of " + a.Org
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", a.Name, a.Address, who)
+	}
+	tw.Flush()
+}
+
+// NewStartCmd builds `medchain start`: run one node of a network.
+func NewStartCmd(g *globals) *cobra.Command {
+	var lf listenFlags
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run the node whose home is --home",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runNode(cmd.Context(), g, g.home, lf)
+		},
+	}
+	lf.add(cmd)
+	return cmd
+}
+
+func runNode(ctx context.Context, g *globals, home string, lf listenFlags) error {
+	cfg, err := config.Load(home)
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	lf.apply(&cfg)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	lg := newLogger(g.env.Stderr, cfg)
+	n, err := node.New(home, cfg, lg)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		_ = n.Stop()
+		return err
+	}
+	fmt.Fprintf(g.env.Stdout, "medchain node running: API http://%s  (Ctrl-C to stop)\n", n.APIAddr())
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	lg.Info("stopping")
+	if err := n.Stop(); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	lg.Info("stopped cleanly")
+	return nil
+}
+
+// NewTestnetCmd builds `medchain testnet`: the homes of an N-validator network.
+func NewTestnetCmd(g *globals) *cobra.Command {
+	var (
+		n, fullNodes                  int
+		out, chainID, host            string
+		p2pBase, rpcBase, apiBase     int
+		timeoutCommit, timeoutPropose time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "Write the homes of an N-validator network on this machine",
+		Long: `testnet writes OUT/node0 ... OUT/node{N-1}, one home per validator, with distinct
+ports on --host and persistent peers set. Run each with: medchain start --home OUT/nodeK.
+Node K listens on P2P --p2p-port+10K, RPC --rpc-port+10K and API --api-port+K.
+--full-nodes adds non-validator nodes after the validators (for adding validators by
+governance). To run across machines, see docs/operations.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("--out is required")
+			}
+			base := config.Default()
+			if timeoutCommit > 0 {
+				base.Consensus.TimeoutCommit = config.Duration(timeoutCommit)
+			}
+			if timeoutPropose > 0 {
+				base.Consensus.TimeoutPropose = config.Duration(timeoutPropose)
+			}
+			var homes []string
+			for i := 0; i < n+fullNodes; i++ {
+				homes = append(homes, filepath.Join(out, fmt.Sprintf("node%d", i)))
+			}
+			res, err := devnet.Write(devnet.Options{
+				ChainID: chainID, Validators: n, Homes: homes, Host: host,
+				P2PBase: p2pBase, RPCBase: rpcBase, APIBase: apiBase, Base: base, Light: true,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.env.Stdout, "Wrote %d validator homes and %d full-node homes of %q under %s\n", n, fullNodes, res.ChainID, out)
+			for i, h := range homes {
+				fmt.Fprintf(g.env.Stdout, "  medchain start --home %s   # API http://%s:%d\n", h, host, apiBase+i)
+			}
+			printDevAccounts(g.env.Stdout, homes[0], res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&n, "validators", 4, "number of validators")
+	f.IntVar(&fullNodes, "full-nodes", 0, "number of non-validator nodes")
+	f.StringVar(&out, "out", "", "folder to write the node homes into")
+	f.StringVar(&chainID, "chain-id", "medchain-testnet", "chain id")
+	f.StringVar(&host, "host", "127.0.0.1", "address the nodes listen on and peer through")
+	f.IntVar(&p2pBase, "p2p-port", 26656, "P2P port of node0")
+	f.IntVar(&rpcBase, "rpc-port", 26657, "RPC port of node0")
+	f.IntVar(&apiBase, "api-port", 8080, "API port of node0")
+	f.DurationVar(&timeoutCommit, "timeout-commit", 0, "block interval (CometBFT timeout_commit)")
+	f.DurationVar(&timeoutPropose, "timeout-propose", 0, "CometBFT timeout_propose")
+	return cmd
+}
+
+// NewVersionCmd prints the version.
+func NewVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintf(g.env.Stdout, "medchain %s (app protocol %d)\n", app.SoftVersion, app.AppVersion)
+		},
+	}
+}
+
+func portOf(addr string, def int) int {
+	var p int
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		if _, err := fmt.Sscan(addr[i+1:], &p); err == nil {
+			return p
+		}
+	}
+	return def
+}
+
+func hostOf(addr string) string {
+	addr = strings.TrimPrefix(addr, "tcp://")
+	if i := strings.LastIndex(addr, ":"); i > 0 {
+		return addr[:i]
+	}
+	return "127.0.0.1"
+}

@@ -1,0 +1,218 @@
+// Package client is a Go client of medchain's HTTP API: it reads state and
+// builds, signs and submits transactions. The CLI and tests use it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/sm"
+)
+
+// Client talks to one node's API.
+type Client struct {
+	Base string // e.g. http://127.0.0.1:8080
+	HTTP *http.Client
+}
+
+// New returns a client for the API at base.
+func New(base string) *Client {
+	return &Client{Base: strings.TrimRight(base, "/"), HTTP: &http.Client{Timeout: 90 * time.Second}}
+}
+
+// Error is an error response of the API.
+type Error struct {
+	Status int
+	api.ErrorBody
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s (code %d/%s, HTTP %d)", e.Message, e.Code, e.Codespace, e.Status)
+}
+
+// TxError is a transaction that was rejected or failed.
+type TxError struct{ Result *api.TxResult }
+
+func (e *TxError) Error() string {
+	r := e.Result
+	stage := "rejected"
+	if r.Committed {
+		stage = fmt.Sprintf("failed in block %d", r.Height)
+	}
+	return fmt.Sprintf("transaction %s: %s (code %d/%s)", stage, r.Log, r.Code, r.Codespace)
+}
+
+// Get decodes the JSON at path into out.
+func (c *Client) Get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+	if err != nil {
+		return err
+	}
+	return c.do(req, out)
+}
+
+func (c *Client) do(req *http.Request, out any) error {
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(body, &e.ErrorBody) != nil || e.Message == "" {
+			e.Message = strings.TrimSpace(string(body))
+		}
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(body, out)
+}
+
+// Status returns the node status.
+func (c *Client) Status(ctx context.Context) (*api.Status, error) {
+	var s api.Status
+	return &s, c.Get(ctx, "/v1/status", &s)
+}
+
+// Account returns an account, or an *Error with status 404.
+func (c *Client) Account(ctx context.Context, addr crypto.Address) (*api.AccountView, error) {
+	var a api.AccountView
+	return &a, c.Get(ctx, "/v1/accounts/"+addr.String(), &a)
+}
+
+// IsNotFound reports whether err is an API 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// Sequence returns the sequence the account's next transaction must carry
+// (0 for an address without an account).
+func (c *Client) Sequence(ctx context.Context, addr crypto.Address) (uint64, error) {
+	a, err := c.Account(ctx, addr)
+	if IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return a.Sequence, nil
+}
+
+// SubmitRaw posts an encoded transaction. With wait it returns the committed
+// result. A rejected or failed transaction returns a *TxError with the result.
+func (c *Client) SubmitRaw(ctx context.Context, tx []byte, wait bool) (*api.TxResult, error) {
+	u := c.Base + "/v1/txs"
+	if !wait {
+		u += "?wait=false"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(tx))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	var res api.TxResult
+	if json.Unmarshal(body, &res) != nil || res.Hash == "" {
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(body, &e.ErrorBody) != nil || e.Message == "" {
+			e.Message = strings.TrimSpace(string(body))
+		}
+		return nil, e
+	}
+	if res.Code != 0 {
+		return &res, &TxError{Result: &res}
+	}
+	return &res, nil
+}
+
+// Signer signs transactions for one key, tracking its sequence.
+type Signer struct {
+	Key     *crypto.PrivKey
+	ChainID string
+	Seq     uint64
+	Fee     uint64
+}
+
+// NewSigner fetches the chain id and the key's sequence from the node.
+func (c *Client) NewSigner(ctx context.Context, key *crypto.PrivKey) (*Signer, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := c.Sequence(ctx, key.Address())
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{Key: key, ChainID: st.ChainID, Seq: seq}, nil
+}
+
+// Sign encodes and signs msg with the next sequence and advances it.
+func (s *Signer) Sign(msg sm.Msg) []byte {
+	tx := sm.SignTx(s.Key, s.ChainID, s.Seq, s.Fee, msg)
+	s.Seq++
+	return tx
+}
+
+// Send signs msg with key at its current sequence, submits it and waits for
+// its block.
+func (c *Client) Send(ctx context.Context, key *crypto.PrivKey, msg sm.Msg) (*api.TxResult, error) {
+	s, err := c.NewSigner(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return c.SubmitRaw(ctx, s.Sign(msg), true)
+}
+
+// Proof fetches a proof for a raw state key at height (0: latest).
+func (c *Client) Proof(ctx context.Context, key []byte, height int64) (*api.Proof, error) {
+	q := url.Values{"key": {hex.EncodeToString(key)}}
+	if height > 0 {
+		q.Set("height", fmt.Sprint(height))
+	}
+	var p api.Proof
+	return &p, c.Get(ctx, "/v1/proof?"+q.Encode(), &p)
+}
+
+// WaitHeight waits until the node reports a height of at least h.
+func (c *Client) WaitHeight(ctx context.Context, h int64) (*api.Status, error) {
+	for {
+		st, err := c.Status(ctx)
+		if err == nil && st.Height >= h {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+			return nil, fmt.Errorf("waiting for height %d: %w", h, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

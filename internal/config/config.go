@@ -1,0 +1,217 @@
+// Package config is a node's configuration: one JSON file per home
+// (config/medchain.json) with documented defaults, validated before use, and
+// the mapping onto CometBFT's configuration. Flags override file values.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+)
+
+// Default listen addresses: loopback only, so a development node is never
+// reachable from the network unless the operator says so.
+const (
+	DefaultAPI  = "127.0.0.1:8080"
+	DefaultRPC  = "127.0.0.1:26657"
+	DefaultP2P  = "127.0.0.1:26656"
+	DefaultHome = ".medchain" // under the user's home directory
+)
+
+// Duration is a time.Duration written as a Go duration string ("1s").
+type Duration time.Duration
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is a node's configuration.
+type Config struct {
+	Moniker  string `json:"moniker"`
+	LogLevel string `json:"log_level"` // debug, info, warn, error
+	LogJSON  bool   `json:"log_json"`
+
+	API struct {
+		Listen       string   `json:"listen"`
+		MaxBodyBytes int64    `json:"max_body_bytes"`
+		ReadTimeout  Duration `json:"read_timeout"`
+		WriteTimeout Duration `json:"write_timeout"`
+		CommitWait   Duration `json:"commit_wait"` // how long a submit waits for its block
+	} `json:"api"`
+
+	RPC struct {
+		Listen string `json:"listen"` // CometBFT JSON-RPC
+	} `json:"rpc"`
+
+	P2P struct {
+		Listen          string `json:"listen"`
+		External        string `json:"external,omitempty"` // address advertised to peers
+		PersistentPeers string `json:"persistent_peers,omitempty"`
+		AllowLoopback   bool   `json:"allow_loopback"` // needed for networks on one machine
+	} `json:"p2p"`
+
+	Consensus struct {
+		TimeoutPropose    Duration `json:"timeout_propose"`
+		TimeoutPrevote    Duration `json:"timeout_prevote"`
+		TimeoutPrecommit  Duration `json:"timeout_precommit"`
+		TimeoutCommit     Duration `json:"timeout_commit"`
+		CreateEmptyBlocks bool     `json:"create_empty_blocks"`
+	} `json:"consensus"`
+
+	Mempool struct {
+		Size      int   `json:"size"`
+		MaxBytes  int64 `json:"max_txs_bytes"`
+		CacheSize int   `json:"cache_size"`
+	} `json:"mempool"`
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	var c Config
+	c.Moniker = "medchain"
+	c.LogLevel = "info"
+	c.API.Listen = DefaultAPI
+	c.API.MaxBodyBytes = 1 << 20
+	c.API.ReadTimeout = Duration(15 * time.Second)
+	c.API.WriteTimeout = Duration(60 * time.Second)
+	c.API.CommitWait = Duration(30 * time.Second)
+	c.RPC.Listen = DefaultRPC
+	c.P2P.Listen = DefaultP2P
+	c.P2P.AllowLoopback = true
+	c.Consensus.TimeoutPropose = Duration(3 * time.Second)
+	c.Consensus.TimeoutPrevote = Duration(1 * time.Second)
+	c.Consensus.TimeoutPrecommit = Duration(1 * time.Second)
+	c.Consensus.TimeoutCommit = Duration(1 * time.Second)
+	c.Consensus.CreateEmptyBlocks = true
+	c.Mempool.Size = 50_000
+	c.Mempool.MaxBytes = 1 << 30
+	c.Mempool.CacheSize = 100_000
+	return c
+}
+
+// Validate checks the configuration and returns every problem found.
+func (c Config) Validate() error {
+	var errs []error
+	checkAddr := func(name, a string) {
+		if _, _, err := net.SplitHostPort(strings.TrimPrefix(a, "tcp://")); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, a))
+		}
+	}
+	checkAddr("api.listen", c.API.Listen)
+	checkAddr("rpc.listen", c.RPC.Listen)
+	checkAddr("p2p.listen", c.P2P.Listen)
+	if c.API.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("api.max_body_bytes must be at least 1024"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.Consensus.TimeoutCommit < 0 || c.Consensus.TimeoutPropose <= 0 {
+		errs = append(errs, errors.New("consensus timeouts must be positive"))
+	}
+	if c.Mempool.Size <= 0 {
+		errs = append(errs, errors.New("mempool.size must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Paths of a node home.
+func FilePath(home string) string    { return filepath.Join(home, "config", "medchain.json") }
+func GenesisPath(home string) string { return filepath.Join(home, "config", "genesis.json") }
+func KeysDir(home string) string     { return filepath.Join(home, "keys") }
+func NodeKeyPath(home string) string { return filepath.Join(home, "config", "node_key.json") }
+func PrivValKeyPath(home string) string {
+	return filepath.Join(home, "config", "priv_validator_key.json")
+}
+func PrivValStatePath(home string) string {
+	return filepath.Join(home, "data", "priv_validator_state.json")
+}
+func DataDir(home string) string { return filepath.Join(home, "data") }
+
+// Load reads home's configuration over the defaults. Unknown fields are errors.
+func Load(home string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(FilePath(home))
+	if err != nil {
+		return c, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%s: %w", FilePath(home), err)
+	}
+	return c, c.Validate()
+}
+
+// Save writes the configuration to home.
+func Save(home string, c Config) error {
+	if err := os.MkdirAll(filepath.Dir(FilePath(home)), 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(FilePath(home), append(b, '\n'), 0o600)
+}
+
+// Exists reports whether home has been initialized.
+func Exists(home string) bool {
+	_, err := os.Stat(GenesisPath(home))
+	return err == nil
+}
+
+func tcp(a string) string {
+	if strings.Contains(a, "://") {
+		return a
+	}
+	return "tcp://" + a
+}
+
+// CometBFT maps the configuration onto CometBFT's for the node at home.
+func (c Config) CometBFT(home string) *cmtcfg.Config {
+	cc := cmtcfg.DefaultConfig()
+	cc.SetRoot(home)
+	cc.Moniker = c.Moniker
+	cc.Genesis = filepath.Join("config", "genesis.json")
+	cc.NodeKey = filepath.Join("config", "node_key.json")
+	cc.PrivValidatorKey = filepath.Join("config", "priv_validator_key.json")
+	cc.PrivValidatorState = filepath.Join("data", "priv_validator_state.json")
+	cc.RPC.ListenAddress = tcp(c.RPC.Listen)
+	cc.RPC.CORSAllowedOrigins = nil
+	cc.P2P.ListenAddress = tcp(c.P2P.Listen)
+	cc.P2P.ExternalAddress = c.P2P.External
+	cc.P2P.PersistentPeers = c.P2P.PersistentPeers
+	cc.P2P.AddrBookStrict = !c.P2P.AllowLoopback
+	cc.P2P.AllowDuplicateIP = c.P2P.AllowLoopback
+	cc.P2P.PexReactor = true
+	cc.Consensus.TimeoutPropose = time.Duration(c.Consensus.TimeoutPropose)
+	cc.Consensus.TimeoutPrevote = time.Duration(c.Consensus.TimeoutPrevote)
+	cc.Consensus.TimeoutPrecommit = time.Duration(c.Consensus.TimeoutPrecommit)
+	cc.Consensus.TimeoutCommit = time.Duration(c.Consensus.TimeoutCommit)
+	cc.Consensus.CreateEmptyBlocks = c.Consensus.CreateEmptyBlocks
+	cc.Mempool.Size = c.Mempool.Size
+	cc.Mempool.MaxTxsBytes = c.Mempool.MaxBytes
+	cc.Mempool.CacheSize = c.Mempool.CacheSize
+	cc.Mempool.MaxTxBytes = 64 << 10
+	cc.Instrumentation.Prometheus = true // served on the API's /metrics
+	cc.Instrumentation.PrometheusListenAddr = ""
+	cc.Instrumentation.Namespace = "cometbft"
+	cc.TxIndex.Indexer = "kv"
+	return cc
+}

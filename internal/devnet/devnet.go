@@ -1,0 +1,231 @@
+// Package devnet writes the homes of a medchain network: validator and node
+// keys, the genesis document with the development organizations and
+// accounts, each node's configuration, and the development accounts'
+// encrypted key files. `medchain dev` uses it for one node, `medchain
+// testnet` for N nodes on this machine.
+package devnet
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/gov"
+)
+
+// DevPassphrase protects the development accounts' key files. It is public:
+// development keys guard nothing of value.
+const DevPassphrase = "medchain-dev"
+
+// Orgs are the development organizations, in the order validators are
+// assigned to them.
+var Orgs = []accounts.GenesisOrg{
+	{ID: "dev-hospital", Name: "Development General Hospital", Type: "hospital"},
+	{ID: "dev-lab", Name: "Development Clinical Laboratory", Type: "lab"},
+	{ID: "dev-pharmacy", Name: "Development Pharmacy", Type: "pharmacy"},
+	{ID: "dev-manufacturer", Name: "Development Pharma Manufacturing", Type: "manufacturer"},
+	{ID: "dev-sponsor", Name: "Development Research Sponsor", Type: "research_sponsor"},
+	{ID: "dev-regulator", Name: "Development Regulator", Type: "regulator"},
+}
+
+// Account is a development account.
+type Account struct {
+	Name string
+	Kind string // patient or member
+	Org  string
+	Role string
+}
+
+// Accounts are the development accounts; each gets a key file named Name.
+var Accounts = []Account{
+	{Name: "hospital-admin", Kind: "member", Org: "dev-hospital", Role: accounts.RoleAdmin},
+	{Name: "lab-admin", Kind: "member", Org: "dev-lab", Role: accounts.RoleAdmin},
+	{Name: "pharmacy-admin", Kind: "member", Org: "dev-pharmacy", Role: accounts.RoleAdmin},
+	{Name: "manufacturer-admin", Kind: "member", Org: "dev-manufacturer", Role: accounts.RoleAdmin},
+	{Name: "sponsor-admin", Kind: "member", Org: "dev-sponsor", Role: accounts.RoleAdmin},
+	{Name: "regulator-admin", Kind: "member", Org: "dev-regulator", Role: accounts.RoleAdmin},
+	{Name: "doctor1", Kind: "member", Org: "dev-hospital", Role: accounts.RolePractitioner},
+	{Name: "doctor2", Kind: "member", Org: "dev-hospital", Role: accounts.RolePractitioner},
+	{Name: "labtech1", Kind: "member", Org: "dev-lab", Role: accounts.RolePractitioner},
+	{Name: "pharmacist1", Kind: "member", Org: "dev-pharmacy", Role: accounts.RolePractitioner},
+	{Name: "researcher1", Kind: "member", Org: "dev-sponsor", Role: accounts.RoleResearcher},
+	{Name: "patient1", Kind: "patient"},
+	{Name: "patient2", Kind: "patient"},
+	{Name: "patient3", Kind: "patient"},
+}
+
+// DevBalance is each development account's starting balance.
+const DevBalance = 1_000_000_000
+
+// Options describe the network to write.
+type Options struct {
+	ChainID    string
+	Validators int
+	// Homes are the node home directories, one per validator.
+	Homes []string
+	// Ports: node k listens on P2PBase+k*PortStep, RPCBase+k*PortStep, APIBase+k.
+	Host     string // listen host, 127.0.0.1 by default
+	P2PBase  int
+	RPCBase  int
+	APIBase  int
+	PortStep int
+	// Base configuration every node starts from (timeouts etc.).
+	Base config.Config
+	// GenesisTime; zero means now.
+	GenesisTime time.Time
+	// Light makes the development key files cheap to open (tests, dev).
+	Light bool
+}
+
+// Result reports what was written.
+type Result struct {
+	ChainID  string
+	Accounts []AccountInfo
+	NodeIDs  []string
+}
+
+// AccountInfo is a development account's name and address.
+type AccountInfo struct {
+	Account
+	Address crypto.Address
+}
+
+// Write creates the network's homes. It refuses to overwrite an existing home.
+func Write(o Options) (*Result, error) {
+	if o.Validators < 1 || o.Validators != len(o.Homes) {
+		return nil, fmt.Errorf("need one home per validator (%d validators, %d homes)", o.Validators, len(o.Homes))
+	}
+	if o.Validators > len(Orgs) {
+		return nil, fmt.Errorf("at most %d validators (one per development organization)", len(Orgs))
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.PortStep == 0 {
+		o.PortStep = 10
+	}
+	if o.GenesisTime.IsZero() {
+		o.GenesisTime = time.Now().UTC().Truncate(time.Second)
+	}
+	for _, h := range o.Homes {
+		if config.Exists(h) {
+			return nil, fmt.Errorf("%s already holds a node; remove it or choose another folder", h)
+		}
+	}
+
+	// Development account keys, shared by every home.
+	type devKey struct {
+		acct Account
+		key  *crypto.PrivKey
+	}
+	var keys []devKey
+	res := &Result{ChainID: o.ChainID}
+	var gAccts []accounts.GenesisAccount
+	for _, a := range Accounts {
+		k, err := crypto.GenerateKey(nil)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, devKey{a, k})
+		gAccts = append(gAccts, accounts.GenesisAccount{PubKey: k.PubKey(), EncKey: k.EncKey(), Kind: a.Kind, Org: a.Org, Role: a.Role, Balance: DevBalance})
+		res.Accounts = append(res.Accounts, AccountInfo{Account: a, Address: k.Address()})
+	}
+
+	// Per-node keys.
+	var gvals []cmttypes.GenesisValidator
+	var govVals []gov.GenesisValidator
+	var peers []string
+	for i, home := range o.Homes {
+		for _, d := range []string{filepath.Join(home, "config"), config.DataDir(home), config.KeysDir(home)} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+		}
+		pvKey := cmted25519.GenPrivKey()
+		pv := privval.NewFilePV(pvKey, config.PrivValKeyPath(home), config.PrivValStatePath(home))
+		pv.Save()
+		nk := &p2p.NodeKey{PrivKey: cmted25519.GenPrivKey()}
+		if err := nk.SaveAs(config.NodeKeyPath(home)); err != nil {
+			return nil, err
+		}
+		res.NodeIDs = append(res.NodeIDs, string(nk.ID()))
+		peers = append(peers, fmt.Sprintf("%s@%s:%d", nk.ID(), o.Host, o.P2PBase+i*o.PortStep))
+		pub := pvKey.PubKey()
+		gvals = append(gvals, cmttypes.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: fmt.Sprintf("node%d", i)})
+		var vk crypto.PubKey
+		copy(vk[:], pub.Bytes())
+		govVals = append(govVals, gov.GenesisValidator{PubKey: vk, Power: 10, Org: Orgs[i].ID})
+	}
+
+	appState := app.GenesisState{}
+	var err error
+	if appState["accounts"], err = json.Marshal(accounts.Genesis{Orgs: Orgs, Accounts: gAccts}); err != nil {
+		return nil, err
+	}
+	if appState["gov"], err = json.Marshal(gov.Genesis{Validators: govVals}); err != nil {
+		return nil, err
+	}
+	stateJSON, err := json.MarshalIndent(appState, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	gen := &cmttypes.GenesisDoc{
+		GenesisTime:     o.GenesisTime,
+		ChainID:         o.ChainID,
+		InitialHeight:   1,
+		ConsensusParams: cmttypes.DefaultConsensusParams(),
+		Validators:      gvals,
+		AppState:        stateJSON,
+	}
+	gen.ConsensusParams.Block.MaxBytes = 4 << 20
+	if err := gen.ValidateAndComplete(); err != nil {
+		return nil, err
+	}
+
+	for i, home := range o.Homes {
+		if err := gen.SaveAs(config.GenesisPath(home)); err != nil {
+			return nil, err
+		}
+		c := o.Base
+		c.Moniker = fmt.Sprintf("node%d", i)
+		c.P2P.Listen = fmt.Sprintf("%s:%d", o.Host, o.P2PBase+i*o.PortStep)
+		c.RPC.Listen = fmt.Sprintf("%s:%d", o.Host, o.RPCBase+i*o.PortStep)
+		c.API.Listen = fmt.Sprintf("%s:%d", o.Host, o.APIBase+i)
+		var others []string
+		for j, p := range peers {
+			if j != i {
+				others = append(others, p)
+			}
+		}
+		c.P2P.PersistentPeers = strings.Join(others, ",")
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if err := config.Save(home, c); err != nil {
+			return nil, err
+		}
+		ks := keystore.Open(config.KeysDir(home))
+		if o.Light {
+			ks.Params = keystore.LightParams()
+		}
+		for _, k := range keys {
+			if err := ks.Import(k.acct.Name, DevPassphrase, k.key); err != nil {
+				return nil, fmt.Errorf("write key %s: %w", k.acct.Name, err)
+			}
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,146 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/rpc/client/local"
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/store"
+)
+
+// Node is a running medchain node.
+type Node struct {
+	home    string
+	cfg     config.Config
+	log     *slog.Logger
+	tree    *store.Tree
+	app     *app.App
+	cmt     *nm.Node
+	rpc     *local.Local
+	commits *commits
+	api     *http.Server
+	apiLn   net.Listener
+	genesis *cmttypes.GenesisDoc
+}
+
+// New assembles a node from its home; nothing listens until Start.
+func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if !config.Exists(home) {
+		return nil, fmt.Errorf("%s has no genesis: run `medchain dev --home %s` or `medchain testnet` first", home, home)
+	}
+	gen, err := cmttypes.GenesisDocFromFile(config.GenesisPath(home))
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	tree, err := store.OpenTree(config.DataDir(home))
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{home: home, cfg: cfg, log: lg, tree: tree, commits: newCommits(), genesis: gen}
+	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.commits.committed})
+	n.app.SetChainID(gen.ChainID)
+
+	cc := cfg.CometBFT(home)
+	if err := cc.ValidateBasic(); err != nil {
+		tree.Close()
+		return nil, fmt.Errorf("cometbft config: %w", err)
+	}
+	pv := privval.LoadFilePV(cc.PrivValidatorKeyFile(), cc.PrivValidatorStateFile())
+	nodeKey, err := p2p.LoadNodeKey(cc.NodeKeyFile())
+	if err != nil {
+		tree.Close()
+		return nil, fmt.Errorf("node key: %w", err)
+	}
+	cmt, err := nm.NewNode(cc, pv, nodeKey,
+		proxy.NewLocalClientCreator(n.app),
+		nm.DefaultGenesisDocProviderFunc(cc),
+		cmtcfg.DefaultDBProvider,
+		nm.DefaultMetricsProvider(cc.Instrumentation),
+		cmtLogger{lg.With("module", "cometbft")},
+	)
+	if err != nil {
+		tree.Close()
+		return nil, fmt.Errorf("start cometbft: %w", err)
+	}
+	n.cmt = cmt
+	n.rpc = local.New(cmt)
+	return n, nil
+}
+
+// Start begins consensus and serves the API.
+func (n *Node) Start() error {
+	if err := n.cmt.Start(); err != nil {
+		return fmt.Errorf("start cometbft: %w", err)
+	}
+	ln, err := net.Listen("tcp", n.cfg.API.Listen)
+	if err != nil {
+		_ = n.cmt.Stop()
+		return fmt.Errorf("api listen %s: %w", n.cfg.API.Listen, err)
+	}
+	n.apiLn = ln
+	h := api.New(n, api.Options{
+		Logger:       n.log.With("module", "api"),
+		MaxBodyBytes: n.cfg.API.MaxBodyBytes,
+		CommitWait:   time.Duration(n.cfg.API.CommitWait),
+	})
+	n.api = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       time.Duration(n.cfg.API.ReadTimeout),
+		WriteTimeout:      time.Duration(n.cfg.API.WriteTimeout),
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() {
+		if err := n.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("api server stopped", "err", err)
+		}
+	}()
+	n.log.Info("node started", "chain_id", n.genesis.ChainID, "api", "http://"+ln.Addr().String(),
+		"rpc", n.cfg.RPC.Listen, "p2p", n.cfg.P2P.Listen, "node_id", string(n.cmt.NodeInfo().ID()))
+	return nil
+}
+
+// Stop shuts the API down, then consensus, then the state database.
+func (n *Node) Stop() error {
+	var errs []error
+	if n.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, n.api.Shutdown(ctx))
+		cancel()
+	}
+	if n.cmt.IsRunning() {
+		errs = append(errs, n.cmt.Stop())
+		n.cmt.Wait()
+	}
+	errs = append(errs, n.tree.Close())
+	return errors.Join(errs...)
+}
+
+// APIAddr is the address the API listens on (after Start).
+func (n *Node) APIAddr() string {
+	if n.apiLn == nil {
+		return ""
+	}
+	return n.apiLn.Addr().String()
+}
+
+// App returns the ABCI application.
+func (n *Node) App() *app.App { return n.app }
