@@ -59,6 +59,7 @@ type Server struct {
 	b       Backend
 	opts    Options
 	mux     *http.ServeMux
+	routes  []string // "METHOD /path" of every route, for the OpenAPI check
 	reqs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	txs     *prometheus.CounterVec
@@ -109,11 +110,12 @@ func New(b Backend, opts Options) *Server {
 	s.handle("GET /v1/blocks/latest", s.block)
 	s.handle("GET /v1/blocks/{height}", s.block)
 	s.handle("GET /v1/proof", s.proof)
-	s.mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gat, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
+	s.handle("GET /metrics", metrics.ServeHTTP)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrMissing, "no route %s %s", r.Method, r.URL.Path))
 	})
@@ -143,6 +145,7 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
 
 func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Request)) {
+	s.routes = append(s.routes, pattern)
 	route := pattern[strings.Index(pattern, " ")+1:]
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

@@ -168,6 +168,7 @@ func NewTestnetCmd(g *globals) *cobra.Command {
 	var (
 		n, fullNodes                  int
 		out, chainID, host            string
+		hosts                         []string
 		p2pBase, rpcBase, apiBase     int
 		timeoutCommit, timeoutPropose time.Duration
 	)
@@ -196,7 +197,7 @@ governance). To run across machines, see docs/operations.md.`,
 				homes = append(homes, filepath.Join(out, fmt.Sprintf("node%d", i)))
 			}
 			res, err := devnet.Write(devnet.Options{
-				ChainID: chainID, Validators: n, Homes: homes, Host: host,
+				ChainID: chainID, Validators: n, Homes: homes, Host: host, Hosts: hosts,
 				P2PBase: p2pBase, RPCBase: rpcBase, APIBase: apiBase, Base: base, Light: true,
 			})
 			if err != nil {
@@ -204,7 +205,11 @@ governance). To run across machines, see docs/operations.md.`,
 			}
 			fmt.Fprintf(g.env.Stdout, "Wrote %d validator homes and %d full-node homes of %q under %s\n", n, fullNodes, res.ChainID, out)
 			for i, h := range homes {
-				fmt.Fprintf(g.env.Stdout, "  medchain start --home %s   # API http://%s:%d\n", h, host, apiBase+i)
+				at := host
+				if len(hosts) > i {
+					at = hosts[i]
+				}
+				fmt.Fprintf(g.env.Stdout, "  medchain start --home %s   # API http://%s:%d\n", h, at, apiBase+i)
 			}
 			printDevAccounts(g.env.Stdout, homes[0], res)
 			return nil
@@ -216,6 +221,7 @@ governance). To run across machines, see docs/operations.md.`,
 	f.StringVar(&out, "out", "", "folder to write the node homes into")
 	f.StringVar(&chainID, "chain-id", "medchain-testnet", "chain id")
 	f.StringVar(&host, "host", "127.0.0.1", "address the nodes listen on and peer through")
+	f.StringSliceVar(&hosts, "hosts", nil, "one address per node, for a network across machines (node K listens and is peered at the K-th)")
 	f.IntVar(&p2pBase, "p2p-port", 26656, "P2P port of node0")
 	f.IntVar(&rpcBase, "rpc-port", 26657, "RPC port of node0")
 	f.IntVar(&apiBase, "api-port", 8080, "API port of node0")

@@ -19,11 +19,17 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// ReadSecret prompts at a terminal and reads a line without echo. It
+	// returns ErrNoTerminal when there is no terminal; nil means none.
+	ReadSecret func(prompt string) (string, error)
 }
 
 // DefaultEnv is the process's environment.
 func DefaultEnv() Env {
-	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
+		ReadSecret: terminalSecret(os.Stdin, os.Stderr),
+	}
 }
 
 // globals are the persistent flags shared by every command.

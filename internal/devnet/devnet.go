@@ -74,10 +74,14 @@ const DevBalance = 1_000_000_000
 type Options struct {
 	ChainID    string
 	Validators int
-	// Homes are the node home directories, one per validator.
+	// Homes are the node home directories: the first Validators are
+	// validators, any after them full nodes.
 	Homes []string
 	// Ports: node k listens on P2PBase+k*PortStep, RPCBase+k*PortStep, APIBase+k.
-	Host     string // listen host, 127.0.0.1 by default
+	Host string // listen host, 127.0.0.1 by default
+	// Hosts, when set, gives each node its own address (a network across
+	// machines): node K listens and is peered at Hosts[K].
+	Hosts    []string
 	P2PBase  int
 	RPCBase  int
 	APIBase  int
@@ -105,14 +109,23 @@ type AccountInfo struct {
 
 // Write creates the network's homes. It refuses to overwrite an existing home.
 func Write(o Options) (*Result, error) {
-	if o.Validators < 1 || o.Validators != len(o.Homes) {
-		return nil, fmt.Errorf("need one home per validator (%d validators, %d homes)", o.Validators, len(o.Homes))
+	if o.Validators < 1 || o.Validators > len(o.Homes) {
+		return nil, fmt.Errorf("need a home for each validator (%d validators, %d homes)", o.Validators, len(o.Homes))
 	}
 	if o.Validators > len(Orgs) {
 		return nil, fmt.Errorf("at most %d validators (one per development organization)", len(Orgs))
 	}
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
+	}
+	if len(o.Hosts) > 0 && len(o.Hosts) != len(o.Homes) {
+		return nil, fmt.Errorf("%d hosts for %d nodes", len(o.Hosts), len(o.Homes))
+	}
+	hostOf := func(i int) string {
+		if len(o.Hosts) > 0 {
+			return o.Hosts[i]
+		}
+		return o.Host
 	}
 	if o.PortStep == 0 {
 		o.PortStep = 10
@@ -162,7 +175,10 @@ func Write(o Options) (*Result, error) {
 			return nil, err
 		}
 		res.NodeIDs = append(res.NodeIDs, string(nk.ID()))
-		peers = append(peers, fmt.Sprintf("%s@%s:%d", nk.ID(), o.Host, o.P2PBase+i*o.PortStep))
+		peers = append(peers, fmt.Sprintf("%s@%s:%d", nk.ID(), hostOf(i), o.P2PBase+i*o.PortStep))
+		if i >= o.Validators {
+			continue // a full node: its key can become a validator's by governance
+		}
 		pub := pvKey.PubKey()
 		gvals = append(gvals, cmttypes.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: fmt.Sprintf("node%d", i)})
 		var vk crypto.PubKey
@@ -201,9 +217,13 @@ func Write(o Options) (*Result, error) {
 		}
 		c := o.Base
 		c.Moniker = fmt.Sprintf("node%d", i)
-		c.P2P.Listen = fmt.Sprintf("%s:%d", o.Host, o.P2PBase+i*o.PortStep)
-		c.RPC.Listen = fmt.Sprintf("%s:%d", o.Host, o.RPCBase+i*o.PortStep)
-		c.API.Listen = fmt.Sprintf("%s:%d", o.Host, o.APIBase+i)
+		c.P2P.Listen = fmt.Sprintf("%s:%d", hostOf(i), o.P2PBase+i*o.PortStep)
+		c.RPC.Listen = fmt.Sprintf("%s:%d", hostOf(i), o.RPCBase+i*o.PortStep)
+		c.API.Listen = fmt.Sprintf("%s:%d", hostOf(i), o.APIBase+i)
+		if len(o.Hosts) > 0 {
+			c.P2P.External = c.P2P.Listen
+			c.P2P.AllowLoopback = false
+		}
 		var others []string
 		for j, p := range peers {
 			if j != i {

@@ -5,11 +5,25 @@
 // Names are 1-64 characters of [a-z0-9._-] and start with a letter or digit,
 // so a name can never leave the directory or hide as a dot file.
 //
-// The file is JSON (see keyFile for the fields). Its public part (name,
-// address, public keys) is readable without the passphrase, which is what
-// List, Info and FindByAddress return. Its secret part is the 64 bytes
-// signSeed||encSeed sealed with XChaCha20-Poly1305 under a key derived from
-// the passphrase with Argon2id. The cipher's associated data binds the
+// The file is JSON, format version 1:
+//
+//	{
+//	  "version": 1,
+//	  "name": "alice",
+//	  "address": "mc<40 hex>",
+//	  "pub_key": "<64 hex>",
+//	  "enc_key": "<64 hex>",
+//	  "kdf": "argon2id",
+//	  "kdf_params": {"time": 3, "memory_kib": 65536, "threads": 2, "salt": "<32 hex>"},
+//	  "cipher": "xchacha20poly1305",
+//	  "nonce": "<48 hex>",
+//	  "ciphertext": "<160 hex>"
+//	}
+//
+// Its public part (name, address, public keys) is readable without the
+// passphrase; it is what List, Info and FindByAddress return. The ciphertext
+// is the 64 bytes signSeed||encSeed sealed with XChaCha20-Poly1305 under a
+// 32-byte key that Argon2id derives from the passphrase and salt. The cipher's associated data binds the
 // version, name, address and public keys, so a file whose public fields were
 // edited or swapped with another file's does not decrypt. The KDF parameters
 // are stored in the file, and decoding rejects parameters beyond fixed limits

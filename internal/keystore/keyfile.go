@@ -69,20 +69,7 @@ func (p KDFParams) Validate() error {
 	return nil
 }
 
-// keyFile is the JSON content of a key file, version 1:
-//
-//	{
-//	  "version": 1,
-//	  "name": "alice",
-//	  "address": "mc<40 hex>",
-//	  "pub_key": "<64 hex>",
-//	  "enc_key": "<64 hex>",
-//	  "kdf": "argon2id",
-//	  "kdf_params": {"time": 3, "memory_kib": 65536, "threads": 2, "salt": "<32 hex>"},
-//	  "cipher": "xchacha20poly1305",
-//	  "nonce": "<48 hex>",
-//	  "ciphertext": "<160 hex: signSeed||encSeed, then the 16-byte tag>"
-//	}
+// keyFile is the JSON content of a key file; doc.go shows the format.
 type keyFile struct {
 	Version    int            `json:"version"`
 	Name       string         `json:"name"`

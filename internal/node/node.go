@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -73,7 +74,7 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		proxy.NewLocalClientCreator(n.app),
 		nm.DefaultGenesisDocProviderFunc(cc),
 		cmtcfg.DefaultDBProvider,
-		nm.DefaultMetricsProvider(cc.Instrumentation),
+		metricsProvider(cc),
 		cmtLogger{lg.With("module", "cometbft")},
 	)
 	if err != nil {
@@ -144,3 +145,20 @@ func (n *Node) APIAddr() string {
 
 // App returns the ABCI application.
 func (n *Node) App() *app.App { return n.app }
+
+// cometMetricsOnce guards CometBFT's Prometheus metrics: they register on the
+// process-wide default registry and panic when registered twice, so only the
+// first node of a process (the only one outside tests) gets them; later ones
+// get no-op metrics.
+var cometMetricsOnce sync.Once
+
+func metricsProvider(cc *cmtcfg.Config) nm.MetricsProvider {
+	first := false
+	cometMetricsOnce.Do(func() { first = true })
+	if first {
+		return nm.DefaultMetricsProvider(cc.Instrumentation)
+	}
+	off := *cc.Instrumentation
+	off.Prometheus = false
+	return nm.DefaultMetricsProvider(&off)
+}

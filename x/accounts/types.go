@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/medchain/medchain/codec"
@@ -100,15 +101,22 @@ func DecodeAccount(b []byte) (*Account, error) {
 		Address: sm.ReadAddress(r, "address"),
 		PubKey:  sm.ReadKey32(r, "pub_key"),
 		EncKey:  sm.ReadKey32(r, "enc_key"),
-		Kind:    Kind(r.Uint("kind")),
-		Org:     r.String("org", MaxIDLen),
-		Role:    r.String("role", 32),
-		Active:  r.Bool("active"),
 	}
+	kind := r.Uint("kind")
+	a.Kind = Kind(kind)
+	a.Org = r.String("org", MaxIDLen)
+	a.Role = r.String("role", 32)
+	a.Active = r.Bool("active")
 	a.Sequence = r.Uint("sequence")
 	a.Balance = r.Uint("balance")
 	a.Created = r.Int("created")
-	return a, r.Done()
+	if err := r.Done(); err != nil {
+		return a, err
+	}
+	if uint64(a.Kind) != kind { // Kind is a uint8: a wider value would not re-encode the same
+		return a, fmt.Errorf("kind: %w: %d", codec.ErrTooLong, kind)
+	}
+	return a, nil
 }
 
 // Limits of organization fields.

@@ -217,7 +217,9 @@ func (m *Module) castVote(ctx sm.Context, p *Proposal, org string, approve bool)
 		// Execute in a nested cache so that a failed action leaves only the
 		// proposal's status behind.
 		cache := store.NewCache(ctx.Store)
+		n := ctx.Events.Len()
 		if err := m.execute(ctx.WithStore(cache), p.Action); err != nil {
+			ctx.Events.Truncate(n) // the action's events went with its writes
 			p.Status, p.Result = StatusFailed, err.Error()
 		} else {
 			cache.Write()
