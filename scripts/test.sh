@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs medchain's whole test suite: vet, unit and fuzz-seed tests, and the
-# multi-node, crash and light-client tests on 127.0.0.1. Installs nothing
-# beyond Go modules today; later suites add their npm packages here.
+# multi-node, crash and light-client tests on 127.0.0.1. Installs what it
+# needs: Go modules, and the npm packages of js/ (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 echo "== go vet"
 go vet ./...
-echo "== node --test (transaction format interoperability, no npm packages)"
+echo "== npm ci (js/: @hpke/core for the envelope interoperability tests)"
+(cd js && npm ci --no-audit --no-fund --loglevel=error)
+echo "== node --test (transaction and envelope formats in JavaScript)"
 node --test js/
 echo "== go test"
 # -p 1 keeps the multi-node tests from competing with each other for the two cores.
