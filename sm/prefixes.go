@@ -12,4 +12,23 @@ const (
 	PrefixProposal    byte = 0x11 // gov: id (8 bytes, big-endian) → Proposal
 	PrefixProposalSeq byte = 0x12 // gov: next proposal id (one key)
 	PrefixValidator   byte = 0x13 // gov: consensus public key → Validator
+
+	PrefixConsent          byte = 0x20 // consent: id (8 bytes) → Consent
+	PrefixConsentSeq       byte = 0x21 // consent: next consent id (one key)
+	PrefixConsentByPatient byte = 0x22 // consent: patient ‖ party ‖ id → ∅
+	PrefixConsentByGrantee byte = 0x23 // consent: party ‖ patient ‖ id → ∅
+	PrefixEmergency        byte = 0x24 // consent: emergency id (8 bytes) → Emergency
+	PrefixEmergencySeq     byte = 0x25 // consent: next emergency id (one key)
+	PrefixEmergencyByPat   byte = 0x26 // consent: patient ‖ id → ∅
+	PrefixEmergencyByOrg   byte = 0x27 // consent: org ‖ 0x00 ‖ id → ∅
+
+	PrefixRecord          byte = 0x30 // records: record id (16 bytes) → Record
+	PrefixRecordVersion   byte = 0x31 // records: id ‖ version (4 bytes) → Version
+	PrefixRecordKey       byte = 0x32 // records: id ‖ version ‖ party → WrappedKey
+	PrefixRecordByPatient byte = 0x33 // records: patient ‖ id → ∅
+	PrefixRecordByHash    byte = 0x34 // records: content hash (32 bytes) → id ‖ version
+
+	PrefixAudit           byte = 0x40 // audit: patient ‖ seq (8 bytes) → Event
+	PrefixAuditSeq        byte = 0x41 // audit: next event sequence (one key)
+	PrefixAuditByAccessor byte = 0x42 // audit: accessor ‖ seq → patient
 )

@@ -420,7 +420,7 @@ func TestAccountAndOrgEncoding(t *testing.T) {
 	if err != nil || *got != *a {
 		t.Fatalf("account round trip: %+v, %v", got, err)
 	}
-	o := &accounts.Org{ID: orgA, Name: "A", Type: "clinic", Active: true, Joined: 99}
+	o := &accounts.Org{ID: orgA, Name: "A", Type: "clinic", Active: true, Joined: 99, EncKey: key("o").EncKey()}
 	gotO, err := accounts.DecodeOrg(codec.Marshal(o))
 	if err != nil || *gotO != *o {
 		t.Fatalf("org round trip: %+v, %v", gotO, err)
@@ -473,6 +473,7 @@ func seedMsgs() []sm.Msg {
 		&accounts.MsgDeactivateMember{Address: k.Address()},
 		&accounts.MsgSetGuardian{Guardian: k.Address()},
 		&accounts.MsgRevokeGuardian{Guardian: k.Address()},
+		&accounts.MsgSetOrgKey{EncKey: k.EncKey()},
 	}
 }
 
@@ -499,7 +500,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(codec.Marshal(m))
 	}
 	f.Add(codec.Marshal(&accounts.Account{Kind: accounts.KindPatient, Active: true, Sequence: 3, Created: 1}))
-	f.Add(codec.Marshal(&accounts.Org{ID: "org-a", Name: "A", Type: "lab", Active: true}))
+	f.Add(codec.Marshal(&accounts.Org{ID: "org-a", Name: "A", Type: "lab", Active: true, EncKey: key("seed").EncKey()}))
 	routes := (accounts.Module{}).Routes()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, rt := range routes {

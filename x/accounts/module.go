@@ -22,6 +22,7 @@ func (Module) Routes() []sm.Route {
 		{Type: TypeDeactivateMember, Decode: decodeDeactivateMember, Exec: execDeactivateMember},
 		{Type: TypeSetGuardian, Decode: decodeSetGuardian, Exec: execSetGuardian},
 		{Type: TypeRevokeGuardian, Decode: decodeRevokeGuardian, Exec: execRevokeGuardian},
+		{Type: TypeSetOrgKey, Decode: decodeSetOrgKey, Exec: execSetOrgKey},
 	}
 }
 
@@ -89,6 +90,18 @@ func execDeactivateMember(ctx sm.Context, msg sm.Msg) error {
 	return nil
 }
 
+func execSetOrgKey(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgSetOrgKey)
+	org := AdminOrg(ctx.Store, ctx.Signer)
+	if org == nil {
+		return ErrNotAdmin
+	}
+	org.EncKey = m.EncKey
+	PutOrg(ctx.Store, org)
+	ctx.Events.Emit("org_key_set", sm.Attr{Key: "org", Value: org.ID})
+	return nil
+}
+
 func requirePatient(ctx sm.Context) error {
 	a := GetAccount(ctx.Store, ctx.Signer)
 	if a == nil || a.Kind != KindPatient {
@@ -141,9 +154,10 @@ type Genesis struct {
 
 // GenesisOrg is an organization listed in genesis (a founding member).
 type GenesisOrg struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Type string `json:"type"`
+	ID     string        `json:"id"`
+	Name   string        `json:"name"`
+	Type   string        `json:"type"`
+	EncKey crypto.EncKey `json:"enc_key,omitzero"`
 }
 
 // GenesisAccount is an account listed in genesis.
@@ -164,7 +178,7 @@ func (Module) InitGenesis(ctx sm.Context, raw json.RawMessage) error {
 		}
 	}
 	for _, go_ := range g.Orgs {
-		o := &Org{ID: go_.ID, Name: go_.Name, Type: go_.Type, Active: true, Joined: ctx.Time.Unix()}
+		o := &Org{ID: go_.ID, Name: go_.Name, Type: go_.Type, Active: true, Joined: ctx.Time.Unix(), EncKey: go_.EncKey}
 		if err := o.ValidateBasic(); err != nil {
 			return fmt.Errorf("accounts genesis: org %q: %w", go_.ID, err)
 		}

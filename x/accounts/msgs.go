@@ -13,6 +13,7 @@ const (
 	TypeDeactivateMember = "accounts/deactivate_member"
 	TypeSetGuardian      = "accounts/set_guardian"
 	TypeRevokeGuardian   = "accounts/revoke_guardian"
+	TypeSetOrgKey        = "accounts/set_org_key"
 )
 
 // MsgRegisterPatient registers the signer as a patient with an encryption key.
@@ -99,5 +100,18 @@ func (m *MsgRevokeGuardian) ValidateBasic() error   { return nil }
 func decodeRevokeGuardian(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgRevokeGuardian {
 		return &MsgRevokeGuardian{Guardian: sm.ReadAddress(r, "guardian")}
+	})
+}
+
+// MsgSetOrgKey, signed by an org admin, sets the organization's encryption
+// key (held by its gateway).
+type MsgSetOrgKey struct{ EncKey crypto.EncKey }
+
+func (m *MsgSetOrgKey) Type() string           { return TypeSetOrgKey }
+func (m *MsgSetOrgKey) Encode(w *codec.Writer) { w.Fixed(m.EncKey[:]) }
+func (m *MsgSetOrgKey) ValidateBasic() error   { return validEncKey(m.EncKey) }
+func decodeSetOrgKey(b []byte) (sm.Msg, error) {
+	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgSetOrgKey {
+		return &MsgSetOrgKey{EncKey: sm.ReadKey32(r, "enc_key")}
 	})
 }

@@ -53,10 +53,14 @@ const (
 	RolePractitioner = "practitioner"
 	RoleResearcher   = "researcher"
 	RoleStaff        = "staff"
+	// RoleGateway is a node's service account: it decrypts for the
+	// organization's practitioners (emergency access, FHIR) and reports the
+	// reads its node serves to the audit trail.
+	RoleGateway = "gateway"
 )
 
 // Roles lists the valid member roles.
-var Roles = []string{RoleAdmin, RolePractitioner, RoleResearcher, RoleStaff}
+var Roles = []string{RoleAdmin, RolePractitioner, RoleResearcher, RoleStaff, RoleGateway}
 
 // ValidRole reports whether r is a member role.
 func ValidRole(r string) bool { return slices.Contains(Roles, r) }
@@ -132,6 +136,10 @@ type Org struct {
 	Type   string
 	Active bool // a current member of the consortium
 	Joined int64
+	// EncKey is the organization's HPKE key, held by its gateway: keys wrapped
+	// to the organization (consent to the organization, emergency custody)
+	// are opened with it. Zero until an admin sets it.
+	EncKey crypto.EncKey
 }
 
 func (o *Org) Encode(w *codec.Writer) {
@@ -140,6 +148,7 @@ func (o *Org) Encode(w *codec.Writer) {
 	w.String(o.Type)
 	w.Bool(o.Active)
 	w.Int(o.Joined)
+	w.Fixed(o.EncKey[:])
 }
 
 // ReadOrg reads an organization's fields.
@@ -150,6 +159,7 @@ func ReadOrg(r *codec.Reader) Org {
 		Type:   r.String("org.type", 32),
 		Active: r.Bool("org.active"),
 		Joined: r.Int("org.joined"),
+		EncKey: sm.ReadKey32(r, "org.enc_key"),
 	}
 }
 

@@ -1,0 +1,11 @@
+// Package consent keeps what patients allow: consents that grant an account or
+// an organization the right to read or write the patient's records, scoped to
+// all records, resource types or listed records, for a purpose and a time;
+// their revocation; emergency custodians (organizations holding a consent
+// with purpose "emergency"); and time-boxed emergency ("break-glass") access
+// sessions with their review.
+//
+// MayRead and MayWrite answer, from state and block time alone, whether a
+// party may read or write a patient's record now and under which consent.
+// Deterministic; no I/O.
+package consent

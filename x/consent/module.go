@@ -1,0 +1,144 @@
+package consent
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/params"
+)
+
+// ParamEmergencySeconds bounds an emergency access.
+const ParamEmergencySeconds = "consent.emergency_access_seconds"
+
+// ParamDefs are the parameters consent declares.
+var ParamDefs = []params.Def{
+	{Name: ParamEmergencySeconds, Default: 4 * 3600, Min: 60, Max: 72 * 3600, Doc: "how long an emergency (break-glass) access lasts"},
+}
+
+// Module plugs consent into the state machine.
+type Module struct{ Params *params.Registry }
+
+var _ sm.Module = (*Module)(nil)
+
+func (*Module) Name() string { return "consent" }
+
+func (m *Module) Routes() []sm.Route {
+	return []sm.Route{
+		{Type: TypeGrant, Decode: decodeGrant, Exec: execGrant},
+		{Type: TypeRevoke, Decode: decodeRevoke, Exec: execRevoke},
+		{Type: TypeOpenEmergency, Decode: decodeOpenEmergency, Exec: m.execOpenEmergency},
+		{Type: TypeReviewEmergency, Decode: decodeReviewEmergency, Exec: execReviewEmergency},
+	}
+}
+
+func (*Module) InitGenesis(sm.Context, json.RawMessage) error { return nil }
+
+func idAttr(id uint64) sm.Attr { return sm.Attr{Key: "id", Value: strconv.FormatUint(id, 10)} }
+
+func execGrant(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgGrant)
+	if p := accounts.GetAccount(ctx.Store, m.Patient); p == nil || p.Kind != accounts.KindPatient {
+		return sm.Wrapf(ErrNotPatient, "%s", m.Patient)
+	}
+	if !accounts.CanActFor(ctx.Store, ctx.Signer, m.Patient) {
+		return sm.Wrapf(ErrNotPatientOrGuardian, "%s for %s", ctx.Signer, m.Patient)
+	}
+	switch m.Grantee.Kind {
+	case PartyAccount:
+		g := accounts.GetAccount(ctx.Store, m.Grantee.Address)
+		if g == nil || !accounts.CanSign(ctx.Store, g) {
+			return sm.Wrapf(ErrBadGrantee, "%s", m.Grantee)
+		}
+	case PartyOrg:
+		o := accounts.GetOrg(ctx.Store, m.Grantee.Org)
+		if o == nil || !o.Active {
+			return sm.Wrapf(ErrBadGrantee, "%s", m.Grantee)
+		}
+		if m.Actions&ActRead != 0 && o.EncKey == ([32]byte{}) {
+			return sm.Wrapf(ErrBadGrantee, "organization %s has no encryption key yet: it could not open wrapped keys", o.ID)
+		}
+	}
+	now := ctx.Time.Unix()
+	if m.Until != 0 && m.Until <= now {
+		return sm.Wrapf(ErrBadPeriod, "until %d, block time %d", m.Until, now)
+	}
+	c := &Consent{
+		ID: nextID(ctx.Store, []byte{sm.PrefixConsentSeq}), Patient: m.Patient, Grantor: ctx.Signer, Grantee: m.Grantee,
+		Actions: m.Actions, Types: m.Types, Records: m.Records, Purpose: m.Purpose, Start: now, Until: m.Until,
+	}
+	putConsent(ctx.Store, c)
+	ctx.Store.Set(byPatientKey(c.Patient, c.Grantee, c.ID), []byte{1})
+	ctx.Store.Set(byGranteeKey(c.Grantee, c.Patient, c.ID), []byte{1})
+	ctx.Events.Emit("consent_granted", idAttr(c.ID), sm.Attr{Key: "patient", Value: c.Patient.String()},
+		sm.Attr{Key: "grantee", Value: c.Grantee.String()}, sm.Attr{Key: "purpose", Value: c.Purpose})
+	return nil
+}
+
+func execRevoke(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgRevoke)
+	c := GetConsent(ctx.Store, m.ID)
+	if c == nil {
+		return sm.Wrapf(ErrNotFound, "%d", m.ID)
+	}
+	if !accounts.CanActFor(ctx.Store, ctx.Signer, c.Patient) {
+		return sm.Wrapf(ErrNotPatientOrGuardian, "%s for %s", ctx.Signer, c.Patient)
+	}
+	if c.Revoked != 0 {
+		return sm.Wrapf(ErrRevoked, "%d", c.ID)
+	}
+	c.Revoked = ctx.Time.Unix()
+	putConsent(ctx.Store, c)
+	ctx.Events.Emit("consent_revoked", idAttr(c.ID), sm.Attr{Key: "patient", Value: c.Patient.String()}, sm.Attr{Key: "grantee", Value: c.Grantee.String()})
+	return nil
+}
+
+func (mod *Module) execOpenEmergency(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgOpenEmergency)
+	a := accounts.ActiveMember(ctx.Store, ctx.Signer, accounts.RolePractitioner)
+	if a == nil {
+		return ErrNotPractitioner
+	}
+	if p := accounts.GetAccount(ctx.Store, m.Patient); p == nil || p.Kind != accounts.KindPatient {
+		return sm.Wrapf(ErrNotPatient, "%s", m.Patient)
+	}
+	now := ctx.Time.Unix()
+	if Custody(ctx.Store, now, m.Patient, a.Org) == nil {
+		return sm.Wrapf(ErrNoCustodian, "patient %s, organization %s", m.Patient, a.Org)
+	}
+	for _, e := range EmergenciesOf(ctx.Store, m.Patient) {
+		if e.Practitioner == ctx.Signer && e.OpenAt(now) {
+			return sm.Wrapf(ErrEmergencyOpen, "emergency access %d", e.ID)
+		}
+	}
+	e := &Emergency{
+		ID: nextID(ctx.Store, []byte{sm.PrefixEmergencySeq}), Patient: m.Patient, Practitioner: ctx.Signer, Org: a.Org,
+		Reason: m.Reason, Opened: now, Expires: now + int64(mod.Params.Get(ctx.Store, ParamEmergencySeconds)),
+	}
+	putEmergency(ctx.Store, e)
+	ctx.Store.Set(emergencyByPatientKey(e.Patient, e.ID), []byte{1})
+	ctx.Store.Set(emergencyByOrgKey(e.Org, e.ID), []byte{1})
+	ctx.Events.Emit("emergency_opened", idAttr(e.ID), sm.Attr{Key: "patient", Value: e.Patient.String()},
+		sm.Attr{Key: "practitioner", Value: e.Practitioner.String()}, sm.Attr{Key: "org", Value: e.Org},
+		sm.Attr{Key: "expires", Value: strconv.FormatInt(e.Expires, 10)})
+	return nil
+}
+
+func execReviewEmergency(ctx sm.Context, msg sm.Msg) error {
+	m := msg.(*MsgReviewEmergency)
+	e := GetEmergency(ctx.Store, m.ID)
+	if e == nil {
+		return sm.Wrapf(ErrNoEmergency, "%d", m.ID)
+	}
+	if o := accounts.AdminOrg(ctx.Store, ctx.Signer); o == nil || o.ID != e.Org {
+		return sm.Wrapf(ErrNotReviewer, "emergency access %d belongs to %s", e.ID, e.Org)
+	}
+	if e.Reviewed != 0 {
+		return sm.Wrapf(ErrEmergencyReviewed, "%d", e.ID)
+	}
+	e.Reviewed, e.Reviewer, e.Review = ctx.Time.Unix(), ctx.Signer, m.Review
+	putEmergency(ctx.Store, e)
+	ctx.Events.Emit("emergency_reviewed", idAttr(e.ID), sm.Attr{Key: "patient", Value: e.Patient.String()}, sm.Attr{Key: "org", Value: e.Org})
+	return nil
+}

@@ -1,0 +1,170 @@
+package consent
+
+import (
+	"slices"
+	"unicode/utf8"
+
+	"github.com/medchain/medchain/codec"
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/x/accounts"
+)
+
+// Message types.
+const (
+	TypeGrant           = "consent/grant"
+	TypeRevoke          = "consent/revoke"
+	TypeOpenEmergency   = "consent/open_emergency"
+	TypeReviewEmergency = "consent/review_emergency"
+)
+
+// MsgGrant, signed by the patient or a guardian, grants a consent.
+type MsgGrant struct {
+	Patient crypto.Address
+	Grantee Party
+	Actions uint8
+	Types   []string
+	Records []RecordID
+	Purpose string
+	Until   int64 // unix seconds; 0 for no end
+}
+
+func (m *MsgGrant) Type() string { return TypeGrant }
+func (m *MsgGrant) Encode(w *codec.Writer) {
+	w.Fixed(m.Patient[:])
+	m.Grantee.Encode(w)
+	w.Uint(uint64(m.Actions))
+	w.Strings(m.Types)
+	w.Uint(uint64(len(m.Records)))
+	for _, r := range m.Records {
+		w.Fixed(r[:])
+	}
+	w.String(m.Purpose)
+	w.Int(m.Until)
+}
+
+// ValidResourceType checks a FHIR resource type name's shape (an upper-case
+// letter, then letters): the chain stores types, never contents.
+func ValidResourceType(t string) bool {
+	if t == "" || len(t) > MaxTypeLen || t[0] < 'A' || t[0] > 'Z' {
+		return false
+	}
+	for _, c := range t {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *MsgGrant) ValidateBasic() error {
+	switch m.Grantee.Kind {
+	case PartyAccount:
+		if m.Grantee.Address == m.Patient {
+			return sm.Wrapf(ErrBadGrantee, "a patient already has access to their own records")
+		}
+	case PartyOrg:
+		if err := accounts.ValidateOrgID(m.Grantee.Org); err != nil {
+			return sm.Wrapf(ErrBadGrantee, "%v", err)
+		}
+	default:
+		return sm.Wrapf(ErrBadGrantee, "grantee kind %d", m.Grantee.Kind)
+	}
+	if m.Actions == 0 || m.Actions&^(ActRead|ActWrite) != 0 {
+		return ErrBadActions
+	}
+	if !slices.Contains(Purposes, m.Purpose) {
+		return sm.Wrapf(ErrBadPurpose, "%q, want one of %v", m.Purpose, Purposes)
+	}
+	if m.Purpose == PurposeEmergency && (m.Grantee.Kind != PartyOrg || m.Actions != ActRead) {
+		return sm.Wrapf(ErrBadScope, "emergency custody is read access granted to an organization")
+	}
+	if len(m.Types) > 0 && len(m.Records) > 0 {
+		return sm.Wrapf(ErrBadScope, "scope is all records, resource types, or listed records, not several")
+	}
+	for i, t := range m.Types {
+		if !ValidResourceType(t) {
+			return sm.Wrapf(ErrBadScope, "resource type %q", t)
+		}
+		if i > 0 && m.Types[i-1] >= t {
+			return sm.Wrapf(ErrBadScope, "resource types must be sorted and distinct")
+		}
+	}
+	for i := 1; i < len(m.Records); i++ {
+		if string(m.Records[i-1][:]) >= string(m.Records[i][:]) {
+			return sm.Wrapf(ErrBadScope, "record ids must be sorted and distinct")
+		}
+	}
+	if m.Until < 0 {
+		return ErrBadPeriod
+	}
+	return nil
+}
+
+func decodeGrant(b []byte) (sm.Msg, error) {
+	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgGrant {
+		m := &MsgGrant{Patient: sm.ReadAddress(r, "patient"), Grantee: ReadParty(r, "grantee")}
+		m.Actions = uint8(r.Uint("actions"))
+		m.Types = r.Strings("types", MaxScopeTypes, MaxTypeLen)
+		m.Records = readRecordIDs(r)
+		m.Purpose = r.String("purpose", 32)
+		m.Until = r.Int("until")
+		return m
+	})
+}
+
+// MsgRevoke, signed by the patient or a guardian, revokes a consent from the
+// next block on.
+type MsgRevoke struct{ ID uint64 }
+
+func (m *MsgRevoke) Type() string           { return TypeRevoke }
+func (m *MsgRevoke) Encode(w *codec.Writer) { w.Uint(m.ID) }
+func (m *MsgRevoke) ValidateBasic() error   { return nil }
+func decodeRevoke(b []byte) (sm.Msg, error) {
+	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgRevoke { return &MsgRevoke{ID: r.Uint("id")} })
+}
+
+func validReason(s string) error {
+	if s == "" || len(s) > MaxReasonLen || !utf8.ValidString(s) {
+		return ErrBadReason
+	}
+	return nil
+}
+
+// MsgOpenEmergency, signed by a practitioner of a custodian organization,
+// opens a time-boxed emergency access to a patient's records.
+type MsgOpenEmergency struct {
+	Patient crypto.Address
+	Reason  string
+}
+
+func (m *MsgOpenEmergency) Type() string { return TypeOpenEmergency }
+func (m *MsgOpenEmergency) Encode(w *codec.Writer) {
+	w.Fixed(m.Patient[:])
+	w.String(m.Reason)
+}
+func (m *MsgOpenEmergency) ValidateBasic() error { return validReason(m.Reason) }
+func decodeOpenEmergency(b []byte) (sm.Msg, error) {
+	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgOpenEmergency {
+		return &MsgOpenEmergency{Patient: sm.ReadAddress(r, "patient"), Reason: r.String("reason", MaxReasonLen)}
+	})
+}
+
+// MsgReviewEmergency, signed by an admin of the organization that opened it,
+// closes an emergency access with a review.
+type MsgReviewEmergency struct {
+	ID     uint64
+	Review string
+}
+
+func (m *MsgReviewEmergency) Type() string { return TypeReviewEmergency }
+func (m *MsgReviewEmergency) Encode(w *codec.Writer) {
+	w.Uint(m.ID)
+	w.String(m.Review)
+}
+func (m *MsgReviewEmergency) ValidateBasic() error { return validReason(m.Review) }
+func decodeReviewEmergency(b []byte) (sm.Msg, error) {
+	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgReviewEmergency {
+		return &MsgReviewEmergency{ID: r.Uint("id"), Review: r.String("review", MaxReasonLen)}
+	})
+}

@@ -1,0 +1,5 @@
+package consent
+
+import "slices"
+
+func sortStrings(s []string) { slices.Sort(s) }

@@ -1,0 +1,13 @@
+// Package records registers encrypted health records on chain: for each
+// version of a record, the SHA-256 and size of its ciphertext (stored off
+// chain), its FHIR resource type, its author, and the record's data key
+// wrapped (HPKE) for every party allowed to read it. No health data, in clear
+// or encrypted, is stored here.
+//
+// Rules: the patient, a guardian, or a holder of the patient's write consent
+// for the type adds a record or a new version; the wrapped keys of a new
+// version go to exactly the parties consent.KeyHolders names; the patient or
+// a guardian shares existing versions with newly authorized parties and
+// erases a record (a tombstone: keys are deleted, hashes and trail remain).
+// Deterministic; no I/O.
+package records
