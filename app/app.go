@@ -18,8 +18,11 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/audit"
+	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
+	"github.com/medchain/medchain/x/records"
 )
 
 // Version of the application protocol, reported in Info.
@@ -85,14 +88,22 @@ func New(tree *store.Tree, opts Options) *App {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, d := range gov.ParamDefs {
-		reg.Declare(d)
+	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs} {
+		for _, d := range defs {
+			reg.Declare(d)
+		}
 	}
 	a := &App{
-		log:      lg,
-		tree:     tree,
-		params:   reg,
-		router:   sm.NewRouter(accounts.Module{}, &gov.Module{Params: reg}),
+		log:    lg,
+		tree:   tree,
+		params: reg,
+		router: sm.NewRouter(
+			accounts.Module{},
+			&gov.Module{Params: reg},
+			&consent.Module{Params: reg},
+			records.Module{},
+			audit.Module{},
+		),
 		pending:  map[crypto.Address]uint64{},
 		verified: newSigCache(1 << 18),
 		onCommit: opts.OnCommit,

@@ -71,11 +71,40 @@ type Config struct {
 		CreateEmptyBlocks bool     `json:"create_empty_blocks"`
 	} `json:"consensus"`
 
+	// Gateway is the organization's service account this node acts as: it
+	// reports served reads to the audit trail and opens keys wrapped to the
+	// organization. Key is a key name in HOME/keys; the passphrase comes from
+	// $MEDCHAIN_GATEWAY_PASSPHRASE, else from PassphraseFile (relative to
+	// HOME). Without a key the node serves no blobs.
+	Gateway struct {
+		Key            string `json:"key,omitempty"`
+		PassphraseFile string `json:"passphrase_file,omitempty"`
+	} `json:"gateway"`
+
+	// Blobs is where ciphertext is kept and which peers to fetch it from.
+	Blobs struct {
+		Dir      string   `json:"dir,omitempty"`   // default data/blobs (relative to HOME)
+		MaxBytes int64    `json:"max_bytes"`       // largest blob accepted
+		Peers    []string `json:"peers,omitempty"` // API URLs of other nodes
+		S3       *S3      `json:"s3,omitempty"`    // S3-compatible backend instead of Dir
+	} `json:"blobs"`
+
 	Mempool struct {
 		Size      int   `json:"size"`
 		MaxBytes  int64 `json:"max_txs_bytes"`
 		CacheSize int   `json:"cache_size"`
 	} `json:"mempool"`
+}
+
+// S3 configures an S3-compatible blob backend. The secret key comes from
+// $MEDCHAIN_S3_SECRET_KEY, never from the file.
+type S3 struct {
+	Endpoint  string `json:"endpoint"`
+	Region    string `json:"region,omitempty"`
+	Bucket    string `json:"bucket"`
+	Prefix    string `json:"prefix,omitempty"`
+	AccessKey string `json:"access_key"`
+	UseTLS    bool   `json:"use_tls"`
 }
 
 // Default returns the documented defaults.
@@ -96,6 +125,7 @@ func Default() Config {
 	c.Consensus.TimeoutPrecommit = Duration(1 * time.Second)
 	c.Consensus.TimeoutCommit = Duration(1 * time.Second)
 	c.Consensus.CreateEmptyBlocks = true
+	c.Blobs.MaxBytes = 64 << 20
 	c.Mempool.Size = 50_000
 	c.Mempool.MaxBytes = 1 << 30
 	c.Mempool.CacheSize = 100_000

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,9 +63,25 @@ var Accounts = []Account{
 	{Name: "labtech1", Kind: "member", Org: "dev-lab", Role: accounts.RolePractitioner},
 	{Name: "pharmacist1", Kind: "member", Org: "dev-pharmacy", Role: accounts.RolePractitioner},
 	{Name: "researcher1", Kind: "member", Org: "dev-sponsor", Role: accounts.RoleResearcher},
+	{Name: "hospital-gateway", Kind: "member", Org: "dev-hospital", Role: accounts.RoleGateway},
+	{Name: "lab-gateway", Kind: "member", Org: "dev-lab", Role: accounts.RoleGateway},
+	{Name: "pharmacy-gateway", Kind: "member", Org: "dev-pharmacy", Role: accounts.RoleGateway},
+	{Name: "manufacturer-gateway", Kind: "member", Org: "dev-manufacturer", Role: accounts.RoleGateway},
+	{Name: "sponsor-gateway", Kind: "member", Org: "dev-sponsor", Role: accounts.RoleGateway},
+	{Name: "regulator-gateway", Kind: "member", Org: "dev-regulator", Role: accounts.RoleGateway},
 	{Name: "patient1", Kind: "patient"},
 	{Name: "patient2", Kind: "patient"},
 	{Name: "patient3", Kind: "patient"},
+}
+
+// GatewayKeyName is the key file name of a development organization's gateway.
+func GatewayKeyName(org string) string {
+	for _, a := range Accounts {
+		if a.Org == org && a.Role == accounts.RoleGateway {
+			return a.Name
+		}
+	}
+	return ""
 }
 
 // DevBalance is each development account's starting balance.
@@ -188,7 +205,17 @@ func Write(o Options) (*Result, error) {
 
 	appState := app.GenesisState{}
 	var err error
-	if appState["accounts"], err = json.Marshal(accounts.Genesis{Orgs: Orgs, Accounts: gAccts}); err != nil {
+	// Each organization's encryption key is its gateway's: the node of the
+	// organization opens keys wrapped to the organization.
+	orgs := slices.Clone(Orgs)
+	for i := range orgs {
+		for _, k := range keys {
+			if k.acct.Org == orgs[i].ID && k.acct.Role == accounts.RoleGateway {
+				orgs[i].EncKey = k.key.EncKey()
+			}
+		}
+	}
+	if appState["accounts"], err = json.Marshal(accounts.Genesis{Orgs: orgs, Accounts: gAccts}); err != nil {
 		return nil, err
 	}
 	if appState["gov"], err = json.Marshal(gov.Genesis{Validators: govVals}); err != nil {
@@ -224,13 +251,21 @@ func Write(o Options) (*Result, error) {
 			c.P2P.External = c.P2P.Listen
 			c.P2P.AllowLoopback = false
 		}
-		var others []string
+		var others, apis []string
 		for j, p := range peers {
 			if j != i {
 				others = append(others, p)
+				apis = append(apis, fmt.Sprintf("http://%s:%d", hostOf(j), o.APIBase+j))
 			}
 		}
+		c.Blobs.Peers = apis
 		c.P2P.PersistentPeers = strings.Join(others, ",")
+		// Node K acts as the gateway of the K-th organization.
+		c.Gateway.Key = GatewayKeyName(Orgs[i%len(Orgs)].ID)
+		c.Gateway.PassphraseFile = filepath.Join("config", "gateway.pass")
+		if err := os.WriteFile(filepath.Join(home, c.Gateway.PassphraseFile), []byte(DevPassphrase+"\n"), 0o600); err != nil {
+			return nil, err
+		}
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	mempl "github.com/cometbft/cometbft/mempool"
@@ -81,9 +82,30 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 	}
 	select {
 	case r := <-ch:
+		n.waitIndexed(ctx, h)
 		return txResult(r, tx), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: transaction %s accepted but not yet committed", api.ErrTimeout, out.Hash)
+	}
+}
+
+// waitIndexed waits until CometBFT has indexed a committed transaction, or
+// ctx ends. The application reports a block's results from Commit, before
+// CometBFT saves its state and indexes the block, so without this a client
+// told "committed" could not yet find the transaction by hash, and a crash
+// right after the answer would lose it from the index for good: nothing
+// indexes a block again once CometBFT's state is saved.
+func (n *Node) waitIndexed(ctx context.Context, h [32]byte) {
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		if _, err := n.rpc.Tx(ctx, h[:], false); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Warn("committed transaction not indexed in time", "hash", hexHash(h))
+			return
+		case <-time.After(delay):
+		}
 	}
 }
 
