@@ -198,7 +198,11 @@ func newAccountTxsCmd(g *globals) *cobra.Command {
 			if done, err := g.get(cmd.Context(), "/v1/accounts/"+addr.String()+"/txs?"+q.Encode(), &out); done || err != nil {
 				return err
 			}
-			fmt.Fprintf(g.env.Stdout, "%d transactions signed by %s (page %d, %d per page)\n", out.Total, addr, page, perPage)
+			noun := "transactions"
+			if out.Total == 1 {
+				noun = "transaction"
+			}
+			fmt.Fprintf(g.env.Stdout, "%d %s signed by %s (page %d, %d per page)\n", out.Total, noun, addr, page, perPage)
 			if len(out.Txs) > 0 {
 				printTxTable(g.env.Stdout, out.Txs)
 			}

@@ -38,7 +38,7 @@ func (g *globals) keyInfo(nameOrAddr string) (keystore.Info, error) {
 	info, err := ks.Info(nameOrAddr)
 	if errors.Is(err, keystore.ErrNotFound) {
 		if looksLikeAddress(nameOrAddr) {
-			return info, fmt.Errorf("invalid address %q: %w", nameOrAddr, crypto.ErrBadAddress)
+			return info, fmt.Errorf("invalid address %q: %w (nor is it a key name in %s)", nameOrAddr, crypto.ErrBadAddress, ks.Dir)
 		}
 		return info, fmt.Errorf("no key named %q in %s (see: medchain keys list)", nameOrAddr, ks.Dir)
 	}
@@ -49,7 +49,7 @@ func (g *globals) keyInfo(nameOrAddr string) (keystore.Info, error) {
 // only by hex digits.
 func looksLikeAddress(s string) bool {
 	rest, ok := strings.CutPrefix(s, crypto.AddressPrefix)
-	if !ok || len(rest) < 8 {
+	if !ok || rest == "" {
 		return false
 	}
 	return strings.Trim(rest, "0123456789abcdefABCDEF") == ""

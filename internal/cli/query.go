@@ -74,11 +74,11 @@ func NewParamsCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
 				Params []struct {
-					Name     string `json:"name"`
-					Value    uint64 `json:"value"`
-					Min      uint64 `json:"min"`
-					Max      uint64 `json:"max"`
-					Doc      string `json:"doc"`
+					Name  string `json:"name"`
+					Value uint64 `json:"value"`
+					Min   uint64 `json:"min"`
+					Max   uint64 `json:"max"`
+					Doc   string `json:"doc"`
 				} `json:"params"`
 			}
 			if done, err := g.get(cmd.Context(), "/v1/params", &out); done || err != nil {

@@ -62,7 +62,12 @@ func NewRootCmd(env Env) *cobra.Command {
 
 Start a complete single-node network:   medchain dev
 Run one node of a network:              medchain start --home DIR
-Use a running node:                     medchain status, medchain account ..., medchain gov ...`,
+Use a running node:                     medchain status, medchain account ..., medchain gov ...
+
+Commands that use a node talk to its HTTP API at --node. Commands that sign
+load the --from key from HOME/keys; its passphrase comes from $MEDCHAIN_PASSPHRASE
+when set, else from a prompt at the terminal. Wherever a command takes an
+account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -80,6 +85,18 @@ Use a running node:                     medchain status, medchain account ..., m
 		NewStartCmd(g),
 		NewTestnetCmd(g),
 		NewVersionCmd(g),
+		NewKeysCmd(g),
+		NewStatusCmd(g),
+		NewAccountCmd(g),
+		NewMemberCmd(g),
+		NewGuardianCmd(g),
+		NewOrgCmd(g),
+		NewGovCmd(g),
+		NewValidatorsCmd(g),
+		NewParamsCmd(g),
+		NewBlockCmd(g),
+		NewTxCmd(g),
+		NewShowValidatorCmd(g),
 	)
 	return root
 }
