@@ -61,8 +61,9 @@ type App struct {
 	verified *sigCache
 	block    *blockState // between FinalizeBlock and Commit
 
-	committed atomic.Pointer[store.Snapshot]
-	onCommit  func(height int64, results []TxResult)
+	committed     atomic.Pointer[store.Snapshot]
+	committedTime atomic.Int64 // block time (unix nanoseconds) of the committed state
+	onCommit      func(height int64, results []TxResult)
 }
 
 type blockState struct {
@@ -125,6 +126,15 @@ func (a *App) Router() *sm.Router { return a.router }
 
 // Committed returns the latest committed state, or nil before the first block.
 func (a *App) Committed() *store.Snapshot { return a.committed.Load() }
+
+// CommittedTime returns the block time of the committed state, or the zero
+// time before the first commit of this process.
+func (a *App) CommittedTime() time.Time {
+	if n := a.committedTime.Load(); n != 0 {
+		return time.Unix(0, n).UTC()
+	}
+	return time.Time{}
+}
 
 // SnapshotAt returns the committed state at a height.
 func (a *App) SnapshotAt(height int64) (*store.Snapshot, error) {
@@ -470,6 +480,7 @@ func toABCIEvents(evs []sm.Event) []abci.Event {
 
 func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	a.mu.Lock()
+	bs := a.block
 	hash, version, err := a.tree.Commit()
 	if err != nil {
 		a.mu.Unlock()
@@ -481,8 +492,10 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 		return nil, fmt.Errorf("commit state: %w", err)
 	}
 	a.committed.Store(snap)
+	if bs != nil {
+		a.committedTime.Store(bs.time.UnixNano())
+	}
 	clear(a.pending) // rechecks rebuild it from the mempool
-	bs := a.block
 	a.block = nil
 	a.mu.Unlock()
 	a.log.Debug("committed", "height", version, "app_hash", fmt.Sprintf("%X", hash))

@@ -50,8 +50,17 @@ type Options struct {
 	Logger       *slog.Logger
 	MaxBodyBytes int64
 	CommitWait   time.Duration
+	MaxBlobBytes int64                 // largest blob upload
+	Gateway      Gateway               // nil: the node serves no blobs
 	Registry     prometheus.Registerer // nil: the default registry
 	Gatherer     prometheus.Gatherer
+}
+
+// Gateway serves ciphertext and keys (internal/gateway).
+type Gateway interface {
+	PutBlob(w http.ResponseWriter, r *http.Request)
+	GetBlob(w http.ResponseWriter, r *http.Request)
+	RecordKey(w http.ResponseWriter, r *http.Request)
 }
 
 // Server is the API handler.
@@ -118,6 +127,18 @@ func New(b Backend, opts Options) *Server {
 	s.handle("GET /v1/patients/{address}/emergencies", s.patientEmergencies)
 	s.handle("GET /v1/orgs/{id}/emergencies", s.orgEmergencies)
 	s.handle("GET /v1/records/{id}", s.record)
+	if g := opts.Gateway; g != nil {
+		s.handleLimit("PUT /v1/blobs/{hash}", g.PutBlob, opts.MaxBlobBytes)
+		s.handle("GET /v1/blobs/{hash}", g.GetBlob)
+		s.handle("GET /v1/records/{id}/key", g.RecordKey)
+	} else {
+		noGateway := func(w http.ResponseWriter, _ *http.Request) {
+			writeErr(w, http.StatusServiceUnavailable, sm.Wrapf(ErrUnavail, "this node has no gateway key configured: it serves no blobs"))
+		}
+		s.handle("PUT /v1/blobs/{hash}", noGateway)
+		s.handle("GET /v1/blobs/{hash}", noGateway)
+		s.handle("GET /v1/records/{id}/key", noGateway)
+	}
 	s.handle("GET /v1/records/{id}/access", s.access)
 	s.handle("GET /v1/consents/{id}", s.consentByID)
 	s.handle("GET /v1/grantees/{party}/consents", s.granteeConsents)
@@ -156,12 +177,20 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
 
 func (s *Server) handle(pattern string, h func(w http.ResponseWriter, r *http.Request)) {
+	s.handleLimit(pattern, h, s.opts.MaxBodyBytes)
+}
+
+// handleLimit registers a route with its own request body limit.
+func (s *Server) handleLimit(pattern string, h func(w http.ResponseWriter, r *http.Request), limit int64) {
+	if limit <= 0 {
+		limit = s.opts.MaxBodyBytes
+	}
 	s.routes = append(s.routes, pattern)
 	route := pattern[strings.Index(pattern, " ")+1:]
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: 200}
-		r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(sw, r.Body, limit)
 		h(sw, r)
 		s.reqs.WithLabelValues(route, strconv.Itoa(sw.code/100)+"xx").Inc()
 		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())

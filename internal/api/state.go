@@ -156,6 +156,7 @@ type OrgView struct {
 	Type    string       `json:"type"`
 	Member  bool         `json:"member"`
 	Joined  time.Time    `json:"joined"`
+	EncKey  string       `json:"enc_key,omitempty"` // the organization's (gateway's) HPKE key
 	Members []MemberView `json:"members,omitempty"`
 }
 
@@ -167,7 +168,11 @@ type MemberView struct {
 }
 
 func orgView(o *accounts.Org) OrgView {
-	return OrgView{ID: o.ID, Name: o.Name, Type: o.Type, Member: o.Active, Joined: time.Unix(o.Joined, 0).UTC()}
+	v := OrgView{ID: o.ID, Name: o.Name, Type: o.Type, Member: o.Active, Joined: time.Unix(o.Joined, 0).UTC()}
+	if o.EncKey != (crypto.EncKey{}) {
+		v.EncKey = o.EncKey.String()
+	}
+	return v
 }
 
 func (s *Server) orgs(w http.ResponseWriter, r *http.Request) {

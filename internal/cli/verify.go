@@ -88,6 +88,9 @@ verify.`,
 				return fmt.Errorf("proof from %s: %w", g.node, err)
 			}
 			v, err := lightproof.NewVerifier(ctx, st.ChainID, f.witness, root)
+			if errors.Is(err, lightproof.ErrRootExpired) {
+				return fmt.Errorf("light client: %w (see --trust-height, --trust-hash, --trust-period)", err)
+			}
 			if err != nil {
 				return fmt.Errorf("light client: %w", err)
 			}

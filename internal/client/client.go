@@ -5,6 +5,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -216,3 +217,5 @@ func (c *Client) WaitHeight(ctx context.Context, h int64) (*api.Status, error) {
 		}
 	}
 }
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -91,10 +91,11 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 
 // waitIndexed waits until CometBFT has indexed a committed transaction, or
 // ctx ends. The application reports a block's results from Commit, before
-// CometBFT saves its state and indexes the block, so without this a client
-// told "committed" could not yet find the transaction by hash, and a crash
-// right after the answer would lose it from the index for good: nothing
-// indexes a block again once CometBFT's state is saved.
+// CometBFT saves its state and indexes the block (asynchronously), so
+// without this a client told "committed" would often get 404 from GET
+// /v1/txs/{hash} right after; and a crash between CometBFT saving its state
+// and indexing would lose the transaction from the index for good, since
+// nothing indexes a block again once that state is saved.
 func (n *Node) waitIndexed(ctx context.Context, h [32]byte) {
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		if _, err := n.rpc.Tx(ctx, h[:], false); err == nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/gateway"
 	"github.com/medchain/medchain/store"
 )
 
@@ -37,6 +38,11 @@ type Node struct {
 	api     *http.Server
 	apiLn   net.Listener
 	genesis *cmttypes.GenesisDoc
+
+	gateway *gateway.Server // nil when the node has no gateway key
+	auditor *gateway.Auditor
+	bg      sync.WaitGroup
+	stopBg  context.CancelFunc
 }
 
 // New assembles a node from its home; nothing listens until Start.
@@ -56,8 +62,13 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{home: home, cfg: cfg, log: lg, tree: tree, commits: newCommits(), genesis: gen}
-	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.commits.committed})
+	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit})
 	n.app.SetChainID(gen.ChainID)
+
+	if err := n.setupGateway(); err != nil {
+		tree.Close()
+		return nil, err
+	}
 
 	cc := cfg.CometBFT(home)
 	if err := cc.ValidateBasic(); err != nil {
@@ -97,11 +108,19 @@ func (n *Node) Start() error {
 		return fmt.Errorf("api listen %s: %w", n.cfg.API.Listen, err)
 	}
 	n.apiLn = ln
-	h := api.New(n, api.Options{
+	opts := api.Options{
 		Logger:       n.log.With("module", "api"),
 		MaxBodyBytes: n.cfg.API.MaxBodyBytes,
 		CommitWait:   time.Duration(n.cfg.API.CommitWait),
-	})
+		MaxBlobBytes: n.cfg.Blobs.MaxBytes,
+	}
+	if n.gateway != nil {
+		opts.Gateway = n.gateway
+	}
+	h := api.New(n, opts)
+	bgCtx, cancel := context.WithCancel(context.Background())
+	n.stopBg = cancel
+	n.runGateway(bgCtx)
 	n.api = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -127,12 +146,26 @@ func (n *Node) Stop() error {
 		errs = append(errs, n.api.Shutdown(ctx))
 		cancel()
 	}
+	if n.stopBg != nil {
+		n.stopBg() // the auditor flushes what it holds while consensus still runs
+		n.bg.Wait()
+	}
 	if n.cmt.IsRunning() {
 		errs = append(errs, n.cmt.Stop())
 		n.cmt.Wait()
 	}
 	errs = append(errs, n.tree.Close())
 	return errors.Join(errs...)
+}
+
+// onCommit runs after each block is durably committed.
+func (n *Node) onCommit(height int64, results []app.TxResult) {
+	n.commits.committed(height, results)
+	if n.gateway != nil {
+		if hs := erasedHashes(results); len(hs) > 0 {
+			go n.gateway.Erased(context.Background(), hs)
+		}
+	}
 }
 
 // APIAddr is the address the API listens on (after Start).

@@ -1,0 +1,188 @@
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+	mempl "github.com/cometbft/cometbft/mempool"
+
+	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/blob"
+	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/gateway"
+	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/internal/reqsig"
+	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/x/accounts"
+)
+
+// GatewayPassphraseEnv names the environment variable holding the gateway
+// key's passphrase; it takes precedence over gateway.passphrase_file.
+const GatewayPassphraseEnv = "MEDCHAIN_GATEWAY_PASSPHRASE"
+
+// S3SecretEnv names the environment variable holding the S3 secret key.
+const S3SecretEnv = "MEDCHAIN_S3_SECRET_KEY"
+
+func loadGatewayKey(home string, cfg config.Config) (*crypto.PrivKey, error) {
+	pass := os.Getenv(GatewayPassphraseEnv)
+	if pass == "" && cfg.Gateway.PassphraseFile != "" {
+		p := cfg.Gateway.PassphraseFile
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(home, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("gateway passphrase file: %w", err)
+		}
+		pass = strings.TrimRight(string(b), "\r\n")
+	}
+	if pass == "" {
+		return nil, fmt.Errorf("gateway key %q: set %s or gateway.passphrase_file", cfg.Gateway.Key, GatewayPassphraseEnv)
+	}
+	k, err := keystore.Open(config.KeysDir(home)).Load(cfg.Gateway.Key, pass)
+	if err != nil {
+		return nil, fmt.Errorf("gateway key %q: %w", cfg.Gateway.Key, err)
+	}
+	return k, nil
+}
+
+func openBlobs(home string, cfg config.Config) (blob.Store, error) {
+	if s3 := cfg.Blobs.S3; s3 != nil {
+		return blob.NewS3(blob.S3Config{
+			Endpoint: s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket, Prefix: s3.Prefix,
+			AccessKey: s3.AccessKey, SecretKey: os.Getenv(S3SecretEnv), UseTLS: s3.UseTLS,
+		}, blob.WithMaxSize(cfg.Blobs.MaxBytes))
+	}
+	dir := cfg.Blobs.Dir
+	if dir == "" {
+		dir = filepath.Join("data", "blobs")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(home, dir)
+	}
+	return blob.NewLocal(dir, blob.WithMaxSize(cfg.Blobs.MaxBytes))
+}
+
+// setupGateway builds the gateway when the configuration names a key.
+func (n *Node) setupGateway() error {
+	if n.cfg.Gateway.Key == "" {
+		return nil
+	}
+	key, err := loadGatewayKey(n.home, n.cfg)
+	if err != nil {
+		return err
+	}
+	blobs, err := openBlobs(n.home, n.cfg)
+	if err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	n.auditor = gateway.NewAuditor(key, n, n.log.With("module", "audit"), 250*time.Millisecond)
+	n.gateway = &gateway.Server{
+		Key: key, ChainID: n.genesis.ChainID, Blobs: blobs, State: n, Auditor: n.auditor,
+		Verifier: &reqsig.Verifier{ChainID: n.genesis.ChainID},
+		Peers:    n.cfg.Blobs.Peers, HTTP: &http.Client{Timeout: 60 * time.Second},
+		Log: n.log.With("module", "gateway"), MaxBlob: n.cfg.Blobs.MaxBytes,
+	}
+	return nil
+}
+
+// runGateway starts the auditor and the janitor until ctx ends.
+func (n *Node) runGateway(ctx context.Context) {
+	if n.gateway == nil {
+		return
+	}
+	n.bg.Add(2)
+	go func() { defer n.bg.Done(); n.auditor.Run(ctx) }()
+	go func() {
+		defer n.bg.Done()
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := n.gateway.Janitor(ctx, time.Hour); err != nil {
+					n.log.Warn("blob janitor", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// Latest implements gateway.State.
+func (n *Node) Latest() (*store.Snapshot, time.Time, error) {
+	snap := n.app.Committed()
+	if snap == nil {
+		return nil, time.Time{}, errors.New("no committed state yet")
+	}
+	t := n.app.CommittedTime()
+	if t.IsZero() {
+		if meta := n.cmt.BlockStore().LoadBlockMeta(snap.Version()); meta != nil {
+			t = meta.Header.Time
+		}
+	}
+	return snap, t, nil
+}
+
+// ChainID implements gateway.Chain.
+func (n *Node) ChainID() string { return n.genesis.ChainID }
+
+// Sequence implements gateway.Chain.
+func (n *Node) Sequence(a crypto.Address) uint64 {
+	if snap := n.app.Committed(); snap != nil {
+		if acct := accounts.GetAccount(snap, a); acct != nil {
+			return acct.Sequence
+		}
+	}
+	return 0
+}
+
+// SubmitAsync implements gateway.Chain.
+func (n *Node) SubmitAsync(ctx context.Context, tx []byte) (uint32, string, string, error) {
+	resCh := make(chan *abci.ResponseCheckTx, 1)
+	if err := n.cmt.Mempool().CheckTx(tx, func(r *abci.ResponseCheckTx) { resCh <- r }, mempl.TxInfo{}); err != nil {
+		return 0, "", "", err
+	}
+	select {
+	case r := <-resCh:
+		return r.Code, r.Codespace, r.Log, nil
+	case <-ctx.Done():
+		return 0, "", "", ctx.Err()
+	}
+}
+
+// erasedHashes collects the ciphertext hashes of records erased in a block.
+func erasedHashes(results []app.TxResult) []blob.Hash {
+	var out []blob.Hash
+	for _, r := range results {
+		if r.Code != 0 {
+			continue
+		}
+		for _, e := range r.Events {
+			if e.Type != "record_erased" {
+				continue
+			}
+			for _, a := range e.Attrs {
+				if a.Key != "content_hash" {
+					continue
+				}
+				if b, err := hex.DecodeString(a.Value); err == nil && len(b) == 32 {
+					var h blob.Hash
+					copy(h[:], b)
+					out = append(out, h)
+				}
+			}
+		}
+	}
+	return out
+}
