@@ -109,6 +109,8 @@ type Options struct {
 	GenesisTime time.Time
 	// Light makes the development key files cheap to open (tests, dev).
 	Light bool
+	// Params overrides governance parameters in genesis (name → value).
+	Params map[string]uint64
 }
 
 // Result reports what was written.
@@ -218,7 +220,13 @@ func Write(o Options) (*Result, error) {
 	if appState["accounts"], err = json.Marshal(accounts.Genesis{Orgs: orgs, Accounts: gAccts}); err != nil {
 		return nil, err
 	}
-	if appState["gov"], err = json.Marshal(gov.Genesis{Validators: govVals}); err != nil {
+	var params json.RawMessage
+	if len(o.Params) > 0 {
+		if params, err = json.Marshal(o.Params); err != nil {
+			return nil, err
+		}
+	}
+	if appState["gov"], err = json.Marshal(gov.Genesis{Params: params, Validators: govVals}); err != nil {
 		return nil, err
 	}
 	stateJSON, err := json.MarshalIndent(appState, "", "  ")

@@ -14,7 +14,7 @@ const ParamEmergencySeconds = "consent.emergency_access_seconds"
 
 // ParamDefs are the parameters consent declares.
 var ParamDefs = []params.Def{
-	{Name: ParamEmergencySeconds, Default: 4 * 3600, Min: 60, Max: 72 * 3600, Doc: "how long an emergency (break-glass) access lasts"},
+	{Name: ParamEmergencySeconds, Default: 4 * 3600, Min: 10, Max: 72 * 3600, Doc: "how long an emergency (break-glass) access lasts"},
 }
 
 // Module plugs consent into the state machine.

@@ -104,7 +104,7 @@ func (m *MsgGrant) ValidateBasic() error {
 func decodeGrant(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgGrant {
 		m := &MsgGrant{Patient: sm.ReadAddress(r, "patient"), Grantee: ReadParty(r, "grantee")}
-		m.Actions = uint8(r.Uint("actions"))
+		m.Actions = readActions(r)
 		m.Types = r.Strings("types", MaxScopeTypes, MaxTypeLen)
 		m.Records = readRecordIDs(r)
 		m.Purpose = r.String("purpose", 32)

@@ -2,6 +2,8 @@ package consent
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math"
 	"slices"
 
 	"github.com/medchain/medchain/codec"
@@ -107,16 +109,29 @@ func (p Party) Encode(w *codec.Writer) {
 // ReadParty reads a party.
 func ReadParty(r *codec.Reader, field string) Party {
 	var p Party
-	p.Kind = PartyKind(r.Uint(field + ".kind"))
-	switch p.Kind {
-	case PartyOrg:
-		p.Org = r.String(field+".org", accounts.MaxIDLen)
-	case PartyAccount:
-		p.Address = sm.ReadAddress(r, field+".address")
+	// Switch on the varint itself: converted to a PartyKind first, 257 would
+	// read as an account and re-encode as 1.
+	switch kind := r.Uint(field + ".kind"); kind {
+	case uint64(PartyOrg):
+		p.Kind, p.Org = PartyOrg, r.String(field+".org", accounts.MaxIDLen)
+	case uint64(PartyAccount):
+		p.Kind, p.Address = PartyAccount, sm.ReadAddress(r, field+".address")
 	default:
-		r.Fixed(field+".kind", -1) // forces an error
+		r.Fixed(fmt.Sprintf("%s.kind %d", field, kind), -1) // forces an error
 	}
 	return p
+}
+
+// readActions reads an action set. A varint wider than 8 bits fails the
+// reader: narrowed to a uint8 it would re-encode to other bytes, giving one
+// message two encodings.
+func readActions(r *codec.Reader) uint8 {
+	v := r.Uint("actions")
+	if v > math.MaxUint8 {
+		r.Fixed(fmt.Sprintf("actions %d (wider than 8 bits)", v), -1) // forces an error
+		return 0
+	}
+	return uint8(v)
 }
 
 // Key is the party's fixed-order index key: kind ‖ address, or kind ‖ org ‖ 0x00.
@@ -164,7 +179,7 @@ func DecodeConsent(b []byte) (*Consent, error) {
 	r := codec.NewReader(b)
 	c := &Consent{ID: r.Uint("id"), Patient: sm.ReadAddress(r, "patient"), Grantor: sm.ReadAddress(r, "grantor")}
 	c.Grantee = ReadParty(r, "grantee")
-	c.Actions = uint8(r.Uint("actions"))
+	c.Actions = readActions(r)
 	c.Types = r.Strings("types", MaxScopeTypes, MaxTypeLen)
 	c.Records = readRecordIDs(r)
 	c.Purpose = r.String("purpose", 32)
