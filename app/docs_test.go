@@ -10,7 +10,8 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/app"
-	_ "github.com/medchain/medchain/internal/api" // registers the api codespace
+	_ "github.com/medchain/medchain/internal/api"     // registers the api codespace
+	_ "github.com/medchain/medchain/internal/gateway" // registers the gateway codespace
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 )

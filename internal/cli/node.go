@@ -69,6 +69,7 @@ func newLogger(w io.Writer, c config.Config) *slog.Logger {
 func NewDevCmd(g *globals) *cobra.Command {
 	var lf listenFlags
 	var chainID string
+	var demo bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Create (when absent) and run a complete single-validator development network",
@@ -79,7 +80,9 @@ home, it continues the same chain. Ctrl-C stops it cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := g.home
+			seed := false
 			if !config.Exists(home) {
+				seed = demo
 				base := config.Default()
 				lf.apply(&base)
 				res, err := devnet.Write(devnet.Options{
@@ -93,11 +96,20 @@ home, it continues the same chain. Ctrl-C stops it cleanly.`,
 				}
 				printDevAccounts(g.env.Stdout, home, res)
 			}
-			return runNode(cmd.Context(), g, home, lf)
+			var after func(ctx context.Context, api string)
+			if seed {
+				after = func(ctx context.Context, api string) {
+					if err := devnet.Seed(ctx, "http://"+api, config.KeysDir(home), g.env.Stdout); err != nil && ctx.Err() == nil {
+						fmt.Fprintln(g.env.Stderr, "demo seeding failed:", err)
+					}
+				}
+			}
+			return runNode(cmd.Context(), g, home, lf, after)
 		},
 	}
 	lf.add(cmd)
 	cmd.Flags().StringVar(&chainID, "chain-id", "medchain-dev", "chain id of a new development network")
+	cmd.Flags().BoolVar(&demo, "demo", true, "seed a new network with demo patients, consents and FHIR records")
 	return cmd
 }
 
@@ -123,14 +135,14 @@ func NewStartCmd(g *globals) *cobra.Command {
 		Short: "Run the node whose home is --home",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runNode(cmd.Context(), g, g.home, lf)
+			return runNode(cmd.Context(), g, g.home, lf, nil)
 		},
 	}
 	lf.add(cmd)
 	return cmd
 }
 
-func runNode(ctx context.Context, g *globals, home string, lf listenFlags) error {
+func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after func(ctx context.Context, api string)) error {
 	cfg, err := config.Load(home)
 	if err != nil {
 		return fmt.Errorf("load config: %w", err)
@@ -154,6 +166,9 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags) error
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if after != nil {
+		go after(ctx, n.APIAddr())
+	}
 	<-ctx.Done()
 	lg.Info("stopping")
 	if err := n.Stop(); err != nil {
