@@ -39,8 +39,10 @@
 // invents a whole chain with keys of its own.
 //
 // A root must be younger than the trusting period (TrustRoot.Period,
-// DefaultTrustPeriod when zero); an older one is refused by the light client,
-// and the fix is a more recent explicit root.
+// DefaultTrustPeriod when zero); NewVerifier refuses an older one with
+// ErrRootExpired, and the fix is a more recent explicit root. The light
+// client also refuses headers more than 10 s ahead of the local clock
+// (CometBFT's default clock drift).
 //
 // # Witnesses
 //

@@ -61,6 +61,9 @@ func VerifyAgainstHeader(appHash []byte, p *api.Proof, key, wantValue []byte) er
 	if err := cp.Unmarshal(p.Proof); err != nil {
 		return fmt.Errorf("%w: decode ICS23 proof: %v", ErrMalformed, err)
 	}
+	if err := checkShape(&cp, key, p.Exists); err != nil {
+		return err
+	}
 	var value []byte // nil: prove absence
 	if p.Exists {
 		// JSON drops an empty value (omitempty); it is still a value.
@@ -81,6 +84,30 @@ func VerifyAgainstHeader(appHash []byte, p *api.Proof, key, wantValue []byte) er
 	}
 	if err := store.VerifyProof(appHash, &cp, key, value); err != nil {
 		return fmt.Errorf("%w %X: %v", ErrNotProven, appHash, err)
+	}
+	return nil
+}
+
+// checkShape accepts only what medchain's API builds: one existence proof for
+// a present key, one non-existence proof for an absent one, naming key. ics23
+// ignores the key a non-existence proof names (its neighbours carry the
+// proof); a proof that names another key is refused anyway, so that no byte of
+// an accepted proof is free to change.
+func checkShape(cp *ics23.CommitmentProof, key []byte, exists bool) error {
+	switch x := cp.Proof.(type) {
+	case *ics23.CommitmentProof_Exist:
+		if !exists {
+			return fmt.Errorf("%w: an existence proof for a key claimed absent", ErrNotProven)
+		}
+	case *ics23.CommitmentProof_Nonexist:
+		if exists {
+			return fmt.Errorf("%w: a non-existence proof for a key claimed present", ErrNotProven)
+		}
+		if x.Nonexist == nil || !bytes.Equal(x.Nonexist.Key, key) {
+			return fmt.Errorf("%w: the non-existence proof names another key", ErrKeyMismatch)
+		}
+	default:
+		return fmt.Errorf("%w: want a single existence or non-existence proof, got %T", ErrMalformed, cp.Proof)
 	}
 	return nil
 }

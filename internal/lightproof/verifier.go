@@ -90,6 +90,10 @@ type Result struct {
 	HeaderTime   time.Time
 	AppHash      []byte // the app hash the proof was checked against
 	Witness      string // CometBFT RPC the header came from
+	// WitnessNodeID is the node id the witness reported while Verify waited
+	// for the block; unauthenticated, it only helps notice a witness that is
+	// the very node that served the proof.
+	WitnessNodeID string
 }
 
 // NewVerifier starts a light client for chainID against the CometBFT RPC at
@@ -126,7 +130,7 @@ func NewVerifier(ctx context.Context, chainID, witnessRPC string, trust TrustRoo
 	if v.tofu {
 		trust.Height = 1
 	}
-	if err := v.waitHeight(ctx, trust.Height); err != nil {
+	if _, err := v.waitHeight(ctx, trust.Height); err != nil {
 		return nil, err
 	}
 	if v.tofu {
@@ -144,10 +148,23 @@ func NewVerifier(ctx context.Context, chainID, witnessRPC string, trust TrustRoo
 		light.SkippingVerification(light.DefaultTrustLevel),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("light client from root %d/%X at witness %s: %w", trust.Height, trust.Hash, remote, err)
+		return nil, fmt.Errorf("trust root %d/%X at witness %s: %w", trust.Height, trust.Hash, remote, err)
+	}
+	// The light client would refuse an expired root only at the first
+	// verification; say so now, and why.
+	rootBlock, err := v.lc.TrustedLightBlock(trust.Height)
+	if err != nil {
+		return nil, fmt.Errorf("trust root %d: %w", trust.Height, err)
+	}
+	if light.HeaderExpired(rootBlock.SignedHeader, trust.Period, v.now()) {
+		return nil, fmt.Errorf("%w: block %d of %s is older than the trusting period %s; use a more recent trust root or a longer period",
+			ErrRootExpired, trust.Height, rootBlock.Time.UTC().Format(time.RFC3339), trust.Period)
 	}
 	return v, nil
 }
+
+// ErrRootExpired: the trust root is older than the trusting period.
+var ErrRootExpired = errors.New("trust root expired")
 
 // Root returns the trust root in use (for trust on first use, the witness's
 // header 1) and whether it was trusted on first use.
@@ -168,7 +185,8 @@ func (v *Verifier) Verify(ctx context.Context, p *api.Proof, key, wantValue []by
 		return nil, fmt.Errorf("%w: height %d", ErrMalformed, p.Height)
 	}
 	target := p.Height + 1
-	if err := v.waitHeight(ctx, target); err != nil {
+	nodeID, err := v.waitHeight(ctx, target)
+	if err != nil {
 		return nil, err
 	}
 	v.mu.Lock()
@@ -185,12 +203,13 @@ func (v *Verifier) Verify(ctx context.Context, p *api.Proof, key, wantValue []by
 	}
 	return &Result{
 		Height: p.Height, Exists: p.Exists, HeaderHeight: lb.Height, HeaderHash: lb.Hash(),
-		HeaderTime: lb.Time, AppHash: lb.AppHash, Witness: v.witness,
+		HeaderTime: lb.Time, AppHash: lb.AppHash, Witness: v.witness, WitnessNodeID: nodeID,
 	}, nil
 }
 
-// waitHeight polls the witness until it has committed block h.
-func (v *Verifier) waitHeight(ctx context.Context, h int64) error {
+// waitHeight polls the witness until it has committed block h, and returns
+// the node id it reports.
+func (v *Verifier) waitHeight(ctx context.Context, h int64) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.maxWait)
 	defer cancel()
 	var last int64
@@ -200,7 +219,7 @@ func (v *Verifier) waitHeight(ctx context.Context, h int64) error {
 		if err == nil {
 			last, lastErr = st.SyncInfo.LatestBlockHeight, nil
 			if last >= h {
-				return nil
+				return string(st.NodeInfo.ID()), nil
 			}
 		} else {
 			lastErr = err
@@ -208,9 +227,9 @@ func (v *Verifier) waitHeight(ctx context.Context, h int64) error {
 		select {
 		case <-ctx.Done():
 			if lastErr != nil {
-				return fmt.Errorf("witness %s: waiting for block %d: %w", v.witness, h, lastErr)
+				return "", fmt.Errorf("witness %s: waiting for block %d: %w", v.witness, h, lastErr)
 			}
-			return fmt.Errorf("witness %s is at block %d; block %d did not appear: %w", v.witness, last, h, ctx.Err())
+			return "", fmt.Errorf("witness %s is at block %d; block %d did not appear: %w", v.witness, last, h, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
