@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -58,6 +59,29 @@ const (
 	Validator      = "validator" // the genesis validator's consensus key (hospital)
 )
 
+// Names of the extra member keys of DomainMembers (pass them to Key).
+const (
+	HospitalGateway = "hospital-gateway" // the hospital node's gateway account
+	LabGateway      = "lab-gateway"      // the lab node's gateway account
+	LabTech         = "lab-tech"         // practitioner of the lab
+)
+
+// Member is an extra genesis member account; its keys are Key(Name).
+type Member struct{ Name, Org, Role string }
+
+// DomainMembers are the members that record, consent and audit tests need
+// beyond the default genesis: a gateway for the hospital and for the lab,
+// and a practitioner of the lab.
+var DomainMembers = []Member{
+	{Name: HospitalGateway, Org: OrgHospital, Role: accounts.RoleGateway},
+	{Name: LabGateway, Org: OrgLab, Role: accounts.RoleGateway},
+	{Name: LabTech, Org: OrgLab, Role: accounts.RolePractitioner},
+}
+
+// OrgKey is the key an organization's gateway holds when Config.OrgEncKeys
+// is set: keys wrapped to the organization open with OrgKey(id).ECDH().
+func OrgKey(org string) *crypto.PrivKey { return Key("org/" + org) }
+
 // Orgs are the genesis organizations.
 var Orgs = []accounts.GenesisOrg{
 	{ID: OrgHospital, Name: "Development General Hospital", Type: "hospital"},
@@ -85,13 +109,29 @@ type Config struct {
 	Params map[string]uint64
 	// Options are passed to app.New.
 	Options app.Options
+	// OrgEncKeys gives every genesis organization the encryption key
+	// OrgKey(id).EncKey(), as if its admin had set it.
+	OrgEncKeys bool
+	// Members are extra member accounts, after the default ones.
+	Members []Member
 }
+
+// Domain is the configuration of record, consent and audit tests: the
+// default network plus organization keys and DomainMembers.
+func Domain() Config { return Config{OrgEncKeys: true, Members: DomainMembers} }
 
 // Genesis returns the app state and the consensus validators of the test
 // network: the three organizations with an admin each, a practitioner and a
 // staff member of the hospital, three patients, and one validator run by
 // the hospital.
 func Genesis(params map[string]uint64) (app.GenesisState, []abci.ValidatorUpdate, error) {
+	return GenesisFor(Config{Params: params})
+}
+
+// GenesisFor is Genesis with cfg's parameters, organization keys and extra
+// members.
+func GenesisFor(cfg Config) (app.GenesisState, []abci.ValidatorUpdate, error) {
+	params := cfg.Params
 	member := func(name, org, role string) accounts.GenesisAccount {
 		k := Key(name)
 		return accounts.GenesisAccount{PubKey: k.PubKey(), EncKey: k.EncKey(), Kind: "member", Org: org, Role: role, Balance: Balance}
@@ -110,6 +150,15 @@ func Genesis(params map[string]uint64) (app.GenesisState, []abci.ValidatorUpdate
 			member(HospitalNurse, OrgHospital, accounts.RoleStaff),
 			patient(Patient1), patient(Patient2), patient(Patient3),
 		},
+	}
+	if cfg.OrgEncKeys {
+		ag.Orgs = slices.Clone(Orgs)
+		for i := range ag.Orgs {
+			ag.Orgs[i].EncKey = OrgKey(ag.Orgs[i].ID).EncKey()
+		}
+	}
+	for _, m := range cfg.Members {
+		ag.Accounts = append(ag.Accounts, member(m.Name, m.Org, m.Role))
 	}
 	val := Key(Validator).PubKey()
 	gg := gov.Genesis{Validators: []gov.GenesisValidator{{PubKey: val, Power: ValidatorPower, Org: OrgHospital}}}
@@ -131,6 +180,15 @@ func Genesis(params map[string]uint64) (app.GenesisState, []abci.ValidatorUpdate
 	return state, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(val[:], ValidatorPower)}, nil
 }
 
+// Block is one block the harness finalized: its transactions as delivered
+// and the app's response (results, events, app hash).
+type Block struct {
+	Height int64
+	Time   time.Time
+	Txs    [][]byte
+	Resp   *abci.ResponseFinalizeBlock
+}
+
 // Harness drives one app instance.
 type Harness struct {
 	App  *app.App
@@ -143,6 +201,8 @@ type Harness struct {
 	Last *abci.ResponseFinalizeBlock
 	// InitAppHash is the app hash InitChain returned.
 	InitAppHash []byte
+	// Blocks are the blocks this harness finalized, in order.
+	Blocks []Block
 
 	seqs    map[crypto.Address]uint64
 	advance time.Duration
@@ -159,7 +219,7 @@ func NewWithConfig(t testing.TB, cfg Config) *Harness {
 	if tree == nil {
 		tree = store.NewMemTree()
 	}
-	state, vals, err := Genesis(cfg.Params)
+	state, vals, err := GenesisFor(cfg)
 	if err != nil {
 		t.Fatalf("apptest: genesis: %v", err)
 	}
@@ -191,6 +251,9 @@ func Resume(t testing.TB, tree *store.Tree, lastBlockTime time.Time, opts app.Op
 // Advance adds d to the time of the next block (on top of BlockInterval).
 func (h *Harness) Advance(d time.Duration) { h.advance += d }
 
+// NextTime is the time the next block will have.
+func (h *Harness) NextTime() time.Time { return h.Time.Add(BlockInterval + h.advance) }
+
 // Finalize runs FinalizeBlock with txs at the next height and commits it. It
 // fails the test when the app returns a Go error or when the committed root
 // differs from the app hash FinalizeBlock reported.
@@ -214,6 +277,7 @@ func (h *Harness) Finalize(t testing.TB, txs ...[]byte) *abci.ResponseFinalizeBl
 		t.Fatalf("apptest: committed v%d %X, FinalizeBlock said v%d %X", h.Tree.Version(), h.Tree.Hash(), h.Height, resp.AppHash)
 	}
 	h.Last = resp
+	h.Blocks = append(h.Blocks, Block{Height: h.Height, Time: h.Time, Txs: txs, Resp: resp})
 	return resp
 }
 

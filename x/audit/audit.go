@@ -8,6 +8,8 @@ package audit
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/medchain/medchain/codec"
@@ -76,7 +78,12 @@ func readEvent(r *codec.Reader) Event {
 	e.Patient = sm.ReadAddress(r, "patient")
 	e.Accessor = sm.ReadAddress(r, "accessor")
 	copy(e.Record[:], r.Fixed("record", consent.RecordIDSize))
-	e.Version = uint32(r.Uint("version"))
+	if v := r.Uint("version"); v > math.MaxUint32 {
+		// Narrowed, it would name another version and re-encode differently.
+		r.Fixed(fmt.Sprintf("version %d (wider than 32 bits)", v), -1) // forces an error
+	} else {
+		e.Version = uint32(v)
+	}
 	e.Time = r.Int("time")
 	e.Node = r.String("node", accounts.MaxIDLen)
 	e.Basis = r.String("basis", 32)

@@ -75,7 +75,9 @@ func maxPatientsInWindow(evs []Event, window int64) (int, int64) {
 	lo := 0
 	for hi := range served {
 		counts[served[hi].Patient]++
-		for served[hi].Time-served[lo].Time >= window {
+		// lo < hi: with a window of zero or less the read at hi would
+		// leave its own window, and lo would run past the end.
+		for lo < hi && served[hi].Time-served[lo].Time >= window {
 			if counts[served[lo].Patient]--; counts[served[lo].Patient] == 0 {
 				delete(counts, served[lo].Patient)
 			}

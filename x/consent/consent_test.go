@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -184,13 +185,9 @@ func attr(ev sm.Event, k string) string {
 
 func attrUint(t testing.TB, ev sm.Event, k string) uint64 {
 	t.Helper()
-	var v uint64
-	s := attr(ev, k)
-	if s == "" {
-		t.Fatalf("event %s has no %s", ev.Type, k)
-	}
-	for _, c := range s {
-		v = v*10 + uint64(c-'0')
+	v, err := strconv.ParseUint(attr(ev, k), 10, 64)
+	if err != nil {
+		t.Fatalf("event %s: %s: %v", ev.Type, k, err)
 	}
 	return v
 }
@@ -706,24 +703,25 @@ func TestEmergency(t *testing.T) {
 
 	t.Run("who may open", func(t *testing.T) {
 		for _, tt := range []struct {
+			name   string
 			signer string
 			msg    *consent.MsgOpenEmergency
 			want   *sm.Error
 		}{
-			{doctorA, open, nil},
-			{adminA, open, consent.ErrNotPractitioner},
-			{gwA, open, consent.ErrNotPractitioner},
-			{staffA, open, consent.ErrNotPractitioner},
-			{alice, open, consent.ErrNotPractitioner},
-			{deb, open, consent.ErrNotPractitioner},
-			{techB, open, consent.ErrNoCustodian},
-			{doctorA, &consent.MsgOpenEmergency{Patient: addr(bob), Reason: "x"}, consent.ErrNoCustodian},
-			{doctorA, &consent.MsgOpenEmergency{Patient: addr(adminB), Reason: "x"}, consent.ErrNotPatient},
+			{"practitioner of the custodian", doctorA, open, nil},
+			{"admin of the custodian", adminA, open, consent.ErrNotPractitioner},
+			{"gateway of the custodian", gwA, open, consent.ErrNotPractitioner},
+			{"staff of the custodian", staffA, open, consent.ErrNotPractitioner},
+			{"the patient", alice, open, consent.ErrNotPractitioner},
+			{"deactivated practitioner", deb, open, consent.ErrNotPractitioner},
+			{"practitioner of another org", techB, open, consent.ErrNoCustodian},
+			{"patient without custodian", doctorA, &consent.MsgOpenEmergency{Patient: addr(bob), Reason: "x"}, consent.ErrNoCustodian},
+			{"not a patient", doctorA, &consent.MsgOpenEmergency{Patient: addr(adminB), Reason: "x"}, consent.ErrNotPatient},
 		} {
-			e, _ := setup(t)
-			if err := e.run(tt.signer, tt.msg); !errors.Is(err, tt.want) && (tt.want != nil || err != nil) {
-				t.Errorf("%s: %v, want %v", tt.signer, err, tt.want)
-			}
+			t.Run(tt.name, func(t *testing.T) {
+				e, _ := setup(t)
+				wantErr(t, e.run(tt.signer, tt.msg), tt.want)
+			})
 		}
 	})
 

@@ -214,10 +214,15 @@ func Custody(kv store.Reader, now int64, patient crypto.Address, org string) *Co
 // KeyHolders lists the parties that must receive a wrapped data key for a
 // new record (or version) of the target: the patient, the patient's
 // guardians, every party holding an active read consent covering it, and
-// the emergency custodians. Sorted by party key, without duplicates.
+// the emergency custodians — those of them that can still read (Reachable).
+// Sorted by party key, without duplicates.
 func KeyHolders(kv store.Reader, now int64, t Target) []Party {
 	seen := map[string]Party{}
-	add := func(p Party) { seen[string(p.Key())] = p }
+	add := func(p Party) {
+		if Reachable(kv, p) {
+			seen[string(p.Key())] = p
+		}
+	}
 	add(Account(t.Patient))
 	for _, g := range accounts.Guardians(kv, t.Patient) {
 		add(Account(g))
@@ -237,6 +242,21 @@ func KeyHolders(kv store.Reader, now int64, t Target) []Party {
 		out[i] = seen[k]
 	}
 	return out
+}
+
+// Reachable reports whether a party can still read: an account that may
+// sign, or an organization that is a current member. Deactivated accounts and
+// departed organizations receive no new keys.
+func Reachable(kv store.Reader, p Party) bool {
+	switch p.Kind {
+	case PartyAccount:
+		a := accounts.GetAccount(kv, p.Address)
+		return a != nil && accounts.CanSign(kv, a)
+	case PartyOrg:
+		o := accounts.GetOrg(kv, p.Org)
+		return o != nil && o.Active
+	}
+	return false
 }
 
 // EncKeyOf returns the HPKE key of a party: an account's, or an

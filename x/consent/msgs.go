@@ -113,8 +113,9 @@ func decodeGrant(b []byte) (sm.Msg, error) {
 	})
 }
 
-// MsgRevoke, signed by the patient or a guardian, revokes a consent from the
-// next block on.
+// MsgRevoke, signed by the patient or a guardian, revokes a consent: every
+// later transaction, and every node serving reads once the block is
+// committed, sees it revoked.
 type MsgRevoke struct{ ID uint64 }
 
 func (m *MsgRevoke) Type() string           { return TypeRevoke }

@@ -104,7 +104,7 @@ func decodeShare(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgShare {
 		m := &MsgShare{}
 		copy(m.ID[:], r.Fixed("id", consent.RecordIDSize))
-		m.Version = uint32(r.Uint("version"))
+		m.Version = readVersion(r)
 		m.Keys = readKeys(r)
 		return m
 	})

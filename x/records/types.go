@@ -2,6 +2,8 @@ package records
 
 import (
 	"encoding/binary"
+	"fmt"
+	"math"
 
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
@@ -102,7 +104,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 	copy(rec.ID[:], r.Fixed("id", consent.RecordIDSize))
 	rec.Patient = sm.ReadAddress(r, "patient")
 	rec.Type = r.String("type", consent.MaxTypeLen)
-	rec.Version = uint32(r.Uint("version"))
+	rec.Version = readVersion(r)
 	rec.Created = r.Int("created")
 	rec.Erased = r.Int("erased")
 	return rec, r.Done()
@@ -132,12 +134,24 @@ func DecodeVersion(b []byte) (*Version, error) {
 	r := codec.NewReader(b)
 	v := &Version{}
 	copy(v.Record[:], r.Fixed("record", consent.RecordIDSize))
-	v.Version = uint32(r.Uint("version"))
+	v.Version = readVersion(r)
 	v.Author = sm.ReadAddress(r, "author")
 	copy(v.ContentHash[:], r.Fixed("content_hash", 32))
 	v.Size = r.Uint("size")
 	v.Created = r.Int("created")
 	return v, r.Done()
+}
+
+// readVersion reads a version number. A varint wider than 32 bits fails the
+// reader: narrowed to a uint32 it would name another version and re-encode
+// to other bytes.
+func readVersion(r *codec.Reader) uint32 {
+	v := r.Uint("version")
+	if v > math.MaxUint32 {
+		r.Fixed(fmt.Sprintf("version %d (wider than 32 bits)", v), -1) // forces an error
+		return 0
+	}
+	return uint32(v)
 }
 
 func recordKey(id consent.RecordID) []byte { return append([]byte{sm.PrefixRecord}, id[:]...) }
