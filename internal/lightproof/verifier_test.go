@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ func freePorts(t *testing.T, n int) []int {
 
 func startNetwork(t *testing.T) *network {
 	t.Helper()
-	homes := []string{t.TempDir(), t.TempDir()}
+	homes := []string{tempHome(t), tempHome(t)}
 	base := config.Default()
 	base.LogLevel = "error"
 	base.Consensus.TimeoutCommit = config.Duration(100 * time.Millisecond)
@@ -319,4 +320,26 @@ func TestVerifierTrustRoot(t *testing.T) {
 			t.Fatalf("proof at height %d: %v", p.Height, err)
 		}
 	}
+}
+
+// tempHome is t.TempDir for a node home, removed with retries: CometBFT may
+// still write its address book for a moment after the node stopped, which
+// makes t.TempDir's cleanup fail with "directory not empty".
+func tempHome(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "lightproof-node-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // registered before the node's Stop, so it runs after it
+		var err error
+		for i := 0; i < 20; i++ {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Errorf("remove %s: %v", dir, err)
+	})
+	return dir
 }

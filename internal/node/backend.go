@@ -39,6 +39,17 @@ func (n *Node) Status(ctx context.Context) (*api.Status, error) {
 		VotingPower:     st.ValidatorInfo.VotingPower,
 		Version:         app.SoftVersion,
 	}
+	// Height is the last block whose state is committed, so a client that
+	// saw height h can read state at h at once; CometBFT stores a block
+	// before the application has applied it.
+	if snap := n.app.Committed(); snap != nil && snap.Version() < s.Height {
+		s.Height = snap.Version()
+		s.AppHash = strings.ToUpper(hex.EncodeToString(snap.Hash()))
+		if meta := n.cmt.BlockStore().LoadBlockMeta(s.Height); meta != nil {
+			s.LatestBlockHash = meta.BlockID.Hash.String()
+			s.LatestBlockTime = meta.Header.Time
+		}
+	}
 	if ni, err := n.rpc.NetInfo(ctx); err == nil {
 		s.Peers = ni.NPeers
 	}
