@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -579,7 +580,8 @@ func NewAuditCmd(g *globals) *cobra.Command {
 			q := []string{}
 			for _, kv := range [][2]string{{"from", since}, {"to", until}} {
 				if kv[1] != "" {
-					q = append(q, kv[0]+"="+kv[1])
+					// Escaped: the "+" of an RFC 3339 offset would arrive as a space.
+					q = append(q, kv[0]+"="+url.QueryEscape(kv[1]))
 				}
 			}
 			if accessor != "" {
