@@ -169,16 +169,16 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: rec.ID, Type: rec.Type})
-	if !forwarded { // the node the requester came to reports the access, once
-		ev := audit.Event{Patient: rec.Patient, Accessor: acct.Address, Record: rec.ID, Version: ver.Version,
-			Time: s.now().Unix(), Served: d.Allowed, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID}
-		if !d.Allowed {
-			code, space, msg := sm.ABCIInfo(d.Err)
-			ev.Reason = truncate(fmt.Sprintf("%s/%d: %s", space, code, msg), audit.MaxReasonLen)
+	// The node the requester came to reports the access, once; a peer
+	// answering a forwarded request does not.
+	report := func(served bool, why error) {
+		if forwarded {
+			return
 		}
-		s.Auditor.Report(ev)
+		s.report(rec, ver.Version, acct.Address, d, served, why)
 	}
 	if !d.Allowed {
+		report(false, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
@@ -187,13 +187,27 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 		data, err = s.fetchFromPeers(r, h)
 	}
 	if err != nil {
-		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrNoBlob, "%v", err))
+		err = sm.Wrapf(ErrNoBlob, "%v", err)
+		report(false, err)
+		writeErr(w, http.StatusNotFound, err)
 		return
 	}
+	report(true, nil)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Medchain-Record", hex.EncodeToString(rec.ID[:]))
 	w.Header().Set("X-Medchain-Version", strconv.FormatUint(uint64(ver.Version), 10))
 	_, _ = w.Write(data)
+}
+
+// report queues an access event: a served read, or a refusal with its code.
+func (s *Server) report(rec *records.Record, version uint32, accessor crypto.Address, d consent.Decision, served bool, why error) {
+	ev := audit.Event{Patient: rec.Patient, Accessor: accessor, Record: rec.ID, Version: version,
+		Time: s.now().Unix(), Served: served, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID}
+	if !served {
+		code, space, msg := sm.ABCIInfo(why)
+		ev.Reason = truncate(fmt.Sprintf("%s/%d: %s", space, code, msg), audit.MaxReasonLen)
+	}
+	s.Auditor.Report(ev)
 }
 
 func truncate(s string, n int) string {
@@ -306,6 +320,7 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 	}
 	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: id, Type: rec.Type})
 	if !d.Allowed {
+		s.report(rec, version, acct.Address, d, false, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
@@ -319,6 +334,9 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 	case d.Recipient.Kind == consent.PartyAccount:
 		out.Enc, out.CT = hex.EncodeToString(wk.Enc[:]), hex.EncodeToString(wk.CT[:])
 	case d.Recipient.Org == s.org(snap):
+		// Opening the organization's key is an access of its own: the
+		// ciphertext may have come from elsewhere.
+		s.report(rec, version, acct.Address, d, true, nil)
 		dk, err := envelope.Unwrap(s.Key.ECDH(), envelope.WrappedKey{Enc: wk.Enc, CT: wk.CT}, id, version)
 		if err != nil {
 			s.Log.Error("cannot open a key wrapped to the organization: is the gateway key the organization's?", "org", d.Recipient.Org, "err", err)
