@@ -52,6 +52,7 @@ type Options struct {
 	CommitWait   time.Duration
 	MaxBlobBytes int64                 // largest blob upload
 	Gateway      Gateway               // nil: the node serves no blobs
+	FHIR         http.Handler          // nil: no FHIR interface; else served under /fhir (internal/fhir)
 	Registry     prometheus.Registerer // nil: the default registry
 	Gatherer     prometheus.Gatherer
 }
@@ -146,6 +147,12 @@ func New(b Backend, opts Options) *Server {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
+	if opts.FHIR != nil {
+		// The FHIR interface keeps its own routes, limits and errors
+		// (OperationOutcome); it is not part of the /v1 OpenAPI document.
+		s.mux.Handle("/fhir", opts.FHIR)
+		s.mux.Handle("/fhir/", opts.FHIR)
+	}
 	metrics := promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
 	s.handle("GET /metrics", metrics.ServeHTTP)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,9 @@ type Backend interface {
 	Block(ctx context.Context, height int64) (*Block, error)
 	Tx(ctx context.Context, hash []byte) (*TxResult, error)
 	TxsBySigner(ctx context.Context, signer string, page, perPage int) ([]*TxResult, int, error)
+	// BlockTime is the time of block height: the time at which the state of
+	// that height is judged (consent expiry, emergency access).
+	BlockTime(height int64) (time.Time, error)
 }
 
 // ErrNotFound is returned by a Backend for a missing block or transaction.

@@ -215,7 +215,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrMissing, "record %x", id))
 		return
 	}
-	now := s.blockTime(r)
+	now := s.timeOf(snap)
 	v := AccessView{Record: hex.EncodeToString(id[:]), Reader: reader.String(), Height: snap.Version(), BlockTime: unix(now)}
 	if rec.Erased != 0 {
 		v.Code, v.Codespace, v.Reason = records.ErrErased.Code, records.Codespace, "record erased"
@@ -265,7 +265,7 @@ func (s *Server) keyHolders(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []PartyView{}
-	for _, party := range consent.KeyHolders(snap, s.blockTime(r), consent.Target{Patient: p, Record: id, Type: typ}) {
+	for _, party := range consent.KeyHolders(snap, s.timeOf(snap), consent.Target{Patient: p, Record: id, Type: typ}) {
 		key, ok := consent.EncKeyOf(snap, party)
 		if !ok {
 			continue
@@ -274,7 +274,7 @@ func (s *Server) keyHolders(w http.ResponseWriter, r *http.Request) {
 		pv.EncKey = key.String()
 		out = append(out, pv)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"height": snap.Version(), "block_time": unix(s.blockTime(r)), "key_holders": out})
+	writeJSON(w, http.StatusOK, map[string]any{"height": snap.Version(), "block_time": unix(s.timeOf(snap)), "key_holders": out})
 }
 
 // ConsentView is a consent in JSON.
@@ -317,7 +317,7 @@ func consentView(c *consent.Consent, now int64) ConsentView {
 }
 
 func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, snap *store.Snapshot, cs []*consent.Consent) {
-	now := s.blockTime(r)
+	now := s.timeOf(snap)
 	if r.URL.Query().Get("format") == "fhir" {
 		writeFHIR(w, http.StatusOK, consentBundle(cs, now))
 		return
@@ -370,10 +370,10 @@ func (s *Server) consentByID(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("format") == "fhir" {
-		writeFHIR(w, http.StatusOK, fhirConsent(c, s.blockTime(r)))
+		writeFHIR(w, http.StatusOK, fhirConsent(c, s.timeOf(snap)))
 		return
 	}
-	writeJSON(w, http.StatusOK, consentView(c, s.blockTime(r)))
+	writeJSON(w, http.StatusOK, consentView(c, s.timeOf(snap)))
 }
 
 // EventView is an access event.
@@ -475,7 +475,7 @@ func (s *Server) patientSignals(w http.ResponseWriter, r *http.Request) {
 		o.Window = n
 	}
 	out := []SignalView{}
-	for _, sg := range audit.Signals(snap, p, s.blockTime(r), o) {
+	for _, sg := range audit.Signals(snap, p, s.timeOf(snap), o) {
 		out = append(out, SignalView{Kind: sg.Kind, Accessor: sg.Accessor.String(), Time: unix(sg.Time), Detail: sg.Detail})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"height": snap.Version(), "signals": out})
@@ -507,7 +507,7 @@ func emergencyView(e *consent.Emergency, now int64) EmergencyView {
 }
 
 func (s *Server) writeEmergencies(w http.ResponseWriter, r *http.Request, snap *store.Snapshot, es []*consent.Emergency) {
-	now := s.blockTime(r)
+	now := s.timeOf(snap)
 	out := []EmergencyView{}
 	for _, e := range es {
 		out = append(out, emergencyView(e, now))

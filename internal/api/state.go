@@ -252,10 +252,11 @@ func proposalView(p *gov.Proposal, now int64) ProposalView {
 	}
 }
 
-// blockTime is the time of the snapshot's block, used to show expiry.
-func (s *Server) blockTime(r *http.Request) int64 {
-	if st, err := s.b.Status(r.Context()); err == nil {
-		return st.LatestBlockTime.Unix()
+// timeOf is the block time of a snapshot's height, at which its consents
+// and emergency accesses are judged.
+func (s *Server) timeOf(snap *store.Snapshot) int64 {
+	if t, err := s.b.BlockTime(snap.Version()); err == nil {
+		return t.Unix()
 	}
 	return 0
 }
@@ -265,7 +266,7 @@ func (s *Server) proposals(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	now := s.blockTime(r)
+	now := s.timeOf(snap)
 	out := []ProposalView{}
 	for _, p := range gov.Proposals(snap) {
 		out = append(out, proposalView(p, now))
@@ -288,7 +289,7 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrMissing, "proposal %d", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, proposalView(p, s.blockTime(r)))
+	writeJSON(w, http.StatusOK, proposalView(p, s.timeOf(snap)))
 }
 
 // ValidatorView is one validator.

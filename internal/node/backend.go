@@ -227,3 +227,12 @@ func (n *Node) TxsBySigner(ctx context.Context, signer string, page, perPage int
 	}
 	return out, r.TotalCount, nil
 }
+
+// BlockTime implements api.Backend.
+func (n *Node) BlockTime(height int64) (time.Time, error) {
+	meta := n.cmt.BlockStore().LoadBlockMeta(height)
+	if meta == nil {
+		return time.Time{}, fmt.Errorf("%w: block %d", api.ErrNotFound, height)
+	}
+	return meta.Header.Time, nil
+}
