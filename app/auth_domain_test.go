@@ -62,7 +62,7 @@ func withCustody(t *testing.T, h *apptest.Harness) {
 	h.DeliverOK(t, h.Sign(k(apptest.Patient1), custodyMsg(apptest.Patient1, apptest.OrgHospital)))
 }
 
-var emergencyReason = "cardiac arrest on arrival"
+var emergencyReason = "life_threatening"
 
 func init() {
 	p1 := func() crypto.Address { return k(apptest.Patient1).Address() }

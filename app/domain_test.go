@@ -536,7 +536,7 @@ func TestEmergency(t *testing.T) {
 	h := apptest.NewWithConfig(t, apptest.Config{Members: apptest.DomainMembers})
 	p1, hosp := apptest.Patient1, apptest.OrgHospital
 	doctor := k(apptest.HospitalDoctor).Address()
-	open := &consent.MsgOpenEmergency{Patient: k(p1).Address(), Reason: "unconscious on arrival, medication unknown"}
+	open := &consent.MsgOpenEmergency{Patient: k(p1).Address(), Reason: "unable_to_consent"}
 
 	// Custody needs the organization's key: keys are wrapped to it.
 	refuse(t, h, p1, custodyMsg(p1, hosp), consent.ErrBadGrantee)
@@ -555,7 +555,9 @@ func TestEmergency(t *testing.T) {
 
 	refuse(t, h, apptest.LabTech, open, consent.ErrNoCustodian)
 	refuse(t, h, apptest.HospitalAdmin, open, consent.ErrNotPractitioner)
-	refuse(t, h, apptest.HospitalDoctor, &consent.MsgOpenEmergency{Patient: k(apptest.Patient2).Address(), Reason: "x"}, consent.ErrNoCustodian)
+	refuse(t, h, apptest.HospitalDoctor, &consent.MsgOpenEmergency{Patient: k(apptest.Patient2).Address(), Reason: "life_threatening"}, consent.ErrNoCustodian)
+	// The reason is a code: free text (health data) is refused.
+	refuse(t, h, apptest.HospitalDoctor, &consent.MsgOpenEmergency{Patient: k(p1).Address(), Reason: "unconscious on arrival, medication unknown"}, consent.ErrBadReasonCode)
 	res := mustDo(t, h, apptest.HospitalDoctor, open)
 	secs := int64(h.App.Params().Get(h.State(), consent.ParamEmergencySeconds))
 	ev := attrs(t, res, "emergency_opened")
@@ -597,15 +599,17 @@ func TestEmergency(t *testing.T) {
 		t.Fatalf("signals %+v", sig)
 	}
 
-	refuse(t, h, apptest.LabAdmin, &consent.MsgReviewEmergency{ID: 1, Review: "ok"}, consent.ErrNotReviewer)
-	refuse(t, h, apptest.HospitalDoctor, &consent.MsgReviewEmergency{ID: 1, Review: "ok"}, consent.ErrNotReviewer)
-	refuse(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 9, Review: "ok"}, consent.ErrNoEmergency)
-	mustDo(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 1, Review: "justified: anaphylaxis suspected"})
+	refuse(t, h, apptest.LabAdmin, &consent.MsgReviewEmergency{ID: 1, Review: "justified"}, consent.ErrNotReviewer)
+	refuse(t, h, apptest.HospitalDoctor, &consent.MsgReviewEmergency{ID: 1, Review: "justified"}, consent.ErrNotReviewer)
+	refuse(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 9, Review: "justified"}, consent.ErrNoEmergency)
+	// The review is an outcome code: free text (health data) is refused.
+	refuse(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 1, Review: "justified: anaphylaxis suspected"}, consent.ErrBadReviewOutcome)
+	mustDo(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 1, Review: "justified"})
 	em = consent.GetEmergency(h.State(), 1)
-	if em.Reviewed != now(h) || em.Reviewer != k(apptest.HospitalAdmin).Address() {
+	if em.Reviewed != now(h) || em.Reviewer != k(apptest.HospitalAdmin).Address() || em.Reason != "unable_to_consent" || em.Review != "justified" {
 		t.Fatalf("review %+v", em)
 	}
-	refuse(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 1, Review: "again"}, consent.ErrEmergencyReviewed)
+	refuse(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 1, Review: "unjustified"}, consent.ErrEmergencyReviewed)
 	if sig := audit.Signals(h.State(), k(p1).Address(), now(h), audit.DefaultSignalOptions); len(sig) != 0 {
 		t.Fatalf("signals after review %+v", sig)
 	}
@@ -615,7 +619,7 @@ func TestEmergency(t *testing.T) {
 	if d := consent.MayRead(h.State(), now(h), doctor, target); !d.Allowed || d.EmergencyID != 2 {
 		t.Fatalf("second session: %+v", d)
 	}
-	mustDo(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 2, Review: "closed"})
+	mustDo(t, h, apptest.HospitalAdmin, &consent.MsgReviewEmergency{ID: 2, Review: "inconclusive"})
 	if d := consent.MayRead(h.State(), now(h), doctor, target); d.Allowed {
 		t.Fatalf("after an early review: %+v", d)
 	}

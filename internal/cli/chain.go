@@ -138,9 +138,14 @@ func (t *txFlags) add(cmd *cobra.Command) {
 // send checks msg, signs it with the --from key, submits it and waits for its
 // block. It prints the result (the API's JSON with --json, otherwise the hash,
 // the height and outcome(res)). A rejected or failed transaction is an error
-// carrying its code, codespace and log.
+// carrying its code, codespace and log; so is a message that fails its own
+// checks before it is sent, with the code the chain would refuse it with.
 func (g *globals) send(ctx context.Context, tf txFlags, msg sm.Msg, outcome func(*api.TxResult) string) (*api.TxResult, error) {
 	if err := msg.ValidateBasic(); err != nil {
+		var se *sm.Error
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%w (code %d/%s)", err, se.Code, se.Codespace)
+		}
 		return nil, err
 	}
 	key, err := g.signingKey()

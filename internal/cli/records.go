@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -647,9 +648,14 @@ func NewEmergencyCmd(g *globals) *cobra.Command {
 	var tf txFlags
 	var patient, reason string
 	open := &cobra.Command{
-		Use:   "open --from PRACTITIONER --patient PATIENT --reason TEXT",
+		Use:   "open --from PRACTITIONER --patient PATIENT --reason CODE",
 		Short: "Open a time-boxed emergency access (needs the patient's custodian consent to your organization)",
-		Args:  cobra.NoArgs,
+		Long: "Open a time-boxed emergency (break-glass) access to a patient's records. It needs the patient's\n" +
+			"custodian consent to your organization.\n\n" +
+			"--reason is a code, one of: " + strings.Join(consent.EmergencyReasons, ", ") + ".\n" +
+			"Free text is not accepted: the chain stores no health data, and a clinical justification is\n" +
+			"health data. Record the justification in your organization's own systems.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := g.account(patient)
 			if err != nil {
@@ -661,34 +667,55 @@ func NewEmergencyCmd(g *globals) *cobra.Command {
 				sec, _ := strconv.ParseInt(exp, 10, 64)
 				return fmt.Sprintf("emergency access %s open until %s; reads are flagged in the patient's trail and need a review", id, time.Unix(sec, 0).UTC().Format(time.RFC3339))
 			})
+			if err != nil && errors.Is(err, consent.ErrBadReasonCode) {
+				return fmt.Errorf("--reason: %w", err)
+			}
 			return err
 		},
 	}
 	open.Flags().StringVar(&patient, "patient", "", "the patient (required)")
-	open.Flags().StringVar(&reason, "reason", "", "why (required; the patient sees it)")
+	open.Flags().StringVar(&reason, "reason", "", "why, as a code (required; the patient sees it): "+strings.Join(consent.EmergencyReasons, ", ")+
+		"; no free text: the chain stores no health data")
 	_ = open.MarkFlagRequired("patient")
 	_ = open.MarkFlagRequired("reason")
 	tf.add(open)
 
-	var review string
+	var outcome, review string
 	var tf2 txFlags
 	rev := &cobra.Command{
-		Use:   "review --from ADMIN ID --review TEXT",
+		Use:   "review --from ADMIN ID --outcome CODE",
 		Short: "Close an emergency access of your organization with a review",
-		Args:  cobra.ExactArgs(1),
+		Long: "Close an emergency access of your organization with a review.\n\n" +
+			"--outcome is a code, one of: " + strings.Join(consent.ReviewOutcomes, ", ") + ".\n" +
+			"Free text is not accepted: the chain stores no health data. Keep the review's narrative in your\n" +
+			"organization's own systems. (--review is a deprecated alias of --outcome.)",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseUint(args[0], 10, 64)
 			if err != nil {
 				return fmt.Errorf("emergency id %q: want a number", args[0])
 			}
-			_, err = g.send(cmd.Context(), tf2, &consent.MsgReviewEmergency{ID: id, Review: review}, func(*api.TxResult) string {
+			if cmd.Flags().Changed("review") {
+				// On stderr, not through cobra's deprecation notice, which
+				// goes to stdout and would spoil --json output.
+				fmt.Fprintln(g.env.Stderr, "warning: --review is deprecated, use --outcome")
+				outcome = review
+			}
+			_, err = g.send(cmd.Context(), tf2, &consent.MsgReviewEmergency{ID: id, Review: outcome}, func(*api.TxResult) string {
 				return fmt.Sprintf("emergency access %d reviewed and closed", id)
 			})
+			if err != nil && errors.Is(err, consent.ErrBadReviewOutcome) {
+				return fmt.Errorf("--outcome: %w", err)
+			}
 			return err
 		},
 	}
-	rev.Flags().StringVar(&review, "review", "", "the review (required)")
-	_ = rev.MarkFlagRequired("review")
+	rev.Flags().StringVar(&outcome, "outcome", "", "the review's outcome, as a code (required): "+strings.Join(consent.ReviewOutcomes, ", ")+
+		"; no free text: the chain stores no health data")
+	rev.Flags().StringVar(&review, "review", "", "deprecated alias of --outcome")
+	_ = rev.Flags().MarkHidden("review")
+	rev.MarkFlagsOneRequired("outcome", "review")
+	rev.MarkFlagsMutuallyExclusive("outcome", "review")
 	tf2.add(rev)
 
 	var lpatient, lorg string

@@ -61,6 +61,9 @@ type Config struct {
 		External        string `json:"external,omitempty"` // address advertised to peers
 		PersistentPeers string `json:"persistent_peers,omitempty"`
 		AllowLoopback   bool   `json:"allow_loopback"` // needed for networks on one machine
+		// PEX turns on CometBFT's peer exchange. Off by default: a permissioned
+		// network lists its peers, and nodes should not gossip addresses.
+		PEX bool `json:"pex"`
 	} `json:"p2p"`
 
 	Consensus struct {
@@ -229,7 +232,7 @@ func (c Config) CometBFT(home string) *cmtcfg.Config {
 	cc.P2P.PersistentPeers = c.P2P.PersistentPeers
 	cc.P2P.AddrBookStrict = !c.P2P.AllowLoopback
 	cc.P2P.AllowDuplicateIP = c.P2P.AllowLoopback
-	cc.P2P.PexReactor = true
+	cc.P2P.PexReactor = c.P2P.PEX
 	cc.Consensus.TimeoutPropose = time.Duration(c.Consensus.TimeoutPropose)
 	cc.Consensus.TimeoutPrevote = time.Duration(c.Consensus.TimeoutPrevote)
 	cc.Consensus.TimeoutPrecommit = time.Duration(c.Consensus.TimeoutPrecommit)

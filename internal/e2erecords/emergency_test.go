@@ -3,6 +3,7 @@ package e2erecords
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,20 +11,38 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/fhirr4"
+	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/x/consent"
 )
+
+// Distinctive free text, as a practitioner would write it, that the chain
+// must refuse as an emergency's reason or review (testNoPlaintext also
+// looks for it in every block).
+const (
+	freeReason = "Quorvane-7 overdose, unconscious on arrival"
+	freeReview = "justified: Quorvane-7 overdose confirmed by the ethics lead"
+)
+
+func emergencyFreeText() []secret {
+	return []secret{newSecret("free-text emergency reason", []byte(freeReason)),
+		newSecret("free-text emergency review", []byte(freeReview)), newSecret("word of the free text", []byte("Quorvane"))}
+}
 
 // testEmergency: break-glass access needs the patient's custodian consent to
 // the practitioner's organization; once open, the practitioner reads through
 // the organization's node, the read is flagged in the trail (and in its FHIR
 // export); when the access expires reads are refused and an unreviewed
-// access is signalled until the organization's admin reviews it.
+// access is signalled until the organization's admin reviews it. The reason
+// and the review are codes: free text (a clinical justification is health
+// data) is refused by the CLI and by the chain, and never reaches state.
 func testEmergency(t *testing.T, nw *localNet) {
 	mc := nw.cli(0) // node0 is dev-hospital's gateway
 	doc2 := mc.addr(t, "doctor2")
 	file, want := fixture(t, "observation-glucose.json")
 	id := mc.addRecord(t, "patient3", "patient3", file)
-	const reason = "unconscious on arrival in the emergency department"
+	const reason, outcome = "life_threatening", "justified"
 
 	r := mc.fails(t, "emergency", "open", "--from", "doctor2", "--patient", "patient3", "--reason", reason)
 	wantContains(t, "emergency open without a custodian", r.stderr,
@@ -32,6 +51,13 @@ func testEmergency(t *testing.T, nw *localNet) {
 	mc.grant(t, "--from", "patient3", "--to", "org:dev-hospital", "--actions", "read", "--purpose", "emergency")
 	// Custody alone opens nothing.
 	wantContains(t, "read with custody but no emergency access", mc.fails(t, "record", "get", "--from", "doctor2", id).stderr, "code 17/consent")
+
+	// Free text is refused: by the CLI before sending, and by the chain
+	// when a client sends it anyway.
+	wantContains(t, "emergency open with a free-text reason",
+		mc.fails(t, "emergency", "open", "--from", "doctor2", "--patient", "patient3", "--reason", freeReason).stderr,
+		"unknown emergency reason code", "life_threatening", "code 20/consent")
+	wantChainRefuses(t, mc, "doctor2", &consent.MsgOpenEmergency{Patient: mc.key(t, "patient3").Address(), Reason: freeReason}, 20)
 
 	var res api.TxResult
 	mc.okJSON(t, &res, "emergency", "open", "--from", "doctor2", "--patient", "patient3", "--reason", reason)
@@ -67,15 +93,24 @@ func testEmergency(t *testing.T, nw *localNet) {
 	wantContains(t, "emergency list", mc.ok(t, "emergency", "list", "--patient", "patient3"), "expired, NOT REVIEWED", reason)
 
 	wantContains(t, "review by another organization's admin",
-		mc.fails(t, "emergency", "review", "--from", "lab-admin", emID, "--review", "not ours").stderr, "code 13/consent")
-	wantContains(t, "emergency review", mc.ok(t, "emergency", "review", "--from", "hospital-admin", emID, "--review", "justified: cardiac arrest, reviewed by the ethics lead"),
+		mc.fails(t, "emergency", "review", "--from", "lab-admin", emID, "--outcome", outcome).stderr, "code 13/consent")
+	wantContains(t, "emergency review with a free-text review",
+		mc.fails(t, "emergency", "review", "--from", "hospital-admin", emID, "--outcome", freeReview).stderr,
+		"unknown emergency review outcome", "inconclusive", "code 21/consent")
+	emNum, err := strconv.ParseUint(emID, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChainRefuses(t, mc, "hospital-admin", &consent.MsgReviewEmergency{ID: emNum, Review: freeReview}, 21)
+	wantContains(t, "emergency review", mc.ok(t, "emergency", "review", "--from", "hospital-admin", emID, "--outcome", outcome),
 		"emergency access "+emID+" reviewed and closed")
 
 	var list struct {
 		Emergencies []api.EmergencyView `json:"emergencies"`
 	}
 	mc.okJSON(t, &list, "emergency", "list", "--patient", "patient3")
-	if len(list.Emergencies) != 1 || list.Emergencies[0].Reviewed == nil || list.Emergencies[0].Reviewer != mc.addr(t, "hospital-admin") {
+	if len(list.Emergencies) != 1 || list.Emergencies[0].Reviewed == nil || list.Emergencies[0].Reviewer != mc.addr(t, "hospital-admin") ||
+		list.Emergencies[0].Reason != reason || list.Emergencies[0].Review != outcome {
 		t.Errorf("emergency list after review: %+v", list.Emergencies)
 	} else if e := list.Emergencies[0]; e.Expires.Sub(e.Opened) != emergencySeconds*time.Second || e.Expires.Unix() != until {
 		t.Errorf("emergency access %s lasted from %s to %s, want the genesis parameter's %d s", emID, e.Opened, e.Expires, emergencySeconds)
@@ -83,6 +118,34 @@ func testEmergency(t *testing.T, nw *localNet) {
 	wantContains(t, "emergency list", mc.ok(t, "emergency", "list", "--patient", "patient3"), "reviewed")
 	if s := mc.ok(t, "audit", "--from", "patient3", "--signals"); strings.Contains(s, "emergency_unreviewed") {
 		t.Errorf("the reviewed access is still signalled:\n%s", s)
+	}
+
+	// The on-chain emergency holds only the codes: the refused free text is
+	// in no node's state, nor in their logs.
+	nw.sync(t)
+	secrets := emergencyFreeText()
+	for k, nd := range nw.nodes {
+		nd.App().Committed().Iterate(nil, nil, func(key, value []byte) bool {
+			if hits := append(find(secrets, key), find(secrets, value)...); len(hits) > 0 {
+				t.Errorf("node%d state key %x holds %s", k, key, strings.Join(hits, ", "))
+			}
+			return true
+		})
+	}
+	if hits := find(secrets, nw.logs.Bytes()); len(hits) > 0 {
+		t.Errorf("the nodes' log output holds %s", strings.Join(hits, ", "))
+	}
+}
+
+// wantChainRefuses sends msg signed by signer's key straight to the node,
+// past the CLI's own checks, and wants it refused with consent/code and not
+// committed.
+func wantChainRefuses(t *testing.T, mc medchain, signer string, msg sm.Msg, code uint32) {
+	t.Helper()
+	res, err := mc.client().Send(t.Context(), mc.key(t, signer), msg)
+	var te *client.TxError
+	if !errors.As(err, &te) || te.Result.Code != code || te.Result.Codespace != consent.Codespace || te.Result.Committed {
+		t.Errorf("%s with free text sent to the chain: %+v, %v; want refused with code %d/consent", msg.Type(), res, err, code)
 	}
 }
 

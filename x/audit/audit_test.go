@@ -359,7 +359,7 @@ func TestSignals(t *testing.T) {
 func TestSignalsEmergencyUnreviewed(t *testing.T) {
 	e := newEnv(t)
 	e.ok(alice, &consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
-	e.ok(doctorA, &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unconscious"})
+	e.ok(doctorA, &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unable_to_consent"})
 	em := consent.GetEmergency(e.kv, 1)
 	if got := audit.Signals(e.kv, addr(alice), em.Expires-1, audit.DefaultSignalOptions); len(got) != 0 {
 		t.Fatalf("open emergency flagged: %+v", got)

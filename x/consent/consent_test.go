@@ -219,7 +219,7 @@ func TestErrorCodesAreStable(t *testing.T) {
 		consent.ErrBadActions, consent.ErrBadPeriod, consent.ErrNotFound, consent.ErrRevoked, consent.ErrNoCustodian,
 		consent.ErrNotPractitioner, consent.ErrNoEmergency, consent.ErrEmergencyReviewed, consent.ErrNotReviewer,
 		consent.ErrBadReason, consent.ErrNotPatient, consent.ErrEmergencyOpen, consent.ErrNoConsent,
-		consent.ErrConsentExpired, consent.ErrConsentRevoked,
+		consent.ErrConsentExpired, consent.ErrConsentRevoked, consent.ErrBadReasonCode, consent.ErrBadReviewOutcome,
 	}
 	for i, e := range want {
 		if e.Codespace != consent.Codespace || e.Code != uint32(i+1) {
@@ -285,24 +285,47 @@ func TestGrantValidateBasic(t *testing.T) {
 	}
 }
 
+// TestReasonValidateBasic: emergency reasons and reviews are codes; free
+// text (clinical narrative is health data) never reaches the chain.
 func TestReasonValidateBasic(t *testing.T) {
+	t.Run("every code", func(t *testing.T) {
+		for _, r := range consent.EmergencyReasons {
+			wantErr(t, (&consent.MsgOpenEmergency{Patient: addr(alice), Reason: r}).ValidateBasic(), nil)
+		}
+		for _, o := range consent.ReviewOutcomes {
+			wantErr(t, (&consent.MsgReviewEmergency{ID: 1, Review: o}).ValidateBasic(), nil)
+		}
+	})
 	tests := []struct {
-		name   string
-		reason string
-		want   *sm.Error
+		name string
+		text string
 	}{
-		{"short", "unconscious in the emergency room", nil},
-		{"longest", strings.Repeat("x", consent.MaxReasonLen), nil},
-		{"empty", "", consent.ErrBadReason},
-		{"too long", strings.Repeat("x", consent.MaxReasonLen+1), consent.ErrBadReason},
-		{"not UTF-8", "\xff\xfe", consent.ErrBadReason},
+		{"empty", ""},
+		{"unknown code", "urgent"},
+		{"code with different case", "Life_Threatening"},
+		{"code with space", " other"},
+		{"free text", "unconscious, anaphylaxis suspected"},
+		{"code then free text", "justified: anaphylaxis suspected"},
+		{"too long", strings.Repeat("x", consent.MaxReasonLen+1)},
+		{"not UTF-8", "\xff\xfe"},
+		{"a code of the other list", "justified"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantErr(t, (&consent.MsgOpenEmergency{Patient: addr(alice), Reason: tt.reason}).ValidateBasic(), tt.want)
-			wantErr(t, (&consent.MsgReviewEmergency{ID: 1, Review: tt.reason}).ValidateBasic(), tt.want)
+			wantErr(t, (&consent.MsgOpenEmergency{Patient: addr(alice), Reason: tt.text}).ValidateBasic(), consent.ErrBadReasonCode)
+			review := tt.text
+			if tt.name == "a code of the other list" {
+				review = consent.EmergencyReasons[0]
+			}
+			wantErr(t, (&consent.MsgReviewEmergency{ID: 1, Review: review}).ValidateBasic(), consent.ErrBadReviewOutcome)
 		})
 	}
+	t.Run("error does not echo the text", func(t *testing.T) {
+		const text = "unconscious, anaphylaxis suspected"
+		if err := (&consent.MsgOpenEmergency{Patient: addr(alice), Reason: text}).ValidateBasic(); err == nil || strings.Contains(err.Error(), "anaphylaxis") {
+			t.Errorf("error %v echoes the rejected text", err)
+		}
+	})
 }
 
 func TestCoversActiveAtStatus(t *testing.T) {
@@ -699,7 +722,7 @@ func TestEmergency(t *testing.T) {
 		custody := e.grant(alice, consent.MsgGrant{Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
 		return e, custody
 	}
-	open := &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unconscious, allergy status unknown"}
+	open := &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unable_to_consent"}
 
 	t.Run("who may open", func(t *testing.T) {
 		for _, tt := range []struct {
@@ -715,8 +738,8 @@ func TestEmergency(t *testing.T) {
 			{"the patient", alice, open, consent.ErrNotPractitioner},
 			{"deactivated practitioner", deb, open, consent.ErrNotPractitioner},
 			{"practitioner of another org", techB, open, consent.ErrNoCustodian},
-			{"patient without custodian", doctorA, &consent.MsgOpenEmergency{Patient: addr(bob), Reason: "x"}, consent.ErrNoCustodian},
-			{"not a patient", doctorA, &consent.MsgOpenEmergency{Patient: addr(adminB), Reason: "x"}, consent.ErrNotPatient},
+			{"patient without custodian", doctorA, &consent.MsgOpenEmergency{Patient: addr(bob), Reason: "life_threatening"}, consent.ErrNoCustodian},
+			{"not a patient", doctorA, &consent.MsgOpenEmergency{Patient: addr(adminB), Reason: "life_threatening"}, consent.ErrNotPatient},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				e, _ := setup(t)
@@ -760,9 +783,9 @@ func TestEmergency(t *testing.T) {
 		}
 
 		e.now = e.now.Add(time.Minute)
-		wantErr(t, e.run(adminB, &consent.MsgReviewEmergency{ID: 1, Review: "ok"}), consent.ErrNotReviewer)
-		wantErr(t, e.run(doctorA, &consent.MsgReviewEmergency{ID: 1, Review: "ok"}), consent.ErrNotReviewer)
-		wantErr(t, e.run(adminA, &consent.MsgReviewEmergency{ID: 2, Review: "ok"}), consent.ErrNoEmergency)
+		wantErr(t, e.run(adminB, &consent.MsgReviewEmergency{ID: 1, Review: "justified"}), consent.ErrNotReviewer)
+		wantErr(t, e.run(doctorA, &consent.MsgReviewEmergency{ID: 1, Review: "justified"}), consent.ErrNotReviewer)
+		wantErr(t, e.run(adminA, &consent.MsgReviewEmergency{ID: 2, Review: "justified"}), consent.ErrNoEmergency)
 		e.ok(adminA, &consent.MsgReviewEmergency{ID: 1, Review: "justified"})
 		em = consent.GetEmergency(e.kv, 1)
 		if em.Reviewed != e.unix() || em.Reviewer != addr(adminA) || em.Review != "justified" {
@@ -771,7 +794,7 @@ func TestEmergency(t *testing.T) {
 		if d := consent.MayRead(e.kv, e.unix(), addr(doctorA), obs); d.Allowed {
 			t.Fatalf("after review: %+v", d)
 		}
-		wantErr(t, e.run(adminA, &consent.MsgReviewEmergency{ID: 1, Review: "again"}), consent.ErrEmergencyReviewed)
+		wantErr(t, e.run(adminA, &consent.MsgReviewEmergency{ID: 1, Review: "unjustified"}), consent.ErrEmergencyReviewed)
 		// Reviewed, a new session may be opened.
 		e.ok(doctorA, open)
 		if got := consent.EmergenciesOf(e.kv, addr(alice)); len(got) != 2 {
@@ -800,7 +823,7 @@ func TestStoredEncodingsRoundTrip(t *testing.T) {
 	if err != nil || got.ID != c.ID || got.Grantee != c.Grantee || !slices.Equal(got.Types, c.Types) || got.Until != 20 || got.Revoked != 15 {
 		t.Fatalf("consent: %+v, %v", got, err)
 	}
-	em := &consent.Emergency{ID: 3, Patient: addr(alice), Practitioner: addr(doctorA), Org: orgA, Reason: "r", Opened: 1, Expires: 2, Reviewed: 2, Reviewer: addr(adminA), Review: "ok"}
+	em := &consent.Emergency{ID: 3, Patient: addr(alice), Practitioner: addr(doctorA), Org: orgA, Reason: "other", Opened: 1, Expires: 2, Reviewed: 2, Reviewer: addr(adminA), Review: "justified"}
 	gotE, err := consent.DecodeEmergency(codec.Marshal(em))
 	if err != nil || *gotE != *em {
 		t.Fatalf("emergency: %+v, %v", gotE, err)

@@ -3,7 +3,10 @@
 // all records, resource types or listed records, for a purpose and a time;
 // their revocation; emergency custodians (organizations holding a consent
 // with purpose "emergency"); and time-boxed emergency ("break-glass") access
-// sessions with their review.
+// sessions with their review. An emergency's reason and review are codes
+// (EmergencyReasons, ReviewOutcomes), never free text: a clinical
+// justification is health data, which the chain does not store; it stays in
+// the organization's own systems.
 //
 // MayRead and MayWrite answer, from state and block time alone, whether a
 // party may read or write a patient's record now and under which consent.

@@ -2,7 +2,6 @@ package consent
 
 import (
 	"slices"
-	"unicode/utf8"
 
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
@@ -125,15 +124,21 @@ func decodeRevoke(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgRevoke { return &MsgRevoke{ID: r.Uint("id")} })
 }
 
-func validReason(s string) error {
-	if s == "" || len(s) > MaxReasonLen || !utf8.ValidString(s) {
-		return ErrBadReason
+// validCode accepts only a value of codes: emergency reasons and reviews are
+// coded so that no free text (which would be health data) reaches the chain.
+// The error does not echo a rejected value, which may be clinical text.
+func validCode(s string, codes []string, err *sm.Error) error {
+	if !slices.Contains(codes, s) {
+		return err
 	}
 	return nil
 }
 
 // MsgOpenEmergency, signed by a practitioner of a custodian organization,
-// opens a time-boxed emergency access to a patient's records.
+// opens a time-boxed emergency access to a patient's records. Reason is one of
+// EmergencyReasons: a code, not free text, because the chain stores no health
+// data; the practitioner's free-text justification stays in the
+// organization's own systems.
 type MsgOpenEmergency struct {
 	Patient crypto.Address
 	Reason  string
@@ -144,7 +149,9 @@ func (m *MsgOpenEmergency) Encode(w *codec.Writer) {
 	w.Fixed(m.Patient[:])
 	w.String(m.Reason)
 }
-func (m *MsgOpenEmergency) ValidateBasic() error { return validReason(m.Reason) }
+func (m *MsgOpenEmergency) ValidateBasic() error {
+	return validCode(m.Reason, EmergencyReasons, ErrBadReasonCode)
+}
 func decodeOpenEmergency(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgOpenEmergency {
 		return &MsgOpenEmergency{Patient: sm.ReadAddress(r, "patient"), Reason: r.String("reason", MaxReasonLen)}
@@ -152,7 +159,9 @@ func decodeOpenEmergency(b []byte) (sm.Msg, error) {
 }
 
 // MsgReviewEmergency, signed by an admin of the organization that opened it,
-// closes an emergency access with a review.
+// closes an emergency access with a review. Review is one of ReviewOutcomes:
+// a code, not free text, because the chain stores no health data; the review's
+// narrative stays in the organization's own systems.
 type MsgReviewEmergency struct {
 	ID     uint64
 	Review string
@@ -163,7 +172,9 @@ func (m *MsgReviewEmergency) Encode(w *codec.Writer) {
 	w.Uint(m.ID)
 	w.String(m.Review)
 }
-func (m *MsgReviewEmergency) ValidateBasic() error { return validReason(m.Review) }
+func (m *MsgReviewEmergency) ValidateBasic() error {
+	return validCode(m.Review, ReviewOutcomes, ErrBadReviewOutcome)
+}
 func decodeReviewEmergency(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgReviewEmergency {
 		return &MsgReviewEmergency{ID: r.Uint("id"), Review: r.String("review", MaxReasonLen)}

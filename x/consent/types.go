@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
@@ -30,10 +31,39 @@ var (
 	ErrNoEmergency          = sm.Register(Codespace, 11, "emergency access not found")
 	ErrEmergencyReviewed    = sm.Register(Codespace, 12, "emergency access already reviewed")
 	ErrNotReviewer          = sm.Register(Codespace, 13, "signer is not an admin of the organization that opened the emergency access")
-	ErrBadReason            = sm.Register(Codespace, 14, "a reason of 1 to 512 bytes is required")
+	ErrBadReason            = sm.Register(Codespace, 14, "retired: emergency reasons and reviews are now codes (see consent/20 and consent/21)") // Deprecated: no longer returned (ErrBadReasonCode, ErrBadReviewOutcome); kept so that code 14 is never reused.
 	ErrNotPatient           = sm.Register(Codespace, 15, "not a registered patient")
 	ErrEmergencyOpen        = sm.Register(Codespace, 16, "an emergency access for this patient is already open")
 )
+
+// Errors appended after the consent errors of keeper.go (codes 17 to 19).
+var (
+	ErrBadReasonCode    = sm.Register(Codespace, 20, "unknown emergency reason code: want one of "+strings.Join(EmergencyReasons, ", ")+" (free text is not accepted: the chain stores no health data)")
+	ErrBadReviewOutcome = sm.Register(Codespace, 21, "unknown emergency review outcome: want one of "+strings.Join(ReviewOutcomes, ", ")+" (free text is not accepted: the chain stores no health data)")
+)
+
+// EmergencyReasons are the codes a practitioner may give for opening an
+// emergency access (MsgOpenEmergency.Reason). The chain takes a code, never
+// free text: a clinical justification is health data, and no health data goes
+// on chain, encrypted or not. The free-text justification stays in the
+// organization's own systems (its clinical record and incident process).
+var EmergencyReasons = []string{
+	"unable_to_consent", // the patient cannot give consent (unconscious, incapacitated)
+	"life_threatening",  // delay would endanger the patient's life
+	"imminent_harm",     // delay would cause serious harm to the patient or others
+	"legal_requirement", // the law requires the access
+	"other",             // none of the above; justified in the organization's own records
+}
+
+// ReviewOutcomes are the outcomes an organization's admin may record when
+// reviewing an emergency access (MsgReviewEmergency.Review). As for reasons,
+// the chain takes a code only; the review's narrative stays in the
+// organization's own systems.
+var ReviewOutcomes = []string{
+	"justified",    // the access was warranted
+	"unjustified",  // the access was not warranted
+	"inconclusive", // the review could not decide
+}
 
 // Actions a consent allows (a bit set).
 const (
@@ -60,7 +90,7 @@ const (
 	MaxScopeTypes   = 64
 	MaxScopeRecords = 256
 	MaxTypeLen      = 64
-	MaxReasonLen    = 512
+	MaxReasonLen    = 512 // decoding limit of an emergency reason or review (valid ones are codes, far shorter)
 	RecordIDSize    = 16
 )
 
@@ -227,7 +257,9 @@ func (c *Consent) Covers(id RecordID, resourceType string) bool {
 	return slices.Contains(c.Types, resourceType) || slices.Contains(c.Records, id)
 }
 
-// Emergency is a break-glass access session.
+// Emergency is a break-glass access session. Reason is one of
+// EmergencyReasons and Review one of ReviewOutcomes (or empty while not
+// reviewed): codes, never free text, since the chain holds no health data.
 type Emergency struct {
 	ID           uint64
 	Patient      crypto.Address

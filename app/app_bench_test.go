@@ -1,0 +1,215 @@
+package app_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"testing"
+
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/medchain/medchain/app/apptest"
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/audit"
+	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/records"
+)
+
+// benchPatients is the number of patients a benchmark network registers;
+// a block never holds two transactions of one patient.
+const benchPatients = 1000
+
+type benchNet struct {
+	h        *apptest.Harness
+	patients []*crypto.PrivKey
+	seqs     map[crypto.Address]uint64
+	gateway  *crypto.PrivKey
+	n        uint64 // distinguishes generated records
+}
+
+func benchKey(kind string, i int) *crypto.PrivKey { return apptest.Key(fmt.Sprintf("bench-%s-%d", kind, i)) }
+
+// newBenchNet registers benchPatients patients and a hospital gateway.
+func newBenchNet(b *testing.B) *benchNet {
+	b.Helper()
+	n := &benchNet{h: apptest.New(b), seqs: map[crypto.Address]uint64{}}
+	var txs [][]byte
+	for i := range benchPatients {
+		k := benchKey("patient", i)
+		n.patients = append(n.patients, k)
+		txs = append(txs, sm.SignTx(k, apptest.ChainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: k.EncKey()}))
+		n.seqs[k.Address()] = 1
+	}
+	n.gateway = benchKey("gateway", 0)
+	txs = append(txs, n.h.Sign(apptest.Key(apptest.HospitalAdmin), &accounts.MsgRegisterMember{PubKey: n.gateway.PubKey(), EncKey: n.gateway.EncKey(), Role: accounts.RoleGateway}))
+	n.h.DeliverOK(b, txs...)
+	return n
+}
+
+func (n *benchNet) sign(k *crypto.PrivKey, msg sm.Msg) []byte {
+	a := k.Address()
+	s := n.seqs[a]
+	n.seqs[a] = s + 1
+	return sm.SignTx(k, apptest.ChainID, s, 0, msg)
+}
+
+func (n *benchNet) fill(b []byte) {
+	n.n++
+	h := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("bench"), n.n))
+	copy(b, h[:])
+}
+
+func (n *benchNet) record(p *crypto.PrivKey) sm.Msg {
+	m := &records.MsgAdd{Patient: p.Address(), ResourceType: "Observation", Size: 600}
+	n.fill(m.ID[:])
+	n.fill(m.ContentHash[:])
+	k := records.WrappedKey{Recipient: consent.Account(p.Address())}
+	n.fill(k.Enc[:])
+	n.fill(k.CT[:])
+	m.Keys = []records.WrappedKey{k}
+	return m
+}
+
+// checkAll runs CheckTx on each transaction, as the mempool does before a
+// block, so that FinalizeBlock finds the signatures verified.
+func (n *benchNet) checkAll(b *testing.B, txs [][]byte) {
+	for _, tx := range txs {
+		r, err := n.h.App.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_New})
+		if err != nil || r.Code != 0 {
+			b.Fatalf("CheckTx: %v %v", err, r.GetLog())
+		}
+	}
+}
+
+// blockOf builds one block of size transactions of a kind.
+type blockOf func(n *benchNet, size int) [][]byte
+
+var benchKinds = []struct {
+	name  string
+	setup func(b *testing.B, n *benchNet) // before the first block
+	block blockOf
+}{
+	{name: "register_patient", block: func(n *benchNet, size int) [][]byte {
+		var txs [][]byte
+		for range size {
+			n.n++
+			k := apptest.Key("fresh-" + strconv.FormatUint(n.n, 10))
+			txs = append(txs, sm.SignTx(k, apptest.ChainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: k.EncKey()}))
+		}
+		return txs
+	}},
+	{name: "records_add", block: func(n *benchNet, size int) [][]byte {
+		var txs [][]byte
+		for i := range size {
+			p := n.patients[i%len(n.patients)]
+			txs = append(txs, n.sign(p, n.record(p)))
+		}
+		return txs
+	}},
+	{name: "consent_grant", block: func(n *benchNet, size int) [][]byte {
+		doctor := consent.Account(apptest.Key(apptest.HospitalDoctor).Address())
+		var txs [][]byte
+		for i := range size {
+			p := n.patients[i%len(n.patients)]
+			txs = append(txs, n.sign(p, &consent.MsgGrant{Patient: p.Address(), Grantee: doctor, Actions: consent.ActRead | consent.ActWrite, Purpose: consent.PurposeTreatment}))
+		}
+		return txs
+	}},
+	{name: "set_guardian", block: func(n *benchNet, size int) [][]byte {
+		g := apptest.Key(apptest.Patient1).Address()
+		var txs [][]byte
+		for i := range size {
+			p := n.patients[i%len(n.patients)]
+			// Alternate set and revoke per patient: the n-th block of a
+			// patient sets when n is even.
+			var msg sm.Msg = &accounts.MsgSetGuardian{Guardian: g}
+			if (n.seqs[p.Address()]-1)%2 == 1 {
+				msg = &accounts.MsgRevokeGuardian{Guardian: g}
+			}
+			txs = append(txs, n.sign(p, msg))
+		}
+		return txs
+	}},
+	{name: "audit_log", block: func(n *benchNet, size int) [][]byte {
+		doctor := apptest.Key(apptest.HospitalDoctor).Address()
+		now := n.h.Time.Add(apptest.BlockInterval).Unix()
+		var txs [][]byte
+		for i := range size {
+			e := audit.Event{Patient: n.patients[i%len(n.patients)].Address(), Accessor: doctor, Version: 1, Time: now, Basis: string(consent.BasisConsent), Served: true}
+			n.fill(e.Record[:])
+			txs = append(txs, n.sign(n.gateway, &audit.MsgLog{Events: []audit.Event{e}}))
+		}
+		return txs
+	}},
+}
+
+// BenchmarkFinalizeBlock measures FinalizeBlock and Commit per transaction,
+// for each kind of the bench mix, in blocks of 100, 1000 and 4000 transactions
+// (signatures already verified by CheckTx, as in a node; the state tree in
+// memory, so no disk). ns/op is per transaction.
+func BenchmarkFinalizeBlock(b *testing.B) {
+	for _, kind := range benchKinds {
+		for _, size := range []int{100, 1000, 4000} {
+			b.Run(fmt.Sprintf("%s/block=%d", kind.name, size), func(b *testing.B) {
+				n := newBenchNet(b)
+				b.ResetTimer()
+				for done := 0; done < b.N; {
+					b.StopTimer()
+					txs := kind.block(n, min(size, b.N-done))
+					n.checkAll(b, txs)
+					b.StartTimer()
+					n.h.DeliverOK(b, txs...)
+					done += len(txs)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkCheckTx measures CheckTx of a records/add against committed
+// state (decode, signature, account, sequence).
+func BenchmarkCheckTx(b *testing.B) {
+	n := newBenchNet(b)
+	txs := make([][]byte, 0, b.N)
+	for i := range b.N {
+		p := n.patients[i%len(n.patients)]
+		txs = append(txs, n.sign(p, n.record(p)))
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for _, tx := range txs {
+		r, err := n.h.App.CheckTx(ctx, &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_New})
+		if err != nil || r.Code != 0 {
+			b.Fatalf("CheckTx: %v %s", err, r.GetLog())
+		}
+	}
+}
+
+// BenchmarkProve measures a membership proof in a committed tree of 100,000
+// keys (in memory).
+func BenchmarkProve(b *testing.B) {
+	tree := store.NewMemTree()
+	const keys = 100_000
+	key := func(i int) []byte { h := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))); return h[:] }
+	for i := range keys {
+		tree.Set(key(i), []byte("value"))
+	}
+	if _, _, err := tree.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	snap, err := tree.Snapshot(tree.Version())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, p, err := snap.Prove(key(i % keys)); err != nil || p == nil {
+			b.Fatal(err)
+		}
+	}
+}

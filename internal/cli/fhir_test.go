@@ -1,0 +1,47 @@
+package cli_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestFHIRToken(t *testing.T) {
+	tok := strings.TrimSpace(ok(t, "fhir", "token", "--from", "patient1", "--scope", "patient/*.read,patient/*.write", "--expires", "10m"))
+	if len(tok) != 43 || strings.ContainsAny(tok, "+/=") {
+		t.Fatalf("token %q: want 32 bytes in base64url", tok)
+	}
+	get := func(tok, path string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, shared.api+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(tok, "/fhir/Observation?patient=Patient/"+keyAddr(t, "patient1")); code != http.StatusOK {
+		t.Fatalf("search with the token: HTTP %d", code)
+	}
+	if code := get("not-a-token", "/fhir/Observation"); code != http.StatusUnauthorized {
+		t.Fatalf("without a valid token: HTTP %d", code)
+	}
+
+	var out struct {
+		Scope     string `json:"scope"`
+		Delegated bool   `json:"delegated"`
+		Patient   string `json:"patient"`
+	}
+	okJSON(t, &out, "fhir", "token", "--from", "doctor1", "--scope", "user/*.read", "--no-delegation")
+	if out.Scope != "user/*.read" || out.Delegated || out.Patient != "" {
+		t.Fatalf("%+v", out)
+	}
+	if s := fails(t, "fhir", "token", "--from", "doctor1", "--scope", "system/*.read"); !strings.Contains(s, "system scopes") {
+		t.Fatalf("system scope: %s", s)
+	}
+	if s := fails(t, "fhir", "token", "--from", "doctor1", "--scope", "user/*.read", "--expires", "9h"); !strings.Contains(s, "8h") {
+		t.Fatalf("9 h token: %s", s)
+	}
+}
