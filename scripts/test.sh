@@ -12,6 +12,10 @@ echo "== npm ci (js/: @hpke/core for the envelope interoperability tests)"
 (cd js && npm ci --no-audit --no-fund --loglevel=error)
 echo "== node --test (transaction and envelope formats in JavaScript)"
 node --test js/
+echo "== npm ci (fhirtest/: fhir-kit-client, a FHIR client library, for the FHIR interface tests)"
+(cd fhirtest && npm ci --no-audit --no-fund --loglevel=error)
+echo "== node --test (the FHIR R4 interface of a dev node through fhir-kit-client)"
+node --test fhirtest/
 echo "== go test"
 # -p 1 keeps the multi-node tests from competing with each other for the two cores.
 go test -count=1 -timeout 40m -p 1 ./... 2>&1 | tee /tmp/medchain-test.log

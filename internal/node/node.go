@@ -21,6 +21,7 @@ import (
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/fhir"
 	"github.com/medchain/medchain/internal/gateway"
 	"github.com/medchain/medchain/store"
 )
@@ -40,6 +41,7 @@ type Node struct {
 	genesis *cmttypes.GenesisDoc
 
 	gateway *gateway.Server // nil when the node has no gateway key
+	fhir    *fhir.Server    // nil without a gateway
 	auditor *gateway.Auditor
 	bg      sync.WaitGroup
 	stopBg  context.CancelFunc
@@ -116,6 +118,7 @@ func (n *Node) Start() error {
 	}
 	if n.gateway != nil {
 		opts.Gateway = n.gateway
+		opts.FHIR = n.fhirHandler()
 	}
 	h := api.New(n, opts)
 	bgCtx, cancel := context.WithCancel(context.Background())
@@ -149,6 +152,9 @@ func (n *Node) Stop() error {
 	if n.stopBg != nil {
 		n.stopBg() // the auditor flushes what it holds while consensus still runs
 		n.bg.Wait()
+	}
+	if n.fhir != nil {
+		n.fhir.Close() // forget tokens, wipe delegated keys
 	}
 	if n.cmt.IsRunning() {
 		errs = append(errs, n.cmt.Stop())

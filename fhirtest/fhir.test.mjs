@@ -1,0 +1,239 @@
+// Drives a medchain development node's FHIR R4 interface with an ordinary
+// FHIR client library from npm (fhir-kit-client), as a hospital system would:
+// create, read, search, update, history, a transaction Bundle, and a read
+// refused for want of consent (403 OperationOutcome).
+//
+// The test builds the medchain binary (go build), starts `medchain dev` on
+// free 127.0.0.1 ports in a temporary home, and gets bearer tokens with
+// `medchain fhir token`. Run: npm ci && node --test (in this folder), or
+// node --test fhirtest/ from the repository root.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Client } from 'fhir-kit-client';
+
+const run = promisify(execFile);
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const passphrase = 'medchain-dev'; // the public development passphrase
+
+let dir, bin, home, api, nodeProc, nodeLog = '';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function medchain(...args) {
+  const { stdout } = await run(bin, ['--home', home, '--node', api, ...args], {
+    env: { ...process.env, MEDCHAIN_PASSPHRASE: passphrase },
+    timeout: 60_000,
+  });
+  return stdout.trim();
+}
+
+async function waitForHeight(h, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(`${api}/v1/status`);
+      if (r.ok && (await r.json()).height >= h) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`node not at height ${h} after ${ms} ms:\n${nodeLog}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// A client for one account, with a token from `medchain fhir token`.
+async function clientFor(name, scope, ...flags) {
+  const token = await medchain('fhir', 'token', '--from', name, '--scope', scope, ...flags);
+  assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+  return new Client({ baseUrl: `${api}/fhir`, bearerToken: token });
+}
+
+// The OperationOutcome of a failed call, with its HTTP status.
+async function refusal(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err.response, `not an HTTP error: ${err}`);
+    const data = typeof err.response.data === 'string' ? JSON.parse(err.response.data) : err.response.data;
+    return { status: err.response.status, outcome: data };
+  }
+  assert.fail('the call succeeded');
+}
+
+const code = (outcome) => outcome.issue[0].details.coding[0].code;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'medchain-fhirtest-'));
+  bin = join(dir, 'medchain');
+  home = join(dir, 'home');
+  await run('go', ['build', '-o', bin, './cmd/medchain'], { cwd: repo, timeout: 600_000, maxBuffer: 16 << 20 });
+  const [apiPort, rpcPort, p2pPort] = [await freePort(), await freePort(), await freePort()];
+  api = `http://127.0.0.1:${apiPort}`;
+  nodeProc = spawn(bin, ['dev', '--home', home, '--demo=false', '--api', `127.0.0.1:${apiPort}`,
+    '--rpc', `127.0.0.1:${rpcPort}`, '--p2p', `127.0.0.1:${p2pPort}`, '--timeout-commit', '200ms', '--log-level', 'error'],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  nodeProc.stdout.on('data', (b) => { nodeLog += b; });
+  nodeProc.stderr.on('data', (b) => { nodeLog += b; });
+  await waitForHeight(2, 120_000);
+}, { timeout: 720_000 });
+
+after(async () => {
+  if (nodeProc && nodeProc.exitCode === null) {
+    const exited = new Promise((r) => nodeProc.once('exit', r));
+    nodeProc.kill('SIGINT');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (nodeProc.exitCode === null) nodeProc.kill('SIGKILL');
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('FHIR R4 interface through fhir-kit-client', () => {
+  let patient, doctor, address, patientId, observationId;
+
+  before(async () => {
+    address = await medchain('keys', 'show', 'patient1', '--address');
+    patient = await clientFor('patient1', 'patient/*.read patient/*.write');
+    doctor = await clientFor('doctor2', 'user/*.read');
+  });
+
+  test('the CapabilityStatement lists what is implemented', async () => {
+    const cs = await patient.capabilityStatement();
+    assert.equal(cs.resourceType, 'CapabilityStatement');
+    assert.equal(cs.fhirVersion, '4.0.1');
+    const obs = cs.rest[0].resource.find((r) => r.type === 'Observation');
+    assert.deepEqual(obs.interaction.map((i) => i.code).sort(),
+      ['create', 'delete', 'history-instance', 'read', 'search-type', 'update', 'vread']);
+    assert.ok(obs.searchParam.some((p) => p.name === 'code'));
+  });
+
+  test('create and read', async () => {
+    const p = await patient.create({
+      resourceType: 'Patient',
+      body: {
+        resourceType: 'Patient',
+        identifier: [{ system: 'urn:medchain:address', value: address }],
+        name: [{ family: 'Example', given: ['Alex'] }],
+        gender: 'other',
+        birthDate: '1975-05-05',
+      },
+    });
+    assert.match(p.id, /^[0-9a-f]{32}$/);
+    patientId = p.id;
+    const sent = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '2339-0', display: 'Glucose' }] },
+      subject: { reference: `Patient/${patientId}` },
+      effectiveDateTime: '2024-04-01T07:30:00Z',
+      valueQuantity: { value: 5.4, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
+    };
+    const created = await patient.create({ resourceType: 'Observation', body: sent });
+    observationId = created.id;
+    assert.equal(created.meta.versionId, '1');
+    const read = await patient.read({ resourceType: 'Observation', id: observationId });
+    const { id, meta, ...content } = read;
+    assert.equal(id, observationId);
+    assert.ok(meta.lastUpdated);
+    assert.deepEqual(content, sent);
+  });
+
+  test('search by patient and code', async () => {
+    const bundle = await patient.search({
+      resourceType: 'Observation',
+      searchParams: { patient: `Patient/${patientId}`, code: 'http://loinc.org|2339-0' },
+    });
+    assert.equal(bundle.resourceType, 'Bundle');
+    assert.equal(bundle.type, 'searchset');
+    assert.equal(bundle.total, 1);
+    assert.equal(bundle.entry[0].resource.id, observationId);
+    const none = await patient.search({ resourceType: 'Observation', searchParams: { patient: `Patient/${patientId}`, code: '4548-4' } });
+    assert.equal(none.total, 0);
+  });
+
+  test('update makes a new version; history and vread', async () => {
+    const current = await patient.read({ resourceType: 'Observation', id: observationId });
+    const body = { ...current, valueQuantity: { ...current.valueQuantity, value: 5.6 } };
+    delete body.meta;
+    const updated = await patient.update({ resourceType: 'Observation', id: observationId, body });
+    assert.equal(updated.meta.versionId, '2');
+    assert.equal(updated.valueQuantity.value, 5.6);
+    const history = await patient.history({ resourceType: 'Observation', id: observationId });
+    assert.equal(history.type, 'history');
+    assert.deepEqual(history.entry.map((e) => e.resource.meta.versionId), ['2', '1']);
+    const v1 = await patient.vread({ resourceType: 'Observation', id: observationId, version: '1' });
+    assert.equal(v1.valueQuantity.value, 5.4);
+  });
+
+  test('a transaction Bundle resolves urn:uuid references', async () => {
+    const enc = 'urn:uuid:7f1c2e0a-0000-4000-8000-000000000001';
+    const result = await patient.transaction({
+      body: {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            fullUrl: enc,
+            resource: { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: `Patient/${patientId}` } },
+            request: { method: 'POST', url: 'Encounter' },
+          },
+          {
+            resource: {
+              resourceType: 'Observation', status: 'final',
+              code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
+              subject: { reference: `Patient/${patientId}` }, encounter: { reference: enc },
+              effectiveDateTime: '2024-04-02', valueQuantity: { value: 61, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+            },
+            request: { method: 'POST', url: 'Observation' },
+          },
+        ],
+      },
+    });
+    assert.equal(result.type, 'transaction-response');
+    assert.deepEqual(result.entry.map((e) => e.response.status), ['201 Created', '201 Created']);
+    const encounterRef = result.entry[0].response.location.split('/_history')[0];
+    const [, obsId] = result.entry[1].response.location.split('/');
+    const obs = await patient.read({ resourceType: 'Observation', id: obsId });
+    assert.equal(obs.encounter.reference, encounterRef);
+  });
+
+  test('a read without consent is refused with a 403 OperationOutcome', async () => {
+    const { status, outcome } = await refusal(doctor.read({ resourceType: 'Observation', id: observationId }));
+    assert.equal(status, 403);
+    assert.equal(outcome.resourceType, 'OperationOutcome');
+    assert.equal(outcome.issue[0].code, 'forbidden');
+    assert.equal(code(outcome), 'consent/17');
+  });
+
+  test('invalid FHIR is a 400 naming the field', async () => {
+    const { status, outcome } = await refusal(patient.create({
+      resourceType: 'Observation',
+      body: { resourceType: 'Observation', code: { text: 'no status' }, subject: { reference: `Patient/${patientId}` } },
+    }));
+    assert.equal(status, 400);
+    assert.deepEqual(outcome.issue[0].expression, ['Observation.status']);
+  });
+
+  test('without a token: 401', async () => {
+    const anonymous = new Client({ baseUrl: `${api}/fhir` });
+    const { status, outcome } = await refusal(anonymous.read({ resourceType: 'Observation', id: observationId }));
+    assert.equal(status, 401);
+    assert.equal(outcome.resourceType, 'OperationOutcome');
+  });
+});

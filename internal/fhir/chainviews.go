@@ -1,0 +1,80 @@
+package fhir
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/audit"
+	"github.com/medchain/medchain/x/consent"
+)
+
+// searchChain serves GET /fhir/Consent and GET /fhir/AuditEvent: views of
+// the chain's consents and access trail, exported as internal/api exports
+// them. The patient (or a guardian) sees all of them; a grantee sees the
+// consents given to it or to its organization; nobody else sees any.
+func (s *Server) searchChain(w http.ResponseWriter, rq *request, typ string, vals url.Values) {
+	q, p := parseQuery(rq, typ, vals, DefaultCount)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	if len(q.lastUpdated) > 0 {
+		writeProblem(w, badParam("_lastUpdated is not supported for %s: use date", typ))
+		return
+	}
+	patients := q.patients
+	if !q.patientGiven {
+		switch {
+		case !rq.sess.patient.IsZero():
+			patients = []crypto.Address{rq.sess.patient}
+		default:
+			writeProblem(w, badParam("%s searches need patient=", typ))
+			return
+		}
+	}
+	if len(q.sort) == 0 && q.sort == nil {
+		q.sort = []sortKey{{date: dateParams[typ][0].elems}}
+	}
+	var hs []*hit
+	for _, pa := range patients {
+		if !grants(rq.sess.scopes, typ, permSearch, pa, rq.sess.patient) {
+			writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "the token's scopes (%s) do not allow searching %s of %s", rq.sess.scope, typ, pa))
+			return
+		}
+		own := accounts.CanActFor(rq.snap, rq.sess.addr, pa)
+		switch typ {
+		case "Consent":
+			mine := []consent.Party{consent.Account(rq.sess.addr)}
+			if m := accounts.ActiveMember(rq.snap, rq.sess.addr); m != nil {
+				mine = append(mine, consent.Org(m.Org))
+			}
+			for _, c := range consent.ByPatient(rq.snap, pa) {
+				if own || slices.Contains(mine, c.Grantee) {
+					res := api.FHIRConsent(c, rq.now)
+					hs = append(hs, &hit{typ: typ, id: str(res["id"]), res: res})
+				}
+			}
+			if !own && len(hs) == 0 {
+				writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "only %s, a guardian or a grantee sees these consents", pa))
+				return
+			}
+		case "AuditEvent":
+			if !own {
+				writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "only %s or a guardian sees the trail of the patient's records", pa))
+				return
+			}
+			for _, e := range audit.Trail(rq.snap, pa, audit.Filter{}) {
+				res := api.FHIRAuditEvent(e)
+				hs = append(hs, &hit{typ: typ, id: str(res["id"]), res: res, updated: e.Time})
+			}
+		}
+	}
+	if q.idGiven {
+		hs = slices.DeleteFunc(hs, func(h *hit) bool { return !slices.Contains(q.ids, h.id) })
+	}
+	s.respondSearch(w, rq, q, hs, rq.base+"/"+typ)
+}

@@ -1,0 +1,49 @@
+// Package fhir is the FHIR R4 REST interface of an organization's node,
+// mounted under /fhir beside the /v1 API. Ordinary FHIR clients use it; every
+// read and write still goes through medchain's consent, encryption and audit
+// trail. docs/fhir.md is the user's and integrator's description; this is
+// the caller's contract.
+//
+// # What it serves
+//
+// metadata (a CapabilityStatement of exactly what is implemented); create,
+// read, vread, update (a new record version), history, delete (erasure, by
+// the patient or a guardian); search by patient/subject, _id, _lastUpdated,
+// token and date parameters (see dateParams, tokenParams) with _count,
+// _offset paging links and _sort; Patient/{id}/$everything; transaction and
+// batch Bundles of creates and updates resolving fullUrl (urn:uuid)
+// references; Consent and AuditEvent searches that reflect the chain. JSON
+// only (application/fhir+json). Errors are OperationOutcome resources whose
+// issue.details carries medchain's stable code ("consent/17", "fhir/9").
+//
+// # Identity and keys
+//
+// A resource's id is its record id (16 random bytes, 32 hex digits), its
+// meta.versionId the record version, meta.lastUpdated the block time of that
+// version. A Patient resource names its medchain patient with an identifier
+// of system urn:medchain:address; other resources name theirs by reference:
+// Patient/{id of a Patient resource} or Patient/mc… (an address).
+//
+// # Trust
+//
+// Clients do no cryptography, so the node's gateway does it for them. A
+// bearer token is issued for a signed challenge (TokenSignBytes); the token
+// request may carry a session delegation, the user's key seeds sealed to the
+// organization's key (SealDelegation), kept in memory only and wiped when
+// the token expires. With it the node opens keys wrapped to the user and
+// signs records/add as the user; without it, it opens only keys wrapped to
+// its organization (organization consents, emergency access) and writes
+// nothing. Every access is decided by consent.MayRead / MayWrite on the
+// latest committed state, never by what the client claims, and each served
+// or refused read is reported to the gateway's Auditor.
+//
+// # Writes
+//
+// A write is validated (fhirr4), encrypted under a fresh data key wrapped
+// for exactly consent.KeyHolders, stored in the blob store, and registered
+// with records/add signed by the user. A transaction's messages are first
+// executed against the latest state in a scratch cache, so a transaction
+// the chain would refuse writes nothing; they are then signed with
+// consecutive sequences, handed to the mempool without waiting between
+// them, and awaited together.
+package fhir
