@@ -346,7 +346,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if a.chainID == "" {
 		return nil, errors.New("finalize block: chain id unknown")
 	}
-	ctx := sm.Context{ChainID: a.chainID, Height: req.Height, Time: req.Time, Store: a.tree, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
+	// The block's writes collect in a sorted cache and reach the tree once,
+	// at the end: iterating a tree with unsaved writes costs as much as all of
+	// them, which made every range read of a transaction cost O(block).
+	block := store.NewCache(a.tree)
+	ctx := sm.Context{ChainID: a.chainID, Height: req.Height, Time: req.Time, Store: block, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
 	decoded, sigOK := a.verifyBlock(req.Txs)
 	bs := &blockState{height: req.Height, time: req.Time, results: make([]TxResult, len(req.Txs))}
 	txResults := make([]*abci.ExecTxResult, len(req.Txs))
@@ -375,6 +379,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 			}
 		}
 	}
+	block.Write()
 	a.block = bs
 	var updates []abci.ValidatorUpdate
 	for _, u := range ctx.Valset.List() {

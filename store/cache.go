@@ -2,23 +2,39 @@ package store
 
 import (
 	"bytes"
-	"sort"
+
+	"github.com/google/btree"
 )
 
-// Cache buffers writes over a parent KV. Write applies them to the parent in
-// key order; dropping the Cache discards them. This is how a transaction that
-// fails changes nothing.
+// Cache buffers writes over a parent KV, in key order. Write applies them to
+// the parent in key order; dropping the Cache discards them. A transaction
+// that fails changes nothing this way, and a block's writes reach the Merkle
+// tree only once, at its end.
+//
+// Reads and range iteration cost O(log n) plus the keys visited, however many
+// writes are buffered: a block's cache holds every write of the block, and
+// iterating it must not cost more as the block grows.
 type Cache struct {
 	parent KV
-	writes map[string][]byte // nil value marks a delete
+	writes *btree.BTreeG[entry]
 }
 
+// entry is a buffered write; a nil value marks a delete.
+type entry struct {
+	key string
+	val []byte
+}
+
+func entryLess(a, b entry) bool { return a.key < b.key }
+
 // NewCache returns an empty cache over parent.
-func NewCache(parent KV) *Cache { return &Cache{parent: parent, writes: map[string][]byte{}} }
+func NewCache(parent KV) *Cache {
+	return &Cache{parent: parent, writes: btree.NewG(32, entryLess)}
+}
 
 func (c *Cache) Get(key []byte) []byte {
-	if v, ok := c.writes[string(key)]; ok {
-		return v
+	if e, ok := c.writes.Get(entry{key: string(key)}); ok {
+		return e.val
 	}
 	return c.parent.Get(key)
 }
@@ -27,48 +43,47 @@ func (c *Cache) Set(key, value []byte) {
 	if len(key) == 0 || value == nil {
 		panic(Fault{errEmpty})
 	}
-	c.writes[string(key)] = bytes.Clone(value)
+	c.writes.ReplaceOrInsert(entry{key: string(key), val: bytes.Clone(value)})
 }
 
-func (c *Cache) Delete(key []byte) { c.writes[string(key)] = nil }
+func (c *Cache) Delete(key []byte) { c.writes.ReplaceOrInsert(entry{key: string(key)}) }
+
+// Len reports the number of buffered writes (deletes included).
+func (c *Cache) Len() int { return c.writes.Len() }
 
 // Iterate merges the buffered writes with the parent's keys.
 func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	var mine []string
-	for k := range c.writes {
-		if k >= string(start) && (end == nil || k < string(end)) {
-			mine = append(mine, k)
-		}
+	var mine []entry
+	visit := func(e entry) bool { mine = append(mine, e); return true }
+	if end == nil {
+		c.writes.AscendGreaterOrEqual(entry{key: string(start)}, visit)
+	} else {
+		c.writes.AscendRange(entry{key: string(start)}, entry{key: string(end)}, visit)
 	}
-	sort.Strings(mine)
 	i := 0
 	stopped := false
-	emitMine := func(upto string, inclusive bool) bool {
-		for i < len(mine) && (mine[i] < upto || (inclusive && mine[i] == upto)) {
-			k := mine[i]
+	// emitBefore emits buffered entries with keys below k.
+	emitBefore := func(k string) bool {
+		for i < len(mine) && mine[i].key < k {
+			e := mine[i]
 			i++
-			if v := c.writes[k]; v != nil {
-				if !fn([]byte(k), v) {
-					return false
-				}
+			if e.val != nil && !fn([]byte(e.key), e.val) {
+				return false
 			}
 		}
 		return true
 	}
 	c.parent.Iterate(start, end, func(k, v []byte) bool {
-		if !emitMine(string(k), false) {
+		if !emitBefore(string(k)) {
 			stopped = true
 			return false
 		}
-		if _, over := c.writes[string(k)]; over {
-			if i < len(mine) && mine[i] == string(k) {
-				i++
-				if w := c.writes[string(k)]; w != nil {
-					if !fn(k, w) {
-						stopped = true
-						return false
-					}
-				}
+		if i < len(mine) && mine[i].key == string(k) {
+			e := mine[i] // the buffered write shadows the parent's value
+			i++
+			if e.val != nil && !fn(k, e.val) {
+				stopped = true
+				return false
 			}
 			return true
 		}
@@ -82,30 +97,24 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 		return
 	}
 	for ; i < len(mine); i++ {
-		if v := c.writes[mine[i]]; v != nil {
-			if !fn([]byte(mine[i]), v) {
-				return
-			}
+		if e := mine[i]; e.val != nil && !fn([]byte(e.key), e.val) {
+			return
 		}
 	}
 }
 
 // Write applies the buffered writes to the parent in key order and empties the cache.
 func (c *Cache) Write() {
-	keys := make([]string, 0, len(c.writes))
-	for k := range c.writes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if v := c.writes[k]; v == nil {
-			c.parent.Delete([]byte(k))
+	c.writes.Ascend(func(e entry) bool {
+		if e.val == nil {
+			c.parent.Delete([]byte(e.key))
 		} else {
-			c.parent.Set([]byte(k), v)
+			c.parent.Set([]byte(e.key), e.val)
 		}
-	}
-	clear(c.writes)
+		return true
+	})
+	c.writes.Clear(false)
 }
 
 // Discard drops the buffered writes.
-func (c *Cache) Discard() { clear(c.writes) }
+func (c *Cache) Discard() { c.writes.Clear(false) }
