@@ -21,7 +21,7 @@ import (
 )
 
 // benchPatients is the number of patients a benchmark network registers;
-// a block never holds two transactions of one patient.
+// blocks of more transactions hold several of one patient, in sequence.
 const benchPatients = 1000
 
 type benchNet struct {
@@ -32,7 +32,9 @@ type benchNet struct {
 	n        uint64 // distinguishes generated records
 }
 
-func benchKey(kind string, i int) *crypto.PrivKey { return apptest.Key(fmt.Sprintf("bench-%s-%d", kind, i)) }
+func benchKey(kind string, i int) *crypto.PrivKey {
+	return apptest.Key(fmt.Sprintf("bench-%s-%d", kind, i))
+}
 
 // newBenchNet registers benchPatients patients and a hospital gateway.
 func newBenchNet(b *testing.B) *benchNet {

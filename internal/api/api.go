@@ -108,6 +108,7 @@ func New(b Backend, opts Options) *Server {
 
 	s.handle("GET /v1/status", s.status)
 	s.handle("POST /v1/txs", s.submit)
+	s.handleLimit("POST /v1/txs/batch", s.submitBatch, MaxBatchBodyBytes)
 	s.handle("GET /v1/txs/{hash}", s.tx)
 	s.handle("GET /v1/accounts/{address}", s.account)
 	s.handle("GET /v1/accounts/{address}/txs", s.accountTxs)

@@ -1,0 +1,86 @@
+package bench
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/devnet"
+	"github.com/medchain/medchain/internal/node"
+)
+
+// DevNode is a single-validator development node run in this process
+// (`medchain bench --inproc-node`, tests), so that its CPU can be
+// profiled together with the load.
+type DevNode struct {
+	*node.Node
+	Home string
+}
+
+// StartDevNode writes a development network of one validator under dir
+// (as `medchain dev` does, on free loopback ports) and starts it.
+func StartDevNode(dir string, base config.Config, lg *slog.Logger) (*DevNode, error) {
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	home := filepath.Join(dir, "node0")
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := devnet.Write(devnet.Options{
+		ChainID: "medchain-bench", Validators: 1, Homes: []string{home},
+		P2PBase: ports[0], RPCBase: ports[1], APIBase: ports[2], Base: base, Light: true,
+	}); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(home)
+	if err != nil {
+		return nil, err
+	}
+	n, err := node.New(home, cfg, lg)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Start(); err != nil {
+		_ = n.Stop()
+		return nil, err
+	}
+	return &DevNode{Node: n, Home: home}, nil
+}
+
+// API is the node's API base URL.
+func (d *DevNode) API() string { return "http://" + d.APIAddr() }
+
+// DevConfig is the development configuration with the given block
+// interval (0 keeps the default).
+func DevConfig(timeoutCommit time.Duration) config.Config {
+	c := config.Default()
+	c.LogLevel = "error"
+	if timeoutCommit > 0 {
+		c.Consensus.TimeoutCommit = config.Duration(timeoutCommit)
+	}
+	return c
+}
+
+func freePorts(n int) ([]int, error) {
+	var out []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/records"
+)
+
+func testKey(t *testing.T) *crypto.PrivKey {
+	t.Helper()
+	k, err := crypto.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// oneKind builds a generator over a single patient and gateway that sends
+// only kind k.
+func oneKind(t *testing.T, k Kind) (*Medchain, *Account) {
+	t.Helper()
+	p := NewAccount(testKey(t), 1)
+	m, err := NewMedchain(MedchainConfig{
+		ChainID: "c", Mix: Mix{k: 1}, Lanes: 1, Patients: []*Account{p},
+		Gateways: []*Account{NewAccount(testKey(t), 5)}, Practitioners: []crypto.Address{{1}}, Guardians: []crypto.Address{{2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, p
+}
+
+func decode(t *testing.T, tx *Tx) *sm.Tx {
+	t.Helper()
+	d, err := sm.DecodeTx(tx.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !crypto.Verify(d.Body.Signer, sm.SignBytes(d.BodyBytes), d.Sig) {
+		t.Fatal("bad signature")
+	}
+	return d
+}
+
+func TestRecordsListTheirPatientAsOnlyKeyHolder(t *testing.T) {
+	m, p := oneKind(t, KindRecord)
+	tx := m.Next(0, time.Unix(1000, 0))
+	d := decode(t, tx)
+	if d.Body.Type != records.TypeAdd || d.Body.Sequence != 1 || d.Signer() != p.Addr {
+		t.Fatalf("got %v", d)
+	}
+	msg, err := recordsDecode(d.Body.Msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Patient != p.Addr || len(msg.Keys) != 1 || msg.Keys[0].Recipient != consent.Account(p.Addr) {
+		t.Fatalf("keys %+v", msg.Keys)
+	}
+	if err := msg.ValidateBasic(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recordsDecode(b []byte) (*records.MsgAdd, error) {
+	_, msg, err := sm.NewRouter(records.Module{}).DecodeMsg(sm.Body{Type: records.TypeAdd, Msg: b})
+	if err != nil {
+		return nil, err
+	}
+	return msg.(*records.MsgAdd), nil
+}
+
+func TestRejectionRollsBackOnce(t *testing.T) {
+	m, p := oneKind(t, KindGuardian)
+	t1 := m.Next(0, time.Now()) // set, seq 1
+	t2 := m.Next(0, time.Now()) // revoke, seq 2
+	t3 := m.Next(0, time.Now()) // set, seq 3
+	for i, tx := range []*Tx{t1, t2, t3} {
+		if d := decode(t, tx); d.Body.Sequence != uint64(i+1) {
+			t.Fatalf("tx %d has sequence %d", i, d.Body.Sequence)
+		}
+	}
+	if decode(t, t2).Body.Type != accounts.TypeRevokeGuardian {
+		t.Fatal("guardian kinds do not alternate")
+	}
+	// t2 was rejected (say the mempool was full), so t3 was too.
+	m.Rejected(t2)
+	m.Rejected(t3)
+	if p.Seq != 2 || !p.guardianSet {
+		t.Fatalf("after rollback seq %d guardianSet %v, want 2 true", p.Seq, p.guardianSet)
+	}
+	t4 := m.Next(0, time.Now())
+	if d := decode(t, t4); d.Body.Sequence != 2 || d.Body.Type != accounts.TypeRevokeGuardian {
+		t.Fatalf("resent %s seq %d", d.Body.Type, d.Body.Sequence)
+	}
+}
+
+func TestRevokeNeedsACommittedGrant(t *testing.T) {
+	m, p := oneKind(t, KindRevoke)
+	g := m.Next(0, time.Now())
+	if decode(t, g).Body.Type != consent.TypeGrant {
+		t.Fatal("with nothing to revoke the generator should grant")
+	}
+	m.Committed(g, &BlockTx{Events: []Event{{Type: "consent_granted", Attrs: map[string]string{"id": "42"}}}})
+	r := m.Next(0, time.Now())
+	d := decode(t, r)
+	if d.Body.Type != consent.TypeRevoke {
+		t.Fatalf("got %s", d.Body.Type)
+	}
+	m.Rejected(r)
+	if len(p.grants) != 1 || p.grants[0] != 42 {
+		t.Fatalf("a rejected revoke must give its grant back: %v", p.grants)
+	}
+}
+
+func TestKVTransactions(t *testing.T) {
+	g := NewKV(250, 2)
+	seen := map[[32]byte]bool{}
+	for i := range 100 {
+		tx := g.Next(i%2, time.Time{})
+		if len(tx.Raw) != 250 {
+			t.Fatalf("%d bytes", len(tx.Raw))
+		}
+		eq := 0
+		for _, c := range tx.Raw {
+			if c == '=' {
+				eq++
+			}
+			if c == ':' {
+				t.Fatal("kvstore would read ':' as a separator")
+			}
+		}
+		if eq != 1 || seen[tx.Hash] {
+			t.Fatalf("tx %q: want one '=' and a new key", tx.Raw)
+		}
+		seen[tx.Hash] = true
+	}
+}

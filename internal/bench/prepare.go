@@ -1,0 +1,125 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/client"
+	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/devnet"
+	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/x/accounts"
+)
+
+// DevKeys are the development accounts the mix uses, read from a node
+// home's keystore (devnet writes them there).
+type DevKeys struct {
+	Practitioners []crypto.Address
+	Guardians     []crypto.Address // the development patients
+	Gateways      []*crypto.PrivKey
+}
+
+// LoadDevKeys reads the development keys under home with
+// devnet.DevPassphrase. It leaves out the gateway key the home's node runs
+// with: that node signs audit batches with it, and two signers of one
+// account would race for its sequence.
+func LoadDevKeys(home string) (DevKeys, error) {
+	var k DevKeys
+	own := ""
+	if cfg, err := config.Load(home); err == nil {
+		own = cfg.Gateway.Key
+	}
+	ks := keystore.Open(config.KeysDir(home))
+	for _, a := range devnet.Accounts {
+		switch {
+		case a.Kind == "patient":
+		case a.Role == accounts.RolePractitioner:
+		case a.Role == accounts.RoleGateway && a.Name != own:
+		default:
+			continue
+		}
+		key, err := ks.Load(a.Name, devnet.DevPassphrase)
+		if err != nil {
+			return k, fmt.Errorf("development key %s in %s: %w", a.Name, config.KeysDir(home), err)
+		}
+		switch {
+		case a.Kind == "patient":
+			k.Guardians = append(k.Guardians, key.Address())
+		case a.Role == accounts.RolePractitioner:
+			k.Practitioners = append(k.Practitioners, key.Address())
+		default:
+			k.Gateways = append(k.Gateways, key)
+		}
+	}
+	return k, nil
+}
+
+// PrepareOptions describe the setup of a medchain run.
+type PrepareOptions struct {
+	API         string // a node's API, for the chain id and the gateways' sequences
+	Client      *http.Client
+	Intake      Intake
+	Observer    Observer
+	Keys        DevKeys
+	Accounts    int // fresh patients to register
+	Mix         Mix
+	AuditEvents int
+	Lanes       int // of the run
+	Batch       int // transactions per submission during setup
+	Progress    io.Writer
+}
+
+// PrepareMedchain registers o.Accounts fresh patients (in parallel batches,
+// through the run's intake) and returns the generator of the run.
+func PrepareMedchain(ctx context.Context, o PrepareOptions) (*Medchain, *Setup, error) {
+	start := time.Now()
+	c := client.New(o.API)
+	if o.Client != nil {
+		c.HTTP = o.Client
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var gateways []*Account
+	for _, k := range o.Keys.Gateways {
+		seq, err := c.Sequence(ctx, k.Address())
+		if err != nil {
+			return nil, nil, err
+		}
+		gateways = append(gateways, NewAccount(k, seq))
+	}
+	keys := make([]*crypto.PrivKey, o.Accounts)
+	for i := range keys {
+		if keys[i], err = crypto.GenerateKey(nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	setupLanes := 8
+	if o.Intake.MaxBatch() == 1 {
+		setupLanes = 32
+	}
+	batch := o.Batch
+	if batch <= 0 {
+		batch = 500
+	}
+	if err := SubmitAll(ctx, o.Intake, o.Observer, RegisterTxs(st.ChainID, keys), setupLanes, batch, 5*time.Minute, o.Progress); err != nil {
+		return nil, nil, err
+	}
+	patients := make([]*Account, len(keys))
+	for i, k := range keys {
+		patients[i] = NewAccount(k, 1) // registration used sequence 0
+	}
+	m, err := NewMedchain(MedchainConfig{
+		ChainID: st.ChainID, Mix: o.Mix, Lanes: o.Lanes, Patients: patients, Gateways: gateways,
+		Practitioners: o.Keys.Practitioners, Guardians: o.Keys.Guardians, AuditEvents: o.AuditEvents,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, &Setup{Accounts: len(keys), Seconds: time.Since(start).Seconds(), Classes: m.Classes}, nil
+}
