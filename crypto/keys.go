@@ -69,9 +69,11 @@ func (p *PubKey) UnmarshalText(b []byte) error {
 	return decodeHexFixed(string(b), p[:], "public key")
 }
 
-func (e EncKey) String() string                { return hex.EncodeToString(e[:]) }
-func (e EncKey) MarshalText() ([]byte, error)  { return []byte(e.String()), nil }
-func (e *EncKey) UnmarshalText(b []byte) error { return decodeHexFixed(string(b), e[:], "encryption key") }
+func (e EncKey) String() string               { return hex.EncodeToString(e[:]) }
+func (e EncKey) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+func (e *EncKey) UnmarshalText(b []byte) error {
+	return decodeHexFixed(string(b), e[:], "encryption key")
+}
 
 // ErrBadAddress is returned for text that is not an address.
 var ErrBadAddress = errors.New("not an address: want mc followed by 40 hex digits")
