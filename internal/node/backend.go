@@ -85,7 +85,11 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 	select {
 	case res = <-resCh:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		select { // an answer that arrived together with the deadline wins
+		case res = <-resCh:
+		default:
+			return nil, ctx.Err()
+		}
 	}
 	out := &api.TxResult{Hash: hexHash(h), Code: res.Code, Codespace: res.Codespace, Log: res.Log}
 	if res.Code != abci.CodeTypeOK || !wait {
@@ -96,6 +100,11 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 		n.waitIndexed(ctx, h)
 		return txResult(r, tx), nil
 	case <-ctx.Done():
+		select { // a commit that arrived together with the deadline wins
+		case r := <-ch:
+			return txResult(r, tx), nil
+		default:
+		}
 		return nil, fmt.Errorf("%w: transaction %s accepted but not yet committed", api.ErrTimeout, out.Hash)
 	}
 }
