@@ -1,13 +1,11 @@
 package fhir
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -247,18 +245,7 @@ func (s *Server) fetch(ctx context.Context, peer string, key *crypto.PrivKey, h 
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, envelope.MaxCiphertext+1))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))
-	}
-	if blob.Sum(data) != h {
-		return nil, blob.ErrHashMismatch
-	}
-	return data, nil
+	return blob.ReadResponse(resp, h, envelope.MaxCiphertext)
 }
 
 // render adds the server-assigned meta.versionId and meta.lastUpdated (the

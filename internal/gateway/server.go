@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -256,18 +255,7 @@ func (s *Server) fetchFrom(ctx context.Context, peer string, orig *http.Request,
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, s.MaxBlob+1))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))
-	}
-	if blob.Sum(data) != h {
-		return nil, blob.ErrHashMismatch
-	}
-	return data, nil
+	return blob.ReadResponse(resp, h, s.MaxBlob)
 }
 
 // KeyResponse is GET /v1/records/{id}/key: the requester's wrapped data key.
