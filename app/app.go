@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -575,5 +574,3 @@ func (c *sigCache) take(h [32]byte) bool {
 	}
 	return false
 }
-
-var _ = bytes.Equal

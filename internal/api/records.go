@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -121,12 +120,19 @@ func (s *Server) pathAddress(w http.ResponseWriter, r *http.Request) (crypto.Add
 	return a, true
 }
 
-func (s *Server) patientRecords(w http.ResponseWriter, r *http.Request) {
+// patientState reads the {address} path value and opens the state named by
+// ?height=, answering the error itself when either is bad.
+func (s *Server) patientState(w http.ResponseWriter, r *http.Request) (crypto.Address, *store.Snapshot, bool) {
 	p, ok := s.pathAddress(w, r)
 	if !ok {
-		return
+		return p, nil, false
 	}
 	snap, ok := s.state(w, r)
+	return p, snap, ok
+}
+
+func (s *Server) patientRecords(w http.ResponseWriter, r *http.Request) {
+	p, snap, ok := s.patientState(w, r)
 	if !ok {
 		return
 	}
@@ -330,11 +336,7 @@ func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, snap *sto
 }
 
 func (s *Server) patientConsents(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.pathAddress(w, r)
-	if !ok {
-		return
-	}
-	snap, ok := s.state(w, r)
+	p, snap, ok := s.patientState(w, r)
 	if !ok {
 		return
 	}
@@ -459,11 +461,7 @@ type SignalView struct {
 }
 
 func (s *Server) patientSignals(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.pathAddress(w, r)
-	if !ok {
-		return
-	}
-	snap, ok := s.state(w, r)
+	p, snap, ok := s.patientState(w, r)
 	if !ok {
 		return
 	}
@@ -516,11 +514,7 @@ func (s *Server) writeEmergencies(w http.ResponseWriter, r *http.Request, snap *
 }
 
 func (s *Server) patientEmergencies(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.pathAddress(w, r)
-	if !ok {
-		return
-	}
-	snap, ok := s.state(w, r)
+	p, snap, ok := s.patientState(w, r)
 	if !ok {
 		return
 	}
@@ -534,5 +528,3 @@ func (s *Server) orgEmergencies(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeEmergencies(w, r, snap, consent.EmergenciesByOrg(snap, r.PathValue("id")))
 }
-
-var _ = fmt.Sprint

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -332,5 +331,3 @@ func (s *Server) params(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"height": snap.Version(), "params": out})
 }
-
-var _ = base64.StdEncoding

@@ -11,14 +11,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	ics23 "github.com/cosmos/ics23/go"
 	"github.com/spf13/cobra"
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/client"
+	"github.com/medchain/medchain/internal/lightproof"
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 )
 
@@ -141,13 +140,8 @@ func verifyAccountProof(ctx context.Context, c *client.Client, addr crypto.Addre
 	if p == nil {
 		return 0, errors.New("the node sent no proof")
 	}
-	key := accounts.AccountKey(addr)
-	if p.Key != hex.EncodeToString(key) || !p.Exists {
+	if !p.Exists {
 		return 0, errors.New("the proof is not a membership proof of this account")
-	}
-	var cp ics23.CommitmentProof
-	if err := cp.Unmarshal(p.Proof); err != nil {
-		return 0, fmt.Errorf("decode: %w", err)
 	}
 	// The app hash of the state at height H is in the header of block H+1.
 	next := p.Height + 1
@@ -164,7 +158,7 @@ func verifyAccountProof(ctx context.Context, c *client.Client, addr crypto.Addre
 	if err != nil {
 		return 0, fmt.Errorf("block %d app hash: %w", next, err)
 	}
-	if err := store.VerifyProof(root, &cp, key, p.Value); err != nil {
+	if err := lightproof.VerifyAgainstHeader(root, p, accounts.AccountKey(addr), p.Value); err != nil {
 		return 0, err
 	}
 	acct, err := accounts.DecodeAccount(p.Value)

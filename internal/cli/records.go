@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"slices"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/x/consent"
@@ -100,16 +100,7 @@ the patient, a guardian, or a holder of the patient's write consent for the type
 
 func readInput(g *globals, path string) ([]byte, error) {
 	if path == "-" {
-		var b strings.Builder
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := g.env.Stdin.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		return []byte(b.String()), nil
+		return io.ReadAll(io.LimitReader(g.env.Stdin, 64<<20))
 	}
 	return os.ReadFile(path)
 }
@@ -765,5 +756,3 @@ func NewEmergencyCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(open, rev, list)
 	return cmd
 }
-
-var _ = crypto.Address{}

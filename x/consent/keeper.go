@@ -2,6 +2,7 @@ package consent
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
@@ -236,7 +237,7 @@ func KeyHolders(kv store.Reader, now int64, t Target) []Party {
 	for k := range seen {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	out := make([]Party, len(keys))
 	for i, k := range keys {
 		out[i] = seen[k]

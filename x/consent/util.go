@@ -1,5 +1,0 @@
-package consent
-
-import "slices"
-
-func sortStrings(s []string) { slices.Sort(s) }
