@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,11 +55,19 @@ type App struct {
 	router *sm.Router
 	params *params.Registry
 
-	mu       sync.Mutex // guards everything below; CometBFT may call from several connections
-	chainID  string
-	pending  map[crypto.Address]uint64 // CheckTx: next sequence including mempool txs
-	verified *sigCache
-	block    *blockState // between FinalizeBlock and Commit
+	// CometBFT calls each ABCI connection from its own goroutine
+	// (proxy.NewConnSyncLocalClientCreator): CheckTx runs beside
+	// FinalizeBlock and Commit. mu guards the consensus connection's state
+	// (the working tree and the block in progress); checkMu guards the
+	// mempool's view of pending sequences. CheckTx reads only the committed
+	// snapshot, never the working tree, once the first block is committed.
+	mu      sync.Mutex
+	block   *blockState // between FinalizeBlock and Commit
+	checkMu sync.Mutex
+	pending map[crypto.Address]uint64 // CheckTx: next sequence including mempool txs
+
+	chainID  atomic.Pointer[string]
+	verified *sigCache // safe for concurrent use
 
 	committed     atomic.Pointer[store.Snapshot]
 	committedTime atomic.Int64 // block time (unix nanoseconds) of the committed state
@@ -147,18 +156,15 @@ func (a *App) SnapshotAt(height int64) (*store.Snapshot, error) {
 
 // ChainID returns the chain id once known (InitChain or the first block).
 func (a *App) ChainID() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.chainID
+	if p := a.chainID.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // SetChainID sets the chain id on restart (from the genesis document); it is
 // needed before the first CheckTx.
-func (a *App) SetChainID(id string) {
-	a.mu.Lock()
-	a.chainID = id
-	a.mu.Unlock()
-}
+func (a *App) SetChainID(id string) { a.chainID.Store(&id) }
 
 // guard turns a store fault panic into a Go error: the node is broken.
 func guard(err *error) {
@@ -191,7 +197,7 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (resp *ab
 	defer guard(&err)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.chainID = req.ChainId
+	a.SetChainID(req.ChainId)
 	var gs GenesisState
 	if len(req.AppStateBytes) > 0 {
 		if err := json.Unmarshal(req.AppStateBytes, &gs); err != nil {
@@ -241,9 +247,15 @@ func checkGenesisValidators(kv store.Reader, vals []abci.ValidatorUpdate) error 
 
 func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.ResponseCheckTx, err error) {
 	defer guard(&err)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	res := a.checkTx(req.Tx, req.Type == abci.CheckTxType_Recheck)
+	if a.committed.Load() == nil {
+		// Before the first commit CheckTx reads the genesis state in the
+		// working tree, which FinalizeBlock writes.
+		a.mu.Lock()
+		defer a.mu.Unlock()
+	}
+	a.checkMu.Lock()
+	defer a.checkMu.Unlock()
+	res := a.checkTx(req.Tx)
 	if res != nil {
 		code, space, log := sm.ABCIInfo(res)
 		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, nil
@@ -253,20 +265,20 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 
 // checkTx validates a transaction against committed state plus the
 // transactions already accepted into the mempool.
-func (a *App) checkTx(raw []byte, recheck bool) error {
+func (a *App) checkTx(raw []byte) error {
 	tx, err := sm.DecodeTx(raw)
 	if err != nil {
 		return err
 	}
-	if tx.Body.ChainID != a.chainID {
-		return sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, a.chainID)
+	if chainID := a.ChainID(); tx.Body.ChainID != chainID {
+		return sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, chainID)
 	}
 	rt, _, err := a.router.DecodeMsg(tx.Body)
 	if err != nil {
 		return err
 	}
 	h := sm.TxHash(raw)
-	if !recheck || !a.verified.has(h) {
+	if !a.verified.has(h) {
 		if !crypto.Verify(tx.Body.Signer, sm.SignBytes(tx.BodyBytes), tx.Sig) {
 			return sm.ErrBadSignature
 		}
@@ -342,14 +354,15 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	defer guard(&err)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.chainID == "" {
+	chainID := a.ChainID()
+	if chainID == "" {
 		return nil, errors.New("finalize block: chain id unknown")
 	}
 	// The block's writes collect in a sorted cache and reach the tree once,
 	// at the end: iterating a tree with unsaved writes costs as much as all of
 	// them, which made every range read of a transaction cost O(block).
 	block := store.NewCache(a.tree)
-	ctx := sm.Context{ChainID: a.chainID, Height: req.Height, Time: req.Time, Store: block, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
+	ctx := sm.Context{ChainID: chainID, Height: req.Height, Time: req.Time, Store: block, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
 	decoded, sigOK := a.verifyBlock(req.Txs)
 	bs := &blockState{height: req.Height, time: req.Time, results: make([]TxResult, len(req.Txs))}
 	txResults := make([]*abci.ExecTxResult, len(req.Txs))
@@ -398,7 +411,7 @@ type decodedTx struct {
 }
 
 // verifyBlock decodes the block's transactions and checks the signatures that
-// CheckTx has not already verified, in one batch.
+// CheckTx has not already verified, in batches on every core.
 func (a *App) verifyBlock(raws [][]byte) ([]decodedTx, []bool) {
 	out := make([]decodedTx, len(raws))
 	ok := make([]bool, len(raws))
@@ -417,10 +430,64 @@ func (a *App) verifyBlock(raws [][]byte) ([]decodedTx, []bool) {
 		batch = append(batch, crypto.SigItem{Pub: tx.Body.Signer, Msg: sm.SignBytes(tx.BodyBytes), Sig: tx.Sig})
 		idx = append(idx, i)
 	}
-	for j, valid := range crypto.BatchVerify(batch) {
+	for j, valid := range parallelVerify(batch) {
 		ok[idx[j]] = valid
 	}
 	return out, ok
+}
+
+// PreVerify checks the signatures of transactions about to be submitted, in
+// batches spread over every core, and remembers the valid ones so that
+// CheckTx (which the mempool calls one at a time) does not verify them again.
+// It changes no state: an invalid or undecodable transaction is simply not
+// remembered, and CheckTx rejects it as before.
+func (a *App) PreVerify(raws [][]byte) {
+	items := make([]crypto.SigItem, 0, len(raws))
+	hashes := make([][32]byte, 0, len(raws))
+	for _, raw := range raws {
+		tx, err := sm.DecodeTx(raw)
+		if err != nil {
+			continue
+		}
+		h := sm.TxHash(raw)
+		if a.verified.has(h) {
+			continue
+		}
+		items = append(items, crypto.SigItem{Pub: tx.Body.Signer, Msg: sm.SignBytes(tx.BodyBytes), Sig: tx.Sig})
+		hashes = append(hashes, h)
+	}
+	var good [][32]byte
+	for i, valid := range parallelVerify(items) {
+		if valid {
+			good = append(good, hashes[i])
+		}
+	}
+	a.verified.add(good...)
+}
+
+// parallelVerify batch-verifies items in one chunk per core.
+func parallelVerify(items []crypto.SigItem) []bool {
+	const minChunk = 64 // below this a batch gains little from splitting
+	workers := runtime.GOMAXPROCS(0)
+	if n := (len(items) + minChunk - 1) / minChunk; n < workers {
+		workers = n
+	}
+	if workers <= 1 {
+		return crypto.BatchVerify(items)
+	}
+	ok := make([]bool, len(items))
+	chunk := (len(items) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(items); lo += chunk {
+		hi := min(lo+chunk, len(items))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copy(ok[lo:hi], crypto.BatchVerify(items[lo:hi]))
+		}()
+	}
+	wg.Wait()
+	return ok
 }
 
 // deliver runs one authenticated transaction. The signer's sequence advances
@@ -470,12 +537,17 @@ func (a *App) deliver(ctx sm.Context, tx *sm.Tx) error {
 	return nil
 }
 
+// indexed names the event attributes CometBFT's transaction index keeps:
+// those the API searches by (GET /v1/accounts/{addr}/txs). Indexing every
+// attribute cost a database write per attribute per transaction.
+var indexed = map[string]bool{"message.signer": true, "message.type": true}
+
 func toABCIEvents(evs []sm.Event) []abci.Event {
 	out := make([]abci.Event, len(evs))
 	for i, e := range evs {
 		attrs := make([]abci.EventAttribute, len(e.Attrs))
 		for j, at := range e.Attrs {
-			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: true}
+			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: indexed[e.Type+"."+at.Key]}
 		}
 		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
 	}
@@ -499,9 +571,14 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	if bs != nil {
 		a.committedTime.Store(bs.time.UnixNano())
 	}
-	clear(a.pending) // rechecks rebuild it from the mempool
 	a.block = nil
 	a.mu.Unlock()
+	// CometBFT holds the mempool's lock from before Commit until the
+	// rechecks after it, so no CheckTx sees the state between the new
+	// snapshot and the cleared sequences.
+	a.checkMu.Lock()
+	clear(a.pending) // rechecks rebuild it from the mempool
+	a.checkMu.Unlock()
 	a.log.Debug("committed", "height", version, "app_hash", fmt.Sprintf("%X", hash))
 	if a.onCommit != nil && bs != nil {
 		a.onCommit(version, bs.results)
@@ -552,22 +629,34 @@ func (emptyReader) Iterate([]byte, []byte, func([]byte, []byte) bool) {}
 // sigCache remembers hashes of transactions whose signature CheckTx verified.
 // It is bounded: when full it is emptied, which costs only re-verification.
 type sigCache struct {
+	mu  sync.Mutex
 	max int
 	m   map[[32]byte]struct{}
 }
 
 func newSigCache(max int) *sigCache { return &sigCache{max: max, m: make(map[[32]byte]struct{})} }
 
-func (c *sigCache) add(h [32]byte) {
-	if len(c.m) >= c.max {
-		clear(c.m)
+func (c *sigCache) add(hs ...[32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range hs {
+		if len(c.m) >= c.max {
+			clear(c.m)
+		}
+		c.m[h] = struct{}{}
 	}
-	c.m[h] = struct{}{}
 }
 
-func (c *sigCache) has(h [32]byte) bool { _, ok := c.m[h]; return ok }
+func (c *sigCache) has(h [32]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[h]
+	return ok
+}
 
 func (c *sigCache) take(h [32]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, ok := c.m[h]; ok {
 		delete(c.m, h)
 		return true

@@ -1205,3 +1205,75 @@ func TestPrepareProposalRespectsMaxBytes(t *testing.T) {
 		t.Fatalf("PrepareProposal kept %d txs, %v", len(resp.Txs), err)
 	}
 }
+
+// TestCheckTxBesideFinalizeBlock: the node calls CheckTx from the mempool's
+// connection while FinalizeBlock and Commit run on the consensus connection.
+// CheckTx must keep answering from the committed state (run with -race to
+// check the locking), and every transaction it accepted must commit.
+func TestCheckTxBesideFinalizeBlock(t *testing.T) {
+	h := apptest.New(t)
+	newBlock := func(n, round int) [][]byte {
+		var txs [][]byte
+		for i := range n {
+			k := apptest.Key(fmt.Sprintf("beside-%d-%d", round, i))
+			txs = append(txs, sm.SignTx(k, apptest.ChainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: k.EncKey()}))
+		}
+		return txs
+	}
+	pending := newBlock(200, 0)
+	for _, tx := range pending {
+		if r := h.Check(t, tx); r.Code != 0 {
+			t.Fatalf("CheckTx: %s", r.Log)
+		}
+	}
+	for round := 1; round <= 5; round++ {
+		next := newBlock(200, round)
+		done := make(chan error, 1)
+		go func() {
+			for _, tx := range next {
+				r, err := h.App.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: tx, Type: abci.CheckTxType_New})
+				if err != nil || r.Code != 0 {
+					done <- fmt.Errorf("CheckTx beside FinalizeBlock: %v %v", err, r)
+					return
+				}
+			}
+			done <- nil
+		}()
+		for _, r := range h.Finalize(t, pending...).TxResults {
+			if r.Code != 0 {
+				t.Fatalf("round %d: accepted transaction failed: %s", round, r.Log)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		pending = next
+	}
+}
+
+// TestPreVerify: signatures checked ahead by PreVerify are not checked again,
+// and a transaction with a bad signature in the same batch is still refused.
+func TestPreVerify(t *testing.T) {
+	h := apptest.New(t)
+	var txs [][]byte
+	for i := range 130 {
+		k := apptest.Key(fmt.Sprintf("pre-%d", i))
+		txs = append(txs, sm.SignTx(k, apptest.ChainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: k.EncKey()}))
+	}
+	bad := bytes.Clone(txs[77])
+	bad[len(bad)-1] ^= 1 // the last byte belongs to the signature
+	txs[77] = bad
+	h.App.PreVerify(txs)
+	for i, tx := range txs {
+		r := h.Check(t, tx)
+		if i == 77 {
+			if r.Code != sm.ErrBadSignature.Code || r.Codespace != sm.ErrBadSignature.Codespace {
+				t.Fatalf("tampered signature accepted after PreVerify: %+v", r)
+			}
+			continue
+		}
+		if r.Code != 0 {
+			t.Fatalf("tx %d: %s", i, r.Log)
+		}
+	}
+}

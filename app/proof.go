@@ -10,7 +10,7 @@ import (
 )
 
 // ProofOpType names medchain's proof operator in CometBFT ProofOps.
-const ProofOpType = "ics23:iavl"
+const ProofOpType = "ics23:smt"
 
 // ProofOps wraps an ICS23 proof as CometBFT ProofOps (what abci_query returns).
 func ProofOps(key []byte, p *ics23.CommitmentProof) (*cmtcrypto.ProofOps, error) {

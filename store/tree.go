@@ -2,166 +2,385 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"sync"
 
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	ics23 "github.com/cosmos/ics23/go"
-
-	"github.com/cosmos/iavl"
-	iavldb "github.com/cosmos/iavl/db"
 )
 
-// Tree is the committed state: an IAVL tree whose root hash is the app hash.
-// Writes go to the working version; Commit saves it atomically (one database
-// batch, synced) as the next version. Version numbers equal block heights.
+// Tree is the committed state: key-value pairs in a Pebble database, and a
+// sparse Merkle tree over them (smt) whose root is the app hash. Writes go to
+// the working version (a sorted in-memory cache and the tree's working root);
+// Commit writes them to the database in one synced batch as the next version.
+// Version numbers equal block heights.
 //
-// Tree is not safe for concurrent writers; Snapshot values of saved versions
-// are safe to read from any goroutine.
+// The Merkle tree is held in memory only (about 140 bytes per key) and is
+// rebuilt from the database when the tree is opened; the database holds each
+// key once, so a write costs one database put instead of a path of tree
+// nodes. See docs/performance.md for the measurements behind this design.
+//
+// The last ReadableVersions versions can be read (Snapshot), and the last
+// ProvableVersions proven. Tree is not safe for concurrent writers; Snapshot
+// values are safe to use from any goroutine.
 type Tree struct {
-	db iavldb.DB
-	mt *iavl.MutableTree
+	db   *pebble.DB
+	work *Cache // uncommitted writes over the latest committed state
+
+	mu      sync.RWMutex // guards everything below and the reuse of tree nodes
+	trie    smt
+	version int64
+	root    ref // committed root
+	hash    []byte
+	snaps   []*Snapshot // readable versions, oldest first
+	live    map[*pebble.Snapshot]struct{}
+	closed  bool
 }
 
-// treeCacheNodes is the number of IAVL nodes kept in memory.
-const treeCacheNodes = 200_000
+const (
+	// ReadableVersions is how many recent versions Snapshot can return.
+	ReadableVersions = 100
+	// ProvableVersions is how many recent versions can produce proofs. The
+	// tree keeps the nodes these versions share with no later one.
+	ProvableVersions = 8
+)
 
-// OpenTree opens (or creates) the tree stored in dir/application.db and loads
-// its latest saved version.
+// Database key space.
+var (
+	prefixState = []byte{'s'} // 's' ‖ key → value
+	prefixHash  = []byte{'h'} // 'h' ‖ SHA-256(key) → key (for absence proofs)
+	keyMeta     = []byte{'m'} // version (8 bytes) ‖ root (32 bytes)
+)
+
+// DBName is the state database's directory name under a node's data directory.
+const DBName = "medchain.db"
+
+// OpenTree opens (or creates) the state stored in dir/DBName and loads its
+// latest version, rebuilding the Merkle tree from the stored keys.
 func OpenTree(dir string) (*Tree, error) {
-	db, err := iavldb.NewDB("application", "goleveldb", dir)
-	if err != nil {
-		return nil, fmt.Errorf("open state db: %w", err)
-	}
-	return newTree(db)
+	return openTree(filepath.Join(dir, DBName), nil, 256<<20, 64<<20)
 }
 
 // NewMemTree returns a tree held in memory (tests, determinism checks).
 func NewMemTree() *Tree {
-	t, err := newTree(iavldb.NewMemDB())
+	t, err := openTree("", vfs.NewMem(), 8<<20, 1<<20)
 	if err != nil {
-		panic(err) // cannot fail on an empty memory database
+		panic(err) // cannot fail on an empty memory file system
 	}
 	return t
 }
 
-func newTree(db iavldb.DB) (*Tree, error) {
-	mt := iavl.NewMutableTree(db, treeCacheNodes, false, iavl.NewNopLogger(), iavl.SyncOption(true))
-	if _, err := mt.Load(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load state tree: %w", err)
+func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree, error) {
+	cache := pebble.NewCache(cacheBytes)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		Cache:        cache,
+		MemTableSize: memtable,
+		Logger:       quietLogger{},
+		FS:           fs,
 	}
-	return &Tree{db: db, mt: mt}, nil
+	db, err := pebble.Open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open state db: %w", err)
+	}
+	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:]}
+	if err := t.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return t, nil
 }
 
-// Close closes the database.
-func (t *Tree) Close() error { return t.db.Close() }
-
-func (t *Tree) Get(key []byte) []byte {
-	v, err := t.mt.Get(key)
-	Check(err)
-	return v
+// load reads the latest version and rebuilds the Merkle tree over it.
+func (t *Tree) load() error {
+	meta, err := t.get(t.db, keyMeta)
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	t.trie.gen = 1
+	if meta == nil {
+		t.work = NewCache(dbReader{t.db})
+		return nil
+	}
+	if len(meta) != 40 {
+		return fmt.Errorf("load state: corrupt metadata (%d bytes)", len(meta))
+	}
+	version := int64(binary.BigEndian.Uint64(meta))
+	it, err := t.db.NewIter(&pebble.IterOptions{LowerBound: prefixState, UpperBound: PrefixEnd(prefixState)})
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		kh := sha256.Sum256(it.Key()[1:])
+		vh := sha256.Sum256(it.Value())
+		lh := leafHash(&kh, &vh)
+		t.trie.set(&kh, &lh)
+	}
+	if err := firstErr(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	t.root = t.trie.commit(version, ProvableVersions)
+	h := t.trie.hash(t.root)
+	if !bytes.Equal(h[:], meta[8:]) {
+		return fmt.Errorf("load state: the stored state hashes to %X, version %d was committed as %X", h, version, meta[8:])
+	}
+	t.version, t.hash = version, h[:]
+	t.work = NewCache(dbReader{t.db})
+	t.snaps = append(t.snaps, t.newSnapshot())
+	return nil
 }
+
+// Close closes the database. Snapshots must not be used afterwards.
+func (t *Tree) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	for s := range t.live {
+		s.Close()
+	}
+	clear(t.live)
+	t.snaps = nil
+	return t.db.Close()
+}
+
+func (t *Tree) Get(key []byte) []byte { return t.work.Get(key) }
 
 func (t *Tree) Set(key, value []byte) {
-	if len(key) == 0 || value == nil {
-		panic(Fault{errEmpty})
-	}
-	// iavl keeps the slices it is given; copy them as Memory and Cache do, so
-	// that a caller reusing its buffer cannot change uncommitted state.
-	_, err := t.mt.Set(bytes.Clone(key), bytes.Clone(value))
-	Check(err)
+	t.work.Set(key, value)
+	kh := sha256.Sum256(key)
+	vh := sha256.Sum256(value)
+	lh := leafHash(&kh, &vh)
+	t.trie.set(&kh, &lh)
 }
 
 func (t *Tree) Delete(key []byte) {
-	_, _, err := t.mt.Remove(key)
-	Check(err)
+	t.work.Delete(key)
+	kh := sha256.Sum256(key)
+	t.trie.remove(&kh)
 }
 
 func (t *Tree) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	it, err := t.mt.Iterator(start, end, true)
-	Check(err)
-	defer it.Close()
-	for ; it.Valid(); it.Next() {
-		if !fn(it.Key(), it.Value()) {
-			return
-		}
-	}
-	Check(it.Error())
+	t.work.Iterate(start, end, fn)
 }
 
 // WorkingHash is the root hash the working version will have once committed.
-func (t *Tree) WorkingHash() []byte { return t.mt.WorkingHash() }
-
-// Version is the last saved version (0 before the first commit).
-func (t *Tree) Version() int64 { return t.mt.Version() }
-
-// Hash is the root hash of the last saved version.
-func (t *Tree) Hash() []byte { return t.mt.Hash() }
-
-// Commit saves the working version and returns its hash and number.
-func (t *Tree) Commit() ([]byte, int64, error) { return t.mt.SaveVersion() }
-
-// Rollback discards unsaved writes.
-func (t *Tree) Rollback() { t.mt.Rollback() }
-
-// ErrNoVersion is returned for a version that was never saved or was pruned.
-var ErrNoVersion = errors.New("no such state version")
-
-// Snapshot returns a read-only view of a saved version.
-func (t *Tree) Snapshot(version int64) (*Snapshot, error) {
-	if version <= 0 || !t.mt.VersionExists(version) {
-		return nil, fmt.Errorf("%w: %d", ErrNoVersion, version)
-	}
-	it, err := t.mt.GetImmutable(version)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %d: %v", ErrNoVersion, version, err)
-	}
-	return &Snapshot{it: it}, nil
+func (t *Tree) WorkingHash() []byte {
+	h := t.trie.hash(t.trie.root)
+	return h[:]
 }
 
-// Snapshot is a read-only saved version of the tree.
-type Snapshot struct{ it *iavl.ImmutableTree }
+// Version is the last committed version (0 before the first commit).
+func (t *Tree) Version() int64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.version
+}
+
+// Hash is the root hash of the last committed version.
+func (t *Tree) Hash() []byte {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return bytes.Clone(t.hash)
+}
+
+// Commit saves the working version and returns its hash and number.
+func (t *Tree) Commit() ([]byte, int64, error) {
+	h := t.trie.hash(t.trie.root)
+	t.mu.RLock()
+	version := t.version + 1
+	t.mu.RUnlock()
+
+	b := t.db.NewBatch()
+	var err error
+	t.work.writes.Ascend(func(e entry) bool {
+		k := append(prefixState[:1:1], e.key...)
+		kh := sha256.Sum256([]byte(e.key))
+		hk := append(prefixHash[:1:1], kh[:]...)
+		if e.val == nil {
+			err = firstErr(b.Delete(k, nil), b.Delete(hk, nil))
+		} else {
+			err = firstErr(b.Set(k, e.val, nil), b.Set(hk, []byte(e.key), nil))
+		}
+		return err == nil
+	})
+	meta := binary.BigEndian.AppendUint64(nil, uint64(version))
+	meta = append(meta, h[:]...)
+	if err == nil {
+		err = b.Set(keyMeta, meta, nil)
+	}
+	if err == nil {
+		err = t.db.Apply(b, pebble.Sync)
+	}
+	b.Close()
+	if err != nil {
+		return nil, 0, fmt.Errorf("commit state: %w", err)
+	}
+	t.work = NewCache(dbReader{t.db})
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.version = version
+	t.root = t.trie.commit(version, ProvableVersions)
+	t.hash = h[:]
+	t.snaps = append(t.snaps, t.newSnapshot())
+	if n := len(t.snaps) - ReadableVersions; n > 0 {
+		clear(t.snaps[:n]) // the pebble snapshots close once unreferenced
+		t.snaps = t.snaps[n:]
+	}
+	return bytes.Clone(t.hash), version, nil
+}
+
+// Rollback discards the working version's writes.
+func (t *Tree) Rollback() {
+	t.work.Discard()
+	t.mu.RLock()
+	root := t.root
+	t.mu.RUnlock()
+	t.trie.rollback(root)
+}
+
+// Stats reports the size of the state: keys and Merkle tree nodes in memory.
+type Stats struct {
+	Keys, InnerNodes int
+}
+
+// Stats counts the committed and working tree's nodes.
+func (t *Tree) Stats() Stats {
+	return Stats{Keys: t.trie.leaves.live(), InnerNodes: t.trie.inners.live()}
+}
+
+// ErrNoVersion is returned for a version that was never saved or is no
+// longer kept.
+var ErrNoVersion = errors.New("no such state version")
+
+// Snapshot returns a read-only view of a committed version.
+func (t *Tree) Snapshot(version int64) (*Snapshot, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := len(t.snaps) - 1; i >= 0; i-- {
+		if s := t.snaps[i]; s.version == version {
+			return s, nil
+		}
+	}
+	if version > 0 && version <= t.version {
+		return nil, fmt.Errorf("%w: %d (the last %d versions are kept)", ErrNoVersion, version, ReadableVersions)
+	}
+	return nil, fmt.Errorf("%w: %d", ErrNoVersion, version)
+}
+
+// newSnapshot captures the committed version; t.mu is held for writing. The
+// database snapshot is closed when the Snapshot becomes unreachable.
+func (t *Tree) newSnapshot() *Snapshot {
+	ps := t.db.NewSnapshot()
+	t.live[ps] = struct{}{}
+	s := &Snapshot{tree: t, snap: ps, version: t.version, root: t.root, hash: t.hash}
+	runtime.AddCleanup(s, t.closeSnapshot, ps)
+	return s
+}
+
+func (t *Tree) closeSnapshot(ps *pebble.Snapshot) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.live[ps]; ok {
+		delete(t.live, ps)
+		ps.Close()
+	}
+}
+
+// Snapshot is a read-only committed version of the state.
+type Snapshot struct {
+	tree    *Tree
+	snap    *pebble.Snapshot
+	version int64
+	root    ref
+	hash    []byte
+}
 
 var _ Reader = (*Snapshot)(nil)
 
-func (s *Snapshot) Version() int64 { return s.it.Version() }
-func (s *Snapshot) Hash() []byte   { return s.it.Hash() }
+func (s *Snapshot) Version() int64 { return s.version }
+func (s *Snapshot) Hash() []byte   { return bytes.Clone(s.hash) }
 
 func (s *Snapshot) Get(key []byte) []byte {
-	v, err := s.it.Get(key)
+	v, err := s.tree.get(s.snap, append(prefixState[:1:1], key...))
 	Check(err)
 	return v
 }
 
 func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	it, err := s.it.Iterator(start, end, true)
-	Check(err)
-	defer it.Close()
-	for ; it.Valid(); it.Next() {
-		if !fn(it.Key(), it.Value()) {
-			return
-		}
-	}
-	Check(it.Error())
+	iterate(s.snap, start, end, fn)
 }
+
+// ErrNotProvable is returned by Prove for a version whose tree nodes are no
+// longer kept.
+var ErrNotProvable = fmt.Errorf("%w: proofs are kept for the last %d versions", ErrNoVersion, ProvableVersions)
 
 // Prove returns the value at key (nil when absent) and an ICS23 proof of its
 // membership, or of its absence, under the snapshot's root hash.
 func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
-	v, err := s.it.Get(key)
-	if err != nil {
-		return nil, nil, err
+	t := s.tree
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed || s.version <= t.version-ProvableVersions {
+		return nil, nil, ErrNotProvable
 	}
-	var p *ics23.CommitmentProof
+	v := s.Get(key)
+	kh := sha256.Sum256(key)
 	if v != nil {
-		p, err = s.it.GetMembershipProof(key)
-	} else {
-		p, err = s.it.GetNonMembershipProof(key)
+		p := s.exist(key, v, &kh)
+		return v, &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Exist{Exist: p}}, nil
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("prove: %w", err)
+	prev, hasPrev, next, hasNext := t.trie.neighbors(s.root, &kh)
+	non := &ics23.NonExistenceProof{Key: key}
+	for _, nb := range []struct {
+		kh  [32]byte
+		has bool
+		out **ics23.ExistenceProof
+	}{{prev, hasPrev, &non.Left}, {next, hasNext, &non.Right}} {
+		if !nb.has {
+			continue
+		}
+		nk, err := t.get(s.snap, append(prefixHash[:1:1], nb.kh[:]...))
+		if err != nil || nk == nil {
+			return nil, nil, fmt.Errorf("prove: the key of a neighbouring leaf is missing: %v", err)
+		}
+		nv := s.Get(nk)
+		if nv == nil {
+			return nil, nil, fmt.Errorf("prove: a neighbouring leaf has no value")
+		}
+		*nb.out = s.exist(nk, nv, &nb.kh)
 	}
-	return v, p, nil
+	if non.Left == nil && non.Right == nil {
+		return nil, nil, errors.New("prove: the state is empty")
+	}
+	return nil, &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Nonexist{Nonexist: non}}, nil
+}
+
+// exist builds the existence proof of a present key; t.mu is held.
+func (s *Snapshot) exist(key, value []byte, kh *[32]byte) *ics23.ExistenceProof {
+	path, _ := s.tree.trie.lookup(s.root, kh)
+	ops := make([]*ics23.InnerOp, len(path))
+	for i, st := range path {
+		op := &ics23.InnerOp{Hash: ics23.HashOp_SHA256}
+		if st.right {
+			op.Prefix = append([]byte{1}, st.sibling[:]...)
+		} else {
+			op.Prefix = []byte{1}
+			op.Suffix = bytes.Clone(st.sibling[:])
+		}
+		ops[len(path)-1-i] = op // leaf first
+	}
+	return &ics23.ExistenceProof{Key: key, Value: value, Leaf: ics23.SmtSpec.LeafSpec, Path: ops}
 }
 
 // VerifyProof checks an ICS23 proof for key against root: membership with
@@ -171,13 +390,90 @@ func VerifyProof(root []byte, proof *ics23.CommitmentProof, key, value []byte) e
 		return errors.New("missing proof")
 	}
 	if value != nil {
-		if !ics23.VerifyMembership(ics23.IavlSpec, root, proof, key, value) {
+		if !ics23.VerifyMembership(ics23.SmtSpec, root, proof, key, value) {
 			return errors.New("membership proof does not verify against the root")
 		}
 		return nil
 	}
-	if !ics23.VerifyNonMembership(ics23.IavlSpec, root, proof, key) {
+	if !ics23.VerifyNonMembership(ics23.SmtSpec, root, proof, key) {
 		return errors.New("non-membership proof does not verify against the root")
 	}
 	return nil
+}
+
+// pebbleReader is what a database and its snapshots have in common.
+type pebbleReader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+func (t *Tree) get(r pebbleReader, key []byte) ([]byte, error) {
+	v, c, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	return out, c.Close()
+}
+
+func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool) {
+	lo := append(prefixState[:1:1], start...)
+	hi := PrefixEnd(prefixState)
+	if end != nil {
+		hi = append(prefixState[:1:1], end...)
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	Check(err)
+	for it.First(); it.Valid(); it.Next() {
+		if !fn(bytes.Clone(it.Key()[1:]), bytes.Clone(it.Value())) {
+			break
+		}
+	}
+	Check(firstErr(it.Error(), it.Close()))
+}
+
+// dbReader reads the latest committed state from the database.
+type dbReader struct{ db *pebble.DB }
+
+func (r dbReader) Get(key []byte) []byte {
+	v, c, err := r.db.Get(append(prefixState[:1:1], key...))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	Check(err)
+	out := bytes.Clone(v)
+	Check(c.Close())
+	return out
+}
+
+func (r dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	iterate(r.db, start, end, fn)
+}
+
+// Set and Delete are never called: the working Cache holds every write.
+func (dbReader) Set([]byte, []byte) { panic(Fault{errReadOnly}) }
+func (dbReader) Delete([]byte)      { panic(Fault{errReadOnly}) }
+
+var (
+	errReadOnly = errors.New("write to the committed state outside a commit")
+	errTreeFull = errors.New("state tree: node arena full")
+)
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(Fault{fmt.Errorf("state db: "+format, args...)})
 }

@@ -108,7 +108,7 @@ JSON-RPC broadcast_tx_async or straight into its mempool.`,
 	fl.StringVar(&f.profile, "profile", "", "write a CPU profile of this process over the measurement window")
 	fl.IntVar(&f.nodePID, "node-pid", 0, "process id of the node (same machine), to report its CPU use")
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress lines")
-	cmd.AddCommand(newBenchCompareCmd(g), newBenchKVNodeCmd(g))
+	cmd.AddCommand(newBenchCompareCmd(g), newBenchKVNodeCmd(g), newBenchStateCmd(g))
 	return cmd
 }
 
@@ -200,20 +200,26 @@ func runBench(ctx context.Context, g *globals, f benchFlags) error {
 		Params: params, Setup: setup, Results: res, Profile: f.profile,
 	}
 	rep.Summary(g.env.Stdout)
-	if f.out != "" {
-		fo, err := os.Create(f.out)
-		if err != nil {
-			return err
-		}
-		if err := rep.WriteJSON(fo); err != nil {
-			fo.Close()
-			return err
-		}
-		if err := fo.Close(); err != nil {
-			return err
-		}
-		fmt.Fprintln(g.env.Stdout, "results written to", f.out)
+	return writeResults(g, f.out, rep.WriteJSON)
+}
+
+// writeResults writes a report to path, when one is given.
+func writeResults(g *globals, path string, write func(io.Writer) error) error {
+	if path == "" {
+		return nil
 	}
+	fo, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(fo); err != nil {
+		fo.Close()
+		return err
+	}
+	if err := fo.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.env.Stdout, "results written to", path)
 	return nil
 }
 
@@ -493,4 +499,91 @@ separate process, as it loads a medchain node.`,
 	cmd.Flags().StringVar(&kvApp, "kv-app", "persistent", "persistent (goleveldb) or memory")
 	cmd.Flags().DurationVar(&timeoutCommit, "timeout-commit", 0, "block interval (default: --home's config, else 1s)")
 	return cmd
+}
+
+func newBenchStateCmd(g *globals) *cobra.Command {
+	var o bench.StateOptions
+	var out, cpuProfile string
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "state",
+		Short: "Build a state of many patients and records through real transactions; measure its memory and disk",
+		Long: `state builds, in the new or empty folder --home, the state of --patients patients
+by executing signed transactions through the application, FinalizeBlock then
+Commit into the on-disk state tree as a node does (without CometBFT): for each
+patient accounts/register_patient, --records-per-patient records/add (600 bytes,
+one wrapped key: the patient's), then a consent/grant of read and write to one of
+100 practitioners. --block transactions per block. At --checkpoints evenly spaced
+patient counts it records the state folder's size, the Go heap in use after a
+collection, and the process's resident and peak resident memory.
+
+It then closes the state and reopens it as a restarted node does, and runs a
+workload on it for --serve-duration: half consent checks (x/consent MayRead, on
+the committed state, one goroutine), half blocks of --serve-block records/add
+(checked by CheckTx, then FinalizeBlock and Commit), measuring memory meanwhile.
+--serve-only runs only that workload, on a state an earlier run built (run it in
+a fresh process to measure a restarted node).
+
+The summary ends with a linear extrapolation of disk and memory to 10,000,000
+records, labelled as such. --out writes everything as JSON.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("home") {
+				return errors.New("--home: give the folder of the state (new or empty; with --serve-only, an earlier run's)")
+			}
+			ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.Home = g.home
+			if !quiet {
+				o.Progress = g.env.Stdout
+			}
+			if cpuProfile != "" {
+				stopProfile, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
+			machine := bench.CollectMachine()
+			rep, err := bench.RunState(ctx, o)
+			if rep == nil {
+				return err
+			}
+			// A workload that failed after a long build still reports the build.
+			machine.LoadEnd = bench.LoadAvg()
+			rep.Tool, rep.Date, rep.Command, rep.Machine = "medchain bench state", time.Now().UTC(), os.Args, machine
+			rep.Summary(g.env.Stdout)
+			return errors.Join(err, writeResults(g, out, rep.WriteJSON))
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&o.Patients, "patients", 100_000, "patients to register")
+	fl.IntVar(&o.RecordsPerPatient, "records-per-patient", 10, "records/add per patient")
+	fl.IntVar(&o.Block, "block", 5000, "transactions per block while building")
+	fl.IntVar(&o.Checkpoints, "checkpoints", 10, "measurements while building, at evenly spaced patient counts")
+	fl.DurationVar(&o.ServeDuration, "serve-duration", 60*time.Second, "workload on the reopened state (0: none)")
+	fl.IntVar(&o.ServeBlock, "serve-block", 1000, "records/add per block of the workload")
+	fl.BoolVar(&o.ServeOnly, "serve-only", false, "do not build: run the workload on the state an earlier run built in --home")
+	fl.StringVar(&o.HeapProfile, "memprofile", "", "write a heap profile at the end (of the workload, else of the build)")
+	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run")
+	fl.StringVar(&out, "out", "", "write the results as JSON to this file")
+	fl.BoolVar(&quiet, "quiet", false, "no progress lines")
+	return cmd
+}
+
+// startCPUProfile profiles this process's CPU into path until the returned
+// function is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

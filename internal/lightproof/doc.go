@@ -1,5 +1,5 @@
 // Package lightproof checks a medchain state proof (an api.Proof: a value, or
-// its absence, at a key, with an ICS23 proof under the IAVL spec) against the
+// its absence, at a key, with an ICS23 proof under the SMT spec) against the
 // app hash of a block header that CometBFT's light client has verified, so
 // that an answer served by one node is believed because another node's
 // consensus-signed headers agree with it.

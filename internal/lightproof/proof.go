@@ -13,8 +13,9 @@ import (
 )
 
 // MaxProofBytes bounds the encoded ICS23 proof VerifyAgainstHeader decodes.
-// An IAVL proof is a few hundred bytes per tree level, and a non-membership
-// proof holds two of them; this is far above any real one.
+// A sparse Merkle proof is about 35 bytes per tree level (some 30 levels
+// for millions of keys), and a non-membership proof holds two; this is far
+// above any real one.
 const MaxProofBytes = 64 << 10
 
 // Errors of VerifyAgainstHeader, checked with errors.Is.

@@ -21,6 +21,7 @@ var _ api.BatchSubmitter = (*Node)(nil)
 // is answered busy without being tried.
 func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, error) {
 	out := make([]api.BatchItem, len(txs))
+	n.app.PreVerify(txs) // on every core; CheckTx then skips these signatures
 	mp := n.cmt.Mempool()
 	busy := false
 	for i, tx := range txs {

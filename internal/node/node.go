@@ -84,7 +84,9 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("node key: %w", err)
 	}
 	cmt, err := nm.NewNode(cc, pv, nodeKey,
-		proxy.NewLocalClientCreator(n.app),
+		// One mutex per ABCI connection, not one for all: CheckTx runs
+		// beside FinalizeBlock and Commit (the app guards its own state).
+		proxy.NewConnSyncLocalClientCreator(n.app),
 		nm.DefaultGenesisDocProviderFunc(cc),
 		cmtcfg.DefaultDBProvider,
 		metricsProvider(cc),

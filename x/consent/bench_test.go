@@ -96,7 +96,7 @@ func benchState(b *testing.B, kv store.KV, now time.Time) []benchQuery {
 
 // BenchmarkMayRead measures one read decision per op against a state of
 // 20,000 patients with four consents each, 1,000 practitioners in 20
-// organizations: on a memory store, and on a committed IAVL snapshot (what
+// organizations: on a memory store, and on a committed snapshot (what
 // the API and gateways query).
 func BenchmarkMayRead(b *testing.B) {
 	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -124,7 +124,7 @@ func BenchmarkMayRead(b *testing.B) {
 		qs := benchState(b, kv, now)
 		bench(b, kv, qs)
 	})
-	b.Run("iavl", func(b *testing.B) {
+	b.Run("committed", func(b *testing.B) {
 		tree := store.NewMemTree()
 		qs := benchState(b, tree, now)
 		if _, _, err := tree.Commit(); err != nil {

@@ -1,0 +1,182 @@
+package store_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/medchain/medchain/store"
+)
+
+// rebuilt returns the root of a fresh tree holding exactly model.
+func rebuilt(t *testing.T, model map[string]string) []byte {
+	t.Helper()
+	fresh := store.NewMemTree()
+	defer fresh.Close()
+	for k, v := range model {
+		fresh.Set([]byte(k), []byte(v))
+	}
+	return fresh.WorkingHash()
+}
+
+// TestTreeMatchesModel runs random writes, deletes and rollbacks against a
+// map. After every commit the root must equal that of a tree built from the
+// map's content alone (the shape is canonical), the content must match, and
+// proofs of present and absent keys must verify; proofs taken at older
+// versions must still verify against their own roots while later versions
+// reuse the tree's nodes.
+func TestTreeMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tr := store.NewMemTree()
+	defer tr.Close()
+	model := map[string]string{}
+	type saved struct {
+		version int64
+		root    []byte
+		model   map[string]string
+	}
+	var history []saved
+	key := func() string { return fmt.Sprintf("k%03d", rng.IntN(300)) }
+	for round := range 60 {
+		work := map[string]string{}
+		for k, v := range model {
+			work[k] = v
+		}
+		for range rng.IntN(40) {
+			k := key()
+			if rng.IntN(4) == 0 {
+				tr.Delete([]byte(k))
+				delete(work, k)
+			} else {
+				v := fmt.Sprintf("v%d-%d", round, rng.IntN(1000))
+				tr.Set([]byte(k), []byte(v))
+				work[k] = v
+			}
+		}
+		if rng.IntN(6) == 0 {
+			tr.Rollback()
+			if !bytes.Equal(tr.WorkingHash(), tr.Hash()) {
+				t.Fatalf("round %d: working hash after rollback differs from the committed one", round)
+			}
+			continue
+		}
+		root, version, err := tr.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		model = work
+		if want := rebuilt(t, model); !bytes.Equal(root, want) {
+			t.Fatalf("round %d: root %x, a tree built from the content has %x", round, root, want)
+		}
+		history = append(history, saved{version, root, model})
+
+		// Every provable version still proves its own content.
+		for _, h := range history {
+			snap, err := tr.Snapshot(h.version)
+			if err != nil {
+				t.Fatalf("version %d: %v", h.version, err)
+			}
+			for range 4 {
+				k := key()
+				v, proof, err := snap.Prove([]byte(k))
+				if h.version <= version-store.ProvableVersions {
+					if !errors.Is(err, store.ErrNotProvable) {
+						t.Fatalf("version %d at %d: Prove = %v, want ErrNotProvable", h.version, version, err)
+					}
+					break
+				}
+				if err != nil {
+					t.Fatalf("version %d: prove %s: %v", h.version, k, err)
+				}
+				want, present := h.model[k]
+				if present != (v != nil) || (present && string(v) != want) {
+					t.Fatalf("version %d: %s = %q, want %q (present %v)", h.version, k, v, want, present)
+				}
+				if err := store.VerifyProof(h.root, proof, []byte(k), v); err != nil {
+					t.Fatalf("version %d (now %d): proof of %s: %v", h.version, version, k, err)
+				}
+			}
+		}
+		got := map[string]string{}
+		tr.Iterate(nil, nil, func(k, v []byte) bool { got[string(k)] = string(v); return true })
+		if fmt.Sprint(got) != fmt.Sprint(model) {
+			t.Fatalf("round %d: content differs from the model", round)
+		}
+	}
+}
+
+// TestTreeReusesNodes: updating the same keys version after version must not
+// grow the tree's node count without bound.
+func TestTreeReusesNodes(t *testing.T) {
+	tr := store.NewMemTree()
+	defer tr.Close()
+	for i := range 1000 {
+		tr.Set([]byte(fmt.Sprintf("key%d", i)), []byte("0"))
+	}
+	tr.Commit()
+	var peak int
+	for v := range 100 {
+		for i := 0; i < 1000; i += 7 {
+			tr.Set([]byte(fmt.Sprintf("key%d", i)), []byte(fmt.Sprint(v)))
+		}
+		tr.Commit()
+		if s := tr.Stats(); s.InnerNodes+s.Keys > peak {
+			peak = s.InnerNodes + s.Keys
+		}
+	}
+	st := tr.Stats()
+	if st.Keys < 1000 || st.InnerNodes < 999 {
+		t.Fatalf("stats %+v: fewer nodes than keys", st)
+	}
+	// 1,000 keys need 1,999 nodes and about 1,450 more for single-child
+	// inner nodes; the kept versions add their replaced paths.
+	if peak > 12_000 {
+		t.Fatalf("node count grew to %d for 1,000 keys: replaced nodes are not reused", peak)
+	}
+}
+
+// TestTreeReopenRebuildsTheSameRoot: a reopened tree rebuilds its Merkle
+// tree from the stored keys and must arrive at the committed root, and
+// proofs from it verify.
+func TestTreeReopenRebuildsTheSameRoot(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := store.OpenTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		tr.Set([]byte(fmt.Sprintf("k%d", i)), []byte(fmt.Sprint(i*i)))
+	}
+	tr.Commit()
+	for i := 0; i < 500; i += 3 {
+		tr.Delete([]byte(fmt.Sprintf("k%d", i)))
+	}
+	root, _, err := tr.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	tr, err = store.OpenTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if !bytes.Equal(tr.Hash(), root) || tr.Version() != 2 {
+		t.Fatalf("reopened at v%d %x, want v2 %x", tr.Version(), tr.Hash(), root)
+	}
+	snap, err := tr.Snapshot(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"k1", "k3", "nope"} {
+		v, p, err := snap.Prove([]byte(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.VerifyProof(root, p, []byte(k), v); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+	}
+}
