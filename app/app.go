@@ -63,8 +63,9 @@ type App struct {
 	// snapshot, never the working tree, once the first block is committed.
 	mu      sync.Mutex
 	block   *blockState // between FinalizeBlock and Commit
-	checkMu sync.Mutex
-	pending map[crypto.Address]uint64 // CheckTx: next sequence including mempool txs
+	checkMu    sync.Mutex
+	pending    map[crypto.Address]uint64 // CheckTx: next sequence including mempool txs
+	checkReads *store.Memo               // CheckTx's reads of the committed snapshot
 
 	chainID  atomic.Pointer[string]
 	verified *sigCache // safe for concurrent use
@@ -286,7 +287,12 @@ func (a *App) checkTx(raw []byte) error {
 	}
 	var kv store.Reader = emptyReader{}
 	if s := a.committed.Load(); s != nil {
-		kv = s
+		// Rechecks read the same signers' accounts and the same
+		// parameters thousands of times per snapshot.
+		if a.checkReads == nil || !a.checkReads.Over(s) {
+			a.checkReads = store.NewMemo(s)
+		}
+		kv = a.checkReads
 	} else {
 		kv = a.tree // before the first commit: genesis state in the working tree
 	}

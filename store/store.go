@@ -110,3 +110,28 @@ func (s *Memory) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 func (s *Memory) Len() int { return len(s.m) }
 
 var errEmpty = fmt.Errorf("empty key or nil value")
+
+// Memo remembers the values a Reader returned, absent keys included. It is
+// for a reader whose content does not change while the Memo is in use (a
+// committed snapshot) and that is read from one goroutine at a time.
+type Memo struct {
+	r    Reader
+	seen map[string][]byte
+}
+
+// NewMemo returns a Memo over r.
+func NewMemo(r Reader) *Memo { return &Memo{r: r, seen: map[string][]byte{}} }
+
+func (m *Memo) Get(key []byte) []byte {
+	if v, ok := m.seen[string(key)]; ok {
+		return v
+	}
+	v := m.r.Get(key)
+	m.seen[string(key)] = v
+	return v
+}
+
+func (m *Memo) Iterate(start, end []byte, fn func(key, value []byte) bool) { m.r.Iterate(start, end, fn) }
+
+// Over reports whether the Memo reads r.
+func (m *Memo) Over(r Reader) bool { return m.r == r }

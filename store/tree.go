@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 	"github.com/cockroachdb/pebble/vfs"
 	ics23 "github.com/cosmos/ics23/go"
 )
@@ -86,6 +87,13 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree,
 		Logger:       quietLogger{},
 		FS:           fs,
 	}
+	// Bloom filters make a lookup of an absent key (a new record id, a new
+	// account) cost a memory probe per table instead of a block read.
+	opts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	opts.EnsureDefaults()
 	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
@@ -106,7 +114,7 @@ func (t *Tree) load() error {
 	}
 	t.trie.gen = 1
 	if meta == nil {
-		t.work = NewCache(dbReader{t.db})
+		t.work = NewCache(newDBReader(t.db))
 		return nil
 	}
 	if len(meta) != 40 {
@@ -132,7 +140,7 @@ func (t *Tree) load() error {
 		return fmt.Errorf("load state: the stored state hashes to %X, version %d was committed as %X", h, version, meta[8:])
 	}
 	t.version, t.hash = version, h[:]
-	t.work = NewCache(dbReader{t.db})
+	t.work = NewCache(newDBReader(t.db))
 	t.snaps = append(t.snaps, t.newSnapshot())
 	return nil
 }
@@ -225,7 +233,7 @@ func (t *Tree) Commit() ([]byte, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("commit state: %w", err)
 	}
-	t.work = NewCache(dbReader{t.db})
+	t.work = NewCache(newDBReader(t.db))
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -435,27 +443,41 @@ func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool)
 	Check(firstErr(it.Error(), it.Close()))
 }
 
-// dbReader reads the latest committed state from the database.
-type dbReader struct{ db *pebble.DB }
+// dbReader reads the latest committed state from the database for the
+// working version. The database changes only at Commit, which starts a new
+// dbReader, so its reads are remembered: a block reads the same accounts,
+// parameters and organizations over and over, and looks up many absent keys.
+type dbReader struct {
+	db   *pebble.DB
+	seen map[string][]byte // nil value: absent
+}
 
-func (r dbReader) Get(key []byte) []byte {
-	v, c, err := r.db.Get(append(prefixState[:1:1], key...))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
+func newDBReader(db *pebble.DB) *dbReader {
+	return &dbReader{db: db, seen: map[string][]byte{}}
+}
+
+func (r *dbReader) Get(key []byte) []byte {
+	if v, ok := r.seen[string(key)]; ok {
+		return v
 	}
-	Check(err)
-	out := bytes.Clone(v)
-	Check(c.Close())
+	v, c, err := r.db.Get(append(prefixState[:1:1], key...))
+	var out []byte
+	if !errors.Is(err, pebble.ErrNotFound) {
+		Check(err)
+		out = bytes.Clone(v)
+		Check(c.Close())
+	}
+	r.seen[string(key)] = out
 	return out
 }
 
-func (r dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	iterate(r.db, start, end, fn)
 }
 
 // Set and Delete are never called: the working Cache holds every write.
-func (dbReader) Set([]byte, []byte) { panic(Fault{errReadOnly}) }
-func (dbReader) Delete([]byte)      { panic(Fault{errReadOnly}) }
+func (*dbReader) Set([]byte, []byte) { panic(Fault{errReadOnly}) }
+func (*dbReader) Delete([]byte)      { panic(Fault{errReadOnly}) }
 
 var (
 	errReadOnly = errors.New("write to the committed state outside a commit")

@@ -118,22 +118,24 @@ type StateBuild struct {
 // StateCheckpoint is the state and the process measured at one point of the
 // build, every patient so far complete.
 type StateCheckpoint struct {
-	Patients  int64     `json:"patients"`
-	Records   int64     `json:"records"`
-	Consents  int64     `json:"consents"`
-	Txs       int64     `json:"txs"`
-	Height    int64     `json:"height"`
-	Seconds   float64   `json:"seconds"`    // since the build started
-	TxPerSec  float64   `json:"tx_per_sec"` // since the previous checkpoint
-	DiskBytes int64     `json:"disk_bytes"` // the state folder
-	Mem       MemSample `json:"mem"`        // heap after a collection
+	Patients  int64       `json:"patients"`
+	Records   int64       `json:"records"`
+	Consents  int64       `json:"consents"`
+	Txs       int64       `json:"txs"`
+	Height    int64       `json:"height"`
+	Seconds   float64     `json:"seconds"`    // since the build started
+	TxPerSec  float64     `json:"tx_per_sec"` // since the previous checkpoint
+	DiskBytes int64       `json:"disk_bytes"` // the state folder
+	Tree      store.Stats `json:"tree"`       // keys and Merkle tree nodes in memory
+	Mem       MemSample   `json:"mem"`        // heap after a collection
 }
 
 // StateServe describes the reopened state and the workload run on it.
 type StateServe struct {
-	OpenSeconds float64   `json:"open_seconds"`
-	Height      int64     `json:"height"`
-	MemOpen     MemSample `json:"mem_open"` // after opening, after a collection
+	OpenSeconds float64     `json:"open_seconds"`
+	Height      int64       `json:"height"`
+	Tree        store.Stats `json:"tree"`     // after the workload
+	MemOpen     MemSample   `json:"mem_open"` // after opening, after a collection
 	// PeakFromOpen: PeakRSS values count from just before the reopening,
 	// not from the start of the process.
 	PeakFromOpen bool `json:"peak_from_open"`
@@ -545,7 +547,7 @@ func buildInto(ctx context.Context, tree *store.Tree, o StateOptions) (*StateBui
 		b.Blocks++
 		prog.tick(b.Txs)
 		if blk.checkpoint {
-			cp, err := prog.checkpoint(n, b.Txs)
+			cp, err := prog.checkpoint(n, tree, b.Txs)
 			if err != nil {
 				return nil, err
 			}
@@ -610,7 +612,7 @@ func (p *buildProgress) tick(txs int64) {
 
 // checkpoint measures the state folder and this process after the block
 // that completed a checkpoint's patients.
-func (p *buildProgress) checkpoint(n *stateNode, txs int64) (StateCheckpoint, error) {
+func (p *buildProgress) checkpoint(n *stateNode, tree *store.Tree, txs int64) (StateCheckpoint, error) {
 	t0 := time.Now()
 	since := p.cpTime
 	if since.IsZero() {
@@ -623,6 +625,7 @@ func (p *buildProgress) checkpoint(n *stateNode, txs int64) (StateCheckpoint, er
 	if cp.DiskBytes, err = dirSize(p.o.Home); err != nil {
 		return cp, fmt.Errorf("size of the state: %w", err)
 	}
+	cp.Tree = tree.Stats()
 	cp.Mem = sampleMemory(true)
 	p.cpTime, p.cpTxs = time.Now(), txs
 	p.measuring += p.cpTime.Sub(t0)
@@ -698,6 +701,7 @@ func serveState(ctx context.Context, o StateOptions) (*StateServe, stateMeta, er
 	if err != nil {
 		return nil, meta, err
 	}
+	s.Tree = tree.Stats()
 	s.MemEnd = sampleMemory(true)
 	if o.HeapProfile != "" {
 		if err := writeHeapProfile(o.HeapProfile); err != nil {
@@ -879,14 +883,16 @@ func (r *StateReport) Summary(w io.Writer) {
 		fmt.Fprintf(w, "\nbuilt %d patients × %d records (+1 consent each) in %.0fs: %d txs in %d blocks, %.0f tx/s; height %d, app hash %s\n",
 			p.Patients, p.RecordsPerPatient, b.Seconds, b.Txs, b.Blocks, b.TxPerSec, b.Height, b.AppHash)
 		tw := newTable(w)
-		fmt.Fprintln(tw, "patients\trecords\tconsents\tdisk MiB\theap in use MiB\tRSS MiB\tpeak RSS MiB\ttx/s\t")
+		fmt.Fprintln(tw, "patients\trecords\tconsents\tstate keys\tdisk MiB\theap alloc MiB\theap in use MiB\tRSS MiB\tpeak RSS MiB\ttx/s\t")
 		for _, c := range b.Checkpoints {
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", c.Patients, c.Records, c.Consents,
-				mb(uint64(c.DiskBytes)), mb(c.Mem.HeapInuse), mb(c.Mem.RSS), mb(c.Mem.PeakRSS), c.TxPerSec)
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", c.Patients, c.Records, c.Consents, c.Tree.Keys,
+				mb(uint64(c.DiskBytes)), mb(c.Mem.HeapAlloc), mb(c.Mem.HeapInuse), mb(c.Mem.RSS), mb(c.Mem.PeakRSS), c.TxPerSec)
 		}
 		tw.Flush()
-		if last := b.Checkpoints[len(b.Checkpoints)-1]; last.Records > 0 {
-			fmt.Fprintf(w, "disk per record (patients and consents included): %.0f bytes\n", float64(last.DiskBytes)/float64(last.Records))
+		if last := b.Checkpoints[len(b.Checkpoints)-1]; last.Records > 0 && last.Tree.Keys > 0 {
+			fmt.Fprintf(w, "at the last checkpoint: %.1f state keys per record; disk %.0f bytes per record, %.0f per key; live heap %.0f bytes per key (%d Merkle inner nodes)\n",
+				float64(last.Tree.Keys)/float64(last.Records), float64(last.DiskBytes)/float64(last.Records), float64(last.DiskBytes)/float64(last.Tree.Keys),
+				float64(last.Mem.HeapAlloc)/float64(last.Tree.Keys), last.Tree.InnerNodes)
 		}
 	}
 	if s := r.Serve; s != nil {
@@ -894,7 +900,8 @@ func (r *StateReport) Summary(w io.Writer) {
 		if s.PeakFromOpen {
 			peak = "peak RSS since the reopening"
 		}
-		fmt.Fprintf(w, "\nreopened at height %d in %.2fs: heap in use %s, RSS %s\n", s.Height, s.OpenSeconds, mib(s.MemOpen.HeapInuse), mib(s.MemOpen.RSS))
+		fmt.Fprintf(w, "\nreopened at height %d in %.2fs: heap in use %s, RSS %s; %d state keys, %d Merkle inner nodes after the workload\n",
+			s.Height, s.OpenSeconds, mib(s.MemOpen.HeapInuse), mib(s.MemOpen.RSS), s.Tree.Keys, s.Tree.InnerNodes)
 		fmt.Fprintf(w, "  consent checks: %.0f /s on one goroutine (%d checks, %d allowed, %.0fs)\n", s.ChecksPerSec, s.Checks, s.Allowed, s.CheckSeconds)
 		fmt.Fprintf(w, "  records/add: %d blocks of %d: CheckTx %.0f µs/tx, FinalizeBlock %.3f ms/tx + Commit %.3f ms/tx = %.3f ms/tx (%.0f tx/s); slowest block %.2fs\n",
 			s.Blocks, p.ServeBlock, s.CheckTxUs, s.FinalizeMsPerTx, s.CommitMsPerTx, s.ExecMsPerTx, 1e3/s.ExecMsPerTx, s.MaxBlockSeconds)

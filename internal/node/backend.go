@@ -65,7 +65,9 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 		defer cancel()
 	}
 	resCh := make(chan *abci.ResponseCheckTx, 1)
+	n.submitMu.Lock()
 	err := n.cmt.Mempool().CheckTx(tx, func(r *abci.ResponseCheckTx) { resCh <- r }, mempl.TxInfo{})
+	n.submitMu.Unlock()
 	if err != nil {
 		if errors.Is(err, mempl.ErrTxInCache) {
 			return nil, fmt.Errorf("%w: transaction already submitted", api.ErrDuplicate)

@@ -22,6 +22,8 @@ var _ api.BatchSubmitter = (*Node)(nil)
 func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, error) {
 	out := make([]api.BatchItem, len(txs))
 	n.app.PreVerify(txs) // on every core; CheckTx then skips these signatures
+	n.submitMu.Lock()
+	defer n.submitMu.Unlock()
 	mp := n.cmt.Mempool()
 	busy := false
 	for i, tx := range txs {

@@ -36,7 +36,13 @@ type Node struct {
 	cmt     *nm.Node
 	rpc     *local.Local
 	commits *commits
-	api     *http.Server
+	// submitMu makes the API's mempool submissions one at a time. CometBFT's
+	// mempool checks for room before CheckTx and again after it, under a
+	// shared lock: two submissions racing for the last slot can both pass
+	// the first check, and the loser is dropped while its CheckTx answer
+	// still says OK. The application runs CheckTx one at a time anyway.
+	submitMu sync.Mutex
+	api      *http.Server
 	apiLn   net.Listener
 	genesis *cmttypes.GenesisDoc
 
