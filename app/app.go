@@ -61,8 +61,8 @@ type App struct {
 	// (the working tree and the block in progress); checkMu guards the
 	// mempool's view of pending sequences. CheckTx reads only the committed
 	// snapshot, never the working tree, once the first block is committed.
-	mu      sync.Mutex
-	block   *blockState // between FinalizeBlock and Commit
+	mu         sync.Mutex
+	block      *blockState // between FinalizeBlock and Commit
 	checkMu    sync.Mutex
 	pending    map[crypto.Address]uint64 // CheckTx: next sequence including mempool txs
 	checkReads *store.Memo               // CheckTx's reads of the committed snapshot

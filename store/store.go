@@ -131,7 +131,9 @@ func (m *Memo) Get(key []byte) []byte {
 	return v
 }
 
-func (m *Memo) Iterate(start, end []byte, fn func(key, value []byte) bool) { m.r.Iterate(start, end, fn) }
+func (m *Memo) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	m.r.Iterate(start, end, fn)
+}
 
 // Over reports whether the Memo reads r.
 func (m *Memo) Over(r Reader) bool { return m.r == r }

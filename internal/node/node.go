@@ -43,8 +43,8 @@ type Node struct {
 	// still says OK. The application runs CheckTx one at a time anyway.
 	submitMu sync.Mutex
 	api      *http.Server
-	apiLn   net.Listener
-	genesis *cmttypes.GenesisDoc
+	apiLn    net.Listener
+	genesis  *cmttypes.GenesisDoc
 
 	gateway *gateway.Server // nil when the node has no gateway key
 	fhir    *fhir.Server    // nil without a gateway
