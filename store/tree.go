@@ -33,7 +33,8 @@ import (
 // values are safe to use from any goroutine.
 type Tree struct {
 	db   *pebble.DB
-	work *Cache // uncommitted writes over the latest committed state
+	work *Cache    // uncommitted writes over the latest committed state
+	base *dbReader // the committed state under work
 
 	mu      sync.RWMutex // guards everything below and the reuse of tree nodes
 	trie    smt
@@ -114,7 +115,7 @@ func (t *Tree) load() error {
 	}
 	t.trie.gen = 1
 	if meta == nil {
-		t.work = NewCache(newDBReader(t.db))
+		t.resetWork()
 		return nil
 	}
 	if len(meta) != 40 {
@@ -140,9 +141,18 @@ func (t *Tree) load() error {
 		return fmt.Errorf("load state: the stored state hashes to %X, version %d was committed as %X", h, version, meta[8:])
 	}
 	t.version, t.hash = version, h[:]
-	t.work = NewCache(newDBReader(t.db))
+	t.resetWork()
 	t.snaps = append(t.snaps, t.newSnapshot())
 	return nil
+}
+
+// resetWork starts an empty working version over the database's content.
+func (t *Tree) resetWork() {
+	if t.base != nil {
+		Check(t.base.close())
+	}
+	t.base = newDBReader(t.db)
+	t.work = NewCache(t.base)
 }
 
 // Close closes the database. Snapshots must not be used afterwards.
@@ -153,6 +163,9 @@ func (t *Tree) Close() error {
 		return nil
 	}
 	t.closed = true
+	if t.base != nil {
+		t.base.close()
+	}
 	for s := range t.live {
 		s.Close()
 	}
@@ -233,7 +246,7 @@ func (t *Tree) Commit() ([]byte, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("commit state: %w", err)
 	}
-	t.work = NewCache(newDBReader(t.db))
+	t.resetWork()
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -427,12 +440,18 @@ func (t *Tree) get(r pebbleReader, key []byte) ([]byte, error) {
 	return out, c.Close()
 }
 
-func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool) {
-	lo := append(prefixState[:1:1], start...)
-	hi := PrefixEnd(prefixState)
+// stateBounds maps a state key range to database bounds.
+func stateBounds(start, end []byte) (lo, hi []byte) {
+	lo = append(prefixState[:1:1], start...)
+	hi = PrefixEnd(prefixState)
 	if end != nil {
 		hi = append(prefixState[:1:1], end...)
 	}
+	return lo, hi
+}
+
+func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool) {
+	lo, hi := stateBounds(start, end)
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	Check(err)
 	for it.First(); it.Valid(); it.Next() {
@@ -450,6 +469,20 @@ func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool)
 type dbReader struct {
 	db   *pebble.DB
 	seen map[string][]byte // nil value: absent
+	// it is one iterator reused for every range read (re-bounded each
+	// time): opening a Pebble iterator costs more than most range reads.
+	// The database does not change while the dbReader is in use.
+	it        *pebble.Iterator
+	iterating bool
+}
+
+func (r *dbReader) close() error {
+	if r.it == nil {
+		return nil
+	}
+	err := r.it.Close()
+	r.it = nil
+	return err
 }
 
 func newDBReader(db *pebble.DB) *dbReader {
@@ -472,7 +505,27 @@ func (r *dbReader) Get(key []byte) []byte {
 }
 
 func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	iterate(r.db, start, end, fn)
+	if r.iterating { // a range read inside another's callback
+		iterate(r.db, start, end, fn)
+		return
+	}
+	r.iterating = true
+	defer func() { r.iterating = false }()
+	lo, hi := stateBounds(start, end)
+	if r.it == nil {
+		it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		Check(err)
+		r.it = it
+	} else {
+		r.it.SetBounds(lo, hi)
+	}
+	// fn may read through the same reader: hand it copies.
+	for ok := r.it.First(); ok; ok = r.it.Next() {
+		if !fn(bytes.Clone(r.it.Key()[1:]), bytes.Clone(r.it.Value())) {
+			break
+		}
+	}
+	Check(r.it.Error())
 }
 
 // Set and Delete are never called: the working Cache holds every write.
