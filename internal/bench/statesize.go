@@ -118,24 +118,24 @@ type StateBuild struct {
 // StateCheckpoint is the state and the process measured at one point of the
 // build, every patient so far complete.
 type StateCheckpoint struct {
-	Patients  int64       `json:"patients"`
-	Records   int64       `json:"records"`
-	Consents  int64       `json:"consents"`
-	Txs       int64       `json:"txs"`
-	Height    int64       `json:"height"`
-	Seconds   float64     `json:"seconds"`    // since the build started
-	TxPerSec  float64     `json:"tx_per_sec"` // since the previous checkpoint
-	DiskBytes int64       `json:"disk_bytes"` // the state folder
-	Tree      store.Stats `json:"tree"`       // keys and Merkle tree nodes in memory
-	Mem       MemSample   `json:"mem"`        // heap after a collection
+	Patients  int64     `json:"patients"`
+	Records   int64     `json:"records"`
+	Consents  int64     `json:"consents"`
+	Txs       int64     `json:"txs"`
+	Height    int64     `json:"height"`
+	Seconds   float64   `json:"seconds"`    // since the build started
+	TxPerSec  float64   `json:"tx_per_sec"` // since the previous checkpoint
+	DiskBytes int64     `json:"disk_bytes"` // the state folder
+	Tree      TreeSize  `json:"tree"`       // keys and Merkle tree nodes in memory
+	Mem       MemSample `json:"mem"`        // heap after a collection
 }
 
 // StateServe describes the reopened state and the workload run on it.
 type StateServe struct {
-	OpenSeconds float64     `json:"open_seconds"`
-	Height      int64       `json:"height"`
-	Tree        store.Stats `json:"tree"`     // after the workload
-	MemOpen     MemSample   `json:"mem_open"` // after opening, after a collection
+	OpenSeconds float64   `json:"open_seconds"`
+	Height      int64     `json:"height"`
+	Tree        TreeSize  `json:"tree"`     // after the workload
+	MemOpen     MemSample `json:"mem_open"` // after opening, after a collection
 	// PeakFromOpen: PeakRSS values count from just before the reopening,
 	// not from the start of the process.
 	PeakFromOpen bool `json:"peak_from_open"`
@@ -157,6 +157,18 @@ type StateServe struct {
 	MaxHeapInuse uint64    `json:"max_heap_inuse"`
 	MemEnd       MemSample `json:"mem_end"` // after the workload, after a collection
 	DiskBytes    int64     `json:"disk_bytes"`
+}
+
+// TreeSize is the size of the state tree: its keys, and the inner nodes of
+// the Merkle tree held in memory.
+type TreeSize struct {
+	Keys       int `json:"keys"`
+	InnerNodes int `json:"inner_nodes"`
+}
+
+func treeSize(t *store.Tree) TreeSize {
+	st := t.Stats()
+	return TreeSize{Keys: st.Keys, InnerNodes: st.InnerNodes}
 }
 
 // StateFit is a linear fit y = Intercept + PerRecord·records of one
@@ -625,7 +637,7 @@ func (p *buildProgress) checkpoint(n *stateNode, tree *store.Tree, txs int64) (S
 	if cp.DiskBytes, err = dirSize(p.o.Home); err != nil {
 		return cp, fmt.Errorf("size of the state: %w", err)
 	}
-	cp.Tree = tree.Stats()
+	cp.Tree = treeSize(tree)
 	cp.Mem = sampleMemory(true)
 	p.cpTime, p.cpTxs = time.Now(), txs
 	p.measuring += p.cpTime.Sub(t0)
@@ -687,7 +699,7 @@ func serveState(ctx context.Context, o StateOptions) (*StateServe, stateMeta, er
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	sample := sampleStatePatients(rng, meta.Patients, min(meta.Patients, stateCheckSample))
-	if err := checkStateRecords(a.Committed(), meta, sample[:min(len(sample), 100)]); err != nil {
+	if err := checkStateRecords(a.Committed(), sample[:min(len(sample), 100)]); err != nil {
 		return nil, meta, err
 	}
 	n := &stateNode{app: a, height: meta.Height, time: meta.Time}
@@ -701,7 +713,7 @@ func serveState(ctx context.Context, o StateOptions) (*StateServe, stateMeta, er
 	if err != nil {
 		return nil, meta, err
 	}
-	s.Tree = tree.Stats()
+	s.Tree = treeSize(tree)
 	s.MemEnd = sampleMemory(true)
 	if o.HeapProfile != "" {
 		if err := writeHeapProfile(o.HeapProfile); err != nil {
@@ -717,7 +729,7 @@ func serveState(ctx context.Context, o StateOptions) (*StateServe, stateMeta, er
 
 // checkStateRecords looks up the first record of each patient in the
 // committed state.
-func checkStateRecords(kv store.Reader, meta stateMeta, ps []statePatient) error {
+func checkStateRecords(kv store.Reader, ps []statePatient) error {
 	for _, p := range ps {
 		id, typ := stateRecordID(p.index, 0)
 		rec := records.GetRecord(kv, id)
@@ -900,8 +912,8 @@ func (r *StateReport) Summary(w io.Writer) {
 		if s.PeakFromOpen {
 			peak = "peak RSS since the reopening"
 		}
-		fmt.Fprintf(w, "\nreopened at height %d in %.2fs: heap in use %s, RSS %s; %d state keys, %d Merkle inner nodes after the workload\n",
-			s.Height, s.OpenSeconds, mib(s.MemOpen.HeapInuse), mib(s.MemOpen.RSS), s.Tree.Keys, s.Tree.InnerNodes)
+		fmt.Fprintf(w, "\nreopened at height %d in %.2fs: then (collected) heap in use %s, RSS %s, %s %s; %d state keys, %d Merkle inner nodes after the workload\n",
+			s.Height, s.OpenSeconds, mib(s.MemOpen.HeapInuse), mib(s.MemOpen.RSS), peak, mib(s.MemOpen.PeakRSS), s.Tree.Keys, s.Tree.InnerNodes)
 		fmt.Fprintf(w, "  consent checks: %.0f /s on one goroutine (%d checks, %d allowed, %.0fs)\n", s.ChecksPerSec, s.Checks, s.Allowed, s.CheckSeconds)
 		fmt.Fprintf(w, "  records/add: %d blocks of %d: CheckTx %.0f µs/tx, FinalizeBlock %.3f ms/tx + Commit %.3f ms/tx = %.3f ms/tx (%.0f tx/s); slowest block %.2fs\n",
 			s.Blocks, p.ServeBlock, s.CheckTxUs, s.FinalizeMsPerTx, s.CommitMsPerTx, s.ExecMsPerTx, 1e3/s.ExecMsPerTx, s.MaxBlockSeconds)

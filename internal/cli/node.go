@@ -65,6 +65,10 @@ func newLogger(w io.Writer, c config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// DevTimeoutCommit is the block interval (CometBFT timeout_commit) a new
+// development network is written with; --timeout-commit overrides it.
+const DevTimeoutCommit = 300 * time.Millisecond
+
 // NewDevCmd builds `medchain dev`: a complete single-validator network.
 func NewDevCmd(g *globals) *cobra.Command {
 	var lf listenFlags
@@ -84,6 +88,10 @@ home, it continues the same chain. Ctrl-C stops it cleanly.`,
 			if !config.Exists(home) {
 				seed = demo
 				base := config.Default()
+				// One validator needs no time for votes to travel: short
+				// blocks keep submit-to-commit latency well under a second
+				// (docs/performance.md).
+				base.Consensus.TimeoutCommit = config.Duration(DevTimeoutCommit)
 				lf.apply(&base)
 				res, err := devnet.Write(devnet.Options{
 					ChainID: chainID, Validators: 1, Homes: []string{home},
