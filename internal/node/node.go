@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -64,6 +66,9 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 	gen, err := cmttypes.GenesisDocFromFile(config.GenesisPath(home))
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	if err := checkStateFormat(config.DataDir(home)); err != nil {
+		return nil, err
 	}
 	tree, err := store.OpenTree(config.DataDir(home))
 	if err != nil {
@@ -208,4 +213,18 @@ func metricsProvider(cc *cmtcfg.Config) nm.MetricsProvider {
 	off := *cc.Instrumentation
 	off.Prometheus = false
 	return nm.DefaultMetricsProvider(&off)
+}
+
+// checkStateFormat refuses a home whose state an earlier medchain wrote with
+// the IAVL store: its blocks carry app hashes this version cannot reproduce,
+// so CometBFT's replay would stop with an app hash mismatch.
+func checkStateFormat(dataDir string) error {
+	_, errOld := os.Stat(filepath.Join(dataDir, "application.db"))
+	_, errNew := os.Stat(filepath.Join(dataDir, store.DBName))
+	if errOld == nil && errors.Is(errNew, os.ErrNotExist) {
+		return fmt.Errorf("%s holds state written by an earlier medchain (IAVL, data/application.db) "+
+			"whose app hashes this version cannot reproduce; start a new network (for a development "+
+			"network: a new --home, or remove this one)", dataDir)
+	}
+	return nil
 }
