@@ -25,6 +25,7 @@ import (
 
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcfg "github.com/cometbft/cometbft/config"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	mempl "github.com/cometbft/cometbft/mempool"
@@ -35,7 +36,6 @@ import (
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/medchain/medchain/internal/api"
-	"github.com/medchain/medchain/internal/cmtdb"
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/sm"
 )
@@ -142,7 +142,7 @@ func Start(o Options) (*Node, error) {
 	cmt, err := nm.NewNode(cc, pv, nodeKey,
 		proxy.NewLocalClientCreator(app), // as medchain's node does
 		nm.DefaultGenesisDocProviderFunc(cc),
-		cmtdb.NodeProvider, // Pebble: goleveldb compaction cost ~16% of node CPU
+		cmtcfg.DefaultDBProvider,
 		nm.DefaultMetricsProvider(cc.Instrumentation),
 		logger{o.Logger},
 	)

@@ -22,7 +22,6 @@ import (
 
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/internal/api"
-	"github.com/medchain/medchain/internal/cmtdb"
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/fhir"
 	"github.com/medchain/medchain/internal/gateway"
@@ -100,7 +99,7 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		// beside FinalizeBlock and Commit (the app guards its own state).
 		proxy.NewConnSyncLocalClientCreator(n.app),
 		nm.DefaultGenesisDocProviderFunc(cc),
-		cmtdb.NodeProvider, // Pebble: goleveldb compaction cost ~16% of node CPU
+		cmtcfg.DefaultDBProvider,
 		metricsProvider(cc),
 		cmtLogger{lg.With("module", "cometbft")},
 	)
