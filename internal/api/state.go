@@ -68,6 +68,9 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := BuildProof(snap, key)
 	if err != nil {
+		if errors.Is(err, store.ErrNoVersion) { // readable, no longer provable
+			err = errors.Join(ErrNotFound, err)
+		}
 		backendErr(w, err)
 		return
 	}
