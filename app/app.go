@@ -280,7 +280,7 @@ func (a *App) checkTx(raw []byte) error {
 	}
 	h := sm.TxHash(raw)
 	if !a.verified.has(h) {
-		if !crypto.Verify(tx.Body.Signer, sm.SignBytes(tx.BodyBytes), tx.Sig) {
+		if it := sigItem(tx); !crypto.Verify(it.Pub, it.Msg, it.Sig) {
 			return sm.ErrBadSignature
 		}
 		a.verified.add(h)
@@ -433,7 +433,7 @@ func (a *App) verifyBlock(raws [][]byte) ([]decodedTx, []bool) {
 			ok[i] = true
 			continue
 		}
-		batch = append(batch, crypto.SigItem{Pub: tx.Body.Signer, Msg: sm.SignBytes(tx.BodyBytes), Sig: tx.Sig})
+		batch = append(batch, sigItem(tx))
 		idx = append(idx, i)
 	}
 	for j, valid := range parallelVerify(batch) {
@@ -459,7 +459,7 @@ func (a *App) PreVerify(raws [][]byte) {
 		if a.verified.has(h) {
 			continue
 		}
-		items = append(items, crypto.SigItem{Pub: tx.Body.Signer, Msg: sm.SignBytes(tx.BodyBytes), Sig: tx.Sig})
+		items = append(items, sigItem(tx))
 		hashes = append(hashes, h)
 	}
 	var good [][32]byte
@@ -469,6 +469,11 @@ func (a *App) PreVerify(raws [][]byte) {
 		}
 	}
 	a.verified.add(good...)
+}
+
+// sigItem is what verifying tx's signature takes.
+func sigItem(tx *sm.Tx) crypto.SigItem {
+	return crypto.SigItem{Pub: tx.Body.Signer, Msg: sm.SignBytes(tx.BodyBytes), Sig: tx.Sig}
 }
 
 // parallelVerify batch-verifies items in one chunk per core.

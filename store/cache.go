@@ -6,8 +6,10 @@ import (
 	"github.com/google/btree"
 )
 
-// Cache buffers writes over a parent KV, in key order. Write applies them to
-// the parent in key order; dropping the Cache discards them. A transaction
+// Cache buffers writes over a parent, in key order. Write applies them to
+// the parent (which must then be a KV) in key order; dropping the Cache
+// discards them. Over a read-only parent (a snapshot) it is an overlay whose
+// writes are only ever discarded. A transaction
 // that fails changes nothing this way, and a block's writes reach the Merkle
 // tree only once, at its end.
 //
@@ -15,7 +17,7 @@ import (
 // writes are buffered: a block's cache holds every write of the block, and
 // iterating it must not cost more as the block grows.
 type Cache struct {
-	parent KV
+	parent Reader
 	writes *btree.BTreeG[entry]
 }
 
@@ -28,7 +30,7 @@ type entry struct {
 func entryLess(a, b entry) bool { return a.key < b.key }
 
 // NewCache returns an empty cache over parent.
-func NewCache(parent KV) *Cache {
+func NewCache(parent Reader) *Cache {
 	return &Cache{parent: parent, writes: btree.NewG(32, entryLess)}
 }
 
@@ -105,11 +107,15 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 
 // Write applies the buffered writes to the parent in key order and empties the cache.
 func (c *Cache) Write() {
+	kv, ok := c.parent.(KV)
+	if !ok {
+		panic(Fault{errReadOnly})
+	}
 	c.writes.Ascend(func(e entry) bool {
 		if e.val == nil {
-			c.parent.Delete([]byte(e.key))
+			kv.Delete([]byte(e.key))
 		} else {
-			c.parent.Set([]byte(e.key), e.val)
+			kv.Set([]byte(e.key), e.val)
 		}
 		return true
 	})

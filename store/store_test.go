@@ -639,3 +639,28 @@ func TestTamperedProofFails(t *testing.T) {
 		t.Error("proof of version 2 verified against the root of version 1")
 	}
 }
+
+// A cache over a read-only parent (a snapshot) is an overlay: reading and
+// writing it works, writing it back is a store fault, not a silent no-op.
+func TestCacheOverReadOnlyParent(t *testing.T) {
+	tr := store.NewMemTree()
+	defer tr.Close()
+	tr.Set([]byte("a"), []byte("1"))
+	tr.Commit()
+	snap, err := tr.Snapshot(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := store.NewCache(snap)
+	c.Set([]byte("b"), []byte("2"))
+	if string(c.Get([]byte("a"))) != "1" || string(c.Get([]byte("b"))) != "2" {
+		t.Fatal("overlay does not read through")
+	}
+	defer func() {
+		var f store.Fault
+		if r := recover(); r == nil || !errors.As(r.(error), &f) {
+			t.Fatalf("Write over a snapshot: %v, want a store Fault", r)
+		}
+	}()
+	c.Write()
+}

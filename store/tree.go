@@ -34,7 +34,7 @@ import (
 type Tree struct {
 	db   *pebble.DB
 	work *Cache    // uncommitted writes over the latest committed state
-	base *dbReader // the committed state under work
+	base *dbReader // the committed state under work (through a Memo)
 
 	mu      sync.RWMutex // guards everything below and the reuse of tree nodes
 	trie    smt
@@ -109,7 +109,7 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree,
 
 // load reads the latest version and rebuilds the Merkle tree over it.
 func (t *Tree) load() error {
-	meta, err := t.get(t.db, keyMeta)
+	meta, err := get(t.db, keyMeta)
 	if err != nil {
 		return fmt.Errorf("load state: %w", err)
 	}
@@ -151,8 +151,11 @@ func (t *Tree) resetWork() {
 	if t.base != nil {
 		Check(t.base.close())
 	}
-	t.base = newDBReader(t.db)
-	t.work = NewCache(t.base)
+	// The database changes only at Commit, which starts a new base, so
+	// the working version's reads are remembered: a block reads the same
+	// accounts, parameters and absent keys over and over.
+	t.base = &dbReader{db: t.db}
+	t.work = NewCache(NewMemo(t.base))
 }
 
 // Close closes the database. Snapshots must not be used afterwards.
@@ -333,7 +336,7 @@ func (s *Snapshot) Version() int64 { return s.version }
 func (s *Snapshot) Hash() []byte   { return bytes.Clone(s.hash) }
 
 func (s *Snapshot) Get(key []byte) []byte {
-	v, err := s.tree.get(s.snap, append(prefixState[:1:1], key...))
+	v, err := get(s.snap, append(prefixState[:1:1], key...))
 	Check(err)
 	return v
 }
@@ -371,7 +374,7 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 		if !nb.has {
 			continue
 		}
-		nk, err := t.get(s.snap, append(prefixHash[:1:1], nb.kh[:]...))
+		nk, err := get(s.snap, append(prefixHash[:1:1], nb.kh[:]...))
 		if err != nil || nk == nil {
 			return nil, nil, fmt.Errorf("prove: the key of a neighbouring leaf is missing: %v", err)
 		}
@@ -428,7 +431,7 @@ type pebbleReader interface {
 	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
 }
 
-func (t *Tree) get(r pebbleReader, key []byte) ([]byte, error) {
+func get(r pebbleReader, key []byte) ([]byte, error) {
 	v, c, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -463,12 +466,9 @@ func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool)
 }
 
 // dbReader reads the latest committed state from the database for the
-// working version. The database changes only at Commit, which starts a new
-// dbReader, so its reads are remembered: a block reads the same accounts,
-// parameters and organizations over and over, and looks up many absent keys.
+// working version.
 type dbReader struct {
-	db   *pebble.DB
-	seen map[string][]byte // nil value: absent
+	db *pebble.DB
 	// it is one iterator reused for every range read (re-bounded each
 	// time): opening a Pebble iterator costs more than most range reads.
 	// The database does not change while the dbReader is in use.
@@ -485,23 +485,10 @@ func (r *dbReader) close() error {
 	return err
 }
 
-func newDBReader(db *pebble.DB) *dbReader {
-	return &dbReader{db: db, seen: map[string][]byte{}}
-}
-
 func (r *dbReader) Get(key []byte) []byte {
-	if v, ok := r.seen[string(key)]; ok {
-		return v
-	}
-	v, c, err := r.db.Get(append(prefixState[:1:1], key...))
-	var out []byte
-	if !errors.Is(err, pebble.ErrNotFound) {
-		Check(err)
-		out = bytes.Clone(v)
-		Check(c.Close())
-	}
-	r.seen[string(key)] = out
-	return out
+	v, err := get(r.db, append(prefixState[:1:1], key...))
+	Check(err)
+	return v
 }
 
 func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
@@ -528,12 +515,8 @@ func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	Check(r.it.Error())
 }
 
-// Set and Delete are never called: the working Cache holds every write.
-func (*dbReader) Set([]byte, []byte) { panic(Fault{errReadOnly}) }
-func (*dbReader) Delete([]byte)      { panic(Fault{errReadOnly}) }
-
 var (
-	errReadOnly = errors.New("write to the committed state outside a commit")
+	errReadOnly = errors.New("write through a cache over a read-only state")
 	errTreeFull = errors.New("state tree: node arena full")
 )
 

@@ -21,10 +21,14 @@ type DevNode struct {
 }
 
 // StartDevNode writes a development network of one validator under dir
-// (as `medchain dev` does, on free loopback ports) and starts it.
-func StartDevNode(dir string, base config.Config, lg *slog.Logger) (*DevNode, error) {
+// (as `medchain dev` does, on free loopback ports) and starts it. An empty
+// chainID means "medchain-bench".
+func StartDevNode(dir, chainID string, base config.Config, lg *slog.Logger) (*DevNode, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
+	}
+	if chainID == "" {
+		chainID = "medchain-bench"
 	}
 	home := filepath.Join(dir, "node0")
 	ports, err := freePorts(3)
@@ -32,7 +36,7 @@ func StartDevNode(dir string, base config.Config, lg *slog.Logger) (*DevNode, er
 		return nil, err
 	}
 	if _, err := devnet.Write(devnet.Options{
-		ChainID: "medchain-bench", Validators: 1, Homes: []string{home},
+		ChainID: chainID, Validators: 1, Homes: []string{home},
 		P2PBase: ports[0], RPCBase: ports[1], APIBase: ports[2], Base: base, Light: true,
 	}); err != nil {
 		return nil, err

@@ -73,7 +73,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("starts nodes")
 	}
 	dir := t.TempDir()
-	dev, err := StartDevNode(dir, DevConfig(200*time.Millisecond), nil)
+	dev, err := StartDevNode(dir, "", DevConfig(200*time.Millisecond), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

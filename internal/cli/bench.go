@@ -294,7 +294,7 @@ func medchainTarget(ctx context.Context, g *globals, f benchFlags, mix bench.Mix
 		cleanup = append(cleanup, func() { os.RemoveAll(dir) })
 		base := bench.DevConfig(f.timeoutCommit)
 		lg := slog.New(slog.NewTextHandler(g.env.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		dev, err = bench.StartDevNode(dir, base, lg)
+		dev, err = bench.StartDevNode(dir, "", base, lg)
 		if err != nil {
 			return bench.Target{}, nil, cleanup, err
 		}

@@ -5,16 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/bench"
 	"github.com/medchain/medchain/internal/cli"
 	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/config"
@@ -65,37 +64,14 @@ func devNode(t testing.TB) string {
 		if shared.err != nil {
 			return
 		}
-		shared.home = filepath.Join(shared.dir, "node0")
-		base := config.Default()
-		base.Consensus.TimeoutCommit = config.Duration(100 * time.Millisecond)
+		base := bench.DevConfig(100 * time.Millisecond)
 		base.Consensus.TimeoutPropose = config.Duration(500 * time.Millisecond)
-		base.LogLevel = "error"
-		apiPort := freePort(t)
-		_, shared.err = devnet.Write(devnet.Options{
-			ChainID: "cli-test", Validators: 1, Homes: []string{shared.home},
-			P2PBase: freePort(t), RPCBase: freePort(t), APIBase: apiPort,
-			Base: base, Light: true,
-		})
-		if shared.err != nil {
-			return
-		}
-		cfg, err := config.Load(shared.home)
+		dev, err := bench.StartDevNode(shared.dir, "cli-test", base, nil)
 		if err != nil {
 			shared.err = err
 			return
 		}
-		n, err := node.New(shared.home, cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			shared.err = err
-			return
-		}
-		if err := n.Start(); err != nil {
-			_ = n.Stop()
-			shared.err = err
-			return
-		}
-		shared.node = n
-		shared.api = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+		shared.node, shared.home, shared.api = dev.Node, dev.Home, dev.API()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, shared.err = client.New(shared.api).WaitHeight(ctx, 1)

@@ -6,17 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/bench"
 	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
@@ -51,16 +49,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // devNode starts the shared node on first use and returns its API base URL.
 func devNode(t testing.TB) string {
 	t.Helper()
@@ -69,37 +57,15 @@ func devNode(t testing.TB) string {
 		if shared.err != nil {
 			return
 		}
-		home := filepath.Join(shared.dir, "node0")
-		base := config.Default()
-		base.Consensus.TimeoutCommit = config.Duration(100 * time.Millisecond)
+		base := bench.DevConfig(100 * time.Millisecond)
 		base.Consensus.TimeoutPropose = config.Duration(500 * time.Millisecond)
-		base.LogLevel = "error"
-		apiPort := freePort(t)
-		_, shared.err = devnet.Write(devnet.Options{
-			ChainID: "fhir-test", Validators: 1, Homes: []string{home},
-			P2PBase: freePort(t), RPCBase: freePort(t), APIBase: apiPort,
-			Base: base, Light: true,
-		})
-		if shared.err != nil {
-			return
-		}
-		cfg, err := config.Load(home)
+		dev, err := bench.StartDevNode(shared.dir, "fhir-test", base, nil)
 		if err != nil {
 			shared.err = err
 			return
 		}
-		n, err := node.New(home, cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			shared.err = err
-			return
-		}
-		if err := n.Start(); err != nil {
-			_ = n.Stop()
-			shared.err = err
-			return
-		}
-		shared.node = n
-		shared.api = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+		shared.node, shared.api = dev.Node, dev.API()
+		home := dev.Home
 		ks := keystore.Open(config.KeysDir(home))
 		ks.Params = keystore.LightParams()
 		shared.keys = map[string]*crypto.PrivKey{}

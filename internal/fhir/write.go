@@ -253,12 +253,6 @@ func newRecordID() (consent.RecordID, error) {
 	return id, err
 }
 
-// readOnly lets a store.Cache overlay a snapshot; the cache is never written back.
-type readOnly struct{ store.Reader }
-
-func (readOnly) Set([]byte, []byte) { panic("fhir: write to a snapshot") }
-func (readOnly) Delete([]byte)      { panic("fhir: write to a snapshot") }
-
 var addRoute = func() sm.Route {
 	for _, rt := range (records.Module{}).Routes() {
 		if rt.Type == records.TypeAdd {
@@ -301,7 +295,7 @@ func (s *Server) simulate(rq *request, drafts []*draft, fee uint64, keepGoing bo
 		return nil, fail(http.StatusUnprocessableEntity, "processing", sm.Wrapf(sm.ErrFunds, "%d writes at fee %d, balance %d", len(drafts), fee, acct.Balance))
 	}
 	failed = map[*draft]*problem{}
-	cache := store.NewCache(readOnly{rq.snap})
+	cache := store.NewCache(rq.snap) // an overlay: never written back
 	for _, d := range drafts {
 		err := d.msg.ValidateBasic()
 		if err == nil {
