@@ -10,7 +10,6 @@ package apptest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"slices"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
@@ -90,15 +90,7 @@ var Orgs = []accounts.GenesisOrg{
 }
 
 // Key derives a key from a name; the same name always gives the same key.
-func Key(name string) *crypto.PrivKey {
-	s := sha256.Sum256([]byte("medchain/apptest/sign/" + name))
-	e := sha256.Sum256([]byte("medchain/apptest/enc/" + name))
-	k, err := crypto.KeyFromSeeds(s[:], e[:])
-	if err != nil {
-		panic(err) // 32-byte seeds cannot fail
-	}
-	return k
-}
+func Key(name string) *crypto.PrivKey { return smtest.Key("medchain/apptest", name) }
 
 // Config varies the test network.
 type Config struct {

@@ -2,7 +2,6 @@ package accounts_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -12,19 +11,12 @@ import (
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 )
 
-func key(name string) *crypto.PrivKey {
-	s := sha256.Sum256([]byte("accounts-test/sign/" + name))
-	e := sha256.Sum256([]byte("accounts-test/enc/" + name))
-	k, err := crypto.KeyFromSeeds(s[:], e[:])
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func key(name string) *crypto.PrivKey { return smtest.Key("accounts-test", name) }
 
 var blockTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -96,21 +88,7 @@ func (e *env) run(signer *crypto.PrivKey, msg sm.Msg) error {
 	if !ok {
 		e.t.Fatalf("no route %s", msg.Type())
 	}
-	decoded, err := rt.Decode(codec.Marshal(msg))
-	if err != nil {
-		return err
-	}
-	if err := decoded.ValidateBasic(); err != nil {
-		return err
-	}
-	cache := store.NewCache(e.kv)
-	n := e.events.Len()
-	if err := rt.Exec(e.ctx(signer).WithStore(cache), decoded); err != nil {
-		e.events.Truncate(n)
-		return err
-	}
-	cache.Write()
-	return nil
+	return smtest.Exec(rt, e.ctx(signer), msg)
 }
 
 func (e *env) account(name string) *accounts.Account {

@@ -1,7 +1,6 @@
 package consent_test
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -13,21 +12,14 @@ import (
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/params"
 )
 
-func key(name string) *crypto.PrivKey {
-	s := sha256.Sum256([]byte("consent-test/sign/" + name))
-	e := sha256.Sum256([]byte("consent-test/enc/" + name))
-	k, err := crypto.KeyFromSeeds(s[:], e[:])
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func key(name string) *crypto.PrivKey { return smtest.Key("consent-test", name) }
 
 func addr(name string) crypto.Address { return key(name).Address() }
 
@@ -132,21 +124,7 @@ func (e *env) run(signer string, msg sm.Msg) error {
 	if !ok {
 		e.t.Fatalf("no route %s", msg.Type())
 	}
-	decoded, err := rt.Decode(codec.Marshal(msg))
-	if err != nil {
-		return err
-	}
-	if err := decoded.ValidateBasic(); err != nil {
-		return err
-	}
-	cache := store.NewCache(e.kv)
-	n := e.events.Len()
-	if err := rt.Exec(e.ctx(key(signer)).WithStore(cache), decoded); err != nil {
-		e.events.Truncate(n)
-		return err
-	}
-	cache.Write()
-	return nil
+	return smtest.Exec(rt, e.ctx(key(signer)), msg)
 }
 
 func (e *env) ok(signer string, msg sm.Msg) {

@@ -2,7 +2,6 @@ package gov_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -12,21 +11,14 @@ import (
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
 )
 
-func key(name string) *crypto.PrivKey {
-	s := sha256.Sum256([]byte("gov-test/sign/" + name))
-	e := sha256.Sum256([]byte("gov-test/enc/" + name))
-	k, err := crypto.KeyFromSeeds(s[:], e[:])
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func key(name string) *crypto.PrivKey { return smtest.Key("gov-test", name) }
 
 var genesisTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -100,21 +92,7 @@ func (e *env) ctx(signer *crypto.PrivKey) sm.Context {
 func (e *env) run(signer string, msg sm.Msg) error {
 	e.t.Helper()
 	rt := e.routes[msg.Type()]
-	decoded, err := rt.Decode(codec.Marshal(msg))
-	if err != nil {
-		return err
-	}
-	if err := decoded.ValidateBasic(); err != nil {
-		return err
-	}
-	cache := store.NewCache(e.kv)
-	n := e.events.Len()
-	if err := rt.Exec(e.ctx(key(signer)).WithStore(cache), decoded); err != nil {
-		e.events.Truncate(n)
-		return err
-	}
-	cache.Write()
-	return nil
+	return smtest.Exec(rt, e.ctx(key(signer)), msg)
 }
 
 func (e *env) mustRun(signer string, msg sm.Msg) {

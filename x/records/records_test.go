@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
@@ -21,15 +21,7 @@ import (
 	"github.com/medchain/medchain/x/records"
 )
 
-func key(name string) *crypto.PrivKey {
-	s := sha256.Sum256([]byte("records-test/sign/" + name))
-	e := sha256.Sum256([]byte("records-test/enc/" + name))
-	k, err := crypto.KeyFromSeeds(s[:], e[:])
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
+func key(name string) *crypto.PrivKey { return smtest.Key("records-test", name) }
 
 func addr(name string) crypto.Address { return key(name).Address() }
 
@@ -101,22 +93,7 @@ func (e *env) run(signer string, msg sm.Msg) error {
 	if !ok {
 		e.t.Fatalf("no route %s", msg.Type())
 	}
-	decoded, err := rt.Decode(codec.Marshal(msg))
-	if err != nil {
-		return err
-	}
-	if err := decoded.ValidateBasic(); err != nil {
-		return err
-	}
-	cache := store.NewCache(e.kv)
-	n := e.events.Len()
-	ctx := sm.Context{ChainID: "test", Height: 2, Time: e.now, Store: cache, Events: e.events, Signer: addr(signer), Key: key(signer).PubKey()}
-	if err := rt.Exec(ctx, decoded); err != nil {
-		e.events.Truncate(n)
-		return err
-	}
-	cache.Write()
-	return nil
+	return smtest.Exec(rt, sm.Context{ChainID: "test", Height: 2, Time: e.now, Store: e.kv, Events: e.events, Signer: addr(signer), Key: key(signer).PubKey()}, msg)
 }
 
 func (e *env) ok(signer string, msg sm.Msg) {
