@@ -35,7 +35,9 @@ const (
 const ParamMinFee = "tx.min_fee"
 
 // TxResult is the outcome of one committed transaction, handed to the
-// commit listener after the block is durably saved.
+// commit listener after the block is durably saved, and kept in the
+// transaction index. Index is the transaction's position in its block
+// counting each bundled transaction (CometBFT counts a bundle once).
 type TxResult struct {
 	Hash      [32]byte
 	Height    int64
@@ -44,6 +46,11 @@ type TxResult struct {
 	Codespace string
 	Log       string
 	Events    []sm.Event
+	// The envelope, when the transaction decoded.
+	Type      string
+	HasSigner bool
+	Signer    crypto.Address
+	Sequence  uint64
 }
 
 // App is the medchain ABCI application.
@@ -65,6 +72,9 @@ type App struct {
 	block      *blockState // between FinalizeBlock and Commit
 	checkMu    sync.Mutex
 	pending    map[crypto.Address]uint64 // CheckTx: next sequence including mempool txs
+	pendingTxs int                       // transactions in the mempool (bundled ones each count)
+	epoch      uint64                    // commits so far: a Stage is valid until the next
+	staged     map[[32]byte]stagedBundle // bundles Stage checked, until CheckTx sees them
 	checkReads *store.Memo               // CheckTx's reads of the committed snapshot
 
 	chainID  atomic.Pointer[string]
@@ -115,6 +125,7 @@ func New(tree *store.Tree, opts Options) *App {
 			audit.Module{},
 		),
 		pending:  map[crypto.Address]uint64{},
+		staged:   map[[32]byte]stagedBundle{},
 		verified: newSigCache(1 << 18),
 		onCommit: opts.OnCommit,
 	}
@@ -254,6 +265,9 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 		a.mu.Lock()
 		defer a.mu.Unlock()
 	}
+	if sm.IsBundle(req.Tx) {
+		return a.checkBundle(req.Tx, req.Type == abci.CheckTxType_Recheck), nil
+	}
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
 	res := a.checkTx(req.Tx)
@@ -261,6 +275,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 		code, space, log := sm.ABCIInfo(res)
 		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, nil
 	}
+	a.pendingTxs++
 	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}, nil
 }
 
@@ -369,26 +384,36 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	// them, which made every range read of a transaction cost O(block).
 	block := store.NewCache(a.tree)
 	ctx := sm.Context{ChainID: chainID, Height: req.Height, Time: req.Time, Store: block, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
-	decoded, sigOK := a.verifyBlock(req.Txs)
-	bs := &blockState{height: req.Height, time: req.Time, results: make([]TxResult, len(req.Txs))}
-	txResults := make([]*abci.ExecTxResult, len(req.Txs))
-	for i, raw := range req.Txs {
+	flat, txResults := a.verifyBlock(req.Txs)
+	bs := &blockState{height: req.Height, time: req.Time, results: make([]TxResult, len(flat))}
+	var bundle []sm.BundleResult // the current bundle's results
+	for i := range flat {
+		ft := &flat[i]
 		events := &sm.Events{}
-		txErr := decoded[i].err
-		if txErr == nil && !sigOK[i] {
-			txErr = sm.ErrBadSignature
-		}
+		txErr := ft.err
 		if txErr == nil {
 			tctx := ctx
 			tctx.Events = events
-			txErr = a.deliver(tctx, decoded[i].tx)
+			txErr = a.deliver(tctx, ft.tx)
 		}
 		code, space, log := sm.ABCIInfo(txErr)
 		if txErr != nil {
 			events = &sm.Events{} // a failed message emits nothing
 		}
-		bs.results[i] = TxResult{Hash: sm.TxHash(raw), Height: req.Height, Index: i, Code: code, Codespace: space, Log: log, Events: events.List()}
-		txResults[i] = &abci.ExecTxResult{Code: code, Codespace: space, Log: log, Events: toABCIEvents(events.List())}
+		r := TxResult{Hash: ft.hash, Height: req.Height, Index: i, Code: code, Codespace: space, Log: log, Events: events.List()}
+		if ft.tx != nil {
+			r.Type, r.HasSigner, r.Signer, r.Sequence = ft.tx.Body.Type, true, ft.tx.Signer(), ft.tx.Body.Sequence
+		}
+		bs.results[i] = r
+		if !ft.bundled {
+			txResults[ft.outer] = &abci.ExecTxResult{Code: code, Codespace: space, Log: log, Events: toABCIEvents(events.List())}
+			continue
+		}
+		bundle = append(bundle, sm.BundleResult{Code: code, Codespace: space})
+		if ft.last {
+			txResults[ft.outer] = &abci.ExecTxResult{Code: abci.CodeTypeOK, Data: sm.EncodeBundleResults(bundle)}
+			bundle = nil
+		}
 	}
 	for _, m := range a.router.Modules() {
 		if eb, ok := m.(sm.EndBlocker); ok {
@@ -411,35 +436,59 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	}, nil
 }
 
-type decodedTx struct {
-	tx  *sm.Tx
-	err error
+// blockTx is one transaction of a block, bundled or alone.
+type blockTx struct {
+	hash    [32]byte
+	tx      *sm.Tx
+	err     error // decoding or signature
+	outer   int   // its CometBFT transaction's index in the block
+	bundled bool
+	last    bool // the last of its bundle
 }
 
-// verifyBlock decodes the block's transactions and checks the signatures that
-// CheckTx has not already verified, in batches on every core.
-func (a *App) verifyBlock(raws [][]byte) ([]decodedTx, []bool) {
-	out := make([]decodedTx, len(raws))
-	ok := make([]bool, len(raws))
+// verifyBlock flattens the block's bundles, decodes every transaction and
+// checks the signatures that CheckTx has not already verified, in batches
+// on every core. It returns the results of the CometBFT transactions that
+// are malformed bundles; the others are filled in as the block executes.
+func (a *App) verifyBlock(raws [][]byte) ([]blockTx, []*abci.ExecTxResult) {
+	outer := make([]*abci.ExecTxResult, len(raws))
+	flat := make([]blockTx, 0, len(raws))
+	add := func(raw []byte, i int, bundled bool) {
+		tx, err := sm.DecodeTx(raw)
+		flat = append(flat, blockTx{hash: sm.TxHash(raw), tx: tx, err: err, outer: i, bundled: bundled})
+	}
+	for i, raw := range raws {
+		if !sm.IsBundle(raw) {
+			add(raw, i, false)
+			continue
+		}
+		inner, err := sm.DecodeBundle(raw)
+		if err != nil {
+			code, space, log := sm.ABCIInfo(err)
+			outer[i] = &abci.ExecTxResult{Code: code, Codespace: space, Log: log}
+			continue
+		}
+		for _, tx := range inner {
+			add(tx, i, true)
+		}
+		flat[len(flat)-1].last = true
+	}
 	var batch []crypto.SigItem
 	var idx []int
-	for i, raw := range raws {
-		tx, err := sm.DecodeTx(raw)
-		out[i] = decodedTx{tx: tx, err: err}
-		if err != nil {
+	for i := range flat {
+		ft := &flat[i]
+		if ft.err != nil || a.verified.take(ft.hash) {
 			continue
 		}
-		if a.verified.take(sm.TxHash(raw)) {
-			ok[i] = true
-			continue
-		}
-		batch = append(batch, sigItem(tx))
+		batch = append(batch, sigItem(ft.tx))
 		idx = append(idx, i)
 	}
 	for j, valid := range parallelVerify(batch) {
-		ok[idx[j]] = valid
+		if !valid {
+			flat[idx[j]].err = sm.ErrBadSignature
+		}
 	}
-	return out, ok
+	return flat, outer
 }
 
 // PreVerify checks the signatures of transactions about to be submitted, in
@@ -568,7 +617,11 @@ func toABCIEvents(evs []sm.Event) []abci.Event {
 func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	a.mu.Lock()
 	bs := a.block
-	hash, version, err := a.tree.Commit()
+	var index []store.Side
+	if bs != nil {
+		index = indexWrites(bs.results)
+	}
+	hash, version, err := a.tree.Commit(index...)
 	if err != nil {
 		a.mu.Unlock()
 		return nil, fmt.Errorf("commit state: %w", err)
@@ -589,6 +642,8 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	// snapshot and the cleared sequences.
 	a.checkMu.Lock()
 	clear(a.pending) // rechecks rebuild it from the mempool
+	a.pendingTxs = 0
+	a.epoch++
 	a.checkMu.Unlock()
 	a.log.Debug("committed", "height", version, "app_hash", fmt.Sprintf("%X", hash))
 	if a.onCommit != nil && bs != nil {

@@ -59,7 +59,16 @@ var (
 	prefixState = []byte{'s'} // 's' ‖ key → value
 	prefixHash  = []byte{'h'} // 'h' ‖ SHA-256(key) → key (for absence proofs)
 	keyMeta     = []byte{'m'} // version (8 bytes) ‖ root (32 bytes)
+	prefixSide  = []byte{'x'} // 'x' ‖ key → value: data outside the Merkle tree
 )
+
+// Side is a write outside the Merkle tree (an index of committed blocks,
+// say) saved in the same atomic, synced batch as a version: after a crash
+// the side data and the state agree. Side data is not part of the app hash
+// and is not proven; a nil Value deletes the key.
+type Side struct {
+	Key, Value []byte
+}
 
 // DBName is the state database's directory name under a node's data directory.
 const DBName = "medchain.db"
@@ -217,8 +226,9 @@ func (t *Tree) Hash() []byte {
 	return bytes.Clone(t.hash)
 }
 
-// Commit saves the working version and returns its hash and number.
-func (t *Tree) Commit() ([]byte, int64, error) {
+// Commit saves the working version, with any side writes, and returns its
+// hash and number.
+func (t *Tree) Commit(side ...Side) ([]byte, int64, error) {
 	h := t.trie.hash(t.trie.root)
 	t.mu.RLock()
 	version := t.version + 1
@@ -237,6 +247,17 @@ func (t *Tree) Commit() ([]byte, int64, error) {
 		}
 		return err == nil
 	})
+	for _, w := range side {
+		if err != nil {
+			break
+		}
+		k := append(prefixSide[:1:1], w.Key...)
+		if w.Value == nil {
+			err = b.Delete(k, nil)
+		} else {
+			err = b.Set(k, w.Value, nil)
+		}
+	}
 	meta := binary.BigEndian.AppendUint64(nil, uint64(version))
 	meta = append(meta, h[:]...)
 	if err == nil {
@@ -262,6 +283,31 @@ func (t *Tree) Commit() ([]byte, int64, error) {
 		t.snaps = t.snaps[n:]
 	}
 	return bytes.Clone(t.hash), version, nil
+}
+
+// SideGet reads committed side data (nil when absent).
+func (t *Tree) SideGet(key []byte) ([]byte, error) {
+	return get(t.db, append(prefixSide[:1:1], key...))
+}
+
+// SideIterate calls fn for committed side data with keys in [start, end) in
+// order, until fn returns false. A nil end means every key from start on.
+func (t *Tree) SideIterate(start, end []byte, fn func(key, value []byte) bool) error {
+	lo := append(prefixSide[:1:1], start...)
+	hi := PrefixEnd(prefixSide)
+	if end != nil {
+		hi = append(prefixSide[:1:1], end...)
+	}
+	it, err := t.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if !fn(it.Key()[1:], it.Value()) {
+			break
+		}
+	}
+	return firstErr(it.Error(), it.Close())
 }
 
 // Rollback discards the working version's writes.

@@ -254,7 +254,8 @@ func (r *RPCIntake) one(ctx context.Context, node string, raw []byte) (Outcome, 
 	return Outcome{Code: res.Result.Code, Codespace: res.Result.Codespace, Log: res.Result.Log}, nil
 }
 
-// MetricsMempool reads cometbft_mempool_size from a node's /metrics.
+// MetricsMempool reads the number of transactions in a node's mempool from
+// its /metrics: medchain_mempool_txs, else (kvstore) cometbft_mempool_size.
 func MetricsMempool(base string, c *http.Client) func(ctx context.Context) (int, bool) {
 	return func(ctx context.Context) (int, bool) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
@@ -269,6 +270,9 @@ func MetricsMempool(base string, c *http.Client) func(ctx context.Context) (int,
 		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 		if err != nil {
 			return 0, false
+		}
+		if n, ok := parseGauge(string(b), "medchain_mempool_txs"); ok {
+			return n, true // counts each transaction of a bundle
 		}
 		return parseGauge(string(b), "cometbft_mempool_size")
 	}

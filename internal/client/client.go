@@ -18,6 +18,7 @@ import (
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/txbatch"
 	"github.com/medchain/medchain/sm"
 )
 
@@ -148,6 +149,24 @@ func (c *Client) SubmitRaw(ctx context.Context, tx []byte, wait bool) (*api.TxRe
 	}
 	if res.Code != 0 {
 		return &res, &TxError{Result: &res}
+	}
+	return &res, nil
+}
+
+// SubmitBatch posts transactions in one POST /v1/txs/batch body and returns
+// the node's answer for each, in order. It does not wait for commits.
+func (c *Client) SubmitBatch(ctx context.Context, txs [][]byte) (*api.BatchResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+"/v1/txs/batch", bytes.NewReader(txbatch.Encode(txs)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	var res api.BatchResult
+	if err := c.do(req, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Results) != len(txs) {
+		return nil, fmt.Errorf("node %s answered %d results for %d transactions", c.Base, len(res.Results), len(txs))
 	}
 	return &res, nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+
+	"github.com/medchain/medchain/sm"
 )
 
 // Default listen addresses: loopback only, so a development node is never
@@ -241,10 +243,12 @@ func (c Config) CometBFT(home string) *cmtcfg.Config {
 	cc.Mempool.Size = c.Mempool.Size
 	cc.Mempool.MaxTxsBytes = c.Mempool.MaxBytes
 	cc.Mempool.CacheSize = c.Mempool.CacheSize
-	cc.Mempool.MaxTxBytes = 64 << 10
-	cc.Instrumentation.Prometheus = true // served on the API's /metrics
+	cc.Mempool.MaxTxBytes = sm.MaxBundleBytes // a bundle; each transaction in it is at most sm.MaxTxBytes
+	cc.Instrumentation.Prometheus = true      // served on the API's /metrics
 	cc.Instrumentation.PrometheusListenAddr = ""
 	cc.Instrumentation.Namespace = "cometbft"
-	cc.TxIndex.Indexer = "kv"
+	// medchain indexes transactions itself, with the state (app/txindex.go):
+	// CometBFT's indexer sees a bundle as one transaction.
+	cc.TxIndex.Indexer = "null"
 	return cc
 }

@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/testnet"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 )
 
@@ -250,4 +253,100 @@ func waitSigned(ctx context.Context, n *testnet.Node, addr string, from, span in
 		}
 	}
 	return fmt.Errorf("validator %s signed none of the commits of heights %d to %d", addr, from, from+span-1)
+}
+
+// TestBatchAcrossNodes: a batch taken in by one validator travels as
+// bundles; every transaction in it is committed once, in order, and another
+// validator finds each one by hash and lists it in its block. A resubmitted
+// transaction is answered as a duplicate; a forged one is refused alone.
+func TestBatchAcrossNodes(t *testing.T) {
+	needNetwork(t)
+	nw := testnet.Start(t, testnet.Options{Validators: 4})
+	ctx := within(t, 2*time.Minute)
+	in, other := nw.Nodes[1], nw.Nodes[2]
+	st, err := in.Client().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txs [][]byte
+	var keys []*crypto.PrivKey
+	for range 40 {
+		key, err := crypto.GenerateKey(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, key)
+		txs = append(txs, sm.SignTx(key, st.ChainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: key.EncKey()}))
+	}
+	forged := sm.SignTx(keys[2], st.ChainID, 1, 0, &accounts.MsgSetGuardian{Guardian: keys[1].Address()})
+	forged[len(forged)-1] ^= 1
+	txs = append(txs, forged)
+	res, err := in.Client().SubmitBatch(ctx, txs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != len(txs)-1 || res.Results[len(txs)-1].Code != sm.ErrBadSignature.Code {
+		t.Fatalf("accepted %d of %d; forged: %+v", res.Accepted, len(txs), res.Results[len(txs)-1])
+	}
+	again, err := in.Client().SubmitBatch(ctx, txs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Results[0].Code != api.ErrDuplicate.Code || again.Results[0].Codespace != api.Codespace {
+		t.Fatalf("resubmitted: %+v", again.Results[0])
+	}
+	if err := testnet.Poll(ctx, 100*time.Millisecond, func() error { return checkPatientOn(ctx, in, keys[0].Address()) }); err != nil {
+		t.Fatal(err)
+	}
+	// One signer's consecutive transactions in one batch: the second is
+	// checked against the first, pending in the mempool.
+	second, err := in.Client().SubmitBatch(ctx, [][]byte{
+		sm.SignTx(keys[0], st.ChainID, 1, 0, &accounts.MsgSetGuardian{Guardian: keys[1].Address()}),
+		sm.SignTx(keys[0], st.ChainID, 2, 0, &accounts.MsgRevokeGuardian{Guardian: keys[1].Address()}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Accepted != 2 {
+		t.Fatalf("second batch: %+v", second.Results)
+	}
+	res.Results = append(res.Results[:len(txs)-1], append(second.Results, res.Results[len(txs)-1])...)
+	txs = append(txs[:len(txs)-1], nil, nil, forged)
+	// Every accepted transaction is committed, and the other node agrees.
+	var last api.TxResult
+	err = testnet.Poll(ctx, 100*time.Millisecond, func() error {
+		for i, it := range res.Results[:len(txs)-1] {
+			var got api.TxResult
+			if err := other.Client().Get(ctx, "/v1/txs/"+it.Hash, &got); err != nil {
+				return fmt.Errorf("tx %d: %w", i, err)
+			}
+			if got.Code != 0 || !got.Committed || got.Type == "" {
+				return fmt.Errorf("tx %d: %+v", i, got)
+			}
+			last = got
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Type != "accounts/revoke_guardian" || last.Signer != keys[0].Address().String() || last.Sequence != 2 {
+		t.Fatalf("guardian tx: %+v", last)
+	}
+	var blk api.Block
+	if err := other.Client().Get(ctx, fmt.Sprintf("/v1/blocks/%d", last.Height), &blk); err != nil {
+		t.Fatal(err)
+	}
+	if blk.NumTxs != len(blk.Txs) || last.Index >= len(blk.Txs) || !strings.EqualFold(blk.Txs[last.Index].Hash, last.Hash) {
+		t.Fatalf("block %d lists %d txs; tx at index %d is not %s", last.Height, len(blk.Txs), last.Index, last.Hash)
+	}
+	for _, n := range []*testnet.Node{in, other} {
+		if err := checkPatientOn(ctx, n, keys[39].Address()); err != nil {
+			t.Error(err)
+		}
+	}
+	var forgedTx api.TxResult
+	if err := other.Client().Get(ctx, "/v1/txs/"+res.Results[len(txs)-1].Hash, &forgedTx); !client.IsNotFound(err) {
+		t.Fatalf("the forged transaction: %+v, %v", forgedTx, err)
+	}
 }

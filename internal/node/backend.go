@@ -13,6 +13,7 @@ import (
 	mempl "github.com/cometbft/cometbft/mempool"
 
 	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
@@ -64,6 +65,9 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 		ch, cancel = n.commits.wait(h)
 		defer cancel()
 	}
+	if n.seen.has(h) {
+		return nil, fmt.Errorf("%w: transaction already submitted", api.ErrDuplicate)
+	}
 	resCh := make(chan *abci.ResponseCheckTx, 1)
 	n.submitMu.Lock()
 	err := n.cmt.Mempool().CheckTx(tx, func(r *abci.ResponseCheckTx) { resCh <- r }, mempl.TxInfo{})
@@ -94,52 +98,39 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 		}
 	}
 	out := &api.TxResult{Hash: hexHash(h), Code: res.Code, Codespace: res.Codespace, Log: res.Log}
+	if res.Code == abci.CodeTypeOK {
+		n.seen.add(h)
+	}
 	if res.Code != abci.CodeTypeOK || !wait {
 		return out, nil
 	}
+	// The transaction index is written with the state, so a committed
+	// transaction is at once findable by GET /v1/txs/{hash}.
 	select {
 	case r := <-ch:
-		n.waitIndexed(ctx, h)
-		return txResult(r, tx), nil
+		return txResult(&r), nil
 	case <-ctx.Done():
 		select { // a commit that arrived together with the deadline wins
 		case r := <-ch:
-			return txResult(r, tx), nil
+			return txResult(&r), nil
 		default:
 		}
 		return nil, fmt.Errorf("%w: transaction %s accepted but not yet committed", api.ErrTimeout, out.Hash)
 	}
 }
 
-// waitIndexed waits until CometBFT has indexed a committed transaction, or
-// ctx ends. The application reports a block's results from Commit, before
-// CometBFT saves its state and indexes the block (asynchronously), so
-// without this a client told "committed" would often get 404 from GET
-// /v1/txs/{hash} right after; and a crash between CometBFT saving its state
-// and indexing would lose the transaction from the index for good, since
-// nothing indexes a block again once that state is saved.
-func (n *Node) waitIndexed(ctx context.Context, h [32]byte) {
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		if _, err := n.rpc.Tx(ctx, h[:], false); err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			n.log.Warn("committed transaction not indexed in time", "hash", hexHash(h))
-			return
-		case <-time.After(delay):
-		}
-	}
-}
-
 func hexHash(h [32]byte) string { return strings.ToUpper(hex.EncodeToString(h[:])) }
 
-func txResult(r app.TxResult, raw []byte) *api.TxResult {
+// txResult is the API's form of a committed transaction's outcome.
+func txResult(r *app.TxResult) *api.TxResult {
 	out := &api.TxResult{
 		Hash: hexHash(r.Hash), Committed: true, Height: r.Height, Index: r.Index,
 		Code: r.Code, Codespace: r.Codespace, Log: r.Log, Events: api.EventsFrom(r.Events),
+		Type: r.Type, Sequence: r.Sequence,
 	}
-	describe(out, raw)
+	if r.HasSigner {
+		out.Signer = r.Signer.String()
+	}
 	return out
 }
 
@@ -182,61 +173,64 @@ func (n *Node) Block(ctx context.Context, height int64) (*api.Block, error) {
 		Proposer: b.Block.ProposerAddress.String(), AppHash: b.Block.AppHash.String(), NumTxs: len(b.Block.Txs),
 		Txs: []api.TxResult{},
 	}
-	results, _ := n.rpc.BlockResults(ctx, &b.Block.Height)
-	for i, raw := range b.Block.Txs {
-		t := api.TxResult{Hash: hexHash(sha256.Sum256(raw)), Height: b.Block.Height, Index: i}
-		if results != nil && i < len(results.TxsResults) {
-			r := results.TxsResults[i]
-			t.Committed, t.Code, t.Codespace, t.Log = true, r.Code, r.Codespace, r.Log
-			t.Events = abciEvents(r.Events)
+	// A committed block's transactions, each bundled one on its own, come
+	// from the transaction index with their outcomes; a block stored but
+	// not yet executed lists its transactions without.
+	if snap := n.app.Committed(); snap != nil && snap.Version() >= b.Block.Height {
+		rs, err := n.app.BlockTxs(b.Block.Height)
+		if err != nil {
+			return nil, err
 		}
-		describe(&t, raw)
-		out.Txs = append(out.Txs, t)
+		for _, r := range rs {
+			out.Txs = append(out.Txs, *txResult(r))
+		}
+	} else {
+		for _, raw := range b.Block.Txs {
+			inner := [][]byte{raw}
+			if sm.IsBundle(raw) {
+				if inner, err = sm.DecodeBundle(raw); err != nil {
+					continue // to be rejected whole at execution
+				}
+			}
+			for _, tx := range inner {
+				t := api.TxResult{Hash: hexHash(sha256.Sum256(tx)), Height: b.Block.Height, Index: len(out.Txs)}
+				describe(&t, tx)
+				out.Txs = append(out.Txs, t)
+			}
+		}
 	}
+	out.NumTxs = len(out.Txs)
 	return out, nil
-}
-
-func abciEvents(evs []abci.Event) []api.Event {
-	out := make([]api.Event, len(evs))
-	for i, e := range evs {
-		m := make(map[string]string, len(e.Attributes))
-		for _, a := range e.Attributes {
-			m[a.Key] = a.Value
-		}
-		out[i] = api.Event{Type: e.Type, Attrs: m}
-	}
-	return out
 }
 
 func (n *Node) Tx(ctx context.Context, hash []byte) (*api.TxResult, error) {
-	r, err := n.rpc.Tx(ctx, hash, false)
+	if len(hash) != 32 {
+		return nil, fmt.Errorf("%w: a transaction hash is 32 bytes", api.ErrNotFound)
+	}
+	r, err := n.app.IndexedTx([32]byte(hash))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", api.ErrNotFound, err)
+		return nil, err
 	}
-	out := &api.TxResult{
-		Hash: r.Hash.String(), Committed: true, Height: r.Height, Index: int(r.Index),
-		Code: r.TxResult.Code, Codespace: r.TxResult.Codespace, Log: r.TxResult.Log, Events: abciEvents(r.TxResult.Events),
+	if r == nil {
+		return nil, fmt.Errorf("%w: transaction %X is in no committed block", api.ErrNotFound, hash)
 	}
-	describe(out, r.Tx)
-	return out, nil
+	return txResult(r), nil
 }
 
 func (n *Node) TxsBySigner(ctx context.Context, signer string, page, perPage int) ([]*api.TxResult, int, error) {
-	q := fmt.Sprintf("message.signer='%s'", signer)
-	r, err := n.rpc.TxSearch(ctx, q, false, &page, &perPage, "asc")
+	addr, err := crypto.ParseAddress(signer)
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]*api.TxResult, 0, len(r.Txs))
-	for _, t := range r.Txs {
-		res := &api.TxResult{
-			Hash: t.Hash.String(), Committed: true, Height: t.Height, Index: int(t.Index),
-			Code: t.TxResult.Code, Codespace: t.TxResult.Codespace, Log: t.TxResult.Log, Events: abciEvents(t.TxResult.Events),
-		}
-		describe(res, t.Tx)
-		out = append(out, res)
+	rs, total, err := n.app.TxsBySigner(addr, page, perPage)
+	if err != nil {
+		return nil, 0, err
 	}
-	return out, r.TotalCount, nil
+	out := make([]*api.TxResult, len(rs))
+	for i, r := range rs {
+		out[i] = txResult(r)
+	}
+	return out, total, nil
 }
 
 // BlockTime implements api.Backend.

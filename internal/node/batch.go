@@ -3,8 +3,8 @@ package node
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
+	"sync"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	mempl "github.com/cometbft/cometbft/mempool"
@@ -15,60 +15,137 @@ import (
 
 var _ api.BatchSubmitter = (*Node)(nil)
 
-// SubmitBatch hands transactions to the mempool in order, as Submit does
-// without waiting. Order matters: one signer's transactions must reach
-// CheckTx in sequence order. Once the mempool is full the rest of the batch
-// is answered busy without being tried.
+// bundleBytes is the size of the bundles the batch intake builds: small
+// enough that a 4 MiB block holds many and a rechecked bundle is cheap,
+// large enough that CometBFT's per-transaction costs (mempool entry, gossip
+// message, block hashing) are shared by about a thousand transactions.
+const bundleBytes = 256 << 10
+
+// SubmitBatch checks transactions in order, as Submit does without waiting,
+// and hands the accepted ones to the mempool packed in bundles (sm.IsBundle).
+// Order matters: one signer's transactions must be checked in sequence
+// order. Once the mempool is full the rest of the batch is answered busy
+// without being tried.
 func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, error) {
 	out := make([]api.BatchItem, len(txs))
-	n.app.PreVerify(txs) // on every core; CheckTx then skips these signatures
+	hashes := make([][32]byte, len(txs))
+	for i, tx := range txs {
+		hashes[i] = sha256.Sum256(tx)
+		out[i].Hash = hexHash(hashes[i])
+	}
+	n.app.PreVerify(txs) // on every core; the checks then skip these signatures
 	n.submitMu.Lock()
 	defer n.submitMu.Unlock()
-	mp := n.cmt.Mempool()
-	busy := false
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	room := n.cfg.Mempool.Size - n.app.PendingTxs()
+	var try [][]byte
+	var at []int // try[j] is txs[at[j]]
 	for i, tx := range txs {
-		out[i].Hash = hexHash(sha256.Sum256(tx))
-		if busy {
-			out[i].Code, out[i].Codespace = api.ErrBusy.Code, api.Codespace
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		resCh := make(chan *abci.ResponseCheckTx, 1)
-		err := mp.CheckTx(tx, func(r *abci.ResponseCheckTx) { resCh <- r }, mempl.TxInfo{})
-		var tooLarge mempl.ErrTxTooLarge
-		var full mempl.ErrMempoolIsFull
 		switch {
-		case err == nil:
-		case errors.Is(err, mempl.ErrTxInCache):
+		case n.seen.has(hashes[i]):
 			out[i].Code, out[i].Codespace, out[i].Log = api.ErrDuplicate.Code, api.Codespace, "transaction already submitted"
-			continue
-		case errors.As(err, &tooLarge):
-			out[i].Code, out[i].Codespace, out[i].Log = sm.ABCIInfo(sm.Wrapf(sm.ErrTxTooLarge, "%v", err))
-			continue
-		case errors.As(err, &full):
-			busy = true
-			out[i].Code, out[i].Codespace, out[i].Log = api.ErrBusy.Code, api.Codespace, err.Error()
-			continue
+		case len(try) >= room:
+			out[i].Code, out[i].Codespace, out[i].Log = api.ErrBusy.Code, api.Codespace, "mempool is full"
 		default:
-			return nil, fmt.Errorf("tx %d: %w", i, err)
+			try = append(try, tx)
+			at = append(at, i)
 		}
-		// The local ABCI client answers before CheckTx returns: take the
-		// answer even when ctx ended meanwhile (a select would pick at
-		// random between the two and could report an accepted transaction
-		// as timed out).
-		var r *abci.ResponseCheckTx
-		select {
-		case r = <-resCh:
-		default:
-			select {
-			case r = <-resCh:
-			case <-ctx.Done():
-				return nil, ctx.Err()
+	}
+	if len(try) == 0 {
+		return out, nil
+	}
+	// Under the mempool's lock: a commit's rechecks (which rebuild the
+	// pending sequences from the mempool) run under it, and a Stage in the
+	// middle of them would see some signers' pending transactions missing.
+	mp := n.cmt.Mempool()
+	mp.Lock()
+	bundles, errs, err := n.app.Stage(try, bundleBytes)
+	mp.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	for j, e := range errs {
+		i := at[j]
+		if e != nil {
+			out[i].Code, out[i].Codespace, out[i].Log = sm.ABCIInfo(e)
+			continue
+		}
+		n.seen.add(hashes[i])
+	}
+	var refused error
+	for _, b := range bundles {
+		if refused == nil {
+			// The local ABCI client answers before CheckTx returns.
+			resCh := make(chan *abci.ResponseCheckTx, 1)
+			refused = mp.CheckTx(b, func(r *abci.ResponseCheckTx) { resCh <- r }, mempl.TxInfo{})
+			if refused == nil {
+				if r := <-resCh; r.Code != abci.CodeTypeOK {
+					refused = fmt.Errorf("code %d: %s", r.Code, r.Log)
+				}
+			}
+			if refused == nil {
+				continue
+			}
+			// Not expected: room was checked and so were the
+			// transactions. Report this bundle's transactions and all
+			// later ones (they may depend on them) as not accepted.
+			n.log.Error("mempool refused a checked bundle", "err", refused)
+		}
+		n.app.Unstage(b)
+		inner, _ := sm.DecodeBundle(b)
+		for _, tx := range inner {
+			h := sha256.Sum256(tx)
+			n.seen.remove(h)
+			for j := range at {
+				if i := at[j]; hashes[i] == h {
+					out[i].Code, out[i].Codespace, out[i].Log = api.ErrBusy.Code, api.Codespace, "mempool refused the transaction: "+refused.Error()
+				}
 			}
 		}
-		out[i].Code, out[i].Codespace, out[i].Log = r.Code, r.Codespace, r.Log
 	}
 	return out, nil
+}
+
+// seenSet remembers the hashes of recently accepted transactions, so that a
+// resubmission is answered "already submitted" (as CometBFT's mempool cache
+// answers for transactions submitted alone) instead of a sequence error. It
+// holds between size/2 and size hashes: two generations, the older dropped
+// when the newer fills.
+type seenSet struct {
+	mu        sync.Mutex
+	size      int
+	cur, prev map[[32]byte]struct{}
+}
+
+func newSeenSet(size int) *seenSet {
+	if size < 2 {
+		size = 2
+	}
+	return &seenSet{size: size, cur: map[[32]byte]struct{}{}}
+}
+
+func (s *seenSet) has(h [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, a := s.cur[h]
+	_, b := s.prev[h]
+	return a || b
+}
+
+func (s *seenSet) add(h [32]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cur) >= s.size/2 {
+		s.prev, s.cur = s.cur, make(map[[32]byte]struct{}, s.size/2)
+	}
+	s.cur[h] = struct{}{}
+}
+
+func (s *seenSet) remove(h [32]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cur, h)
+	delete(s.prev, h)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cometbft/cometbft/proxy"
 	"github.com/cometbft/cometbft/rpc/client/local"
 	cmttypes "github.com/cometbft/cometbft/types"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/internal/api"
@@ -38,6 +39,7 @@ type Node struct {
 	cmt     *nm.Node
 	rpc     *local.Local
 	commits *commits
+	seen    *seenSet // recently accepted transaction hashes
 	// submitMu makes the API's mempool submissions one at a time. CometBFT's
 	// mempool checks for room before CheckTx and again after it, under a
 	// shared lock: two submissions racing for the last slot can both pass
@@ -74,7 +76,8 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{home: home, cfg: cfg, log: lg, tree: tree, commits: newCommits(), genesis: gen}
+	n := &Node{home: home, cfg: cfg, log: lg, tree: tree, commits: newCommits(), genesis: gen,
+		seen: newSeenSet(cfg.Mempool.CacheSize)}
 	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit})
 	n.app.SetChainID(gen.ChainID)
 
@@ -134,6 +137,12 @@ func (n *Node) Start() error {
 		opts.FHIR = n.fhirHandler()
 	}
 	h := api.New(n, opts)
+	// CometBFT's cometbft_mempool_size counts a bundle once. The first
+	// node of a process registers (as with CometBFT's own metrics).
+	_ = prometheus.DefaultRegisterer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "medchain", Subsystem: "mempool", Name: "txs",
+		Help: "Transactions in the mempool, each transaction of a bundle counted.",
+	}, func() float64 { return float64(n.app.PendingTxs()) }))
 	bgCtx, cancel := context.WithCancel(context.Background())
 	n.stopBg = cancel
 	n.runGateway(bgCtx)

@@ -1,0 +1,127 @@
+package sm
+
+import (
+	"github.com/medchain/medchain/codec"
+)
+
+// A bundle carries several signed transactions in one CometBFT transaction.
+// CometBFT's costs are per transaction it handles (mempool entry, cache,
+// gossip message, recheck call, block hashing, event publication), so a node
+// packs the transactions it takes in through its API into bundles. A bundle
+// is only transport: it is not signed, each transaction in it is
+// authenticated, sequenced and executed as if it came alone, and a
+// transaction counts once whether or not it came in a bundle.
+//
+// Wire form: the format byte TxFormatBundle, then each transaction preceded
+// by its length as a minimal unsigned varint. A bundle holds at least one and
+// at most MaxBundleTxs transactions and is at most MaxBundleBytes long.
+const (
+	TxFormatBundle = 0x02
+	MaxBundleTxs   = 4096
+	MaxBundleBytes = 1 << 20
+)
+
+// IsBundle tells whether raw is in the bundle wire form (it may still be
+// malformed).
+func IsBundle(raw []byte) bool { return len(raw) > 0 && raw[0] == TxFormatBundle }
+
+// EncodeBundle packs transactions. The caller keeps within the limits.
+func EncodeBundle(txs [][]byte) []byte {
+	n := 1
+	for _, tx := range txs {
+		n += len(tx) + 3
+	}
+	w := codec.NewWriter(n)
+	w.Fixed([]byte{TxFormatBundle})
+	for _, tx := range txs {
+		w.Blob(tx)
+	}
+	return w.Bytes()
+}
+
+// BundleSize is the encoded size of a bundle holding txs.
+func BundleSize(txs [][]byte) int {
+	n := 1
+	for _, tx := range txs {
+		n += uvarintLen(uint64(len(tx))) + len(tx)
+	}
+	return n
+}
+
+// BundleOverhead is what adding a transaction of n bytes adds to a bundle.
+func BundleOverhead(n int) int { return uvarintLen(uint64(n)) + n }
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// DecodeBundle splits a bundle into its transactions. It is strict: a wrong
+// format byte, an empty bundle or transaction, a non-minimal length, a
+// transaction over MaxTxBytes, trailing bytes or a bundle over the limits
+// are all ErrTxDecode.
+func DecodeBundle(raw []byte) ([][]byte, error) {
+	if len(raw) > MaxBundleBytes {
+		return nil, Wrapf(ErrTxTooLarge, "bundle of %d bytes, limit %d", len(raw), MaxBundleBytes)
+	}
+	if !IsBundle(raw) {
+		return nil, Wrapf(ErrTxDecode, "not a bundle")
+	}
+	r := codec.NewReader(raw[1:])
+	var txs [][]byte
+	for r.Remaining() > 0 {
+		if len(txs) == MaxBundleTxs {
+			return nil, Wrapf(ErrTxDecode, "bundle holds more than %d transactions", MaxBundleTxs)
+		}
+		tx := r.Blob("bundled tx", MaxTxBytes)
+		if err := r.Err(); err != nil {
+			return nil, Wrapf(ErrTxDecode, "bundle: transaction %d: %v", len(txs), err)
+		}
+		if len(tx) == 0 {
+			return nil, Wrapf(ErrTxDecode, "bundle: transaction %d is empty", len(txs))
+		}
+		txs = append(txs, tx)
+	}
+	if len(txs) == 0 {
+		return nil, Wrapf(ErrTxDecode, "empty bundle")
+	}
+	return txs, nil
+}
+
+// BundleResult is one bundled transaction's outcome, as recorded in the
+// bundle's ExecTxResult data (and so in the next header's results hash).
+type BundleResult struct {
+	Code      uint32
+	Codespace string
+}
+
+// EncodeBundleResults is the data of a bundle's ExecTxResult: for each
+// transaction, its code and codespace.
+func EncodeBundleResults(rs []BundleResult) []byte {
+	w := codec.NewWriter(len(rs) * 2)
+	w.Uint(uint64(len(rs)))
+	for _, r := range rs {
+		w.Uint(uint64(r.Code))
+		w.String(r.Codespace)
+	}
+	return w.Bytes()
+}
+
+// DecodeBundleResults reverses EncodeBundleResults.
+func DecodeBundleResults(b []byte) ([]BundleResult, error) {
+	r := codec.NewReader(b)
+	n := r.Count("results", MaxBundleTxs)
+	out := make([]BundleResult, 0, n)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		code := r.Uint("code")
+		out = append(out, BundleResult{Code: uint32(code), Codespace: r.String("codespace", 64)})
+	}
+	if err := r.Done(); err != nil {
+		return nil, Wrapf(ErrTxDecode, "bundle results: %v", err)
+	}
+	return out, nil
+}
