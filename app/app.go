@@ -270,7 +270,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 	}
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
-	res := a.checkTx(req.Tx)
+	_, res := a.checkTx(req.Tx, false, req.Type == abci.CheckTxType_Recheck)
 	if res != nil {
 		code, space, log := sm.ABCIInfo(res)
 		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, nil
@@ -279,49 +279,73 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}, nil
 }
 
+// maxAhead bounds how far ahead of a signer's pending sequence a bundled
+// transaction from a peer may be and still be held (see checkTx).
+const maxAhead = 1 << 16
+
 // checkTx validates a transaction against committed state plus the
-// transactions already accepted into the mempool.
-func (a *App) checkTx(raw []byte) error {
+// transactions already accepted into the mempool. With holdAhead, a
+// transaction whose sequence is ahead of the signer's pending one (a peer's
+// bundle that overtook an earlier one of the same node on another gossip
+// path) is held: valid in every other respect, kept in the mempool, but not
+// counted as pending; PrepareProposal puts it in order or leaves it out.
+//
+// A recheck or a peer's bundle tests the sequence before the signature: a
+// transaction a block made stale is dropped without verifying its signature
+// again (the block took it out of the verified cache).
+func (a *App) checkTx(raw []byte, holdAhead, recheck bool) (held bool, err error) {
 	tx, err := sm.DecodeTx(raw)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if chainID := a.ChainID(); tx.Body.ChainID != chainID {
-		return sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, chainID)
+		return false, sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, chainID)
 	}
 	rt, _, err := a.router.DecodeMsg(tx.Body)
 	if err != nil {
-		return err
+		return false, err
 	}
-	h := sm.TxHash(raw)
-	if !a.verified.has(h) {
-		if it := sigItem(tx); !crypto.Verify(it.Pub, it.Msg, it.Sig) {
-			return sm.ErrBadSignature
-		}
-		a.verified.add(h)
-	}
-	var kv store.Reader = emptyReader{}
-	if s := a.committed.Load(); s != nil {
-		// Rechecks read the same signers' accounts and the same
-		// parameters thousands of times per snapshot.
-		if a.checkReads == nil || !a.checkReads.Over(s) {
-			a.checkReads = store.NewMemo(s)
-		}
-		kv = a.checkReads
-	} else {
-		kv = a.tree // before the first commit: genesis state in the working tree
-	}
+	kv := a.checkState()
 	signer := tx.Signer()
 	acct := accounts.GetAccount(kv, signer)
 	next, ok := a.pending[signer]
 	if !ok && acct != nil {
 		next = acct.Sequence
 	}
+	if (recheck || holdAhead) && tx.Body.Sequence < next {
+		return false, sm.Wrapf(sm.ErrBadSequence, "got %d, want %d", tx.Body.Sequence, next)
+	}
+	h := sm.TxHash(raw)
+	if !a.verified.has(h) {
+		if it := sigItem(tx); !crypto.Verify(it.Pub, it.Msg, it.Sig) {
+			return false, sm.ErrBadSignature
+		}
+		a.verified.add(h)
+	}
+	if seq := tx.Body.Sequence; holdAhead && seq > next && seq-next <= maxAhead {
+		return true, a.authenticate(kv, tx, rt, acct, seq)
+	}
 	if err := a.authenticate(kv, tx, rt, acct, next); err != nil {
-		return err
+		return false, err
 	}
 	a.pending[signer] = next + 1
-	return nil
+	return false, nil
+}
+
+// checkState is what CheckTx reads: the committed snapshot (its reads
+// remembered until the next commit), or before the first commit the genesis
+// state in the working tree. Call with checkMu held.
+func (a *App) checkState() store.Reader {
+	s := a.committed.Load()
+	if s == nil {
+		return a.tree
+	}
+	// Rechecks read the same signers' accounts and the same parameters
+	// thousands of times per snapshot.
+	if a.checkReads == nil || !a.checkReads.Over(s) {
+		a.checkReads = store.NewMemo(s)
+	}
+	return a.checkReads
 }
 
 // authenticate applies the envelope rules shared by CheckTx and
@@ -352,19 +376,6 @@ func (a *App) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, acct *accoun
 		return sm.Wrapf(sm.ErrFunds, "balance %d, fee %d", acct.Balance, tx.Body.Fee)
 	}
 	return nil
-}
-
-func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
-	txs := make([][]byte, 0, len(req.Txs))
-	var size int64
-	for _, tx := range req.Txs {
-		size += int64(len(tx))
-		if size > req.MaxTxBytes {
-			break
-		}
-		txs = append(txs, tx)
-	}
-	return &abci.ResponsePrepareProposal{Txs: txs}, nil
 }
 
 func (a *App) ProcessProposal(context.Context, *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
@@ -687,10 +698,6 @@ var (
 	ErrQueryHeight = sm.Register("query", 2, "no state at that height")
 )
 
-type emptyReader struct{}
-
-func (emptyReader) Get([]byte) []byte                                 { return nil }
-func (emptyReader) Iterate([]byte, []byte, func([]byte, []byte) bool) {}
 
 // sigCache remembers hashes of transactions whose signature CheckTx verified.
 // It is bounded: when full it is emptied, which costs only re-verification.

@@ -48,7 +48,7 @@ func (a *App) Stage(txs [][]byte, maxBundle int) (bundles [][]byte, errs []error
 		cur, size = nil, 1
 	}
 	for i, tx := range txs {
-		if errs[i] = a.checkTx(tx); errs[i] != nil {
+		if _, errs[i] = a.checkTx(tx, false, false); errs[i] != nil {
 			continue
 		}
 		add := sm.BundleOverhead(len(tx))
@@ -82,9 +82,11 @@ func (a *App) PendingTxs() int {
 // checkBundle is CheckTx of a bundle. A bundle this node staged in the
 // current epoch was checked already. Any other bundle (from a peer, or
 // rechecked after a commit) has each transaction checked in order as if it
-// came alone; the bundle is kept while at least one of them is valid (the
-// others fail harmlessly if it is included in a block: each transaction is
-// authenticated and sequenced on its own at execution).
+// came alone, except that one whose sequence is ahead is held (checkTx); the
+// bundle is kept while at least one of them is valid or held. The others
+// cannot take effect: PrepareProposal leaves out what would fail its
+// sequence, and at execution each transaction is authenticated and
+// sequenced on its own.
 func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 	h := sha256.Sum256(raw)
 	txs, err := sm.DecodeBundle(raw)
@@ -109,18 +111,22 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
 	var first error
-	valid := 0
+	valid, held := 0, 0
 	for _, tx := range txs {
-		if err := a.checkTx(tx); err != nil {
+		h, err := a.checkTx(tx, true, recheck)
+		switch {
+		case err != nil:
 			if first == nil {
 				first = err
 			}
-			continue
+		case h:
+			held++
+		default:
+			valid++
 		}
-		valid++
 	}
 	a.pendingTxs += valid
-	if valid == 0 {
+	if valid+held == 0 {
 		code, space, log := sm.ABCIInfo(first)
 		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: fmt.Sprintf("no valid transaction in bundle: %s", log)}
 	}

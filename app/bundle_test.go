@@ -92,7 +92,15 @@ func TestCheckBundle(t *testing.T) {
 	tx0 := h.Sign(p1, guardianMsg(apptest.Patient2))
 	tx1 := h.Sign(p1, guardianMsg(apptest.Patient3))
 	tx2 := h.Sign(p1, &accounts.MsgRevokeGuardian{Guardian: k(apptest.Patient2).Address()})
-	wantCode(t, "bundle of seq 1 alone", h.Check(t, sm.EncodeBundle([][]byte{tx1})), sm.ErrBadSequence)
+	// A peer's bundle that overtook an earlier one is held: kept, but its
+	// sequence does not count as pending.
+	wantCode(t, "bundle of seq 1 alone", h.Check(t, sm.EncodeBundle([][]byte{tx1})), nil)
+	if n := h.App.PendingTxs(); n != 0 {
+		t.Fatalf("pending %d after a held bundle, want 0", n)
+	}
+	wantCode(t, "seq 1 alone, not in a bundle", h.Check(t, tx1), sm.ErrBadSequence)
+	far := sm.SignTx(p1, apptest.ChainID, 1<<20, 0, guardianMsg(apptest.Patient2))
+	wantCode(t, "bundle far ahead", h.Check(t, sm.EncodeBundle([][]byte{far})), sm.ErrBadSequence)
 	wantCode(t, "bundle of seq 0, 1", h.Check(t, sm.EncodeBundle([][]byte{tx0, tx1})), nil)
 	if n := h.App.PendingTxs(); n != 2 {
 		t.Fatalf("pending %d, want 2", n)
@@ -100,7 +108,7 @@ func TestCheckBundle(t *testing.T) {
 	// The mempool now expects seq 2.
 	wantCode(t, "seq 2 alone", h.Check(t, tx2), nil)
 	wantCode(t, "bundle of a stale and nothing else", h.Check(t, sm.EncodeBundle([][]byte{tx0})), sm.ErrBadSequence)
-	bad := bytes.Clone(tx0)
+	bad := sm.SignTx(p1, apptest.ChainID, 3, 0, guardianMsg(apptest.Patient2))
 	bad[len(bad)-1] ^= 1
 	wantCode(t, "bundle with a bad signature", h.Check(t, sm.EncodeBundle([][]byte{bad})), sm.ErrBadSignature)
 	h.DeliverOK(t, tx0, tx1, tx2)
@@ -177,11 +185,14 @@ func TestStage(t *testing.T) {
 			t.Fatalf("pending %d", n)
 		}
 	}
-	// A commit between Stage and CheckTx: the bundle is checked again, and
-	// found stale here since its transactions' predecessors are not in the
-	// mempool any more (the rechecks that would restore them did not run).
+	// A commit between Stage and CheckTx: the bundle is checked again. Its
+	// transactions' predecessors are not pending any more here (the
+	// rechecks that would restore them did not run), so it is only held.
 	h.DeliverOK(t, h.Sign(p2, guardianMsg(apptest.Patient3)))
-	wantCode(t, "staged bundle after a commit", h.Check(t, bundles[2]), sm.ErrBadSequence)
+	wantCode(t, "staged bundle after a commit", h.Check(t, bundles[2]), nil)
+	if n := h.App.PendingTxs(); n != 0 {
+		t.Fatalf("pending %d, want 0: the bundle was checked again and held", n)
+	}
 }
 
 // The transaction index answers by hash, by block and by signer, with each
@@ -244,5 +255,74 @@ func TestTxIndex(t *testing.T) {
 	r, _ = h2.App.IndexedTx(sm.TxHash(t4))
 	if r == nil || r.Height != 2 || r.Index != 1 {
 		t.Fatalf("after restart: %+v", r)
+	}
+}
+
+// With several validators the proposer puts each signer's transactions in
+// sequence order and leaves out those that cannot run; alone, it proposes
+// its mempool as it is.
+func TestPrepareProposalOrdersSigners(t *testing.T) {
+	h := apptest.New(t)
+	h.DeliverOK(t)
+	p1, p2, p3 := k(apptest.Patient1), k(apptest.Patient2), k(apptest.Patient3)
+	a0 := h.Sign(p1, guardianMsg(apptest.Patient2))
+	a1 := h.Sign(p1, &accounts.MsgRevokeGuardian{Guardian: k(apptest.Patient2).Address()})
+	a2 := h.Sign(p1, guardianMsg(apptest.Patient3))
+	b0 := h.Sign(p2, guardianMsg(apptest.Patient3))
+	c0 := h.Sign(p3, guardianMsg(apptest.Patient1))
+	c1 := h.Sign(p3, &accounts.MsgRevokeGuardian{Guardian: k(apptest.Patient1).Address()})
+	_ = h.Sign(p3, guardianMsg(apptest.Patient2)) // c2: never arrives
+	c3 := h.Sign(p3, guardianMsg(apptest.Patient2))
+	// Bundles as they arrived: p1's second bundle before its first, p3's
+	// seq 3 without its seq 2.
+	mempool := [][]byte{
+		sm.EncodeBundle([][]byte{a2, b0}),
+		sm.EncodeBundle([][]byte{a0, a1, c0}),
+		c1,
+		sm.EncodeBundle([][]byte{c3}),
+	}
+	votes := func(n int) abci.ExtendedCommitInfo { return abci.ExtendedCommitInfo{Votes: make([]abci.ExtendedVoteInfo, n)} }
+	prep := func(n int) [][]byte {
+		resp, err := h.App.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Txs: mempool, MaxTxBytes: 1 << 20, LocalLastCommit: votes(n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Txs
+	}
+	if got := prep(1); len(got) != len(mempool) || !bytes.Equal(got[0], mempool[0]) {
+		t.Fatal("one validator: the proposal is not the mempool as it is")
+	}
+	got := prep(4)
+	var flat [][]byte
+	for _, raw := range got {
+		inner, err := sm.DecodeBundle(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat = append(flat, inner...)
+	}
+	// Each signer's transactions take the places its own held, in order.
+	want := [][]byte{a0, b0, a1, a2, c0, c1}
+	if len(flat) != len(want) {
+		t.Fatalf("%d transactions proposed, want %d", len(flat), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(flat[i], want[i]) {
+			t.Fatalf("position %d: got %x, want %x", i, sm.TxHash(flat[i]), sm.TxHash(want[i]))
+		}
+	}
+	for i, r := range h.Deliver(t, got...) {
+		rs, _ := sm.DecodeBundleResults(r.Data)
+		for j, br := range rs {
+			if br.Code != 0 {
+				t.Errorf("bundle %d tx %d failed: %s/%d", i, j, br.Codespace, br.Code)
+			}
+		}
+	}
+	// In order already: proposed unchanged.
+	c2 := sm.SignTx(p3, apptest.ChainID, 2, 0, guardianMsg(apptest.Patient2))
+	mempool = [][]byte{sm.EncodeBundle([][]byte{c2}), sm.EncodeBundle([][]byte{c3})}
+	if got := prep(4); len(got) != 2 || !bytes.Equal(got[1], mempool[1]) {
+		t.Fatal("a proposal in order was repacked")
 	}
 }

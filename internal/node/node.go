@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -158,6 +159,9 @@ func (n *Node) Start() error {
 			n.log.Error("api server stopped", "err", err)
 		}
 	}()
+	if addr := os.Getenv("MEDCHAIN_PPROF"); addr != "" {
+		n.servePprof(addr)
+	}
 	n.log.Info("node started", "chain_id", n.genesis.ChainID, "api", "http://"+ln.Addr().String(),
 		"rpc", n.cfg.RPC.Listen, "p2p", n.cfg.P2P.Listen, "node_id", string(n.cmt.NodeInfo().ID()))
 	return nil
@@ -236,4 +240,22 @@ func checkStateFormat(dataDir string) error {
 			"network: a new --home, or remove this one)", dataDir)
 	}
 	return nil
+}
+
+// servePprof serves Go's profiler (net/http/pprof) on addr, for operators
+// diagnosing a slow node: MEDCHAIN_PPROF=127.0.0.1:6060. It serves nothing
+// else; keep it on loopback.
+func (n *Node) servePprof(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil {
+			n.log.Error("pprof server stopped", "addr", addr, "err", err)
+		}
+	}()
+	n.log.Info("serving Go's profiler", "addr", addr)
 }
