@@ -346,6 +346,20 @@ func (t *smt) lookup(root ref, kh *[32]byte) (path []step, end ref) {
 	return path, n
 }
 
+// contains reports whether the tree under root holds a leaf for kh.
+func (t *smt) contains(root ref, kh *[32]byte) bool {
+	n := root
+	for depth := 0; n != 0 && !n.isLeaf(); depth++ {
+		in := t.inners.at(n.index())
+		if bit(kh, depth) == 0 {
+			n = in.l
+		} else {
+			n = in.r
+		}
+	}
+	return n != 0 && t.leaves.at(n.index()).kh == *kh
+}
+
 // neighbors returns the key hashes of the leaves just before and just after
 // kh in key-hash order (ok false when there is none on that side). kh itself
 // must be absent.

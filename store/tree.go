@@ -163,8 +163,19 @@ func (t *Tree) resetWork() {
 	// The database changes only at Commit, which starts a new base, so
 	// the working version's reads are remembered: a block reads the same
 	// accounts, parameters and absent keys over and over.
-	t.base = &dbReader{db: t.db}
+	t.base = &dbReader{db: t.db, absent: t.absent}
 	t.work = NewCache(NewMemo(t.base))
+}
+
+// absent tells from the Merkle tree, without reading the database, that
+// the latest committed version has no value at key. The tree holds every
+// key's hash, and most reads of an absent key (a new record, a new grant)
+// would otherwise cost a lookup in every level of the database. Only the
+// writer calls it (through the working version), which is also the only
+// goroutine that changes the committed root.
+func (t *Tree) absent(key []byte) bool {
+	kh := sha256.Sum256(key)
+	return !t.trie.contains(t.root, &kh)
 }
 
 // Close closes the database. Snapshots must not be used afterwards.
@@ -515,6 +526,8 @@ func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool)
 // working version.
 type dbReader struct {
 	db *pebble.DB
+	// absent, when set, answers for keys the state does not hold.
+	absent func(key []byte) bool
 	// it is one iterator reused for every range read (re-bounded each
 	// time): opening a Pebble iterator costs more than most range reads.
 	// The database does not change while the dbReader is in use.
@@ -532,6 +545,9 @@ func (r *dbReader) close() error {
 }
 
 func (r *dbReader) Get(key []byte) []byte {
+	if r.absent != nil && r.absent(key) {
+		return nil
+	}
 	v, err := get(r.db, append(prefixState[:1:1], key...))
 	Check(err)
 	return v
