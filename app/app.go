@@ -698,7 +698,6 @@ var (
 	ErrQueryHeight = sm.Register("query", 2, "no state at that height")
 )
 
-
 // sigCache remembers hashes of transactions whose signature CheckTx verified.
 // It is bounded: when full it is emptied, which costs only re-verification.
 type sigCache struct {

@@ -281,7 +281,9 @@ func TestPrepareProposalOrdersSigners(t *testing.T) {
 		c1,
 		sm.EncodeBundle([][]byte{c3}),
 	}
-	votes := func(n int) abci.ExtendedCommitInfo { return abci.ExtendedCommitInfo{Votes: make([]abci.ExtendedVoteInfo, n)} }
+	votes := func(n int) abci.ExtendedCommitInfo {
+		return abci.ExtendedCommitInfo{Votes: make([]abci.ExtendedVoteInfo, n)}
+	}
 	prep := func(n int) [][]byte {
 		resp, err := h.App.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Txs: mempool, MaxTxBytes: 1 << 20, LocalLastCommit: votes(n)})
 		if err != nil {
