@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +76,7 @@ type App struct {
 	pendingTxs int                       // transactions in the mempool (bundled ones each count)
 	epoch      uint64                    // commits so far: a Stage is valid until the next
 	staged     map[[32]byte]stagedBundle // bundles Stage checked, until CheckTx sees them
+	inMempool  map[[32]byte][]bundled    // the mempool's bundles' signers and sequences, for rechecks
 	checkReads *store.Memo               // CheckTx's reads of the committed snapshot
 
 	chainID  atomic.Pointer[string]
@@ -89,6 +91,7 @@ type blockState struct {
 	height  int64
 	time    time.Time
 	results []TxResult
+	bundles [][32]byte // hashes of the block's bundles: they leave the mempool
 }
 
 var _ abci.Application = (*App)(nil)
@@ -126,6 +129,7 @@ func New(tree *store.Tree, opts Options) *App {
 		),
 		pending:  map[crypto.Address]uint64{},
 		staged:   map[[32]byte]stagedBundle{},
+		inMempool: map[[32]byte][]bundled{},
 		verified: newSigCache(1 << 18),
 		onCommit: opts.OnCommit,
 	}
@@ -294,10 +298,25 @@ const maxAhead = 1 << 16
 // transaction a block made stale is dropped without verifying its signature
 // again (the block took it out of the verified cache).
 func (a *App) checkTx(raw []byte, holdAhead, recheck bool) (held bool, err error) {
+	_, held, err = a.checkTxInfo(raw, holdAhead, recheck)
+	return held, err
+}
+
+// checkTxInfo is checkTx that also returns the transaction's signer and
+// sequence when it decoded.
+func (a *App) checkTxInfo(raw []byte, holdAhead, recheck bool) (info bundled, held bool, err error) {
+	info.bad = true
 	tx, err := sm.DecodeTx(raw)
 	if err != nil {
-		return false, err
+		return info, false, err
 	}
+	info = bundled{signer: tx.Signer(), seq: tx.Body.Sequence}
+	held, err = a.checkDecoded(raw, tx, holdAhead, recheck)
+	info.bad = err != nil
+	return info, held, err
+}
+
+func (a *App) checkDecoded(raw []byte, tx *sm.Tx, holdAhead, recheck bool) (held bool, err error) {
 	if chainID := a.ChainID(); tx.Body.ChainID != chainID {
 		return false, sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, chainID)
 	}
@@ -397,6 +416,11 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	ctx := sm.Context{ChainID: chainID, Height: req.Height, Time: req.Time, Store: block, Events: &sm.Events{}, Valset: &sm.ValidatorUpdates{}}
 	flat, txResults := a.verifyBlock(req.Txs)
 	bs := &blockState{height: req.Height, time: req.Time, results: make([]TxResult, len(flat))}
+	for _, raw := range req.Txs {
+		if sm.IsBundle(raw) {
+			bs.bundles = append(bs.bundles, sha256.Sum256(raw))
+		}
+	}
 	var bundle []sm.BundleResult // the current bundle's results
 	for i := range flat {
 		ft := &flat[i]
@@ -655,6 +679,11 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	clear(a.pending) // rechecks rebuild it from the mempool
 	a.pendingTxs = 0
 	a.epoch++
+	if bs != nil {
+		for _, h := range bs.bundles {
+			delete(a.inMempool, h)
+		}
+	}
 	a.checkMu.Unlock()
 	a.log.Debug("committed", "height", version, "app_hash", fmt.Sprintf("%X", hash))
 	if a.onCommit != nil && bs != nil {

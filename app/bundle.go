@@ -6,7 +6,9 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/x/accounts"
 )
 
 // stagedBundle is a bundle Stage built from transactions it checked: the
@@ -15,6 +17,25 @@ import (
 type stagedBundle struct {
 	epoch uint64
 	n     int
+}
+
+// bundled is what a recheck needs of a transaction in a bundle the mempool
+// holds: who signed it with which sequence, and whether it was already
+// invalid when first checked.
+type bundled struct {
+	signer crypto.Address
+	seq    uint64
+	bad    bool
+}
+
+// maxRemembered bounds inMempool (bundles, not transactions); past it a
+// bundle is rechecked in full.
+const maxRemembered = 1 << 16
+
+func (a *App) remember(h [32]byte, txs []bundled) {
+	if len(a.inMempool) < maxRemembered {
+		a.inMempool[h] = txs
+	}
 }
 
 // Stage checks transactions a node takes in, in order, exactly as CheckTx
@@ -37,18 +58,22 @@ func (a *App) Stage(txs [][]byte, maxBundle int) (bundles [][]byte, errs []error
 	defer a.checkMu.Unlock()
 	errs = make([]error, len(txs))
 	var cur [][]byte
+	var infos []bundled
 	size := 1
 	flush := func() {
 		if len(cur) == 0 {
 			return
 		}
 		b := sm.EncodeBundle(cur)
-		a.staged[sha256.Sum256(b)] = stagedBundle{epoch: a.epoch, n: len(cur)}
+		h := sha256.Sum256(b)
+		a.staged[h] = stagedBundle{epoch: a.epoch, n: len(cur)}
+		a.remember(h, infos)
 		bundles = append(bundles, b)
-		cur, size = nil, 1
+		cur, infos, size = nil, nil, 1
 	}
 	for i, tx := range txs {
-		if _, errs[i] = a.checkTx(tx, false, false); errs[i] != nil {
+		var info bundled
+		if info, _, errs[i] = a.checkTxInfo(tx, false, false); errs[i] != nil {
 			continue
 		}
 		add := sm.BundleOverhead(len(tx))
@@ -56,6 +81,7 @@ func (a *App) Stage(txs [][]byte, maxBundle int) (bundles [][]byte, errs []error
 			flush()
 		}
 		cur = append(cur, tx)
+		infos = append(infos, info)
 		size += add
 	}
 	flush()
@@ -68,7 +94,9 @@ func (a *App) Stage(txs [][]byte, maxBundle int) (bundles [][]byte, errs []error
 func (a *App) Unstage(bundle []byte) {
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
-	delete(a.staged, sha256.Sum256(bundle))
+	h := sha256.Sum256(bundle)
+	delete(a.staged, h)
+	delete(a.inMempool, h)
 }
 
 // PendingTxs is how many transactions the mempool holds, counting each
@@ -89,6 +117,15 @@ func (a *App) PendingTxs() int {
 // sequenced on its own.
 func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 	h := sha256.Sum256(raw)
+	if recheck {
+		a.checkMu.Lock()
+		infos, ok := a.inMempool[h]
+		if ok {
+			defer a.checkMu.Unlock()
+			return a.recheckBundle(h, infos)
+		}
+		a.checkMu.Unlock()
+	}
 	txs, err := sm.DecodeBundle(raw)
 	if err != nil {
 		code, space, log := sm.ABCIInfo(err)
@@ -112,14 +149,16 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 	defer a.checkMu.Unlock()
 	var first error
 	valid, held := 0, 0
+	infos := make([]bundled, 0, len(txs))
 	for _, tx := range txs {
-		h, err := a.checkTx(tx, true, recheck)
+		info, hold, err := a.checkTxInfo(tx, true, recheck)
+		infos = append(infos, info)
 		switch {
 		case err != nil:
 			if first == nil {
 				first = err
 			}
-		case h:
+		case hold:
 			held++
 		default:
 			valid++
@@ -127,8 +166,52 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 	}
 	a.pendingTxs += valid
 	if valid+held == 0 {
+		delete(a.inMempool, h)
 		code, space, log := sm.ABCIInfo(first)
 		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: fmt.Sprintf("no valid transaction in bundle: %s", log)}
+	}
+	a.remember(h, infos)
+	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}
+}
+
+// recheckBundle rechecks a bundle from what its first check remembered:
+// each transaction's sequence against the signer's pending one, without
+// decoding it, verifying it or running the other envelope checks again. A
+// commit changes sequences for all; the other checks (the account may sign,
+// the fee is covered) rarely change between check and inclusion, and a
+// transaction that no longer passes them fails at execution without effect.
+// Rechecks run under the mempool's lock, which the next proposal waits for,
+// so a full recheck of tens of thousands of transactions after every block
+// delayed the next one.
+func (a *App) recheckBundle(h [32]byte, infos []bundled) *abci.ResponseCheckTx {
+	kv := a.checkState()
+	valid, held := 0, 0
+	for i := range infos {
+		t := &infos[i]
+		if t.bad {
+			continue
+		}
+		next, ok := a.pending[t.signer]
+		if !ok {
+			if acct := accounts.GetAccount(kv, t.signer); acct != nil {
+				next = acct.Sequence
+			}
+		}
+		switch {
+		case t.seq == next:
+			a.pending[t.signer] = next + 1
+			valid++
+		case t.seq > next && t.seq-next <= maxAhead:
+			held++
+		default:
+			t.bad = true // stale for good: sequences only grow
+		}
+	}
+	a.pendingTxs += valid
+	if valid+held == 0 {
+		delete(a.inMempool, h)
+		return &abci.ResponseCheckTx{Code: sm.ErrBadSequence.Code, Codespace: sm.ErrBadSequence.Codespace,
+			Log: "no valid transaction in bundle: " + sm.ErrBadSequence.Desc}
 	}
 	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}
 }

@@ -328,3 +328,42 @@ func TestPrepareProposalOrdersSigners(t *testing.T) {
 		t.Fatal("a proposal in order was repacked")
 	}
 }
+
+// A recheck after a commit keeps a bundle's transactions that are still
+// next in line, drops the ones the block made stale, and restores the
+// pending sequences from them.
+func TestRecheckBundle(t *testing.T) {
+	h := apptest.New(t)
+	h.DeliverOK(t)
+	p1 := k(apptest.Patient1)
+	var tx [5][]byte
+	for i := range tx {
+		if i%2 == 0 {
+			tx[i] = h.Sign(p1, guardianMsg(apptest.Patient2))
+		} else {
+			tx[i] = h.Sign(p1, &accounts.MsgRevokeGuardian{Guardian: k(apptest.Patient2).Address()})
+		}
+	}
+	b := sm.EncodeBundle([][]byte{tx[0], tx[1], tx[2], tx[3]})
+	wantCode(t, "peer bundle", h.Check(t, b), nil)
+	recheck := func(what string, want *sm.Error) {
+		t.Helper()
+		r, err := h.App.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: b, Type: abci.CheckTxType_Recheck})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, what, r, want)
+	}
+	h.DeliverOK(t, tx[0], tx[1])
+	recheck("recheck after two of four were included", nil)
+	if n := h.App.PendingTxs(); n != 2 {
+		t.Fatalf("pending %d, want 2", n)
+	}
+	wantCode(t, "seq 4 after the recheck", h.Check(t, tx[4]), nil)
+	h.DeliverOK(t, tx[2], tx[3], tx[4])
+	recheck("recheck after all were included", sm.ErrBadSequence)
+	recheck("recheck again (checked in full)", sm.ErrBadSequence)
+	if n := h.App.PendingTxs(); n != 0 {
+		t.Fatalf("pending %d, want 0", n)
+	}
+}
