@@ -127,11 +127,11 @@ func New(tree *store.Tree, opts Options) *App {
 			records.Module{},
 			audit.Module{},
 		),
-		pending:  map[crypto.Address]uint64{},
-		staged:   map[[32]byte]stagedBundle{},
+		pending:   map[crypto.Address]uint64{},
+		staged:    map[[32]byte]stagedBundle{},
 		inMempool: map[[32]byte][]bundled{},
-		verified: newSigCache(1 << 18),
-		onCommit: opts.OnCommit,
+		verified:  newSigCache(1 << 18),
+		onCommit:  opts.OnCommit,
 	}
 	if v := tree.Version(); v > 0 {
 		snap, err := tree.Snapshot(v)
