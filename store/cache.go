@@ -107,6 +107,16 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 
 // Write applies the buffered writes to the parent in key order and empties the cache.
 func (c *Cache) Write() {
+	if t, ok := c.parent.(*Tree); ok {
+		es := make([]entry, 0, c.writes.Len())
+		c.writes.Ascend(func(e entry) bool {
+			es = append(es, e)
+			return true
+		})
+		t.writeAll(es)
+		c.writes.Clear(false)
+		return
+	}
 	kv, ok := c.parent.(KV)
 	if !ok {
 		panic(Fault{errReadOnly})

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
+	"sync"
 )
 
 // smt is a sparse Merkle tree over SHA-256(key), held in memory: the
@@ -256,6 +257,39 @@ func (t *smt) del(n ref, depth int, kh *[32]byte) (ref, bool) {
 }
 
 // hash returns the hash of the subtree at n, computing dirty ones.
+// parallelLevels is how many levels under the root rootHash splits across
+// goroutines: 2 makes four subtrees.
+const parallelLevels = 2
+
+// rootHash is hash(root) with the dirty subtrees under the top levels hashed
+// concurrently. They are disjoint, and hashing writes only dirty nodes of the
+// working version, which no reader of a committed version visits.
+func (t *smt) rootHash() [32]byte { return t.hashPar(t.root, parallelLevels) }
+
+func (t *smt) hashPar(n ref, levels int) [32]byte {
+	if levels == 0 || n == 0 || n.isLeaf() {
+		return t.hash(n)
+	}
+	in := t.inners.at(n.index())
+	if !in.dirty {
+		return in.hash
+	}
+	l, r := in.l, in.r
+	var lh [32]byte
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		lh = t.hashPar(l, levels-1)
+	}()
+	rh := t.hashPar(r, levels-1)
+	wg.Wait()
+	in = t.inners.at(n.index())
+	in.hash = innerHash(&lh, &rh)
+	in.dirty = false
+	return in.hash
+}
+
 func (t *smt) hash(n ref) [32]byte {
 	if n == 0 {
 		return emptyHash

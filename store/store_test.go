@@ -664,3 +664,43 @@ func TestCacheOverReadOnlyParent(t *testing.T) {
 	}()
 	c.Write()
 }
+
+// A cache written back to a tree (hashing spread over cores) gives the tree
+// the same content and root as the same writes made one by one.
+func TestCacheWriteToTreeMatchesSingleWrites(t *testing.T) {
+	a, b := store.NewMemTree(), store.NewMemTree()
+	defer a.Close()
+	defer b.Close()
+	for round := range 5 {
+		c := store.NewCache(a)
+		for i := range 3000 {
+			k := []byte(fmt.Sprintf("k%05d", (i*7919+round*131)%4000))
+			if (i+round)%5 == 0 {
+				c.Delete(k)
+				b.Delete(k)
+				continue
+			}
+			v := []byte(fmt.Sprintf("v%d-%d", round, i))
+			c.Set(k, v)
+			b.Set(k, v)
+		}
+		c.Write()
+		if !bytes.Equal(a.WorkingHash(), b.WorkingHash()) {
+			t.Fatalf("round %d: root %x, one by one %x", round, a.WorkingHash(), b.WorkingHash())
+		}
+		ha, _, err := a.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb, _, _ := b.Commit()
+		if !bytes.Equal(ha, hb) {
+			t.Fatalf("round %d: committed %x, one by one %x", round, ha, hb)
+		}
+		for i := range 4000 {
+			k := []byte(fmt.Sprintf("k%05d", i))
+			if !bytes.Equal(a.Get(k), b.Get(k)) {
+				t.Fatalf("round %d: %s = %q, one by one %q", round, k, a.Get(k), b.Get(k))
+			}
+		}
+	}
+}

@@ -207,6 +207,39 @@ func (t *Tree) Set(key, value []byte) {
 	t.trie.set(&kh, &lh)
 }
 
+// writeAll applies a cache's writes (Cache.Write): the hashing of keys and
+// values, most of the cost, is spread over every core first; the tree and
+// the working version then take the writes in order.
+func (t *Tree) writeAll(es []entry) {
+	type hashed struct{ kh, lh [32]byte }
+	hs := make([]hashed, len(es))
+	workers := min(runtime.GOMAXPROCS(0), (len(es)+255)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(es); i += workers {
+				hs[i].kh = sha256.Sum256([]byte(es[i].key))
+				if es[i].val != nil {
+					vh := sha256.Sum256(es[i].val)
+					hs[i].lh = leafHash(&hs[i].kh, &vh)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, e := range es {
+		if e.val == nil {
+			t.work.Delete([]byte(e.key))
+			t.trie.remove(&hs[i].kh)
+		} else {
+			t.work.Set([]byte(e.key), e.val)
+			t.trie.set(&hs[i].kh, &hs[i].lh)
+		}
+	}
+}
+
 func (t *Tree) Delete(key []byte) {
 	t.work.Delete(key)
 	kh := sha256.Sum256(key)
@@ -219,7 +252,7 @@ func (t *Tree) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 
 // WorkingHash is the root hash the working version will have once committed.
 func (t *Tree) WorkingHash() []byte {
-	h := t.trie.hash(t.trie.root)
+	h := t.trie.rootHash()
 	return h[:]
 }
 
@@ -240,7 +273,7 @@ func (t *Tree) Hash() []byte {
 // Commit saves the working version, with any side writes, and returns its
 // hash and number.
 func (t *Tree) Commit(side ...Side) ([]byte, int64, error) {
-	h := t.trie.hash(t.trie.root)
+	h := t.trie.rootHash()
 	t.mu.RLock()
 	version := t.version + 1
 	t.mu.RUnlock()
