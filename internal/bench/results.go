@@ -117,6 +117,7 @@ type Params struct {
 	TimeoutCommit string   `json:"timeout_commit,omitempty"`
 	InProcessNode bool     `json:"in_process_node,omitempty"`
 	KVApp         string   `json:"kv_app,omitempty"`
+	KVIndexer     string   `json:"kv_indexer,omitempty"`
 }
 
 // Setup describes the preparation before the load.

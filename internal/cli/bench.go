@@ -40,6 +40,7 @@ type benchFlags struct {
 	mix, intake, out      string
 	lanes, batch, txBytes int
 	baseline, rpc, kvApp  string
+	kvIndexer             string
 	inprocNode            bool
 	profile               string
 	nodePID, outstanding  int
@@ -102,6 +103,7 @@ JSON-RPC broadcast_tx_async or straight into its mempool.`,
 	fl.StringVar(&f.baseline, "baseline", "", "run a CometBFT kvstore baseline instead: "+baselineRPC+" or "+baselineInproc)
 	fl.StringVar(&f.rpc, "rpc", "", "with --baseline "+baselineRPC+": drive this already running kvstore node's JSON-RPC (see bench kvstore-node)")
 	fl.StringVar(&f.kvApp, "kv-app", "persistent", "baseline kvstore: persistent (goleveldb) or memory")
+	fl.StringVar(&f.kvIndexer, "kv-indexer", "kv", "baseline kvstore's transaction indexer: kv (CometBFT's, the default) or null")
 	fl.IntVar(&f.txBytes, "tx-bytes", 250, "baseline transaction size")
 	fl.DurationVar(&f.timeoutCommit, "timeout-commit", 0, "block interval of an in-process node or baseline (default: --home's config, else 1s)")
 	fl.BoolVar(&f.inprocNode, "inproc-node", false, "run a development node in this process instead of using --node")
@@ -351,7 +353,10 @@ func quietOr(f benchFlags, g *globals) io.Writer {
 
 func kvTarget(g *globals, f benchFlags, params *bench.Params) (bench.Target, []func(), error) {
 	var cleanup []func()
-	params.Target, params.TxBytes, params.KVApp = f.baseline, f.txBytes, f.kvApp
+	params.Target, params.TxBytes, params.KVApp, params.KVIndexer = f.baseline, f.txBytes, f.kvApp, f.kvIndexer
+	if f.kvIndexer != "kv" && f.kvIndexer != "null" {
+		return bench.Target{}, nil, fmt.Errorf("--kv-indexer %q: want kv or null", f.kvIndexer)
+	}
 	if f.kvApp != "persistent" && f.kvApp != "memory" {
 		return bench.Target{}, nil, fmt.Errorf("--kv-app %q: want persistent or memory", f.kvApp)
 	}
@@ -379,7 +384,7 @@ func kvTarget(g *globals, f benchFlags, params *bench.Params) (bench.Target, []f
 	params.TimeoutCommit = time.Duration(cfg.Consensus.TimeoutCommit).String()
 	lg := slog.New(slog.NewTextHandler(g.env.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	n, err := kvbaseline.Start(kvbaseline.Options{
-		Home: filepath.Join(dir, "kvstore"), Config: cfg, ConsensusParams: cp, Memory: f.kvApp == "memory", Metrics: true, Logger: lg,
+		Home: filepath.Join(dir, "kvstore"), Config: cfg, ConsensusParams: cp, Memory: f.kvApp == "memory", NoIndex: f.kvIndexer == "null", Metrics: true, Logger: lg,
 	})
 	if err != nil {
 		return bench.Target{}, cleanup, err
@@ -462,7 +467,7 @@ func newBenchCompareCmd(g *globals) *cobra.Command {
 }
 
 func newBenchKVNodeCmd(g *globals) *cobra.Command {
-	var listen, kvApp string
+	var listen, kvApp, kvIndexer string
 	var timeoutCommit time.Duration
 	cmd := &cobra.Command{
 		Use:   "kvstore-node",
@@ -483,7 +488,7 @@ separate process, as it loads a medchain node.`,
 			cfg, cp := nodeBaseConfig(g, benchFlags{timeoutCommit: timeoutCommit})
 			lg := slog.New(slog.NewTextHandler(g.env.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			n, err := kvbaseline.Start(kvbaseline.Options{
-				Home: filepath.Join(dir, "kvstore"), Config: cfg, ConsensusParams: cp, Memory: kvApp == "memory",
+				Home: filepath.Join(dir, "kvstore"), Config: cfg, ConsensusParams: cp, Memory: kvApp == "memory", NoIndex: kvIndexer == "null",
 				RPCListen: listen, Metrics: true, Logger: lg,
 			})
 			if err != nil {
@@ -497,6 +502,7 @@ separate process, as it loads a medchain node.`,
 	}
 	cmd.Flags().StringVar(&listen, "rpc-listen", "127.0.0.1:26757", "JSON-RPC listen address")
 	cmd.Flags().StringVar(&kvApp, "kv-app", "persistent", "persistent (goleveldb) or memory")
+	cmd.Flags().StringVar(&kvIndexer, "kv-indexer", "kv", "transaction indexer: kv (CometBFT's) or null")
 	cmd.Flags().DurationVar(&timeoutCommit, "timeout-commit", 0, "block interval (default: --home's config, else 1s)")
 	return cmd
 }

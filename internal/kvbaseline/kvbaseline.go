@@ -51,16 +51,19 @@ const DefaultBlockMaxBytes = 4 << 20
 type Options struct {
 	// Home is an empty or absent folder for the node's files.
 	Home string
-	// Config supplies the consensus timeouts, mempool settings, indexer and
-	// metrics exactly as a medchain node maps them onto CometBFT's
-	// configuration (config.Config.CometBFT); its listen addresses are
-	// replaced by RPCListen and free loopback ports.
+	// Config supplies the consensus timeouts, mempool settings and metrics
+	// exactly as a medchain node maps them onto CometBFT's configuration
+	// (config.Config.CometBFT); its listen addresses are replaced by
+	// RPCListen and free loopback ports. The indexer is CometBFT's kv
+	// indexer (see NoIndex).
 	Config config.Config
 	// ConsensusParams of the genesis; nil means CometBFT's defaults with
 	// DefaultBlockMaxBytes, as medchain's development networks have.
 	ConsensusParams *cmttypes.ConsensusParams
 	// Memory selects the in-memory kvstore instead of the persistent one.
 	Memory bool
+	// NoIndex turns CometBFT's transaction indexer off.
+	NoIndex bool
 	// RPCListen is the JSON-RPC address ("127.0.0.1:0" or empty: a free port).
 	RPCListen string
 	// Metrics registers CometBFT's Prometheus metrics, as a medchain node
@@ -100,6 +103,16 @@ func Start(o Options) (*Node, error) {
 	c.RPC.Listen, c.P2P.Listen, c.P2P.PersistentPeers = rpc, p2pAddr, ""
 	cc := c.CometBFT(o.Home)
 	cc.Instrumentation.Prometheus = o.Metrics && firstMetrics()
+	// medchain indexes its transactions itself (with its state) and so
+	// turns CometBFT's indexer off; kvstore has no index of its own, so it
+	// keeps CometBFT's, as a deployment of it would: both baselines then
+	// make every committed transaction findable by hash, as medchain does.
+	// Without it (NoIndex) kvstore only writes blocks and its keys.
+	cc.TxIndex.Indexer = "kv"
+	if o.NoIndex {
+		cc.TxIndex.Indexer = "null"
+	}
+	cc.Mempool.MaxTxBytes = sm.MaxTxBytes // no bundles here
 	for _, d := range []string{filepath.Join(o.Home, "config"), filepath.Join(o.Home, "data")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
