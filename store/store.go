@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sort"
 )
@@ -111,16 +112,27 @@ func (s *Memory) Len() int { return len(s.m) }
 
 var errEmpty = fmt.Errorf("empty key or nil value")
 
-// Memo remembers the values a Reader returned, absent keys included. It is
-// for a reader whose content does not change while the Memo is in use (a
-// committed snapshot) and that is read from one goroutine at a time.
+// Memo remembers the values a Reader returned, absent keys included, and the
+// ranges it iterated to the end (up to maxMemoRange pairs each). It is for a
+// reader whose content does not change while the Memo is in use (a
+// committed snapshot) and that is read from one goroutine at a time. Keys
+// and values it hands out are shared: callers must not modify them.
 type Memo struct {
-	r    Reader
-	seen map[string][]byte
+	r      Reader
+	seen   map[string][]byte
+	ranges map[string][]pair
 }
 
+type pair struct{ k, v []byte }
+
+// maxMemoRange bounds the ranges a Memo remembers: listings of one
+// patient's consents or guardians, not scans of a whole table.
+const maxMemoRange = 256
+
 // NewMemo returns a Memo over r.
-func NewMemo(r Reader) *Memo { return &Memo{r: r, seen: map[string][]byte{}} }
+func NewMemo(r Reader) *Memo {
+	return &Memo{r: r, seen: map[string][]byte{}, ranges: map[string][]pair{}}
+}
 
 func (m *Memo) Get(key []byte) []byte {
 	if v, ok := m.seen[string(key)]; ok {
@@ -131,8 +143,45 @@ func (m *Memo) Get(key []byte) []byte {
 	return v
 }
 
+// Iterate serves a range it read to the end before from memory: a block
+// lists the same patient's consents and guardians several times (checking
+// write consent, then who gets the record's key), and each listing was a
+// database seek.
 func (m *Memo) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	m.r.Iterate(start, end, fn)
+	rk := rangeKey(start, end)
+	if ps, ok := m.ranges[rk]; ok {
+		for _, p := range ps {
+			if !fn(p.k, p.v) {
+				return
+			}
+		}
+		return
+	}
+	var ps []pair
+	complete := true
+	m.r.Iterate(start, end, func(k, v []byte) bool {
+		if len(ps) <= maxMemoRange {
+			ps = append(ps, pair{k, v})
+		}
+		if !fn(k, v) {
+			complete = false
+			return false
+		}
+		return true
+	})
+	if complete && len(ps) <= maxMemoRange {
+		m.ranges[rk] = ps
+	}
+}
+
+func rangeKey(start, end []byte) string {
+	b := binary.AppendUvarint(make([]byte, 0, len(start)+len(end)+4), uint64(len(start)))
+	b = append(b, start...)
+	if end == nil {
+		return string(append(b, 0))
+	}
+	b = append(b, 1)
+	return string(append(b, end...))
 }
 
 // Over reports whether the Memo reads r.

@@ -704,3 +704,61 @@ func TestCacheWriteToTreeMatchesSingleWrites(t *testing.T) {
 		}
 	}
 }
+
+type countingReader struct {
+	store.Reader
+	iterations int
+}
+
+func (c *countingReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	c.iterations++
+	c.Reader.Iterate(start, end, fn)
+}
+
+// A Memo serves a range it read to the end from memory, the same pairs in
+// the same order; a range cut short by its callback, or too long, is read
+// again.
+func TestMemoRanges(t *testing.T) {
+	m := store.NewMemory()
+	for i := range 600 {
+		m.Set([]byte(fmt.Sprintf("a/%03d", i)), []byte(fmt.Sprint(i)))
+		m.Set([]byte(fmt.Sprintf("b/%d", i%5)), []byte("x"))
+	}
+	r := &countingReader{Reader: m}
+	memo := store.NewMemo(r)
+	list := func(start, end string, stopAfter int) []string {
+		var out []string
+		var e []byte
+		if end != "" {
+			e = []byte(end)
+		}
+		memo.Iterate([]byte(start), e, func(k, v []byte) bool {
+			out = append(out, string(k)+"="+string(v))
+			return len(out) != stopAfter
+		})
+		return out
+	}
+	first := list("b/", "b0", -1)
+	if len(first) != 5 || r.iterations != 1 {
+		t.Fatalf("first listing: %v after %d iterations", first, r.iterations)
+	}
+	if again := list("b/", "b0", -1); fmt.Sprint(again) != fmt.Sprint(first) || r.iterations != 1 {
+		t.Fatalf("second listing %v read the store again (%d)", again, r.iterations)
+	}
+	if part := list("b/", "b0", 2); len(part) != 2 || r.iterations != 1 {
+		t.Fatalf("a remembered listing cut short: %v (%d)", part, r.iterations)
+	}
+	list("a/1", "a/2", 3) // cut short: not remembered
+	list("a/1", "a/2", -1)
+	if r.iterations != 3 {
+		t.Fatalf("%d iterations, want 3: a listing cut short was remembered", r.iterations)
+	}
+	list("a/", "a0", -1) // 600 pairs: too many to remember
+	list("a/", "a0", -1)
+	if r.iterations != 5 {
+		t.Fatalf("%d iterations, want 5: a long listing was remembered", r.iterations)
+	}
+	if got := list("b/", "", -1); len(got) != 5 {
+		t.Fatalf("open-ended range: %v", got)
+	}
+}
