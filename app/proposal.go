@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -99,9 +100,9 @@ func (a *App) orderProposal(txs [][]byte, maxBytes int64) [][]byte {
 		if acct := accounts.GetAccount(kv, addr); acct != nil {
 			next = acct.Sequence
 		}
-		sorted := slices.IsSortedFunc(s.txs, func(x, y proposedTx) int { return cmpSeq(x.seq, y.seq) })
+		sorted := slices.IsSortedFunc(s.txs, func(x, y proposedTx) int { return cmp.Compare(x.seq, y.seq) })
 		if !sorted {
-			slices.SortStableFunc(s.txs, func(x, y proposedTx) int { return cmpSeq(x.seq, y.seq) })
+			slices.SortStableFunc(s.txs, func(x, y proposedTx) int { return cmp.Compare(x.seq, y.seq) })
 			changed = true
 		}
 		run := s.txs[:0:0]
@@ -145,14 +146,4 @@ func (a *App) orderProposal(txs [][]byte, maxBytes int64) [][]byte {
 		packed = append(packed, sm.EncodeBundle(cur))
 	}
 	return packed
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

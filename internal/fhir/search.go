@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -376,7 +377,7 @@ func sortHits(hs []*hit, keys []sortKey) {
 		for _, k := range keys {
 			var c int
 			if k.date == nil {
-				c = cmpInt(a.updated, b.updated)
+				c = cmp.Compare(a.updated, b.updated)
 			} else {
 				da, oka := dateOf(a.res, k.date)
 				db, okb := dateOf(b.res, k.date)
@@ -402,21 +403,11 @@ func sortHits(hs []*hit, keys []sortKey) {
 				return c < 0
 			}
 		}
-		if c := cmpInt(a.updated, b.updated); c != 0 {
+		if c := cmp.Compare(a.updated, b.updated); c != 0 {
 			return c < 0
 		}
 		return a.id < b.id
 	})
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // decryptHit opens a hit's resource without reporting the read.
