@@ -144,6 +144,10 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 		// A peer's bundle: verify its signatures in batches on every core
 		// before taking the lock.
 		a.PreVerify(txs)
+		if err := a.wellFormed(txs); err != nil {
+			code, space, log := sm.ABCIInfo(err)
+			return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}
+		}
 	}
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
@@ -172,6 +176,32 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 	}
 	a.remember(h, infos)
 	return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}
+}
+
+// wellFormed refuses a bundle holding a transaction that can never be
+// valid: one that does not decode, is for another chain, carries a
+// malformed message or a wrong signature. A node bundles only transactions
+// that passed all of these, so such a bundle was built to waste the
+// network's time (its bad transactions would be verified again, and fail,
+// in every validator's block execution). Call after PreVerify.
+func (a *App) wellFormed(txs [][]byte) error {
+	chainID := a.ChainID()
+	for i, raw := range txs {
+		tx, err := sm.DecodeTx(raw)
+		if err == nil && tx.Body.ChainID != chainID {
+			err = sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, chainID)
+		}
+		if err == nil {
+			_, _, err = a.router.DecodeMsg(tx.Body)
+		}
+		if err == nil && !a.verified.has(sm.TxHash(raw)) {
+			err = sm.ErrBadSignature
+		}
+		if err != nil {
+			return fmt.Errorf("bundle refused: transaction %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // recheckBundle rechecks a bundle from what its first check remembered:

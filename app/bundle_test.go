@@ -111,6 +111,28 @@ func TestCheckBundle(t *testing.T) {
 	bad := sm.SignTx(p1, apptest.ChainID, 3, 0, guardianMsg(apptest.Patient2))
 	bad[len(bad)-1] ^= 1
 	wantCode(t, "bundle with a bad signature", h.Check(t, sm.EncodeBundle([][]byte{bad})), sm.ErrBadSignature)
+	// One transaction that can never be valid refuses the whole bundle,
+	// valid ones with it: no honest node builds such a bundle.
+	p2 := k(apptest.Patient2)
+	good := sm.SignTx(p2, apptest.ChainID, 0, 0, guardianMsg(apptest.Patient3))
+	other := sm.SignTx(p2, "another-chain", 1, 0, guardianMsg(apptest.Patient3))
+	for name, c := range map[string]struct {
+		tx   []byte
+		want *sm.Error
+	}{
+		"a bad signature":   {bad, sm.ErrBadSignature},
+		"another chain":     {other, sm.ErrWrongChainID},
+		"an undecodable tx": {[]byte{sm.TxFormatV1, 0x05, 1, 2}, sm.ErrTxDecode},
+	} {
+		r := h.Check(t, sm.EncodeBundle([][]byte{good, c.tx}))
+		wantCode(t, "valid tx with "+name, r, c.want)
+		if !strings.Contains(r.Log, "bundle refused: transaction 1") {
+			t.Errorf("%s: log %q", name, r.Log)
+		}
+	}
+	if n := h.App.PendingTxs(); n != 3 {
+		t.Fatalf("pending %d, want 3: a refused bundle counted", n)
+	}
 	h.DeliverOK(t, tx0, tx1, tx2)
 	if n := h.App.PendingTxs(); n != 0 {
 		t.Fatalf("pending %d after commit, want 0", n)
