@@ -35,6 +35,7 @@ type smt struct {
 	// replaced; they become free once that version leaves the readable window.
 	retired []retiredSet
 	cur     retiredSet // replaced during the working version
+	found   bool       // set by insert: the key was there
 }
 
 type retiredSet struct {
@@ -174,7 +175,12 @@ func (t *smt) mutable(n ref) ref {
 }
 
 // set puts a leaf for key hash kh with leaf hash lh.
-func (t *smt) set(kh, lh *[32]byte) { t.root = t.insert(t.root, 0, kh, lh) }
+// set writes kh's leaf hash and reports whether the working tree held kh.
+func (t *smt) set(kh, lh *[32]byte) (existed bool) {
+	t.found = false
+	t.root = t.insert(t.root, 0, kh, lh)
+	return t.found
+}
 
 func (t *smt) insert(n ref, depth int, kh, lh *[32]byte) ref {
 	if n == 0 {
@@ -183,6 +189,7 @@ func (t *smt) insert(n ref, depth int, kh, lh *[32]byte) ref {
 	if n.isLeaf() {
 		lf := t.leaves.at(n.index())
 		if lf.kh == *kh {
+			t.found = true
 			if lf.gen == t.gen {
 				lf.hash = *lh
 				return n
@@ -219,8 +226,11 @@ func (t *smt) split(a ref, akh [32]byte, b ref, bkh *[32]byte, depth int) ref {
 	}
 }
 
-// remove deletes the leaf of kh, if present.
-func (t *smt) remove(kh *[32]byte) { t.root, _ = t.del(t.root, 0, kh) }
+// remove deletes kh's leaf and reports whether the working tree held kh.
+func (t *smt) remove(kh *[32]byte) (existed bool) {
+	t.root, existed = t.del(t.root, 0, kh)
+	return existed
+}
 
 func (t *smt) del(n ref, depth int, kh *[32]byte) (ref, bool) {
 	if n == 0 {

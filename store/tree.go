@@ -42,6 +42,10 @@ type Tree struct {
 	root    ref // committed root
 	hash    []byte
 	snaps   []*Snapshot // readable versions, oldest first
+	// hashIdx are the working version's changes to the 'h' index, in
+	// order: a key new to the tree gets its entry, a removed one loses it; a
+	// key whose value changed keeps the entry it has.
+	hashIdx []hashWrite
 	live    map[*pebble.Snapshot]struct{}
 	closed  bool
 }
@@ -53,6 +57,11 @@ const (
 	// tree keeps the nodes these versions share with no later one.
 	ProvableVersions = 8
 )
+
+type hashWrite struct {
+	kh  [32]byte
+	key []byte // nil: delete the entry
+}
 
 // Database key space.
 var (
@@ -160,6 +169,7 @@ func (t *Tree) resetWork() {
 	if t.base != nil {
 		Check(t.base.close())
 	}
+	t.hashIdx = t.hashIdx[:0]
 	// The database changes only at Commit, which starts a new base, so
 	// the working version's reads are remembered: a block reads the same
 	// accounts, parameters and absent keys over and over.
@@ -204,7 +214,19 @@ func (t *Tree) Set(key, value []byte) {
 	kh := sha256.Sum256(key)
 	vh := sha256.Sum256(value)
 	lh := leafHash(&kh, &vh)
-	t.trie.set(&kh, &lh)
+	t.setLeaf(key, &kh, &lh)
+}
+
+func (t *Tree) setLeaf(key []byte, kh, lh *[32]byte) {
+	if !t.trie.set(kh, lh) {
+		t.hashIdx = append(t.hashIdx, hashWrite{kh: *kh, key: bytes.Clone(key)})
+	}
+}
+
+func (t *Tree) removeLeaf(kh *[32]byte) {
+	if t.trie.remove(kh) {
+		t.hashIdx = append(t.hashIdx, hashWrite{kh: *kh})
+	}
 }
 
 // writeAll applies a cache's writes (Cache.Write): the hashing of keys and
@@ -232,10 +254,10 @@ func (t *Tree) writeAll(es []entry) {
 	for i, e := range es {
 		if e.val == nil {
 			t.work.Delete([]byte(e.key))
-			t.trie.remove(&hs[i].kh)
+			t.removeLeaf(&hs[i].kh)
 		} else {
 			t.work.Set([]byte(e.key), e.val)
-			t.trie.set(&hs[i].kh, &hs[i].lh)
+			t.setLeaf([]byte(e.key), &hs[i].kh, &hs[i].lh)
 		}
 	}
 }
@@ -243,7 +265,7 @@ func (t *Tree) writeAll(es []entry) {
 func (t *Tree) Delete(key []byte) {
 	t.work.Delete(key)
 	kh := sha256.Sum256(key)
-	t.trie.remove(&kh)
+	t.removeLeaf(&kh)
 }
 
 func (t *Tree) Iterate(start, end []byte, fn func(key, value []byte) bool) {
@@ -282,15 +304,24 @@ func (t *Tree) Commit(side ...Side) ([]byte, int64, error) {
 	var err error
 	t.work.writes.Ascend(func(e entry) bool {
 		k := append(prefixState[:1:1], e.key...)
-		kh := sha256.Sum256([]byte(e.key))
-		hk := append(prefixHash[:1:1], kh[:]...)
 		if e.val == nil {
-			err = firstErr(b.Delete(k, nil), b.Delete(hk, nil))
+			err = b.Delete(k, nil)
 		} else {
-			err = firstErr(b.Set(k, e.val, nil), b.Set(hk, []byte(e.key), nil))
+			err = b.Set(k, e.val, nil)
 		}
 		return err == nil
 	})
+	for _, w := range t.hashIdx {
+		if err != nil {
+			break
+		}
+		hk := append(prefixHash[:1:1], w.kh[:]...)
+		if w.key == nil {
+			err = b.Delete(hk, nil)
+		} else {
+			err = b.Set(hk, w.key, nil)
+		}
+	}
 	for _, w := range side {
 		if err != nil {
 			break
@@ -357,6 +388,7 @@ func (t *Tree) SideIterate(start, end []byte, fn func(key, value []byte) bool) e
 // Rollback discards the working version's writes.
 func (t *Tree) Rollback() {
 	t.work.Discard()
+	t.hashIdx = t.hashIdx[:0]
 	t.mu.RLock()
 	root := t.root
 	t.mu.RUnlock()
