@@ -116,13 +116,13 @@ func encodeIndexed(r *TxResult) []byte {
 func decodeIndexed(height int64, index int, b []byte) (*TxResult, error) {
 	r := codec.NewReader(b)
 	out := &TxResult{Height: height, Index: index}
-	copy(out.Hash[:], r.Fixed("hash", 32))
+	r.Into("hash", out.Hash[:])
 	out.Code = uint32(r.Uint("code"))
 	out.Codespace = r.String("codespace", maxIndexedField)
 	out.Log = r.String("log", maxIndexedLog)
 	out.Type = r.String("type", maxIndexedField)
 	out.HasSigner = r.Bool("has signer")
-	copy(out.Signer[:], r.Fixed("signer", crypto.AddressSize))
+	r.Into("signer", out.Signer[:])
 	out.Sequence = r.Uint("sequence")
 	if r.Bool("message event") {
 		out.Events = append(out.Events, messageEvent(out))

@@ -192,6 +192,19 @@ func (r *Reader) Fixed(field string, n int) []byte {
 	return out
 }
 
+// Into reads exactly len(dst) raw bytes into dst: Fixed without the
+// allocation, for fixed-size fields decoded into arrays.
+func (r *Reader) Into(field string, dst []byte) {
+	if r.err != nil {
+		return
+	}
+	if len(dst) > len(r.buf)-r.off {
+		r.fail(field, ErrTruncated)
+		return
+	}
+	r.off += copy(dst, r.buf[r.off:])
+}
+
 // Count reads a list length and rejects counts above max.
 func (r *Reader) Count(field string, max int) int {
 	n := r.Uint(field)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/codec"
@@ -300,4 +301,23 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("Done() = %v with %d of %d bytes consumed", err, consumed, len(data))
 		}
 	})
+}
+
+func TestInto(t *testing.T) {
+	r := codec.NewReader([]byte{1, 2, 3, 4, 5})
+	var a [3]byte
+	r.Into("a", a[:])
+	if a != [3]byte{1, 2, 3} || r.Remaining() != 2 || r.Err() != nil {
+		t.Fatalf("a = %v, %d left, %v", a, r.Remaining(), r.Err())
+	}
+	var b [3]byte
+	r.Into("b", b[:])
+	if !errors.Is(r.Err(), codec.ErrTruncated) || b != [3]byte{} || !strings.Contains(r.Err().Error(), "b") {
+		t.Fatalf("a truncated field: b = %v, %v", b, r.Err())
+	}
+	var c [1]byte
+	r.Into("c", c[:]) // after an error nothing more is read
+	if c != [1]byte{} {
+		t.Fatalf("read after an error: %v", c)
+	}
 }

@@ -15,12 +15,12 @@ func DecodeMsg[T Msg](b []byte, read func(r *codec.Reader) T) (Msg, error) {
 
 // ReadAddress reads a fixed 20-byte address.
 func ReadAddress(r *codec.Reader, field string) (a [20]byte) {
-	copy(a[:], r.Fixed(field, 20))
+	r.Into(field, a[:])
 	return a
 }
 
 // ReadKey32 reads a fixed 32-byte key.
 func ReadKey32(r *codec.Reader, field string) (k [32]byte) {
-	copy(k[:], r.Fixed(field, 32))
+	r.Into(field, k[:])
 	return k
 }

@@ -102,7 +102,7 @@ func DecodeBody(b []byte) (Body, error) {
 	r := codec.NewReader(b)
 	var body Body
 	body.ChainID = r.String("chain_id", MaxChainIDLen)
-	copy(body.Signer[:], r.Fixed("signer", crypto.PubKeySize))
+	r.Into("signer", body.Signer[:])
 	body.Sequence = r.Uint("sequence")
 	body.Fee = r.Uint("fee")
 	body.Type = r.String("type", MaxTypeLen)

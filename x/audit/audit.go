@@ -77,7 +77,7 @@ func readEvent(r *codec.Reader) Event {
 	e.Seq = r.Uint("seq")
 	e.Patient = sm.ReadAddress(r, "patient")
 	e.Accessor = sm.ReadAddress(r, "accessor")
-	copy(e.Record[:], r.Fixed("record", consent.RecordIDSize))
+	r.Into("record", e.Record[:])
 	if v := r.Uint("version"); v > math.MaxUint32 {
 		// Narrowed, it would name another version and re-encode differently.
 		r.Fixed(fmt.Sprintf("version %d (wider than 32 bits)", v), -1) // forces an error

@@ -70,10 +70,10 @@ func (m *MsgAdd) ValidateBasic() error {
 func decodeAdd(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgAdd {
 		m := &MsgAdd{}
-		copy(m.ID[:], r.Fixed("id", consent.RecordIDSize))
+		r.Into("id", m.ID[:])
 		m.Patient = sm.ReadAddress(r, "patient")
 		m.ResourceType = r.String("resource_type", consent.MaxTypeLen)
-		copy(m.ContentHash[:], r.Fixed("content_hash", 32))
+		r.Into("content_hash", m.ContentHash[:])
 		m.Size = r.Uint("size")
 		m.Keys = readKeys(r)
 		return m
@@ -103,7 +103,7 @@ func (m *MsgShare) ValidateBasic() error {
 func decodeShare(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgShare {
 		m := &MsgShare{}
-		copy(m.ID[:], r.Fixed("id", consent.RecordIDSize))
+		r.Into("id", m.ID[:])
 		m.Version = readVersion(r)
 		m.Keys = readKeys(r)
 		return m
@@ -120,7 +120,7 @@ func (m *MsgErase) ValidateBasic() error   { return nil }
 func decodeErase(b []byte) (sm.Msg, error) {
 	return sm.DecodeMsg(b, func(r *codec.Reader) *MsgErase {
 		m := &MsgErase{}
-		copy(m.ID[:], r.Fixed("id", consent.RecordIDSize))
+		r.Into("id", m.ID[:])
 		return m
 	})
 }

@@ -57,8 +57,8 @@ func (k *WrappedKey) Encode(w *codec.Writer) {
 func readWrappedKey(r *codec.Reader) WrappedKey {
 	var k WrappedKey
 	k.Recipient = consent.ReadParty(r, "recipient")
-	copy(k.Enc[:], r.Fixed("enc", WrappedEncLen))
-	copy(k.CT[:], r.Fixed("ct", WrappedCTLen))
+	r.Into("enc", k.Enc[:])
+	r.Into("ct", k.CT[:])
 	return k
 }
 
@@ -101,7 +101,7 @@ func (rec *Record) Encode(w *codec.Writer) {
 func DecodeRecord(b []byte) (*Record, error) {
 	r := codec.NewReader(b)
 	rec := &Record{}
-	copy(rec.ID[:], r.Fixed("id", consent.RecordIDSize))
+	r.Into("id", rec.ID[:])
 	rec.Patient = sm.ReadAddress(r, "patient")
 	rec.Type = r.String("type", consent.MaxTypeLen)
 	rec.Version = readVersion(r)
@@ -133,10 +133,10 @@ func (v *Version) Encode(w *codec.Writer) {
 func DecodeVersion(b []byte) (*Version, error) {
 	r := codec.NewReader(b)
 	v := &Version{}
-	copy(v.Record[:], r.Fixed("record", consent.RecordIDSize))
+	r.Into("record", v.Record[:])
 	v.Version = readVersion(r)
 	v.Author = sm.ReadAddress(r, "author")
-	copy(v.ContentHash[:], r.Fixed("content_hash", 32))
+	r.Into("content_hash", v.ContentHash[:])
 	v.Size = r.Uint("size")
 	v.Created = r.Int("created")
 	return v, r.Done()
