@@ -531,28 +531,40 @@ func (a *App) verifyBlock(raws [][]byte) ([]blockTx, []*abci.ExecTxResult) {
 // CheckTx (which the mempool calls one at a time) does not verify them again.
 // It changes no state: an invalid or undecodable transaction is simply not
 // remembered, and CheckTx rejects it as before.
-func (a *App) PreVerify(raws [][]byte) {
+func (a *App) PreVerify(raws [][]byte) { a.preVerify(raws) }
+
+// preVerify is PreVerify that also returns each transaction decoded (nil
+// where it does not decode) and whether its signature is valid.
+func (a *App) preVerify(raws [][]byte) (txs []*sm.Tx, sigOK []bool) {
+	txs = make([]*sm.Tx, len(raws))
+	sigOK = make([]bool, len(raws))
 	items := make([]crypto.SigItem, 0, len(raws))
+	at := make([]int, 0, len(raws))
 	hashes := make([][32]byte, 0, len(raws))
-	for _, raw := range raws {
+	for i, raw := range raws {
 		tx, err := sm.DecodeTx(raw)
 		if err != nil {
 			continue
 		}
+		txs[i] = tx
 		h := sm.TxHash(raw)
 		if a.verified.has(h) {
+			sigOK[i] = true
 			continue
 		}
 		items = append(items, sigItem(tx))
+		at = append(at, i)
 		hashes = append(hashes, h)
 	}
 	var good [][32]byte
-	for i, valid := range parallelVerify(items) {
+	for j, valid := range parallelVerify(items) {
 		if valid {
-			good = append(good, hashes[i])
+			sigOK[at[j]] = true
+			good = append(good, hashes[j])
 		}
 	}
 	a.verified.add(good...)
+	return txs, sigOK
 }
 
 // sigItem is what verifying tx's signature takes.

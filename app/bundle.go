@@ -41,15 +41,13 @@ func (a *App) remember(h [32]byte, txs []bundled) {
 // Stage checks transactions a node takes in, in order, exactly as CheckTx
 // checks a transaction alone, and packs the accepted ones into bundles of at
 // most maxBundle bytes for the node to hand to the mempool, in order.
-// errs[i] is nil for an accepted transaction and its reason otherwise.
+// errs[i] is nil for an accepted transaction and its reason otherwise;
+// sizes[k] is how many accepted transactions bundles[k] holds.
 // Accepted transactions count as pending (their signers' next sequences
 // move on) from now on, so the node must submit every bundle returned, or
 // call Unstage for one it could not submit.
-func (a *App) Stage(txs [][]byte, maxBundle int) (bundles [][]byte, errs []error, err error) {
+func (a *App) Stage(txs [][]byte, maxBundle int) (bundles [][]byte, sizes []int, errs []error, err error) {
 	defer guard(&err)
-	if maxBundle <= 0 || maxBundle > sm.MaxBundleBytes {
-		maxBundle = sm.MaxBundleBytes
-	}
 	if a.committed.Load() == nil {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -57,35 +55,23 @@ func (a *App) Stage(txs [][]byte, maxBundle int) (bundles [][]byte, errs []error
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
 	errs = make([]error, len(txs))
-	var cur [][]byte
+	var accepted [][]byte
 	var infos []bundled
-	size := 1
-	flush := func() {
-		if len(cur) == 0 {
-			return
-		}
-		b := sm.EncodeBundle(cur)
-		h := sha256.Sum256(b)
-		a.staged[h] = stagedBundle{epoch: a.epoch, n: len(cur)}
-		a.remember(h, infos)
-		bundles = append(bundles, b)
-		cur, infos, size = nil, nil, 1
-	}
 	for i, tx := range txs {
 		var info bundled
-		if info, _, errs[i] = a.checkTxInfo(tx, false, false); errs[i] != nil {
-			continue
+		if info, _, errs[i] = a.checkTxInfo(tx, false, false); errs[i] == nil {
+			accepted = append(accepted, tx)
+			infos = append(infos, info)
 		}
-		add := sm.BundleOverhead(len(tx))
-		if size+add > maxBundle || len(cur) == sm.MaxBundleTxs {
-			flush()
-		}
-		cur = append(cur, tx)
-		infos = append(infos, info)
-		size += add
 	}
-	flush()
-	return bundles, errs, nil
+	bundles, sizes = sm.PackBundles(accepted, maxBundle, 0)
+	for i, b := range bundles {
+		h := sha256.Sum256(b)
+		a.staged[h] = stagedBundle{epoch: a.epoch, n: sizes[i]}
+		a.remember(h, infos[:sizes[i]])
+		infos = infos[sizes[i]:]
+	}
+	return bundles, sizes, errs, nil
 }
 
 // Unstage forgets a bundle Stage built that never reached the mempool. Its
@@ -143,8 +129,8 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 		a.checkMu.Unlock()
 		// A peer's bundle: verify its signatures in batches on every core
 		// before taking the lock.
-		a.PreVerify(txs)
-		if err := a.wellFormed(txs); err != nil {
+		decoded, sigOK := a.preVerify(txs)
+		if err := a.wellFormed(txs, decoded, sigOK); err != nil {
 			code, space, log := sm.ABCIInfo(err)
 			return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}
 		}
@@ -183,19 +169,20 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 // malformed message or a wrong signature. A node bundles only transactions
 // that passed all of these, so such a bundle was built to waste the
 // network's time (its bad transactions would be verified again, and fail,
-// in every validator's block execution). Call after PreVerify.
-func (a *App) wellFormed(txs [][]byte) error {
+// in every validator's block execution). It takes preVerify's results.
+func (a *App) wellFormed(raws [][]byte, txs []*sm.Tx, sigOK []bool) error {
 	chainID := a.ChainID()
-	for i, raw := range txs {
-		tx, err := sm.DecodeTx(raw)
-		if err == nil && tx.Body.ChainID != chainID {
+	for i, tx := range txs {
+		var err error
+		switch {
+		case tx == nil:
+			_, err = sm.DecodeTx(raws[i]) // the reason
+		case tx.Body.ChainID != chainID:
 			err = sm.Wrapf(sm.ErrWrongChainID, "got %q, want %q", tx.Body.ChainID, chainID)
-		}
-		if err == nil {
-			_, _, err = a.router.DecodeMsg(tx.Body)
-		}
-		if err == nil && !a.verified.has(sm.TxHash(raw)) {
+		case !sigOK[i]:
 			err = sm.ErrBadSignature
+		default:
+			_, _, err = a.router.DecodeMsg(tx.Body)
 		}
 		if err != nil {
 			return fmt.Errorf("bundle refused: transaction %d: %w", i, err)

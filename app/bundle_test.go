@@ -162,7 +162,7 @@ func TestStage(t *testing.T) {
 	txs = append(txs[:3], append([][]byte{stranger}, txs[3:]...)...)
 	txs = append(txs, txs[0]) // a replay
 	max := 1 + 2*(len(txs[0])+2)
-	bundles, errs, err := h.App.Stage(txs, max)
+	bundles, sizes, errs, err := h.App.Stage(txs, max)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +182,8 @@ func TestStage(t *testing.T) {
 			}
 		}
 	}
-	if len(bundles) != 3 {
-		t.Fatalf("%d bundles, want 3 of two transactions", len(bundles))
+	if len(bundles) != 3 || sizes[0] != 2 || sizes[1] != 2 || sizes[2] != 2 {
+		t.Fatalf("%d bundles of %v, want 3 of two transactions", len(bundles), sizes)
 	}
 	var inner [][]byte
 	for _, b := range bundles {

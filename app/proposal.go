@@ -122,28 +122,13 @@ func (a *App) orderProposal(txs [][]byte, maxBytes int64) [][]byte {
 	if !changed {
 		return txs
 	}
-	var packed [][]byte
-	var cur [][]byte
-	size := 1
-	var total int64 // of the packed bundles, within the block's limit
+	ordered := make([][]byte, 0, len(out))
 	for _, t := range out {
-		if t == nil {
-			continue
+		if t != nil {
+			ordered = append(ordered, t.raw)
 		}
-		add := sm.BundleOverhead(len(t.raw))
-		if size+add > proposalBundleBytes || len(cur) == sm.MaxBundleTxs {
-			packed = append(packed, sm.EncodeBundle(cur))
-			total += int64(size)
-			cur, size = nil, 1
-		}
-		if total+int64(size+add) > maxBytes {
-			break // the rest waits in the mempool for the next block
-		}
-		cur = append(cur, t.raw)
-		size += add
 	}
-	if len(cur) > 0 {
-		packed = append(packed, sm.EncodeBundle(cur))
-	}
+	// What does not fit waits in the mempool for the next block.
+	packed, _ := sm.PackBundles(ordered, proposalBundleBytes, maxBytes)
 	return packed
 }

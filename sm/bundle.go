@@ -39,25 +39,39 @@ func EncodeBundle(txs [][]byte) []byte {
 	return w.Bytes()
 }
 
-// BundleSize is the encoded size of a bundle holding txs.
-func BundleSize(txs [][]byte) int {
-	n := 1
-	for _, tx := range txs {
-		n += uvarintLen(uint64(len(tx))) + len(tx)
+// PackBundles packs txs, in order, into bundles of at most maxBundle bytes
+// (MaxBundleBytes when maxBundle is out of range) and MaxBundleTxs
+// transactions each. With maxTotal > 0 it stops before the first
+// transaction that would take the bundles' total size over maxTotal.
+// sizes[i] is how many transactions bundles[i] holds; their sum is how many
+// of txs were packed.
+func PackBundles(txs [][]byte, maxBundle int, maxTotal int64) (bundles [][]byte, sizes []int) {
+	if maxBundle <= 1 || maxBundle > MaxBundleBytes {
+		maxBundle = MaxBundleBytes
 	}
-	return n
-}
-
-// BundleOverhead is what adding a transaction of n bytes adds to a bundle.
-func BundleOverhead(n int) int { return uvarintLen(uint64(n)) + n }
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
+	start, size := 0, 1 // the open bundle: txs[start:i], size bytes
+	var total int64     // of the closed bundles
+	flush := func(i int) {
+		if i > start {
+			bundles = append(bundles, EncodeBundle(txs[start:i]))
+			sizes = append(sizes, i-start)
+			total += int64(size)
+		}
+		start, size = i, 1
 	}
-	return n
+	for i, tx := range txs {
+		add := uvarintLen(uint64(len(tx))) + len(tx)
+		if size+add > maxBundle || i-start == MaxBundleTxs {
+			flush(i)
+		}
+		if maxTotal > 0 && total+int64(size+add) > maxTotal {
+			flush(i)
+			return bundles, sizes
+		}
+		size += add
+	}
+	flush(len(txs))
+	return bundles, sizes
 }
 
 // DecodeBundle splits a bundle into its transactions. It is strict: a wrong
@@ -124,4 +138,13 @@ func DecodeBundleResults(b []byte) ([]BundleResult, error) {
 		return nil, Wrapf(ErrTxDecode, "bundle results: %v", err)
 	}
 	return out, nil
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }

@@ -61,11 +61,14 @@ func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, 
 	// middle of them would see some signers' pending transactions missing.
 	mp := n.cmt.Mempool()
 	mp.Lock()
-	bundles, errs, err := n.app.Stage(try, bundleBytes)
+	bundles, sizes, errs, err := n.app.Stage(try, bundleBytes)
 	mp.Unlock()
 	if err != nil {
 		return nil, err
 	}
+	// The bundles hold the accepted transactions in order: at now lists
+	// them alone.
+	accepted := at[:0]
 	for j, e := range errs {
 		i := at[j]
 		if e != nil {
@@ -73,9 +76,11 @@ func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, 
 			continue
 		}
 		n.seen.add(hashes[i])
+		accepted = append(accepted, i)
 	}
+	at, next := accepted, 0
 	var refused error
-	for _, b := range bundles {
+	for k, b := range bundles {
 		if refused == nil {
 			// The local ABCI client answers before CheckTx returns.
 			resCh := make(chan *abci.ResponseCheckTx, 1)
@@ -86,6 +91,7 @@ func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, 
 				}
 			}
 			if refused == nil {
+				next += sizes[k]
 				continue
 			}
 			// Not expected: room was checked and so were the
@@ -94,15 +100,11 @@ func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, 
 			n.log.Error("mempool refused a checked bundle", "err", refused)
 		}
 		n.app.Unstage(b)
-		inner, _ := sm.DecodeBundle(b)
-		for _, tx := range inner {
-			h := sha256.Sum256(tx)
-			n.seen.remove(h)
-			for j := range at {
-				if i := at[j]; hashes[i] == h {
-					out[i].Code, out[i].Codespace, out[i].Log = api.ErrBusy.Code, api.Codespace, "mempool refused the transaction: "+refused.Error()
-				}
-			}
+		for range sizes[k] {
+			i := at[next]
+			next++
+			n.seen.remove(hashes[i])
+			out[i].Code, out[i].Codespace, out[i].Log = api.ErrBusy.Code, api.Codespace, "mempool refused the transaction: "+refused.Error()
 		}
 	}
 	return out, nil
