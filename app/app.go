@@ -724,6 +724,9 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (resp *abci.Respo
 		resp.Value = snap.Get(req.Data)
 		return resp, nil
 	}
+	if store.IsIndexKey(req.Data) {
+		return &abci.ResponseQuery{Code: ErrQueryIndexKey.Code, Codespace: ErrQueryIndexKey.Codespace, Log: store.ErrIndexKey.Error()}, nil
+	}
 	v, proof, err := snap.Prove(req.Data)
 	if err != nil {
 		return nil, err
@@ -737,6 +740,8 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (resp *abci.Respo
 var (
 	ErrQueryPath   = sm.Register("query", 1, "unknown query path")
 	ErrQueryHeight = sm.Register("query", 2, "no state at that height")
+	// ErrQueryIndexKey: a proof was asked for an index key (store.IsIndexKey).
+	ErrQueryIndexKey = sm.Register("query", 3, "index keys have no proofs")
 )
 
 // sigCache remembers hashes of transactions whose signature CheckTx verified.

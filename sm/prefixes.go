@@ -2,6 +2,13 @@ package sm
 
 // Store key prefixes of every module, in one place so that no two modules
 // collide. The list only grows: never renumber or reuse a prefix.
+//
+// Prefixes from 0x80 up (store.IndexKeyStart) are index keys: listings a
+// module derives from its proven keys, stored and committed with the state
+// but kept out of the Merkle tree (see store.IsIndexKey). They carry the
+// number of the proven key they index with the top bit set. Before state
+// format 2 they were 0x22, 0x23, 0x26, 0x27, 0x33, 0x34 and 0x42; those
+// numbers are retired.
 const (
 	PrefixAccount     byte = 0x01 // accounts: address → Account
 	PrefixOrg         byte = 0x02 // accounts: org id → Org
@@ -15,20 +22,20 @@ const (
 
 	PrefixConsent          byte = 0x20 // consent: id (8 bytes) → Consent
 	PrefixConsentSeq       byte = 0x21 // consent: next consent id (one key)
-	PrefixConsentByPatient byte = 0x22 // consent: patient ‖ party ‖ id → ∅
-	PrefixConsentByGrantee byte = 0x23 // consent: party ‖ patient ‖ id → ∅
+	PrefixConsentByPatient byte = 0xA2 // consent: patient ‖ party ‖ id → ∅
+	PrefixConsentByGrantee byte = 0xA3 // consent: party ‖ patient ‖ id → ∅
 	PrefixEmergency        byte = 0x24 // consent: emergency id (8 bytes) → Emergency
 	PrefixEmergencySeq     byte = 0x25 // consent: next emergency id (one key)
-	PrefixEmergencyByPat   byte = 0x26 // consent: patient ‖ id → ∅
-	PrefixEmergencyByOrg   byte = 0x27 // consent: org ‖ 0x00 ‖ id → ∅
+	PrefixEmergencyByPat   byte = 0xA6 // consent: patient ‖ id → ∅
+	PrefixEmergencyByOrg   byte = 0xA7 // consent: org ‖ 0x00 ‖ id → ∅
 
 	PrefixRecord          byte = 0x30 // records: record id (16 bytes) → Record
 	PrefixRecordVersion   byte = 0x31 // records: id ‖ version (4 bytes) → Version
 	PrefixRecordKey       byte = 0x32 // records: id ‖ version ‖ party → WrappedKey
-	PrefixRecordByPatient byte = 0x33 // records: patient ‖ id → ∅
-	PrefixRecordByHash    byte = 0x34 // records: content hash (32 bytes) → id ‖ version
+	PrefixRecordByPatient byte = 0xB3 // records: patient ‖ id → ∅
+	PrefixRecordByHash    byte = 0xB4 // records: content hash (32 bytes) → id ‖ version
 
 	PrefixAudit           byte = 0x40 // audit: patient ‖ seq (8 bytes) → Event
 	PrefixAuditSeq        byte = 0x41 // audit: next event sequence (one key)
-	PrefixAuditByAccessor byte = 0x42 // audit: accessor ‖ seq → patient
+	PrefixAuditByAccessor byte = 0xC2 // audit: accessor ‖ seq → patient
 )

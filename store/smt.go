@@ -17,40 +17,59 @@ import (
 // A subtree holding one leaf is that leaf (it sits at the shallowest depth
 // where it is alone); an inner node at depth d splits its keys on bit d of
 // their key hash, and may have one empty child when all its keys share that
-// bit. The shape is therefore a function of the key set alone, whatever the
-// order of writes.
+// bit. The shape, and so every hash, is a function of the key set alone,
+// whatever the order of writes.
 //
-// Nodes live in chunked arenas addressed by 32-bit references, so the tree
+// In memory the tree's lower part is kept in buckets: a subtree of at most
+// bucketMax leaves is stored as its leaves (key hash and leaf hash), sorted
+// by key hash, and one cached hash; its inner nodes are not stored but
+// recomputed from the leaves when the bucket changes or a proof passes
+// through it. Most of a binary tree's inner nodes sit in such small subtrees,
+// so this keeps about 0.3 stored inner nodes per key instead of 1.5, at the
+// price of a few more hashes per changed bucket. Every stored inner node has
+// more than bucketMax leaves under it: a bucket that would overflow becomes
+// an inner node over two buckets, and an inner node left with bucketMax or
+// fewer leaves under two buckets becomes one bucket again.
+//
+// Nodes live in chunked arenas addressed by 32-bit references, and a
+// bucket's leaves in a run of consecutive slots of a leaf arena, so the tree
 // holds no Go pointers for the garbage collector to scan. Writes copy the
 // nodes they change (copy on write): the committed versions' roots stay
 // intact for readers while the next version is built, and the nodes a
 // version replaced are reused only once that version is too old to be read.
 // The tree does no locking; Tree serializes writers and guards reuse.
 type smt struct {
-	inners arena[innerNode]
-	leaves arena[leafNode]
-	gen    uint32 // generation of the working version; nodes of gen are mutable
-	root   ref    // working root
+	inners  arena[innerNode]
+	buckets arena[bucketNode]
+	leaves  runArena
+	gen     uint32 // generation of the working version; nodes of gen are mutable
+	root    ref    // working root
 	// retired holds, per committed version, the nodes that version's writes
 	// replaced; they become free once that version leaves the readable window.
 	retired []retiredSet
 	cur     retiredSet // replaced during the working version
 	found   bool       // set by insert: the key was there
+	keys    int        // leaves in the working tree
+	kept    int        // leaves in the last committed tree
 }
+
+// bucketMax is the most leaves a bucket holds. Larger buckets store fewer
+// inner nodes but rehash more leaves when one of theirs changes.
+const bucketMax = 8
 
 type retiredSet struct {
 	version int64
 	inners  []uint32
-	leaves  []uint32
+	buckets []uint32 // with their leaf runs
 }
 
-// ref addresses a node: 0 is the empty subtree, leafBit marks a leaf.
+// ref addresses a node: 0 is the empty subtree, bucketBit marks a bucket.
 type ref uint32
 
-const leafBit ref = 1 << 31
+const bucketBit ref = 1 << 31
 
-func (r ref) isLeaf() bool  { return r&leafBit != 0 }
-func (r ref) index() uint32 { return uint32(r &^ leafBit) }
+func (r ref) isBucket() bool { return r&bucketBit != 0 }
+func (r ref) index() uint32  { return uint32(r &^ bucketBit) }
 
 type innerNode struct {
 	hash  [32]byte
@@ -59,10 +78,17 @@ type innerNode struct {
 	dirty bool // hash not yet computed
 }
 
-type leafNode struct {
-	kh   [32]byte // SHA-256(key)
-	hash [32]byte // leaf hash
-	gen  uint32
+type bucketNode struct {
+	hash  [32]byte // hash of the subtree the leaves form
+	run   uint32   // first leaf in the leaf arena
+	gen   uint32
+	n     uint8 // leaves, 1..bucketMax
+	dirty bool  // hash not yet computed
+}
+
+// leaf is one key of the tree: its key hash and its leaf hash.
+type leaf struct {
+	kh, lh [32]byte
 }
 
 var emptyHash [32]byte
@@ -113,6 +139,58 @@ func (a *arena[T]) live() int {
 	return int(a.n) - 1 - len(a.free)
 }
 
+// runArena stores leaves in runs of 1 to bucketMax consecutive slots, one
+// run per bucket, with a free list per run length. A run never crosses a
+// chunk boundary.
+type runArena struct {
+	chunks [runChunks]*[runChunkSize]leaf
+	n      uint32 // next never-used slot
+	free   [bucketMax + 1][]uint32
+	nfree  int // slots on the free lists
+}
+
+const (
+	runChunkBits = 16
+	runChunkSize = 1 << runChunkBits
+	runChunks    = 1 << (32 - runChunkBits)
+)
+
+func (a *runArena) slice(at uint32, n uint8) []leaf {
+	c := a.chunks[at>>runChunkBits]
+	i := at & (runChunkSize - 1)
+	return c[i : i+uint32(n) : i+uint32(n)]
+}
+
+func (a *runArena) alloc(n uint8) uint32 {
+	if f := a.free[n]; len(f) > 0 {
+		at := f[len(f)-1]
+		a.free[n] = f[:len(f)-1]
+		a.nfree -= int(n)
+		return at
+	}
+	if rest := runChunkSize - a.n&(runChunkSize-1); rest < uint32(n) {
+		a.n += rest // the chunk's tail stays unused
+	}
+	c := a.n >> runChunkBits
+	if c >= runChunks {
+		panic(Fault{errTreeFull})
+	}
+	if a.chunks[c] == nil {
+		a.chunks[c] = new([runChunkSize]leaf)
+	}
+	at := a.n
+	a.n += uint32(n)
+	return at
+}
+
+func (a *runArena) release(at uint32, n uint8) {
+	a.free[n] = append(a.free[n], at)
+	a.nfree += int(n)
+}
+
+// live reports the number of leaf slots in use.
+func (a *runArena) live() int { return int(a.n) - a.nfree }
+
 func leafHash(kh, vh *[32]byte) [32]byte {
 	var buf [65]byte
 	buf[0] = 0
@@ -132,10 +210,63 @@ func innerHash(l, r *[32]byte) [32]byte {
 // bit returns bit d (0 = most significant) of a key hash.
 func bit(kh *[32]byte, d int) byte { return (kh[d>>3] >> (7 - uint(d&7))) & 1 }
 
-func (t *smt) newLeaf(kh, lh *[32]byte) ref {
-	i := t.leaves.alloc()
-	*t.leaves.at(i) = leafNode{kh: *kh, hash: *lh, gen: t.gen}
-	return ref(i) | leafBit
+// splitAt returns how many of ls (sorted, sharing their first depth bits)
+// have bit depth clear: the left subtree's leaves.
+func splitAt(ls []leaf, depth int) int {
+	lo, hi := 0, len(ls)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if bit(&ls[m].kh, depth) == 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// search returns where kh is, or would be, in sorted ls.
+func search(ls []leaf, kh *[32]byte) (int, bool) {
+	lo, hi := 0, len(ls)
+	for lo < hi {
+		m := (lo + hi) / 2
+		switch c := bytes.Compare(ls[m].kh[:], kh[:]); {
+		case c == 0:
+			return m, true
+		case c < 0:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return lo, false
+}
+
+// subtreeHash is the hash of the subtree at depth formed by ls, sorted
+// leaves sharing their first depth bits.
+func subtreeHash(ls []leaf, depth int) [32]byte {
+	switch len(ls) {
+	case 0:
+		return emptyHash
+	case 1:
+		return ls[0].lh
+	}
+	p := splitAt(ls, depth)
+	l, r := subtreeHash(ls[:p], depth+1), subtreeHash(ls[p:], depth+1)
+	return innerHash(&l, &r)
+}
+
+func (t *smt) bucket(n ref) *bucketNode { return t.buckets.at(n.index()) }
+
+func (t *smt) bucketLeaves(b *bucketNode) []leaf { return t.leaves.slice(b.run, b.n) }
+
+// newBucket makes a working bucket holding a copy of ls (1..bucketMax).
+func (t *smt) newBucket(ls ...leaf) ref {
+	run := t.leaves.alloc(uint8(len(ls)))
+	copy(t.leaves.slice(run, uint8(len(ls))), ls)
+	i := t.buckets.alloc()
+	*t.buckets.at(i) = bucketNode{run: run, gen: t.gen, n: uint8(len(ls)), dirty: true}
+	return ref(i) | bucketBit
 }
 
 func (t *smt) newInner(l, r ref) ref {
@@ -144,14 +275,20 @@ func (t *smt) newInner(l, r ref) ref {
 	return ref(i)
 }
 
+func (t *smt) freeBucket(i uint32) {
+	b := t.buckets.at(i)
+	t.leaves.release(b.run, b.n)
+	t.buckets.free = append(t.buckets.free, i)
+}
+
 // release gives up a node of the working tree: immediately when the working
 // version made it, otherwise when the versions that can see it are gone.
 func (t *smt) release(n ref) {
-	if n.isLeaf() {
-		if t.leaves.at(n.index()).gen == t.gen {
-			t.leaves.free = append(t.leaves.free, n.index())
+	if n.isBucket() {
+		if t.bucket(n).gen == t.gen {
+			t.freeBucket(n.index())
 		} else {
-			t.cur.leaves = append(t.cur.leaves, n.index())
+			t.cur.buckets = append(t.cur.buckets, n.index())
 		}
 		return
 	}
@@ -174,30 +311,22 @@ func (t *smt) mutable(n ref) ref {
 	return c
 }
 
-// set puts a leaf for key hash kh with leaf hash lh.
 // set writes kh's leaf hash and reports whether the working tree held kh.
 func (t *smt) set(kh, lh *[32]byte) (existed bool) {
 	t.found = false
 	t.root = t.insert(t.root, 0, kh, lh)
+	if !t.found {
+		t.keys++
+	}
 	return t.found
 }
 
 func (t *smt) insert(n ref, depth int, kh, lh *[32]byte) ref {
 	if n == 0 {
-		return t.newLeaf(kh, lh)
+		return t.newBucket(leaf{*kh, *lh})
 	}
-	if n.isLeaf() {
-		lf := t.leaves.at(n.index())
-		if lf.kh == *kh {
-			t.found = true
-			if lf.gen == t.gen {
-				lf.hash = *lh
-				return n
-			}
-			t.release(n)
-			return t.newLeaf(kh, lh)
-		}
-		return t.split(n, lf.kh, t.newLeaf(kh, lh), kh, depth)
+	if n.isBucket() {
+		return t.bucketSet(n, depth, kh, lh)
 	}
 	m := t.mutable(n)
 	in := t.inners.at(m.index())
@@ -211,24 +340,47 @@ func (t *smt) insert(n ref, depth int, kh, lh *[32]byte) ref {
 	return m
 }
 
-// split builds the inner nodes that separate two leaves meeting at depth.
-func (t *smt) split(a ref, akh [32]byte, b ref, bkh *[32]byte, depth int) ref {
-	ab, bb := bit(&akh, depth), bit(bkh, depth)
-	switch {
-	case ab == bb && ab == 0:
-		return t.newInner(t.split(a, akh, b, bkh, depth+1), 0)
-	case ab == bb:
-		return t.newInner(0, t.split(a, akh, b, bkh, depth+1))
-	case ab == 0:
-		return t.newInner(a, b)
-	default:
-		return t.newInner(b, a)
+// bucketSet writes a leaf into bucket n at depth.
+func (t *smt) bucketSet(n ref, depth int, kh, lh *[32]byte) ref {
+	b := t.bucket(n)
+	ls := t.bucketLeaves(b)
+	i, found := search(ls, kh)
+	if found {
+		t.found = true
+		if b.gen == t.gen {
+			ls[i].lh = *lh
+			b.dirty = true
+			return n
+		}
+		c := t.newBucket(ls...)
+		t.bucketLeaves(t.bucket(c))[i].lh = *lh
+		t.release(n)
+		return c
 	}
+	var buf [bucketMax + 1]leaf
+	all := append(append(append(buf[:0], ls[:i]...), leaf{*kh, *lh}), ls[i:]...)
+	t.release(n)
+	return t.build(all, depth)
+}
+
+// build makes the subtree at depth over sorted leaves ls.
+func (t *smt) build(ls []leaf, depth int) ref {
+	switch {
+	case len(ls) == 0:
+		return 0
+	case len(ls) <= bucketMax:
+		return t.newBucket(ls...)
+	}
+	p := splitAt(ls, depth)
+	return t.newInner(t.build(ls[:p], depth+1), t.build(ls[p:], depth+1))
 }
 
 // remove deletes kh's leaf and reports whether the working tree held kh.
 func (t *smt) remove(kh *[32]byte) (existed bool) {
 	t.root, existed = t.del(t.root, 0, kh)
+	if existed {
+		t.keys--
+	}
 	return existed
 }
 
@@ -236,12 +388,19 @@ func (t *smt) del(n ref, depth int, kh *[32]byte) (ref, bool) {
 	if n == 0 {
 		return 0, false
 	}
-	if n.isLeaf() {
-		if t.leaves.at(n.index()).kh != *kh {
+	if n.isBucket() {
+		ls := t.bucketLeaves(t.bucket(n))
+		i, found := search(ls, kh)
+		if !found {
 			return n, false
 		}
+		var buf [bucketMax]leaf
+		rest := append(append(buf[:0], ls[:i]...), ls[i+1:]...)
 		t.release(n)
-		return 0, true
+		if len(rest) == 0 {
+			return 0, true
+		}
+		return t.newBucket(rest...), true
 	}
 	in := t.inners.at(n.index())
 	l, r := in.l, in.r
@@ -255,10 +414,22 @@ func (t *smt) del(n ref, depth int, kh *[32]byte) (ref, bool) {
 			return n, false
 		}
 	}
-	// A subtree left with a single leaf is that leaf.
-	if (l == 0 && r.isLeaf()) || (r == 0 && l.isLeaf()) || (l == 0 && r == 0) {
+	// An inner node left with few enough leaves under buckets becomes one
+	// bucket (or nothing): inner nodes keep more than bucketMax leaves.
+	if nl, nr := t.bucketSize(l), t.bucketSize(r); nl >= 0 && nr >= 0 && nl+nr <= bucketMax {
+		var buf [bucketMax]leaf
+		all := buf[:0]
+		for _, c := range []ref{l, r} {
+			if c != 0 {
+				all = append(all, t.bucketLeaves(t.bucket(c))...)
+				t.release(c)
+			}
+		}
 		t.release(n)
-		return l | r, true
+		if len(all) == 0 {
+			return 0, true
+		}
+		return t.newBucket(all...), true
 	}
 	m := t.mutable(n)
 	in = t.inners.at(m.index())
@@ -266,7 +437,18 @@ func (t *smt) del(n ref, depth int, kh *[32]byte) (ref, bool) {
 	return m, true
 }
 
-// hash returns the hash of the subtree at n, computing dirty ones.
+// bucketSize is the number of leaves of an empty subtree or bucket, and -1
+// for an inner node.
+func (t *smt) bucketSize(n ref) int {
+	switch {
+	case n == 0:
+		return 0
+	case n.isBucket():
+		return int(t.bucket(n).n)
+	}
+	return -1
+}
+
 // parallelLevels is how many levels under the root rootHash splits across
 // goroutines: 2 makes four subtrees.
 const parallelLevels = 2
@@ -274,11 +456,11 @@ const parallelLevels = 2
 // rootHash is hash(root) with the dirty subtrees under the top levels hashed
 // concurrently. They are disjoint, and hashing writes only dirty nodes of the
 // working version, which no reader of a committed version visits.
-func (t *smt) rootHash() [32]byte { return t.hashPar(t.root, parallelLevels) }
+func (t *smt) rootHash() [32]byte { return t.hashPar(t.root, 0, parallelLevels) }
 
-func (t *smt) hashPar(n ref, levels int) [32]byte {
-	if levels == 0 || n == 0 || n.isLeaf() {
-		return t.hash(n)
+func (t *smt) hashPar(n ref, depth, levels int) [32]byte {
+	if levels == 0 || n == 0 || n.isBucket() {
+		return t.hash(n, depth)
 	}
 	in := t.inners.at(n.index())
 	if !in.dirty {
@@ -290,9 +472,9 @@ func (t *smt) hashPar(n ref, levels int) [32]byte {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		lh = t.hashPar(l, levels-1)
+		lh = t.hashPar(l, depth+1, levels-1)
 	}()
-	rh := t.hashPar(r, levels-1)
+	rh := t.hashPar(r, depth+1, levels-1)
 	wg.Wait()
 	in = t.inners.at(n.index())
 	in.hash = innerHash(&lh, &rh)
@@ -300,16 +482,22 @@ func (t *smt) hashPar(n ref, levels int) [32]byte {
 	return in.hash
 }
 
-func (t *smt) hash(n ref) [32]byte {
+// hash returns the hash of the subtree at n, at depth, computing dirty ones.
+func (t *smt) hash(n ref, depth int) [32]byte {
 	if n == 0 {
 		return emptyHash
 	}
-	if n.isLeaf() {
-		return t.leaves.at(n.index()).hash
+	if n.isBucket() {
+		b := t.bucket(n)
+		if b.dirty {
+			b.hash = subtreeHash(t.bucketLeaves(b), depth)
+			b.dirty = false
+		}
+		return b.hash
 	}
 	in := t.inners.at(n.index())
 	if in.dirty {
-		l, r := t.hash(in.l), t.hash(in.r)
+		l, r := t.hash(in.l, depth+1), t.hash(in.r, depth+1)
 		in = t.inners.at(n.index())
 		in.hash = innerHash(&l, &r)
 		in.dirty = false
@@ -321,9 +509,9 @@ func (t *smt) hash(n ref) [32]byte {
 // nodes it replaced wait until that version is older than keep versions, and
 // a new working generation starts. It returns the committed root.
 func (t *smt) commit(version int64, keep int64) ref {
-	t.hash(t.root)
+	t.hash(t.root, 0)
 	t.cur.version = version
-	if len(t.cur.inners)+len(t.cur.leaves) > 0 {
+	if len(t.cur.inners)+len(t.cur.buckets) > 0 {
 		t.retired = append(t.retired, t.cur)
 	}
 	t.cur = retiredSet{}
@@ -332,10 +520,13 @@ func (t *smt) commit(version int64, keep int64) ref {
 	i := 0
 	for ; i < len(t.retired) && t.retired[i].version-1 <= version-keep; i++ {
 		t.inners.free = append(t.inners.free, t.retired[i].inners...)
-		t.leaves.free = append(t.leaves.free, t.retired[i].leaves...)
+		for _, b := range t.retired[i].buckets {
+			t.freeBucket(b)
+		}
 	}
 	t.retired = t.retired[i:]
 	t.gen++
+	t.kept = t.keys
 	return t.root
 }
 
@@ -344,6 +535,7 @@ func (t *smt) rollback(root ref) {
 	t.freeGen(t.root)
 	t.root = root
 	t.cur = retiredSet{}
+	t.keys = t.kept
 }
 
 // freeGen frees the working generation's nodes under n.
@@ -351,9 +543,9 @@ func (t *smt) freeGen(n ref) {
 	if n == 0 {
 		return
 	}
-	if n.isLeaf() {
-		if t.leaves.at(n.index()).gen == t.gen {
-			t.leaves.free = append(t.leaves.free, n.index())
+	if n.isBucket() {
+		if t.bucket(n).gen == t.gen {
+			t.freeBucket(n.index())
 		}
 		return
 	}
@@ -373,35 +565,60 @@ type step struct {
 	right   bool
 }
 
-// lookup walks from root toward kh and returns the steps taken and where the
-// walk ended: the leaf of kh (found), another leaf, or an empty subtree.
-func (t *smt) lookup(root ref, kh *[32]byte) (path []step, end ref) {
-	n := root
-	for depth := 0; n != 0 && !n.isLeaf(); depth++ {
+// lookup walks from root toward kh and returns the steps taken, down to the
+// leaf of kh, another leaf, or an empty subtree. Inside a bucket the
+// siblings' hashes are computed from its leaves.
+func (t *smt) lookup(root ref, kh *[32]byte) (path []step) {
+	n, depth := root, 0
+	for ; n != 0 && !n.isBucket(); depth++ {
 		in := t.inners.at(n.index())
 		if bit(kh, depth) == 0 {
-			path = append(path, step{sibling: t.hash(in.r)})
+			path = append(path, step{sibling: t.hash(in.r, depth+1)})
 			n = in.l
 		} else {
-			path = append(path, step{sibling: t.hash(in.l), right: true})
+			path = append(path, step{sibling: t.hash(in.l, depth+1), right: true})
 			n = in.r
 		}
 	}
-	return path, n
+	if n == 0 {
+		return path
+	}
+	for ls := t.bucketLeaves(t.bucket(n)); len(ls) > 1; depth++ {
+		p := splitAt(ls, depth)
+		if bit(kh, depth) == 0 {
+			path = append(path, step{sibling: subtreeHash(ls[p:], depth+1)})
+			ls = ls[:p]
+		} else {
+			path = append(path, step{sibling: subtreeHash(ls[:p], depth+1), right: true})
+			ls = ls[p:]
+		}
+	}
+	return path
+}
+
+// descend walks from root toward kh through inner nodes and returns the
+// bucket (or empty subtree) reached.
+func (t *smt) descend(root ref, kh *[32]byte) ref {
+	n := root
+	for depth := 0; n != 0 && !n.isBucket(); depth++ {
+		in := t.inners.at(n.index())
+		if bit(kh, depth) == 0 {
+			n = in.l
+		} else {
+			n = in.r
+		}
+	}
+	return n
 }
 
 // contains reports whether the tree under root holds a leaf for kh.
 func (t *smt) contains(root ref, kh *[32]byte) bool {
-	n := root
-	for depth := 0; n != 0 && !n.isLeaf(); depth++ {
-		in := t.inners.at(n.index())
-		if bit(kh, depth) == 0 {
-			n = in.l
-		} else {
-			n = in.r
-		}
+	n := t.descend(root, kh)
+	if n == 0 {
+		return false
 	}
-	return n != 0 && t.leaves.at(n.index()).kh == *kh
+	_, found := search(t.bucketLeaves(t.bucket(n)), kh)
+	return found
 }
 
 // neighbors returns the key hashes of the leaves just before and just after
@@ -410,7 +627,7 @@ func (t *smt) contains(root ref, kh *[32]byte) bool {
 func (t *smt) neighbors(root ref, kh *[32]byte) (prev [32]byte, hasPrev bool, next [32]byte, hasNext bool) {
 	var prevTree, nextTree ref // deepest subtrees wholly before / after kh
 	n := root
-	for depth := 0; n != 0 && !n.isLeaf(); depth++ {
+	for depth := 0; n != 0 && !n.isBucket(); depth++ {
 		in := t.inners.at(n.index())
 		if bit(kh, depth) == 0 {
 			if in.r != 0 {
@@ -424,12 +641,14 @@ func (t *smt) neighbors(root ref, kh *[32]byte) (prev [32]byte, hasPrev bool, ne
 			n = in.r
 		}
 	}
-	if n != 0 { // a leaf with another key hash, adjacent to kh
-		lkh := t.leaves.at(n.index()).kh
-		if bytes.Compare(lkh[:], kh[:]) < 0 {
-			prev, hasPrev = lkh, true
-		} else {
-			next, hasNext = lkh, true
+	if n != 0 { // a bucket whose leaves may include kh's neighbours
+		ls := t.bucketLeaves(t.bucket(n))
+		i, _ := search(ls, kh)
+		if i > 0 {
+			prev, hasPrev = ls[i-1].kh, true
+		}
+		if i < len(ls) {
+			next, hasNext = ls[i].kh, true
 		}
 	}
 	if !hasPrev && prevTree != 0 {
@@ -443,7 +662,7 @@ func (t *smt) neighbors(root ref, kh *[32]byte) (prev [32]byte, hasPrev bool, ne
 
 // edge returns the key hash of the rightmost (or leftmost) leaf under n.
 func (t *smt) edge(n ref, rightmost bool) [32]byte {
-	for !n.isLeaf() {
+	for !n.isBucket() {
 		in := t.inners.at(n.index())
 		if (rightmost && in.r != 0) || in.l == 0 {
 			n = in.r
@@ -451,5 +670,9 @@ func (t *smt) edge(n ref, rightmost bool) [32]byte {
 			n = in.l
 		}
 	}
-	return t.leaves.at(n.index()).kh
+	ls := t.bucketLeaves(t.bucket(n))
+	if rightmost {
+		return ls[len(ls)-1].kh
+	}
+	return ls[0].kh
 }

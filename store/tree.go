@@ -68,8 +68,34 @@ var (
 	prefixState = []byte{'s'} // 's' ‖ key → value
 	prefixHash  = []byte{'h'} // 'h' ‖ SHA-256(key) → key (for absence proofs)
 	keyMeta     = []byte{'m'} // version (8 bytes) ‖ root (32 bytes)
+	keyFormat   = []byte{'f'} // StateFormat (one byte)
 	prefixSide  = []byte{'x'} // 'x' ‖ key → value: data outside the Merkle tree
 )
+
+// StateFormat numbers the layout of the state database. Format 2 keeps
+// index keys (IsIndexKey) out of the Merkle tree; a database of format 1
+// (no format key) hashes them, so its app hashes cannot be reproduced.
+const StateFormat = 2
+
+// ErrStateFormat is returned when opening a state database that an earlier
+// medchain wrote in another layout.
+var ErrStateFormat = errors.New("state written by an earlier medchain in another layout")
+
+// IndexKeyStart is the first key byte of index keys: see IsIndexKey.
+const IndexKeyStart = 0x80
+
+// IsIndexKey reports whether key is an index key: a key whose first byte is
+// IndexKeyStart or above. Index keys are stored, read, listed and committed
+// like any other key, in the same atomic batch, but they are not leaves of
+// the Merkle tree: the app hash does not cover them and Prove refuses them.
+// Modules keep there the listings they derive from proven keys (a patient's
+// records, a grantee's consents): every node derives the same ones, and a
+// proof of the underlying key proves what the index points at. The tree's
+// memory and hashing are then spent on the keys that need proofs.
+func IsIndexKey(key []byte) bool { return len(key) > 0 && key[0] >= IndexKeyStart }
+
+// ErrIndexKey is returned by Prove for an index key.
+var ErrIndexKey = errors.New("index keys are not in the Merkle tree and have no proofs; prove the keys they point at")
 
 // Side is a write outside the Merkle tree (an index of committed blocks,
 // say) saved in the same atomic, synced batch as a version: after a crash
@@ -132,6 +158,23 @@ func (t *Tree) load() error {
 		return fmt.Errorf("load state: %w", err)
 	}
 	t.trie.gen = 1
+	format, err := get(t.db, keyFormat)
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	if meta == nil && format == nil {
+		if err := t.db.Set(keyFormat, []byte{StateFormat}, pebble.Sync); err != nil {
+			return fmt.Errorf("create state: %w", err)
+		}
+		format = []byte{StateFormat}
+	}
+	if len(format) != 1 || format[0] != StateFormat {
+		f := 1
+		if len(format) == 1 {
+			f = int(format[0])
+		}
+		return fmt.Errorf("load state: %w (format %d; this medchain reads format %d)", ErrStateFormat, f, StateFormat)
+	}
 	if meta == nil {
 		t.resetWork()
 		return nil
@@ -145,6 +188,9 @@ func (t *Tree) load() error {
 		return fmt.Errorf("load state: %w", err)
 	}
 	for it.First(); it.Valid(); it.Next() {
+		if IsIndexKey(it.Key()[1:]) {
+			continue
+		}
 		kh := sha256.Sum256(it.Key()[1:])
 		vh := sha256.Sum256(it.Value())
 		lh := leafHash(&kh, &vh)
@@ -154,7 +200,7 @@ func (t *Tree) load() error {
 		return fmt.Errorf("load state: %w", err)
 	}
 	t.root = t.trie.commit(version, ProvableVersions)
-	h := t.trie.hash(t.root)
+	h := t.trie.hash(t.root, 0)
 	if !bytes.Equal(h[:], meta[8:]) {
 		return fmt.Errorf("load state: the stored state hashes to %X, version %d was committed as %X", h, version, meta[8:])
 	}
@@ -184,6 +230,9 @@ func (t *Tree) resetWork() {
 // writer calls it (through the working version), which is also the only
 // goroutine that changes the committed root.
 func (t *Tree) absent(key []byte) bool {
+	if IsIndexKey(key) {
+		return false // not in the tree: only the database knows
+	}
 	kh := sha256.Sum256(key)
 	return !t.trie.contains(t.root, &kh)
 }
@@ -211,6 +260,9 @@ func (t *Tree) Get(key []byte) []byte { return t.work.Get(key) }
 
 func (t *Tree) Set(key, value []byte) {
 	t.work.Set(key, value)
+	if IsIndexKey(key) {
+		return
+	}
 	kh := sha256.Sum256(key)
 	vh := sha256.Sum256(value)
 	lh := leafHash(&kh, &vh)
@@ -242,6 +294,9 @@ func (t *Tree) writeAll(es []entry) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(es); i += workers {
+				if IsIndexKey([]byte(es[i].key)) {
+					continue
+				}
 				hs[i].kh = sha256.Sum256([]byte(es[i].key))
 				if es[i].val != nil {
 					vh := sha256.Sum256(es[i].val)
@@ -252,18 +307,27 @@ func (t *Tree) writeAll(es []entry) {
 	}
 	wg.Wait()
 	for i, e := range es {
-		if e.val == nil {
+		index := IsIndexKey([]byte(e.key))
+		switch {
+		case e.val == nil:
 			t.work.Delete([]byte(e.key))
-			t.removeLeaf(&hs[i].kh)
-		} else {
+			if !index {
+				t.removeLeaf(&hs[i].kh)
+			}
+		default:
 			t.work.Set([]byte(e.key), e.val)
-			t.setLeaf([]byte(e.key), &hs[i].kh, &hs[i].lh)
+			if !index {
+				t.setLeaf([]byte(e.key), &hs[i].kh, &hs[i].lh)
+			}
 		}
 	}
 }
 
 func (t *Tree) Delete(key []byte) {
 	t.work.Delete(key)
+	if IsIndexKey(key) {
+		return
+	}
 	kh := sha256.Sum256(key)
 	t.removeLeaf(&kh)
 }
@@ -395,14 +459,18 @@ func (t *Tree) Rollback() {
 	t.trie.rollback(root)
 }
 
-// Stats reports the size of the state: keys and Merkle tree nodes in memory.
+// Stats reports the size of the state: keys, and the Merkle tree's parts in
+// memory. Nodes and leaf slots count those of the kept versions too.
 type Stats struct {
-	Keys, InnerNodes int
+	Keys       int // keys in the working version
+	InnerNodes int // stored inner nodes
+	Buckets    int // buckets of leaves
+	LeafSlots  int // leaves stored in buckets
 }
 
 // Stats counts the committed and working tree's nodes.
 func (t *Tree) Stats() Stats {
-	return Stats{Keys: t.trie.leaves.live(), InnerNodes: t.trie.inners.live()}
+	return Stats{Keys: t.trie.keys, InnerNodes: t.trie.inners.live(), Buckets: t.trie.buckets.live(), LeafSlots: t.trie.leaves.live()}
 }
 
 // ErrNoVersion is returned for a version that was never saved or is no
@@ -472,8 +540,12 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 var ErrNotProvable = fmt.Errorf("%w: proofs are kept for the last %d versions", ErrNoVersion, ProvableVersions)
 
 // Prove returns the value at key (nil when absent) and an ICS23 proof of its
-// membership, or of its absence, under the snapshot's root hash.
+// membership, or of its absence, under the snapshot's root hash. Index keys
+// have no proofs (ErrIndexKey).
 func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
+	if IsIndexKey(key) {
+		return nil, nil, ErrIndexKey
+	}
 	t := s.tree
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -514,7 +586,7 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 
 // exist builds the existence proof of a present key; t.mu is held.
 func (s *Snapshot) exist(key, value []byte, kh *[32]byte) *ics23.ExistenceProof {
-	path, _ := s.tree.trie.lookup(s.root, kh)
+	path := s.tree.trie.lookup(s.root, kh)
 	ops := make([]*ics23.InnerOp, len(path))
 	for i, st := range path {
 		op := &ics23.InnerOp{Hash: ics23.HashOp_SHA256}

@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -80,3 +83,96 @@ func TestHashIndexFollowsKeys(t *testing.T) {
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// Index keys are stored, read, listed, rolled back and committed like any
+// other key and survive a reopen, but they change neither the root nor the
+// hash → key index, and Prove refuses them.
+func TestIndexKeysOutsideTheTree(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := OpenTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Set([]byte("\x30record"), []byte("r"))
+	root, _, err := tr.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := []byte{0xB3, 'p', '1'}
+	tr.Set(idx, []byte{})
+	tr.Set([]byte{0xB3, 'p', '2'}, []byte("x"))
+	if h := tr.WorkingHash(); !bytes.Equal(h, root) {
+		t.Fatalf("index writes changed the working root")
+	}
+	tr.Rollback()
+	if tr.Get(idx) != nil {
+		t.Fatal("rolled-back index key still readable")
+	}
+	c := NewCache(tr)
+	c.Set(idx, []byte{})
+	c.Set([]byte{0xB3, 'p', '2'}, []byte("x"))
+	c.Write()
+	root2, _, err := tr.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(root2, root) {
+		t.Fatal("committed index keys changed the root")
+	}
+	var listed []string
+	tr.Iterate([]byte{0xB3}, []byte{0xB4}, func(k, _ []byte) bool { listed = append(listed, string(k[1:])); return true })
+	if fmt.Sprint(listed) != "[p1 p2]" {
+		t.Fatalf("listed %q", listed)
+	}
+	snap, _ := tr.Snapshot(2)
+	if _, _, err := snap.Prove(idx); !errors.Is(err, ErrIndexKey) {
+		t.Fatalf("Prove(index key) = %v, want ErrIndexKey", err)
+	}
+	n := 0
+	it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: PrefixEnd(prefixHash)})
+	for it.First(); it.Valid(); it.Next() {
+		n++
+	}
+	it.Close()
+	if n != 1 {
+		t.Fatalf("%d hash → key entries, want 1 (the record only)", n)
+	}
+	tr.Delete(idx)
+	if _, _, err := tr.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	tr, err = OpenTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if !bytes.Equal(tr.Hash(), root) || tr.Get(idx) != nil || string(tr.Get([]byte{0xB3, 'p', '2'})) != "x" {
+		t.Fatalf("reopened: root %x (want %x), deleted index %q, kept index %q", tr.Hash(), root, tr.Get(idx), tr.Get([]byte{0xB3, 'p', '2'}))
+	}
+}
+
+// A state database without the format key (written before index keys left
+// the tree) or with another format is refused at open with ErrStateFormat.
+func TestOpenRefusesOtherFormat(t *testing.T) {
+	for _, format := range [][]byte{nil, {1}, {StateFormat + 1}} {
+		dir := t.TempDir()
+		tr, err := OpenTree(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Set([]byte("a"), []byte("b"))
+		if _, _, err := tr.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if format == nil {
+			tr.db.Delete(keyFormat, pebble.Sync)
+		} else {
+			tr.db.Set(keyFormat, format, pebble.Sync)
+		}
+		tr.Close()
+		if _, err := OpenTree(dir); !errors.Is(err, ErrStateFormat) {
+			t.Fatalf("format %v: open = %v, want ErrStateFormat", format, err)
+		}
+	}
+}

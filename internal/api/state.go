@@ -62,6 +62,10 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, sm.Wrapf(ErrBadRequest, "key must be 1 to 1024 bytes in hex"))
 		return
 	}
+	if store.IsIndexKey(key) {
+		writeErr(w, http.StatusBadRequest, sm.Wrapf(ErrBadRequest, "%v", store.ErrIndexKey))
+		return
+	}
 	snap, ok := s.state(w, r)
 	if !ok {
 		return

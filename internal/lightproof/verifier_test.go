@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/node"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 )
 
@@ -175,6 +177,12 @@ func TestVerifyWithLightClient(t *testing.T) {
 	}
 	if absent.Exists {
 		t.Fatal("a fresh address has an account")
+	}
+	// Index keys are outside the Merkle tree: asking for their proof is a
+	// client error, not a proof that could not verify.
+	var ce *client.Error
+	if _, err := nw.api[0].Proof(ctx, []byte{sm.PrefixRecordByPatient, 1, 2}, 0); !errors.As(err, &ce) || ce.Status != http.StatusBadRequest {
+		t.Fatalf("proof of an index key: %v, want 400", err)
 	}
 
 	t.Run("membership", func(t *testing.T) {

@@ -74,6 +74,10 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	tree, err := store.OpenTree(config.DataDir(home))
+	if errors.Is(err, store.ErrStateFormat) {
+		return nil, fmt.Errorf("%w: its blocks carry app hashes this version cannot reproduce; start a new "+
+			"network (for a development network: a new --home, or remove this one)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
