@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
 )
 
@@ -21,15 +22,22 @@ import (
 // whatever the order of writes.
 //
 // In memory the tree's lower part is kept in buckets: a subtree of at most
-// bucketMax leaves is stored as its leaves (key hash and leaf hash), sorted
-// by key hash, and one cached hash; its inner nodes are not stored but
-// recomputed from the leaves when the bucket changes or a proof passes
-// through it. Most of a binary tree's inner nodes sit in such small subtrees,
+// bucketMax leaves is stored as its leaves, sorted by key hash, and one
+// cached hash; its inner nodes are not stored but recomputed from the leaves
+// when the bucket changes or a proof passes through it. Most of a binary tree's inner nodes sit in such small subtrees,
 // so this keeps about 0.3 stored inner nodes per key instead of 1.5, at the
 // price of a few more hashes per changed bucket. Every stored inner node has
 // more than bucketMax leaves under it: a bucket that would overflow becomes
 // an inner node over two buckets, and an inner node left with bucketMax or
 // fewer leaves under two buckets becomes one bucket again.
+//
+// A leaf keeps its leaf hash and only the first 64 bits of its key hash
+// (fp): enough to order and split the leaves of a bucket, which share their
+// first bits and almost never share 64. The rare bucket holding two leaves
+// with one fp is wide: it keeps their full key hashes as well. The tree
+// learns a leaf's full key hash only when a new key's fp meets it, from the
+// database's hash → key index (resolve); and whether a key whose fp it holds
+// is that key, from the state (exists). Tree supplies both.
 //
 // Nodes live in chunked arenas addressed by 32-bit references, and a
 // bucket's leaves in a run of consecutive slots of a leaf arena, so the tree
@@ -51,6 +59,13 @@ type smt struct {
 	found   bool       // set by insert: the key was there
 	keys    int        // leaves in the working tree
 	kept    int        // leaves in the last committed tree
+
+	// exists reports whether the working state holds key (before the write
+	// in progress). It is asked only when a leaf has key's fp.
+	exists func(key []byte) bool
+	// resolve returns the full key hash of the working tree's leaf with fp
+	// and leaf hash lh.
+	resolve func(fp uint64, lh *[32]byte) [32]byte
 }
 
 // bucketMax is the most leaves a bucket holds. Larger buckets store fewer
@@ -84,11 +99,41 @@ type bucketNode struct {
 	gen   uint32
 	n     uint8 // leaves, 1..bucketMax
 	dirty bool  // hash not yet computed
+	wide  bool  // two leaves share an fp: the run holds n leaves, then n full key hashes
 }
 
-// leaf is one key of the tree: its key hash and its leaf hash.
+// runLen is the number of slots of a bucket's run.
+func (b *bucketNode) runLen() uint8 {
+	if b.wide {
+		return 2 * b.n
+	}
+	return b.n
+}
+
+// leaf is one key of the tree as stored: the first 64 bits of its key hash,
+// and its leaf hash. In a wide bucket's second half, lh holds a full key
+// hash instead.
 type leaf struct {
-	kh, lh [32]byte
+	fp uint64
+	lh [32]byte
+}
+
+// xleaf is a leaf while the tree works on it: kh is the full key hash when
+// full, else only its first 8 bytes (fp) are meaningful.
+type xleaf struct {
+	kh   [32]byte
+	lh   [32]byte
+	full bool
+}
+
+func (x *xleaf) fp() uint64 { return fpOf(&x.kh) }
+
+// fpBits is how many leading bits of a key hash a leaf keeps (at most 64).
+// Tests lower it to make keys share fps.
+var fpBits = 64
+
+func fpOf(kh *[32]byte) uint64 {
+	return binary.BigEndian.Uint64(kh[:8]) >> (64 - fpBits) << (64 - fpBits)
 }
 
 var emptyHash [32]byte
@@ -139,13 +184,13 @@ func (a *arena[T]) live() int {
 	return int(a.n) - 1 - len(a.free)
 }
 
-// runArena stores leaves in runs of 1 to bucketMax consecutive slots, one
+// runArena stores leaves in runs of 1 to 2·bucketMax consecutive slots, one
 // run per bucket, with a free list per run length. A run never crosses a
 // chunk boundary.
 type runArena struct {
 	chunks [runChunks]*[runChunkSize]leaf
 	n      uint32 // next never-used slot
-	free   [bucketMax + 1][]uint32
+	free   [2*bucketMax + 1][]uint32
 	nfree  int // slots on the free lists
 }
 
@@ -210,13 +255,23 @@ func innerHash(l, r *[32]byte) [32]byte {
 // bit returns bit d (0 = most significant) of a key hash.
 func bit(kh *[32]byte, d int) byte { return (kh[d>>3] >> (7 - uint(d&7))) & 1 }
 
-// splitAt returns how many of ls (sorted, sharing their first depth bits)
+// xbit returns bit d of a working leaf's key hash. Past the fp only full key
+// hashes have bits; a bucket whose leaves need them is wide, so reaching
+// this otherwise is a broken invariant.
+func xbit(x *xleaf, d int) byte {
+	if d >= fpBits && !x.full {
+		panic(Fault{errTreeInvariant})
+	}
+	return bit(&x.kh, d)
+}
+
+// splitAt returns how many of xs (sorted, sharing their first depth bits)
 // have bit depth clear: the left subtree's leaves.
-func splitAt(ls []leaf, depth int) int {
-	lo, hi := 0, len(ls)
+func splitAt(xs []xleaf, depth int) int {
+	lo, hi := 0, len(xs)
 	for lo < hi {
 		m := (lo + hi) / 2
-		if bit(&ls[m].kh, depth) == 0 {
+		if xbit(&xs[m], depth) == 0 {
 			lo = m + 1
 		} else {
 			hi = m
@@ -225,47 +280,103 @@ func splitAt(ls []leaf, depth int) int {
 	return lo
 }
 
-// search returns where kh is, or would be, in sorted ls.
-func search(ls []leaf, kh *[32]byte) (int, bool) {
-	lo, hi := 0, len(ls)
+// Outcomes of locate.
+const (
+	absentAt  = iota // kh is not among the leaves; i is where it would go
+	presentAt        // the leaf at i is kh's
+	fpAt             // the leaf at i has kh's fp but no full key hash: it is kh's leaf or a collision
+)
+
+// locate finds kh among sorted leaves xs.
+func locate(xs []xleaf, kh *[32]byte) (i int, outcome int) {
+	fp := fpOf(kh)
+	lo, hi := 0, len(xs)
 	for lo < hi {
 		m := (lo + hi) / 2
-		switch c := bytes.Compare(ls[m].kh[:], kh[:]); {
+		c := cmpFP(xs[m].fp(), fp)
+		if c == 0 {
+			if !xs[m].full {
+				return m, fpAt
+			}
+			c = bytes.Compare(xs[m].kh[:], kh[:])
+		}
+		switch {
 		case c == 0:
-			return m, true
+			return m, presentAt
 		case c < 0:
 			lo = m + 1
 		default:
 			hi = m
 		}
 	}
-	return lo, false
+	return lo, absentAt
 }
 
-// subtreeHash is the hash of the subtree at depth formed by ls, sorted
+func cmpFP(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// subtreeHash is the hash of the subtree at depth formed by xs, sorted
 // leaves sharing their first depth bits.
-func subtreeHash(ls []leaf, depth int) [32]byte {
-	switch len(ls) {
+func subtreeHash(xs []xleaf, depth int) [32]byte {
+	switch len(xs) {
 	case 0:
 		return emptyHash
 	case 1:
-		return ls[0].lh
+		return xs[0].lh
 	}
-	p := splitAt(ls, depth)
-	l, r := subtreeHash(ls[:p], depth+1), subtreeHash(ls[p:], depth+1)
+	p := splitAt(xs, depth)
+	l, r := subtreeHash(xs[:p], depth+1), subtreeHash(xs[p:], depth+1)
 	return innerHash(&l, &r)
 }
 
 func (t *smt) bucket(n ref) *bucketNode { return t.buckets.at(n.index()) }
 
-func (t *smt) bucketLeaves(b *bucketNode) []leaf { return t.leaves.slice(b.run, b.n) }
+// expand appends bucket b's leaves to out in working form.
+func (t *smt) expand(b *bucketNode, out []xleaf) []xleaf {
+	run := t.leaves.slice(b.run, b.runLen())
+	for i := range b.n {
+		var x xleaf
+		if b.wide {
+			x.kh, x.full = run[b.n+i].lh, true
+		} else {
+			binary.BigEndian.PutUint64(x.kh[:8], run[i].fp)
+		}
+		x.lh = run[i].lh
+		out = append(out, x)
+	}
+	return out
+}
 
-// newBucket makes a working bucket holding a copy of ls (1..bucketMax).
-func (t *smt) newBucket(ls ...leaf) ref {
-	run := t.leaves.alloc(uint8(len(ls)))
-	copy(t.leaves.slice(run, uint8(len(ls))), ls)
+// newBucket makes a working bucket of sorted leaves xs (1..bucketMax). It
+// is wide when two of them share an fp; those come with full key hashes.
+func (t *smt) newBucket(xs ...xleaf) ref {
+	wide := false
+	for i := 1; i < len(xs); i++ {
+		if xs[i].fp() == xs[i-1].fp() {
+			wide = true
+		}
+	}
+	b := bucketNode{gen: t.gen, n: uint8(len(xs)), dirty: true, wide: wide}
+	b.run = t.leaves.alloc(b.runLen())
+	run := t.leaves.slice(b.run, b.runLen())
+	for i := range xs {
+		run[i] = leaf{fp: xs[i].fp(), lh: xs[i].lh}
+		if wide {
+			if !xs[i].full { // a leaf met its fp's twin by a merge
+				xs[i].kh, xs[i].full = t.resolve(xs[i].fp(), &xs[i].lh), true
+			}
+			run[len(xs)+i] = leaf{lh: xs[i].kh}
+		}
+	}
 	i := t.buckets.alloc()
-	*t.buckets.at(i) = bucketNode{run: run, gen: t.gen, n: uint8(len(ls)), dirty: true}
+	*t.buckets.at(i) = b
 	return ref(i) | bucketBit
 }
 
@@ -277,7 +388,7 @@ func (t *smt) newInner(l, r ref) ref {
 
 func (t *smt) freeBucket(i uint32) {
 	b := t.buckets.at(i)
-	t.leaves.release(b.run, b.n)
+	t.leaves.release(b.run, b.runLen())
 	t.buckets.free = append(t.buckets.free, i)
 }
 
@@ -311,125 +422,139 @@ func (t *smt) mutable(n ref) ref {
 	return c
 }
 
-// set writes kh's leaf hash and reports whether the working tree held kh.
-func (t *smt) set(kh, lh *[32]byte) (existed bool) {
+// set writes the leaf hash of key (whose hash is kh) and reports whether
+// the working tree held it.
+func (t *smt) set(key []byte, kh, lh *[32]byte) (existed bool) {
 	t.found = false
-	t.root = t.insert(t.root, 0, kh, lh)
+	t.root = t.insert(t.root, 0, key, kh, lh)
 	if !t.found {
 		t.keys++
 	}
 	return t.found
 }
 
-func (t *smt) insert(n ref, depth int, kh, lh *[32]byte) ref {
+func (t *smt) insert(n ref, depth int, key []byte, kh, lh *[32]byte) ref {
 	if n == 0 {
-		return t.newBucket(leaf{*kh, *lh})
+		return t.newBucket(xleaf{kh: *kh, lh: *lh, full: true})
 	}
 	if n.isBucket() {
-		return t.bucketSet(n, depth, kh, lh)
+		return t.bucketSet(n, depth, key, kh, lh)
 	}
 	m := t.mutable(n)
 	in := t.inners.at(m.index())
 	if bit(kh, depth) == 0 {
-		l := t.insert(in.l, depth+1, kh, lh)
+		l := t.insert(in.l, depth+1, key, kh, lh)
 		t.inners.at(m.index()).l = l
 	} else {
-		r := t.insert(in.r, depth+1, kh, lh)
+		r := t.insert(in.r, depth+1, key, kh, lh)
 		t.inners.at(m.index()).r = r
 	}
 	return m
 }
 
 // bucketSet writes a leaf into bucket n at depth.
-func (t *smt) bucketSet(n ref, depth int, kh, lh *[32]byte) ref {
+func (t *smt) bucketSet(n ref, depth int, key []byte, kh, lh *[32]byte) ref {
 	b := t.bucket(n)
-	ls := t.bucketLeaves(b)
-	i, found := search(ls, kh)
-	if found {
+	var buf [bucketMax + 1]xleaf
+	xs := t.expand(b, buf[:0])
+	i, at := locate(xs, kh)
+	if at == fpAt {
+		if t.exists(key) { // the bucket holds key's fp once: that leaf is key's
+			at = presentAt
+		} else { // another key with the same fp: learn the full key hashes
+			for j := range xs {
+				xs[j].kh, xs[j].full = t.resolve(xs[j].fp(), &xs[j].lh), true
+			}
+			i, at = locate(xs, kh)
+		}
+	}
+	if at == presentAt {
 		t.found = true
 		if b.gen == t.gen {
-			ls[i].lh = *lh
+			t.leaves.slice(b.run, b.n)[i].lh = *lh
 			b.dirty = true
 			return n
 		}
-		c := t.newBucket(ls...)
-		t.bucketLeaves(t.bucket(c))[i].lh = *lh
+		xs[i].lh = *lh
 		t.release(n)
-		return c
+		return t.newBucket(xs...)
 	}
-	var buf [bucketMax + 1]leaf
-	all := append(append(append(buf[:0], ls[:i]...), leaf{*kh, *lh}), ls[i:]...)
+	xs = append(xs[:i+1], xs[i:]...)
+	xs[i] = xleaf{kh: *kh, lh: *lh, full: true}
 	t.release(n)
-	return t.build(all, depth)
+	return t.build(xs, depth)
 }
 
-// build makes the subtree at depth over sorted leaves ls.
-func (t *smt) build(ls []leaf, depth int) ref {
+// build makes the subtree at depth over sorted leaves xs.
+func (t *smt) build(xs []xleaf, depth int) ref {
 	switch {
-	case len(ls) == 0:
+	case len(xs) == 0:
 		return 0
-	case len(ls) <= bucketMax:
-		return t.newBucket(ls...)
+	case len(xs) <= bucketMax:
+		return t.newBucket(xs...)
 	}
-	p := splitAt(ls, depth)
-	return t.newInner(t.build(ls[:p], depth+1), t.build(ls[p:], depth+1))
+	p := splitAt(xs, depth)
+	return t.newInner(t.build(xs[:p], depth+1), t.build(xs[p:], depth+1))
 }
 
-// remove deletes kh's leaf and reports whether the working tree held kh.
-func (t *smt) remove(kh *[32]byte) (existed bool) {
-	t.root, existed = t.del(t.root, 0, kh)
+// remove deletes the leaf of key (whose hash is kh) and reports whether
+// the working tree held it.
+func (t *smt) remove(key []byte, kh *[32]byte) (existed bool) {
+	t.root, existed = t.del(t.root, 0, key, kh)
 	if existed {
 		t.keys--
 	}
 	return existed
 }
 
-func (t *smt) del(n ref, depth int, kh *[32]byte) (ref, bool) {
+func (t *smt) del(n ref, depth int, key []byte, kh *[32]byte) (ref, bool) {
 	if n == 0 {
 		return 0, false
 	}
 	if n.isBucket() {
-		ls := t.bucketLeaves(t.bucket(n))
-		i, found := search(ls, kh)
-		if !found {
+		var buf [bucketMax]xleaf
+		xs := t.expand(t.bucket(n), buf[:0])
+		i, at := locate(xs, kh)
+		if at == absentAt || (at == fpAt && !t.exists(key)) {
 			return n, false
 		}
-		var buf [bucketMax]leaf
-		rest := append(append(buf[:0], ls[:i]...), ls[i+1:]...)
+		xs = append(xs[:i], xs[i+1:]...)
 		t.release(n)
-		if len(rest) == 0 {
+		if len(xs) == 0 {
 			return 0, true
 		}
-		return t.newBucket(rest...), true
+		return t.newBucket(xs...), true
 	}
 	in := t.inners.at(n.index())
 	l, r := in.l, in.r
 	var found bool
 	if bit(kh, depth) == 0 {
-		if l, found = t.del(l, depth+1, kh); !found {
+		if l, found = t.del(l, depth+1, key, kh); !found {
 			return n, false
 		}
 	} else {
-		if r, found = t.del(r, depth+1, kh); !found {
+		if r, found = t.del(r, depth+1, key, kh); !found {
 			return n, false
 		}
 	}
 	// An inner node left with few enough leaves under buckets becomes one
 	// bucket (or nothing): inner nodes keep more than bucketMax leaves.
+	// Leaves sharing an fp can meet here only below depth 64; newBucket
+	// then learns the full key hashes it lacks.
 	if nl, nr := t.bucketSize(l), t.bucketSize(r); nl >= 0 && nr >= 0 && nl+nr <= bucketMax {
-		var buf [bucketMax]leaf
-		all := buf[:0]
+		var buf [bucketMax]xleaf
+		xs := buf[:0]
 		for _, c := range []ref{l, r} {
 			if c != 0 {
-				all = append(all, t.bucketLeaves(t.bucket(c))...)
+				xs = t.expand(t.bucket(c), xs)
 				t.release(c)
 			}
 		}
 		t.release(n)
-		if len(all) == 0 {
+		if len(xs) == 0 {
 			return 0, true
 		}
-		return t.newBucket(all...), true
+		return t.newBucket(xs...), true
 	}
 	m := t.mutable(n)
 	in = t.inners.at(m.index())
@@ -490,7 +615,8 @@ func (t *smt) hash(n ref, depth int) [32]byte {
 	if n.isBucket() {
 		b := t.bucket(n)
 		if b.dirty {
-			b.hash = subtreeHash(t.bucketLeaves(b), depth)
+			var buf [bucketMax]xleaf
+			b.hash = subtreeHash(t.expand(b, buf[:0]), depth)
 			b.dirty = false
 		}
 		return b.hash
@@ -565,9 +691,9 @@ type step struct {
 	right   bool
 }
 
-// lookup walks from root toward kh and returns the steps taken, down to the
-// leaf of kh, another leaf, or an empty subtree. Inside a bucket the
-// siblings' hashes are computed from its leaves.
+// lookup walks from root toward kh, a key the tree under root holds, and
+// returns the steps taken down to its leaf. Inside a bucket the siblings'
+// hashes are computed from its leaves.
 func (t *smt) lookup(root ref, kh *[32]byte) (path []step) {
 	n, depth := root, 0
 	for ; n != 0 && !n.isBucket(); depth++ {
@@ -583,14 +709,15 @@ func (t *smt) lookup(root ref, kh *[32]byte) (path []step) {
 	if n == 0 {
 		return path
 	}
-	for ls := t.bucketLeaves(t.bucket(n)); len(ls) > 1; depth++ {
-		p := splitAt(ls, depth)
+	var buf [bucketMax]xleaf
+	for xs := t.expand(t.bucket(n), buf[:0]); len(xs) > 1; depth++ {
+		p := splitAt(xs, depth)
 		if bit(kh, depth) == 0 {
-			path = append(path, step{sibling: subtreeHash(ls[p:], depth+1)})
-			ls = ls[:p]
+			path = append(path, step{sibling: subtreeHash(xs[p:], depth+1)})
+			xs = xs[:p]
 		} else {
-			path = append(path, step{sibling: subtreeHash(ls[:p], depth+1), right: true})
-			ls = ls[p:]
+			path = append(path, step{sibling: subtreeHash(xs[:p], depth+1), right: true})
+			xs = xs[p:]
 		}
 	}
 	return path
@@ -611,20 +738,24 @@ func (t *smt) descend(root ref, kh *[32]byte) ref {
 	return n
 }
 
-// contains reports whether the tree under root holds a leaf for kh.
-func (t *smt) contains(root ref, kh *[32]byte) bool {
+// mayContain reports whether the tree under root may hold a leaf for kh:
+// false means it does not; true that it does, or (rarely) that it holds
+// another key with kh's fp.
+func (t *smt) mayContain(root ref, kh *[32]byte) bool {
 	n := t.descend(root, kh)
 	if n == 0 {
 		return false
 	}
-	_, found := search(t.bucketLeaves(t.bucket(n)), kh)
-	return found
+	var buf [bucketMax]xleaf
+	_, at := locate(t.expand(t.bucket(n), buf[:0]), kh)
+	return at != absentAt
 }
 
-// neighbors returns the key hashes of the leaves just before and just after
-// kh in key-hash order (ok false when there is none on that side). kh itself
-// must be absent.
-func (t *smt) neighbors(root ref, kh *[32]byte) (prev [32]byte, hasPrev bool, next [32]byte, hasNext bool) {
+// neighbors returns the leaves just before and just after kh in key-hash
+// order (ok false when there is none on that side), as working leaves whose
+// full key hash may be unknown. kh itself must be absent; resolve finds the
+// full key hash of a leaf whose fp is kh's.
+func (t *smt) neighbors(root ref, kh *[32]byte, resolve func(fp uint64, lh *[32]byte) [32]byte) (prev xleaf, hasPrev bool, next xleaf, hasNext bool) {
 	var prevTree, nextTree ref // deepest subtrees wholly before / after kh
 	n := root
 	for depth := 0; n != 0 && !n.isBucket(); depth++ {
@@ -642,13 +773,18 @@ func (t *smt) neighbors(root ref, kh *[32]byte) (prev [32]byte, hasPrev bool, ne
 		}
 	}
 	if n != 0 { // a bucket whose leaves may include kh's neighbours
-		ls := t.bucketLeaves(t.bucket(n))
-		i, _ := search(ls, kh)
-		if i > 0 {
-			prev, hasPrev = ls[i-1].kh, true
+		var buf [bucketMax]xleaf
+		xs := t.expand(t.bucket(n), buf[:0])
+		i, at := locate(xs, kh)
+		if at == fpAt { // another key with kh's fp: order by full key hash
+			xs[i].kh, xs[i].full = resolve(xs[i].fp(), &xs[i].lh), true
+			i, _ = locate(xs, kh)
 		}
-		if i < len(ls) {
-			next, hasNext = ls[i].kh, true
+		if i > 0 {
+			prev, hasPrev = xs[i-1], true
+		}
+		if i < len(xs) {
+			next, hasNext = xs[i], true
 		}
 	}
 	if !hasPrev && prevTree != 0 {
@@ -660,8 +796,8 @@ func (t *smt) neighbors(root ref, kh *[32]byte) (prev [32]byte, hasPrev bool, ne
 	return
 }
 
-// edge returns the key hash of the rightmost (or leftmost) leaf under n.
-func (t *smt) edge(n ref, rightmost bool) [32]byte {
+// edge returns the rightmost (or leftmost) leaf under n.
+func (t *smt) edge(n ref, rightmost bool) xleaf {
 	for !n.isBucket() {
 		in := t.inners.at(n.index())
 		if (rightmost && in.r != 0) || in.l == 0 {
@@ -670,9 +806,10 @@ func (t *smt) edge(n ref, rightmost bool) [32]byte {
 			n = in.l
 		}
 	}
-	ls := t.bucketLeaves(t.bucket(n))
+	var buf [bucketMax]xleaf
+	xs := t.expand(t.bucket(n), buf[:0])
 	if rightmost {
-		return ls[len(ls)-1].kh
+		return xs[len(xs)-1]
 	}
-	return ls[0].kh
+	return xs[0]
 }

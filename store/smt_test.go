@@ -27,7 +27,20 @@ func rebuilt(t *testing.T, model map[string]string) []byte {
 // proofs of present and absent keys must verify; proofs taken at older
 // versions must still verify against their own roots while later versions
 // reuse the tree's nodes.
+//
+// With fps of 8 bits most leaves share their fp with others: wide buckets,
+// full key hashes learnt from the database, and neighbours of absent keys
+// found by fp are all exercised.
 func TestTreeMatchesModel(t *testing.T) {
+	for _, bits := range []int{64, 8} {
+		t.Run(fmt.Sprintf("fp of %d bits", bits), func(t *testing.T) {
+			defer store.SetFPBits(bits)()
+			treeMatchesModel(t)
+		})
+	}
+}
+
+func treeMatchesModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	tr := store.NewMemTree()
 	defer tr.Close()
@@ -141,6 +154,15 @@ func TestTreeReusesNodes(t *testing.T) {
 // tree from the stored keys and must arrive at the committed root, and
 // proofs from it verify.
 func TestTreeReopenRebuildsTheSameRoot(t *testing.T) {
+	for _, bits := range []int{64, 8} {
+		t.Run(fmt.Sprintf("fp of %d bits", bits), func(t *testing.T) {
+			defer store.SetFPBits(bits)()
+			treeReopenRebuildsTheSameRoot(t)
+		})
+	}
+}
+
+func treeReopenRebuildsTheSameRoot(t *testing.T) {
 	dir := t.TempDir()
 	tr, err := store.OpenTree(dir)
 	if err != nil {

@@ -23,8 +23,8 @@ import (
 // Commit writes them to the database in one synced batch as the next version.
 // Version numbers equal block heights.
 //
-// The Merkle tree is held in memory only (about 140 bytes per key) and is
-// rebuilt from the database when the tree is opened; the database holds each
+// The Merkle tree is held in memory only (about 60 bytes per key: see smt)
+// and is rebuilt from the database when the tree is opened; the database holds each
 // key once, so a write costs one database put instead of a path of tree
 // nodes. See docs/performance.md for the measurements behind this design.
 //
@@ -48,6 +48,7 @@ type Tree struct {
 	hashIdx []hashWrite
 	live    map[*pebble.Snapshot]struct{}
 	closed  bool
+	loading bool // load is rebuilding the tree from the database
 }
 
 const (
@@ -144,6 +145,8 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree,
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
 	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:]}
+	t.trie.exists = func(key []byte) bool { return !t.loading && t.work.Get(key) != nil }
+	t.trie.resolve = t.resolveWork
 	if err := t.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -187,6 +190,7 @@ func (t *Tree) load() error {
 	if err != nil {
 		return fmt.Errorf("load state: %w", err)
 	}
+	t.loading = true // every key read is new to the tree
 	for it.First(); it.Valid(); it.Next() {
 		if IsIndexKey(it.Key()[1:]) {
 			continue
@@ -194,8 +198,9 @@ func (t *Tree) load() error {
 		kh := sha256.Sum256(it.Key()[1:])
 		vh := sha256.Sum256(it.Value())
 		lh := leafHash(&kh, &vh)
-		t.trie.set(&kh, &lh)
+		t.trie.set(it.Key()[1:], &kh, &lh)
 	}
+	t.loading = false
 	if err := firstErr(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("load state: %w", err)
 	}
@@ -234,7 +239,82 @@ func (t *Tree) absent(key []byte) bool {
 		return false // not in the tree: only the database knows
 	}
 	kh := sha256.Sum256(key)
-	return !t.trie.contains(t.root, &kh)
+	return !t.trie.mayContain(t.root, &kh)
+}
+
+// resolveWork returns the full key hash of the working tree's leaf with
+// fp and leaf hash lh: from the hash → key index as committed and as the
+// working version changed it; among keys sharing fp, the one whose value
+// gives lh. Two keys sharing 64 bits of their hashes are rare (about one
+// pair in a state of 6·10⁹ keys), so this costs a database scan only then.
+func (t *Tree) resolveWork(fp uint64, lh *[32]byte) [32]byte {
+	cands := map[[32]byte][]byte{}
+	lo, hi := fpRange(fp)
+	it, err := t.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	Check(err)
+	for it.First(); it.Valid(); it.Next() {
+		cands[[32]byte(it.Key()[1:])] = bytes.Clone(it.Value())
+	}
+	Check(firstErr(it.Error(), it.Close()))
+	for _, w := range t.hashIdx {
+		if fpOf(&w.kh) != fp {
+			continue
+		}
+		if w.key == nil {
+			delete(cands, w.kh)
+		} else {
+			cands[w.kh] = w.key
+		}
+	}
+	for kh, key := range cands {
+		var v []byte
+		if t.loading {
+			v, err = get(t.db, append(prefixState[:1:1], key...))
+			Check(err)
+		} else {
+			v = t.work.Get(key)
+		}
+		vh := sha256.Sum256(v)
+		if v != nil && leafHash(&kh, &vh) == *lh {
+			return kh
+		}
+	}
+	panic(Fault{errTreeInvariant})
+}
+
+// fpRange is the range of the hash → key index holding the key hashes
+// whose fp is fp.
+func fpRange(fp uint64) (lo, hi []byte) {
+	lo = binary.BigEndian.AppendUint64(prefixHash[:1:1], fp)
+	hi = binary.BigEndian.AppendUint64(prefixHash[:1:1], fp+(1<<(64-fpBits)))
+	if fp+(1<<(64-fpBits)) == 0 { // the last fp
+		hi = PrefixEnd(prefixHash)
+	}
+	return lo, hi
+}
+
+// resolveIn returns the full key hash and the key of snapshot's leaf with
+// fp and leaf hash lh (see resolveWork).
+func (s *Snapshot) resolveIn(fp uint64, lh *[32]byte) ([32]byte, []byte, error) {
+	lo, hi := fpRange(fp)
+	it, err := s.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return [32]byte{}, nil, err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		kh := [32]byte(it.Key()[1:])
+		key := bytes.Clone(it.Value())
+		v := s.Get(key)
+		vh := sha256.Sum256(v)
+		if v != nil && leafHash(&kh, &vh) == *lh {
+			return kh, key, nil
+		}
+	}
+	if err := it.Error(); err != nil {
+		return [32]byte{}, nil, err
+	}
+	return [32]byte{}, nil, errors.New("prove: the key of a neighbouring leaf is missing")
 }
 
 // Close closes the database. Snapshots must not be used afterwards.
@@ -259,24 +339,25 @@ func (t *Tree) Close() error {
 func (t *Tree) Get(key []byte) []byte { return t.work.Get(key) }
 
 func (t *Tree) Set(key, value []byte) {
-	t.work.Set(key, value)
-	if IsIndexKey(key) {
-		return
+	if !IsIndexKey(key) {
+		kh := sha256.Sum256(key)
+		vh := sha256.Sum256(value)
+		lh := leafHash(&kh, &vh)
+		t.setLeaf(key, &kh, &lh)
 	}
-	kh := sha256.Sum256(key)
-	vh := sha256.Sum256(value)
-	lh := leafHash(&kh, &vh)
-	t.setLeaf(key, &kh, &lh)
+	t.work.Set(key, value)
 }
 
+// setLeaf and removeLeaf change the tree before the working version: the
+// tree may ask the working version whether it holds the key.
 func (t *Tree) setLeaf(key []byte, kh, lh *[32]byte) {
-	if !t.trie.set(kh, lh) {
+	if !t.trie.set(key, kh, lh) {
 		t.hashIdx = append(t.hashIdx, hashWrite{kh: *kh, key: bytes.Clone(key)})
 	}
 }
 
-func (t *Tree) removeLeaf(kh *[32]byte) {
-	if t.trie.remove(kh) {
+func (t *Tree) removeLeaf(key []byte, kh *[32]byte) {
+	if t.trie.remove(key, kh) {
 		t.hashIdx = append(t.hashIdx, hashWrite{kh: *kh})
 	}
 }
@@ -307,29 +388,29 @@ func (t *Tree) writeAll(es []entry) {
 	}
 	wg.Wait()
 	for i, e := range es {
-		index := IsIndexKey([]byte(e.key))
+		key := []byte(e.key)
+		index := IsIndexKey(key)
 		switch {
 		case e.val == nil:
-			t.work.Delete([]byte(e.key))
 			if !index {
-				t.removeLeaf(&hs[i].kh)
+				t.removeLeaf(key, &hs[i].kh)
 			}
+			t.work.Delete(key)
 		default:
-			t.work.Set([]byte(e.key), e.val)
 			if !index {
-				t.setLeaf([]byte(e.key), &hs[i].kh, &hs[i].lh)
+				t.setLeaf(key, &hs[i].kh, &hs[i].lh)
 			}
+			t.work.Set(key, e.val)
 		}
 	}
 }
 
 func (t *Tree) Delete(key []byte) {
-	t.work.Delete(key)
-	if IsIndexKey(key) {
-		return
+	if !IsIndexKey(key) {
+		kh := sha256.Sum256(key)
+		t.removeLeaf(key, &kh)
 	}
-	kh := sha256.Sum256(key)
-	t.removeLeaf(&kh)
+	t.work.Delete(key)
 }
 
 func (t *Tree) Iterate(start, end []byte, fn func(key, value []byte) bool) {
@@ -542,10 +623,19 @@ var ErrNotProvable = fmt.Errorf("%w: proofs are kept for the last %d versions", 
 // Prove returns the value at key (nil when absent) and an ICS23 proof of its
 // membership, or of its absence, under the snapshot's root hash. Index keys
 // have no proofs (ErrIndexKey).
-func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
+func (s *Snapshot) Prove(key []byte) (value []byte, proof *ics23.CommitmentProof, err error) {
 	if IsIndexKey(key) {
 		return nil, nil, ErrIndexKey
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(Fault)
+			if !ok {
+				panic(r)
+			}
+			value, proof, err = nil, nil, fmt.Errorf("prove: %w", f.Err)
+		}
+	}()
 	t := s.tree
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -558,25 +648,39 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 		p := s.exist(key, v, &kh)
 		return v, &ics23.CommitmentProof{Proof: &ics23.CommitmentProof_Exist{Exist: p}}, nil
 	}
-	prev, hasPrev, next, hasNext := t.trie.neighbors(s.root, &kh)
+	resolve := func(fp uint64, lh *[32]byte) [32]byte {
+		kh, _, err := s.resolveIn(fp, lh)
+		Check(err)
+		return kh
+	}
+	prev, hasPrev, next, hasNext := t.trie.neighbors(s.root, &kh, resolve)
 	non := &ics23.NonExistenceProof{Key: key}
 	for _, nb := range []struct {
-		kh  [32]byte
-		has bool
-		out **ics23.ExistenceProof
+		leaf xleaf
+		has  bool
+		out  **ics23.ExistenceProof
 	}{{prev, hasPrev, &non.Left}, {next, hasNext, &non.Right}} {
 		if !nb.has {
 			continue
 		}
-		nk, err := get(s.snap, append(prefixHash[:1:1], nb.kh[:]...))
-		if err != nil || nk == nil {
-			return nil, nil, fmt.Errorf("prove: the key of a neighbouring leaf is missing: %v", err)
+		nkh, nk := nb.leaf.kh, []byte(nil)
+		var err error
+		if nb.leaf.full {
+			nk, err = get(s.snap, append(prefixHash[:1:1], nkh[:]...))
+			if err == nil && nk == nil {
+				err = errors.New("prove: the key of a neighbouring leaf is missing")
+			}
+		} else {
+			nkh, nk, err = s.resolveIn(nb.leaf.fp(), &nb.leaf.lh)
+		}
+		if err != nil {
+			return nil, nil, err
 		}
 		nv := s.Get(nk)
 		if nv == nil {
 			return nil, nil, fmt.Errorf("prove: a neighbouring leaf has no value")
 		}
-		*nb.out = s.exist(nk, nv, &nb.kh)
+		*nb.out = s.exist(nk, nv, &nkh)
 	}
 	if non.Left == nil && non.Right == nil {
 		return nil, nil, errors.New("prove: the state is empty")
@@ -715,8 +819,9 @@ func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 }
 
 var (
-	errReadOnly = errors.New("write through a cache over a read-only state")
-	errTreeFull = errors.New("state tree: node arena full")
+	errReadOnly      = errors.New("write through a cache over a read-only state")
+	errTreeFull      = errors.New("state tree: node arena full")
+	errTreeInvariant = errors.New("state tree: a leaf's full key hash is needed but unknown")
 )
 
 func firstErr(errs ...error) error {

@@ -35,6 +35,15 @@ func TestOpenRefusesTamperedState(t *testing.T) {
 // pointing at it, whatever mix of inserts, updates, deletes, re-inserts and
 // rollbacks came before; updates do not rewrite it.
 func TestHashIndexFollowsKeys(t *testing.T) {
+	for _, bits := range []int{64, 6} {
+		t.Run(fmt.Sprintf("fp of %d bits", bits), func(t *testing.T) {
+			defer SetFPBits(bits)()
+			hashIndexFollowsKeys(t)
+		})
+	}
+}
+
+func hashIndexFollowsKeys(t *testing.T) {
 	tr := NewMemTree()
 	defer tr.Close()
 	key := func(i int) []byte { return []byte{'k', byte(i >> 8), byte(i)} }
