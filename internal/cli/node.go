@@ -160,6 +160,7 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 		return err
 	}
 	lg := newLogger(g.env.Stderr, cfg)
+	node.ApplyMemoryLimit(lg)
 	n, err := node.New(home, cfg, lg)
 	if err != nil {
 		return err
