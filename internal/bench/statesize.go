@@ -159,16 +159,18 @@ type StateServe struct {
 	DiskBytes    int64     `json:"disk_bytes"`
 }
 
-// TreeSize is the size of the state tree: its keys, and the inner nodes of
-// the Merkle tree held in memory.
+// TreeSize is the size of the state tree: its proven keys (index keys are
+// not counted), and the inner nodes and leaf buckets of the Merkle tree
+// held in memory.
 type TreeSize struct {
 	Keys       int `json:"keys"`
 	InnerNodes int `json:"inner_nodes"`
+	Buckets    int `json:"buckets"`
 }
 
 func treeSize(t *store.Tree) TreeSize {
 	st := t.Stats()
-	return TreeSize{Keys: st.Keys, InnerNodes: st.InnerNodes}
+	return TreeSize{Keys: st.Keys, InnerNodes: st.InnerNodes, Buckets: st.Buckets}
 }
 
 // StateFit is a linear fit y = Intercept + PerRecord·records of one
@@ -895,16 +897,16 @@ func (r *StateReport) Summary(w io.Writer) {
 		fmt.Fprintf(w, "\nbuilt %d patients × %d records (+1 consent each) in %.0fs: %d txs in %d blocks, %.0f tx/s; height %d, app hash %s\n",
 			p.Patients, p.RecordsPerPatient, b.Seconds, b.Txs, b.Blocks, b.TxPerSec, b.Height, b.AppHash)
 		tw := newTable(w)
-		fmt.Fprintln(tw, "patients\trecords\tconsents\tstate keys\tdisk MiB\theap alloc MiB\theap in use MiB\tRSS MiB\tpeak RSS MiB\ttx/s\t")
+		fmt.Fprintln(tw, "patients\trecords\tconsents\tproven keys\tdisk MiB\theap alloc MiB\theap in use MiB\tRSS MiB\tpeak RSS MiB\ttx/s\t")
 		for _, c := range b.Checkpoints {
 			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", c.Patients, c.Records, c.Consents, c.Tree.Keys,
 				mb(uint64(c.DiskBytes)), mb(c.Mem.HeapAlloc), mb(c.Mem.HeapInuse), mb(c.Mem.RSS), mb(c.Mem.PeakRSS), c.TxPerSec)
 		}
 		tw.Flush()
 		if last := b.Checkpoints[len(b.Checkpoints)-1]; last.Records > 0 && last.Tree.Keys > 0 {
-			fmt.Fprintf(w, "at the last checkpoint: %.1f state keys per record; disk %.0f bytes per record, %.0f per key; live heap %.0f bytes per key (%d Merkle inner nodes)\n",
+			fmt.Fprintf(w, "at the last checkpoint: %.1f proven state keys per record; disk %.0f bytes per record, %.0f per key; live heap %.0f bytes per key (%d Merkle inner nodes, %d buckets)\n",
 				float64(last.Tree.Keys)/float64(last.Records), float64(last.DiskBytes)/float64(last.Records), float64(last.DiskBytes)/float64(last.Tree.Keys),
-				float64(last.Mem.HeapAlloc)/float64(last.Tree.Keys), last.Tree.InnerNodes)
+				float64(last.Mem.HeapAlloc)/float64(last.Tree.Keys), last.Tree.InnerNodes, last.Tree.Buckets)
 		}
 	}
 	if s := r.Serve; s != nil {
@@ -912,8 +914,8 @@ func (r *StateReport) Summary(w io.Writer) {
 		if s.PeakFromOpen {
 			peak = "peak RSS since the reopening"
 		}
-		fmt.Fprintf(w, "\nreopened at height %d in %.2fs: then (collected) heap in use %s, RSS %s, %s %s; %d state keys, %d Merkle inner nodes after the workload\n",
-			s.Height, s.OpenSeconds, mib(s.MemOpen.HeapInuse), mib(s.MemOpen.RSS), peak, mib(s.MemOpen.PeakRSS), s.Tree.Keys, s.Tree.InnerNodes)
+		fmt.Fprintf(w, "\nreopened at height %d in %.2fs: then (collected) heap in use %s, RSS %s, %s %s; %d proven state keys, %d Merkle inner nodes and %d buckets after the workload\n",
+			s.Height, s.OpenSeconds, mib(s.MemOpen.HeapInuse), mib(s.MemOpen.RSS), peak, mib(s.MemOpen.PeakRSS), s.Tree.Keys, s.Tree.InnerNodes, s.Tree.Buckets)
 		fmt.Fprintf(w, "  consent checks: %.0f /s on one goroutine (%d checks, %d allowed, %.0fs)\n", s.ChecksPerSec, s.Checks, s.Allowed, s.CheckSeconds)
 		fmt.Fprintf(w, "  records/add: %d blocks of %d: CheckTx %.0f µs/tx, FinalizeBlock %.3f ms/tx + Commit %.3f ms/tx = %.3f ms/tx (%.0f tx/s); slowest block %.2fs\n",
 			s.Blocks, p.ServeBlock, s.CheckTxUs, s.FinalizeMsPerTx, s.CommitMsPerTx, s.ExecMsPerTx, 1e3/s.ExecMsPerTx, s.MaxBlockSeconds)
