@@ -156,7 +156,16 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree,
 }
 
 // load reads the latest version and rebuilds the Merkle tree over it.
-func (t *Tree) load() error {
+func (t *Tree) load() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(Fault)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("load state: %w", f)
+		}
+	}()
 	meta, err := get(t.db, keyMeta)
 	if err != nil {
 		return fmt.Errorf("load state: %w", err)
