@@ -49,7 +49,6 @@ type Tree struct {
 	hashIdx []hashWrite
 	live    map[*pebble.Snapshot]struct{}
 	closed  bool
-	loading bool // load is rebuilding the tree from the database
 }
 
 const (
@@ -146,7 +145,9 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree,
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
 	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:]}
-	t.trie.exists = func(key []byte) bool { return !t.loading && t.work.Get(key) != nil }
+	// While load rebuilds the tree there is no working version yet and every
+	// key read is new to the tree.
+	t.trie.exists = func(key []byte) bool { return t.work != nil && t.work.Get(key) != nil }
 	t.trie.resolve = t.resolveWork
 	if err := t.load(); err != nil {
 		db.Close()
@@ -201,7 +202,6 @@ func (t *Tree) load() (err error) {
 	if err != nil {
 		return fmt.Errorf("load state: %w", err)
 	}
-	t.loading = true // every key read is new to the tree
 	var b loadBatch
 	for it.First(); it.Valid(); it.Next() {
 		if b.add(it.Key()[1:], it.Value()) == loadBatchLen {
@@ -209,7 +209,6 @@ func (t *Tree) load() (err error) {
 		}
 	}
 	b.insert(&t.trie)
-	t.loading = false
 	if err := firstErr(it.Error(), it.Close()); err != nil {
 		return fmt.Errorf("load state: %w", err)
 	}
@@ -235,7 +234,7 @@ type loadBatch struct {
 
 type loadEntry struct {
 	kh, lh       [32]byte
-	key, val     int // offsets in buf
+	at           int // offset of the key in buf; the value follows it
 	keyLen, vLen int
 }
 
@@ -243,7 +242,7 @@ type loadEntry struct {
 const loadBatchLen = 1 << 18
 
 func (b *loadBatch) add(key, val []byte) int {
-	b.es = append(b.es, loadEntry{key: len(b.buf), keyLen: len(key), val: len(b.buf) + len(key), vLen: len(val)})
+	b.es = append(b.es, loadEntry{at: len(b.buf), keyLen: len(key), vLen: len(val)})
 	b.buf = append(append(b.buf, key...), val...)
 	return len(b.es)
 }
@@ -257,8 +256,9 @@ func (b *loadBatch) insert(trie *smt) {
 			defer wg.Done()
 			for i := w; i < len(b.es); i += workers {
 				e := &b.es[i]
-				e.kh = sha256.Sum256(b.buf[e.key : e.key+e.keyLen])
-				vh := sha256.Sum256(b.buf[e.val : e.val+e.vLen])
+				v := e.at + e.keyLen
+				e.kh = sha256.Sum256(b.buf[e.at:v])
+				vh := sha256.Sum256(b.buf[v : v+e.vLen])
 				e.lh = leafHash(&e.kh, &vh)
 			}
 		}()
@@ -267,7 +267,7 @@ func (b *loadBatch) insert(trie *smt) {
 	slices.SortFunc(b.es, func(x, y loadEntry) int { return bytes.Compare(x.kh[:], y.kh[:]) })
 	for i := range b.es {
 		e := &b.es[i]
-		trie.set(b.buf[e.key:e.key+e.keyLen], &e.kh, &e.lh)
+		trie.set(b.buf[e.at:e.at+e.keyLen], &e.kh, &e.lh)
 	}
 	b.buf, b.es = b.buf[:0], b.es[:0]
 }
@@ -325,18 +325,27 @@ func (t *Tree) resolveWork(fp uint64, lh *[32]byte) [32]byte {
 	}
 	for kh, key := range cands {
 		var v []byte
-		if t.loading {
+		if t.work == nil { // load: the database is the whole state
 			v, err = get(t.db, append(prefixState[:1:1], key...))
 			Check(err)
 		} else {
 			v = t.work.Get(key)
 		}
-		vh := sha256.Sum256(v)
-		if v != nil && leafHash(&kh, &vh) == *lh {
+		if isLeaf(&kh, v, lh) {
 			return kh
 		}
 	}
 	panic(Fault{errTreeInvariant})
+}
+
+// isLeaf reports whether the key with hash kh and value v (nil: absent) has
+// leaf hash lh.
+func isLeaf(kh *[32]byte, v []byte, lh *[32]byte) bool {
+	if v == nil {
+		return false
+	}
+	vh := sha256.Sum256(v)
+	return leafHash(kh, &vh) == *lh
 }
 
 // fpRange is the range of the hash → key index holding the key hashes
@@ -362,9 +371,7 @@ func (s *Snapshot) resolveIn(fp uint64, lh *[32]byte) ([32]byte, []byte, error) 
 	for it.First(); it.Valid(); it.Next() {
 		kh := [32]byte(it.Key()[1:])
 		key := bytes.Clone(it.Value())
-		v := s.Get(key)
-		vh := sha256.Sum256(v)
-		if v != nil && leafHash(&kh, &vh) == *lh {
+		if isLeaf(&kh, s.Get(key), lh) {
 			return kh, key, nil
 		}
 	}
