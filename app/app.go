@@ -274,7 +274,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 	}
 	a.checkMu.Lock()
 	defer a.checkMu.Unlock()
-	_, res := a.checkTx(req.Tx, false, req.Type == abci.CheckTxType_Recheck)
+	_, _, res := a.checkTxInfo(req.Tx, false, req.Type == abci.CheckTxType_Recheck)
 	if res != nil {
 		code, space, log := sm.ABCIInfo(res)
 		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}, nil
@@ -284,36 +284,32 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 }
 
 // maxAhead bounds how far ahead of a signer's pending sequence a bundled
-// transaction from a peer may be and still be held (see checkTx).
+// transaction from a peer may be and still be held (see checkTxInfo).
 const maxAhead = 1 << 16
 
-// checkTx validates a transaction against committed state plus the
-// transactions already accepted into the mempool. With holdAhead, a
-// transaction whose sequence is ahead of the signer's pending one (a peer's
-// bundle that overtook an earlier one of the same node on another gossip
-// path) is held: valid in every other respect, kept in the mempool, but not
-// counted as pending; PrepareProposal puts it in order or leaves it out.
+// checkTxInfo validates a transaction against committed state plus the
+// transactions already accepted into the mempool, and returns its signer
+// and sequence when it decoded. With holdAhead, a transaction whose
+// sequence is ahead of the signer's pending one (a peer's bundle that
+// overtook an earlier one of the same node on another gossip path) is held:
+// valid in every other respect, kept in the mempool, but not counted as
+// pending; PrepareProposal puts it in order or leaves it out.
 //
 // A recheck or a peer's bundle tests the sequence before the signature: a
 // transaction a block made stale is dropped without verifying its signature
 // again (the block took it out of the verified cache).
-func (a *App) checkTx(raw []byte, holdAhead, recheck bool) (held bool, err error) {
-	_, held, err = a.checkTxInfo(raw, holdAhead, recheck)
-	return held, err
-}
-
-// checkTxInfo is checkTx that also returns the transaction's signer and
-// sequence when it decoded.
 func (a *App) checkTxInfo(raw []byte, holdAhead, recheck bool) (info bundled, held bool, err error) {
-	info.bad = true
 	tx, err := sm.DecodeTx(raw)
 	if err != nil {
-		return info, false, err
+		return bundled{bad: true}, false, err
 	}
-	info = bundled{signer: tx.Signer(), seq: tx.Body.Sequence}
+	return a.checkParsed(raw, tx, holdAhead, recheck)
+}
+
+// checkParsed is checkTxInfo for a transaction already decoded.
+func (a *App) checkParsed(raw []byte, tx *sm.Tx, holdAhead, recheck bool) (info bundled, held bool, err error) {
 	held, err = a.checkDecoded(raw, tx, holdAhead, recheck)
-	info.bad = err != nil
-	return info, held, err
+	return bundled{signer: tx.Signer(), seq: tx.Body.Sequence, bad: err != nil}, held, err
 }
 
 func (a *App) checkDecoded(raw []byte, tx *sm.Tx, holdAhead, recheck bool) (held bool, err error) {
@@ -644,17 +640,14 @@ func (a *App) deliver(ctx sm.Context, tx *sm.Tx) error {
 	return nil
 }
 
-// indexed names the event attributes CometBFT's transaction index keeps:
-// those the API searches by (GET /v1/accounts/{addr}/txs). Indexing every
-// attribute cost a database write per attribute per transaction.
-var indexed = map[string]bool{"message.signer": true, "message.type": true}
-
 func toABCIEvents(evs []sm.Event) []abci.Event {
 	out := make([]abci.Event, len(evs))
 	for i, e := range evs {
 		attrs := make([]abci.EventAttribute, len(e.Attrs))
 		for j, at := range e.Attrs {
-			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value, Index: indexed[e.Type+"."+at.Key]}
+			// Index stays false: CometBFT's indexer is off, medchain
+			// indexes transactions itself (txindex.go).
+			attrs[j] = abci.EventAttribute{Key: at.Key, Value: at.Value}
 		}
 		out[i] = abci.Event{Type: e.Type, Attributes: attrs}
 	}

@@ -112,12 +112,7 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 		}
 		a.checkMu.Unlock()
 	}
-	txs, err := sm.DecodeBundle(raw)
-	if err != nil {
-		code, space, log := sm.ABCIInfo(err)
-		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}
-	}
-	if !recheck {
+	if !recheck { // a bundle this node staged needs no second look
 		a.checkMu.Lock()
 		st, ok := a.staged[h]
 		delete(a.staged, h)
@@ -127,9 +122,18 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 			return &abci.ResponseCheckTx{Code: abci.CodeTypeOK}
 		}
 		a.checkMu.Unlock()
+	}
+	txs, err := sm.DecodeBundle(raw)
+	if err != nil {
+		code, space, log := sm.ABCIInfo(err)
+		return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}
+	}
+	var decoded []*sm.Tx
+	if !recheck {
 		// A peer's bundle: verify its signatures in batches on every core
 		// before taking the lock.
-		decoded, sigOK := a.preVerify(txs)
+		var sigOK []bool
+		decoded, sigOK = a.preVerify(txs)
 		if err := a.wellFormed(txs, decoded, sigOK); err != nil {
 			code, space, log := sm.ABCIInfo(err)
 			return &abci.ResponseCheckTx{Code: code, Codespace: space, Log: log}
@@ -140,8 +144,15 @@ func (a *App) checkBundle(raw []byte, recheck bool) *abci.ResponseCheckTx {
 	var first error
 	valid, held := 0, 0
 	infos := make([]bundled, 0, len(txs))
-	for _, tx := range txs {
-		info, hold, err := a.checkTxInfo(tx, true, recheck)
+	for i, tx := range txs {
+		var info bundled
+		var hold bool
+		var err error
+		if decoded != nil { // well formed: every transaction decoded
+			info, hold, err = a.checkParsed(tx, decoded[i], true, recheck)
+		} else {
+			info, hold, err = a.checkTxInfo(tx, true, recheck)
+		}
 		infos = append(infos, info)
 		switch {
 		case err != nil:

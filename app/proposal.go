@@ -27,7 +27,7 @@ func (a *App) PrepareProposal(_ context.Context, req *abci.RequestPrepareProposa
 	txs := make([][]byte, 0, len(req.Txs))
 	var size int64
 	for _, tx := range req.Txs {
-		size += int64(len(tx))
+		size += sm.BlockBytes(tx)
 		if size > req.MaxTxBytes {
 			break
 		}

@@ -39,10 +39,18 @@ func EncodeBundle(txs [][]byte) []byte {
 	return w.Bytes()
 }
 
+// BlockBytes is how many bytes tx takes in a block's data as CometBFT
+// counts a proposal against MaxTxBytes: its protobuf field tag and length,
+// then the transaction.
+func BlockBytes(tx []byte) int64 { return blockBytes(len(tx)) }
+
+func blockBytes(n int) int64 { return int64(1 + uvarintLen(uint64(n)) + n) }
+
 // PackBundles packs txs, in order, into bundles of at most maxBundle bytes
 // (MaxBundleBytes when maxBundle is out of range) and MaxBundleTxs
 // transactions each. With maxTotal > 0 it stops before the first
-// transaction that would take the bundles' total size over maxTotal.
+// transaction that would take the bundles' total BlockBytes over maxTotal
+// (a proposal over CometBFT's MaxTxBytes stops the proposer).
 // sizes[i] is how many transactions bundles[i] holds; their sum is how many
 // of txs were packed.
 func PackBundles(txs [][]byte, maxBundle int, maxTotal int64) (bundles [][]byte, sizes []int) {
@@ -55,7 +63,7 @@ func PackBundles(txs [][]byte, maxBundle int, maxTotal int64) (bundles [][]byte,
 		if i > start {
 			bundles = append(bundles, EncodeBundle(txs[start:i]))
 			sizes = append(sizes, i-start)
-			total += int64(size)
+			total += blockBytes(size)
 		}
 		start, size = i, 1
 	}
@@ -64,7 +72,7 @@ func PackBundles(txs [][]byte, maxBundle int, maxTotal int64) (bundles [][]byte,
 		if size+add > maxBundle || i-start == MaxBundleTxs {
 			flush(i)
 		}
-		if maxTotal > 0 && total+int64(size+add) > maxTotal {
+		if maxTotal > 0 && total+blockBytes(size+add) > maxTotal {
 			flush(i)
 			return bundles, sizes
 		}
@@ -76,8 +84,9 @@ func PackBundles(txs [][]byte, maxBundle int, maxTotal int64) (bundles [][]byte,
 
 // DecodeBundle splits a bundle into its transactions. It is strict: a wrong
 // format byte, an empty bundle or transaction, a non-minimal length, a
-// transaction over MaxTxBytes, trailing bytes or a bundle over the limits
-// are all ErrTxDecode.
+// transaction over MaxTxBytes, trailing bytes or more than MaxBundleTxs
+// transactions are all ErrTxDecode; a bundle over MaxBundleBytes is
+// ErrTxTooLarge.
 func DecodeBundle(raw []byte) ([][]byte, error) {
 	if len(raw) > MaxBundleBytes {
 		return nil, Wrapf(ErrTxTooLarge, "bundle of %d bytes, limit %d", len(raw), MaxBundleBytes)

@@ -36,7 +36,7 @@ func TestPackBundles(t *testing.T) {
 				t.Fatalf("%s: bundle %d: %d transactions, sizes says %d, %v", name, i, len(inner), sizes[i], err)
 			}
 			got = append(got, inner...)
-			total += int64(len(b))
+			total += sm.BlockBytes(b)
 		}
 		if c.maxTotal > 0 && total > c.maxTotal {
 			t.Fatalf("%s: %d bytes in all", name, total)
@@ -54,7 +54,7 @@ func TestPackBundles(t *testing.T) {
 			more, _ := sm.PackBundles(txs[:len(got)+1], c.maxBundle, 0)
 			n := int64(0)
 			for _, b := range more {
-				n += int64(len(b))
+				n += sm.BlockBytes(b)
 			}
 			if n <= c.maxTotal {
 				t.Fatalf("%s: stopped at %d though %d more bytes fit", name, len(got), c.maxTotal-total)

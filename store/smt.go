@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"sync"
@@ -293,7 +294,7 @@ func locate(xs []xleaf, kh *[32]byte) (i int, outcome int) {
 	lo, hi := 0, len(xs)
 	for lo < hi {
 		m := (lo + hi) / 2
-		c := cmpFP(xs[m].fp(), fp)
+		c := cmp.Compare(xs[m].fp(), fp)
 		if c == 0 {
 			if !xs[m].full {
 				return m, fpAt
@@ -310,16 +311,6 @@ func locate(xs []xleaf, kh *[32]byte) (i int, outcome int) {
 		}
 	}
 	return lo, absentAt
-}
-
-func cmpFP(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // subtreeHash is the hash of the subtree at depth formed by xs, sorted

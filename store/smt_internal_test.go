@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -147,7 +148,7 @@ func checkShape(t *testing.T, tr *smt, n ref, depth int) int {
 		}
 		twins := false
 		for i := 1; i < len(xs); i++ {
-			if c := cmpFP(xs[i-1].fp(), xs[i].fp()); c > 0 || (c == 0 && bytes.Compare(xs[i-1].kh[:], xs[i].kh[:]) >= 0) {
+			if c := cmp.Compare(xs[i-1].fp(), xs[i].fp()); c > 0 || (c == 0 && bytes.Compare(xs[i-1].kh[:], xs[i].kh[:]) >= 0) {
 				t.Fatalf("bucket at depth %d is not sorted", depth)
 			}
 			twins = twins || xs[i-1].fp() == xs[i].fp()

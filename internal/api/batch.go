@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -91,8 +90,5 @@ func (s *Server) submitBatch(w http.ResponseWriter, r *http.Request) {
 	s.txs.WithLabelValues("accepted").Add(float64(res.Accepted))
 	s.txs.WithLabelValues("rejected").Add(float64(res.Rejected))
 	s.txs.WithLabelValues("busy").Add(float64(res.Busy))
-	// Compact JSON: a batch answer is large and read by programs.
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(res)
+	writeJSON(w, http.StatusOK, res)
 }

@@ -59,6 +59,11 @@ func (n *Node) Status(ctx context.Context) (*api.Status, error) {
 
 func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult, error) {
 	h := sha256.Sum256(tx)
+	if sm.IsBundle(tx) { // its transactions commit under their own hashes
+		code, space, log := sm.ABCIInfo(sm.Wrapf(sm.ErrTxDecode,
+			"a bundle is how nodes carry transactions to each other; send its transactions with POST /v1/txs/batch"))
+		return &api.TxResult{Hash: hexHash(h), Code: code, Codespace: space, Log: log}, nil
+	}
 	var ch chan app.TxResult
 	if wait {
 		var cancel func()

@@ -42,15 +42,19 @@ func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, 
 	room := n.cfg.Mempool.Size - n.app.PendingTxs()
 	var try [][]byte
 	var at []int // try[j] is txs[at[j]]
+	taken := make(map[[32]byte]bool, len(txs))
 	for i, tx := range txs {
 		switch {
 		case n.seen.has(hashes[i]):
 			out[i].Code, out[i].Codespace, out[i].Log = api.ErrDuplicate.Code, api.Codespace, "transaction already submitted"
+		case taken[hashes[i]]:
+			out[i].Code, out[i].Codespace, out[i].Log = api.ErrDuplicate.Code, api.Codespace, "transaction repeated in this batch"
 		case len(try) >= room:
 			out[i].Code, out[i].Codespace, out[i].Log = api.ErrBusy.Code, api.Codespace, "mempool is full"
 		default:
 			try = append(try, tx)
 			at = append(at, i)
+			taken[hashes[i]] = true
 		}
 	}
 	if len(try) == 0 {

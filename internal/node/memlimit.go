@@ -4,7 +4,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,7 +21,11 @@ func ApplyMemoryLimit(lg *slog.Logger) int64 {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0
 	}
-	max, ok := cgroupMemoryMax(os.DirFS("/sys/fs/cgroup"))
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return 0
+	}
+	max, ok := cgroupMemoryMax(os.DirFS("/sys/fs/cgroup"), string(self))
 	if !ok {
 		return 0
 	}
@@ -48,25 +54,49 @@ func goMemoryLimit(max int64) int64 {
 	return l
 }
 
-// cgroupMemoryMax reads the memory limit of the process's cgroup from the
-// cgroup file system root: version 2 (memory.max) or version 1
-// (memory/memory.limit_in_bytes). ok is false when there is no limit.
-func cgroupMemoryMax(root fs.FS) (max int64, ok bool) {
-	for _, name := range []string{"memory.max", "memory/memory.limit_in_bytes"} {
-		b, err := fs.ReadFile(root, name)
-		if err != nil {
+// cgroupMemoryMax returns the tightest memory limit on the process's
+// cgroup and its ancestors, read from the cgroup file system root given the
+// content of /proc/self/cgroup: version 2 (memory.max) or version 1
+// (memory/memory.limit_in_bytes). A systemd unit's MemoryMax is on the
+// unit's own cgroup; in a container with its own cgroup namespace the
+// process's cgroup is the root. ok is false when there is no limit.
+func cgroupMemoryMax(root fs.FS, self string) (max int64, ok bool) {
+	for _, line := range strings.Split(self, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
 			continue
 		}
-		s := strings.TrimSpace(string(b))
-		if s == "max" {
-			return 0, false
+		var dir, file string
+		switch {
+		case parts[0] == "0" && parts[1] == "": // cgroup v2
+			dir, file = parts[2], "memory.max"
+		case slices.Contains(strings.Split(parts[1], ","), "memory"): // cgroup v1
+			dir, file = path.Join("memory", parts[2]), "memory.limit_in_bytes"
+		default:
+			continue
 		}
-		v, err := strconv.ParseInt(s, 10, 64)
-		// cgroup v1 writes "no limit" as a number near 2^63.
-		if err != nil || v <= 0 || v >= 1<<60 {
-			return 0, false
+		for d := path.Clean(strings.TrimPrefix(dir, "/")); ; d = path.Dir(d) {
+			if v, has := readLimit(root, path.Join(d, file)); has && (!ok || v < max) {
+				max, ok = v, true
+			}
+			if d == "." || d == "/" {
+				break
+			}
 		}
-		return v, true
 	}
-	return 0, false
+	return max, ok
+}
+
+// readLimit reads one cgroup memory limit file; has is false for a missing
+// or unreadable file and for "no limit" ("max", or v1's number near 2^63).
+func readLimit(root fs.FS, name string) (v int64, has bool) {
+	b, err := fs.ReadFile(root, name)
+	if err != nil {
+		return 0, false
+	}
+	v, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || v <= 0 || v >= 1<<60 {
+		return 0, false
+	}
+	return v, true
 }
