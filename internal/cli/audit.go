@@ -12,6 +12,7 @@ import (
 	"github.com/medchain/medchain/internal/api"
 )
 
+// NewAuditCmd builds `medchain audit`: the trail of a patient's records.
 func NewAuditCmd(g *globals) *cobra.Command {
 	var patient, since, until, accessor string
 	var fhir, signals bool
@@ -110,5 +111,3 @@ func NewAuditCmd(g *globals) *cobra.Command {
 	f.BoolVar(&signals, "signals", false, "print suspicious-access signals instead")
 	return cmd
 }
-
-// NewEmergencyCmd builds `medchain emergency`: break-glass access.

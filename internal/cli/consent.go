@@ -14,6 +14,7 @@ import (
 	"github.com/medchain/medchain/x/consent"
 )
 
+// NewConsentCmd builds `medchain consent`.
 func NewConsentCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "consent", Short: "Grant, revoke and list patients' consents"}
 	cmd.AddCommand(newConsentGrantCmd(g), newConsentRevokeCmd(g), newConsentListCmd(g), newConsentShowCmd(g))
@@ -253,5 +254,3 @@ func newConsentShowCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&fhir, "fhir", false, "print as a FHIR R4 Consent")
 	return cmd
 }
-
-// NewAuditCmd builds `medchain audit`: the trail of a patient's records.

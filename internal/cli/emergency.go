@@ -14,6 +14,7 @@ import (
 	"github.com/medchain/medchain/x/consent"
 )
 
+// NewEmergencyCmd builds `medchain emergency`: break-glass access.
 func NewEmergencyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "emergency", Short: "Open, review and list emergency (break-glass) accesses"}
 	var tf txFlags

@@ -286,5 +286,3 @@ func newRecordAccessCmd(g *globals) *cobra.Command {
 	_ = cmd.MarkFlagRequired("reader")
 	return cmd
 }
-
-// NewConsentCmd builds `medchain consent`.
