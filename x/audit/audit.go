@@ -229,6 +229,11 @@ func ByAccessor(kv store.Reader, accessor crypto.Address, from, to int64) []Even
 		r := codec.NewReader(b)
 		e := readEvent(r)
 		store.Check(r.Done())
+		// The index entry is believed only when the event it names is the
+		// accessor's: index keys sit outside the Merkle tree.
+		if e.Accessor != accessor || e.Seq != seq || e.Patient != patient {
+			return true
+		}
 		if (from == 0 || e.Time >= from) && (to == 0 || e.Time < to) {
 			out = append(out, e)
 		}

@@ -198,6 +198,7 @@ func TestErrorCodesAreStable(t *testing.T) {
 		consent.ErrNotPractitioner, consent.ErrNoEmergency, consent.ErrEmergencyReviewed, consent.ErrNotReviewer,
 		consent.ErrBadReason, consent.ErrNotPatient, consent.ErrEmergencyOpen, consent.ErrNoConsent,
 		consent.ErrConsentExpired, consent.ErrConsentRevoked, consent.ErrBadReasonCode, consent.ErrBadReviewOutcome,
+		consent.ErrOutsideCustody, consent.ErrPeriodTooLong,
 	}
 	for i, e := range want {
 		if e.Codespace != consent.Codespace || e.Code != uint32(i+1) {

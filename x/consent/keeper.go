@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"bytes"
 	"encoding/binary"
 	"slices"
 
@@ -16,6 +17,12 @@ var (
 	ErrNoConsent      = sm.Register(Codespace, 17, "no consent covers this access")
 	ErrConsentExpired = sm.Register(Codespace, 18, "the consent covering this access has expired")
 	ErrConsentRevoked = sm.Register(Codespace, 19, "the consent covering this access was revoked")
+)
+
+// Errors appended after those of types.go (codes 20 and 21).
+var (
+	ErrPeriodTooLong  = sm.Register(Codespace, 23, "consent end time is further away than the governance parameter consent.max_consent_seconds allows")
+	ErrOutsideCustody = sm.Register(Codespace, 22, "an emergency access reads only what the organization's emergency custody consent covers (its resource types or listed records)")
 )
 
 // GetConsent loads a consent, or nil.
@@ -53,61 +60,57 @@ func nextID(kv store.KV, key []byte) uint64 {
 	return id
 }
 
-func idsUnder(kv store.Reader, prefix []byte) []uint64 {
-	var out []uint64
+// indexed walks the index entries under prefix and loads the object each one
+// names by the id in its last 8 bytes. An object is kept only when the index
+// key that pointed at it is exactly the one the object itself derives
+// (keyOf): index keys sit outside the Merkle tree, so a damaged or stray entry
+// can make a listing shorter, never make it name another patient's or
+// party's consent or emergency.
+func indexed[T any](kv store.Reader, prefix []byte, get func(store.Reader, uint64) *T, keyOf func(*T) []byte) []*T {
+	var out []*T
 	kv.Iterate(prefix, store.PrefixEnd(prefix), func(k, _ []byte) bool {
-		out = append(out, binary.BigEndian.Uint64(k[len(k)-8:]))
+		if len(k) < len(prefix)+8 {
+			return true
+		}
+		if x := get(kv, binary.BigEndian.Uint64(k[len(k)-8:])); x != nil && bytes.Equal(keyOf(x), k) {
+			out = append(out, x)
+		}
 		return true
 	})
 	return out
 }
 
+func (c *Consent) byPatientKey() []byte { return byPatientKey(c.Patient, c.Grantee, c.ID) }
+func (c *Consent) byGranteeKey() []byte { return byGranteeKey(c.Grantee, c.Patient, c.ID) }
+func (e *Emergency) byPatientKey() []byte {
+	return emergencyByPatientKey(e.Patient, e.ID)
+}
+func (e *Emergency) byOrgKey() []byte { return emergencyByOrgKey(e.Org, e.ID) }
+
 // ByPatient lists a patient's consents, grouped by grantee, in id order within each.
 func ByPatient(kv store.Reader, patient crypto.Address) []*Consent {
-	return load(kv, idsUnder(kv, append([]byte{sm.PrefixConsentByPatient}, patient[:]...)))
+	return indexed(kv, append([]byte{sm.PrefixConsentByPatient}, patient[:]...), GetConsent, (*Consent).byPatientKey)
 }
 
 // ByGrantee lists the consents granted to a party.
 func ByGrantee(kv store.Reader, g Party) []*Consent {
-	return load(kv, idsUnder(kv, append([]byte{sm.PrefixConsentByGrantee}, g.Key()...)))
+	return indexed(kv, append([]byte{sm.PrefixConsentByGrantee}, g.Key()...), GetConsent, (*Consent).byGranteeKey)
 }
 
 // Between lists the consents a patient granted to one party.
 func Between(kv store.Reader, patient crypto.Address, g Party) []*Consent {
 	p := append(append([]byte{sm.PrefixConsentByPatient}, patient[:]...), g.Key()...)
-	return load(kv, idsUnder(kv, p))
-}
-
-func load(kv store.Reader, ids []uint64) []*Consent {
-	out := make([]*Consent, 0, len(ids))
-	for _, id := range ids {
-		if c := GetConsent(kv, id); c != nil {
-			out = append(out, c)
-		}
-	}
-	return out
+	return indexed(kv, p, GetConsent, (*Consent).byPatientKey)
 }
 
 // EmergenciesOf lists a patient's emergency accesses.
 func EmergenciesOf(kv store.Reader, patient crypto.Address) []*Emergency {
-	var out []*Emergency
-	for _, id := range idsUnder(kv, append([]byte{sm.PrefixEmergencyByPat}, patient[:]...)) {
-		if e := GetEmergency(kv, id); e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
+	return indexed(kv, append([]byte{sm.PrefixEmergencyByPat}, patient[:]...), GetEmergency, (*Emergency).byPatientKey)
 }
 
 // EmergenciesByOrg lists the emergency accesses opened by an organization.
 func EmergenciesByOrg(kv store.Reader, org string) []*Emergency {
-	var out []*Emergency
-	for _, id := range idsUnder(kv, append(append([]byte{sm.PrefixEmergencyByOrg}, org...), 0)) {
-		if e := GetEmergency(kv, id); e != nil {
-			out = append(out, e)
-		}
-	}
-	return out
+	return indexed(kv, append(append([]byte{sm.PrefixEmergencyByOrg}, org...), 0), GetEmergency, (*Emergency).byOrgKey)
 }
 
 // Basis says why an access is allowed.
@@ -156,21 +159,34 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 	if acct == nil || !accounts.CanSign(kv, acct) {
 		return Decision{Err: sm.Wrapf(ErrNoConsent, "%s is not an active account", who)}
 	}
+	// Every candidate found below, through an index or not, is allowed only
+	// once Grounds confirms it from proven keys alone.
+	grounded := func(d Decision) (Decision, bool) {
+		d.Allowed = true
+		return d, Grounds(kv, now, who, t, act, d) == nil
+	}
 	if who == t.Patient {
-		return Decision{Allowed: true, Basis: BasisPatient, Recipient: Account(who)}
+		if d, ok := grounded(Decision{Basis: BasisPatient, Recipient: Account(who)}); ok {
+			return d
+		}
 	}
 	if accounts.CanActFor(kv, who, t.Patient) {
-		return Decision{Allowed: true, Basis: BasisGuardian, Recipient: Account(who)}
+		if d, ok := grounded(Decision{Basis: BasisGuardian, Recipient: Account(who)}); ok {
+			return d
+		}
 	}
 	refusal := error(sm.Wrapf(ErrNoConsent, "%s for %s", who, t.Patient))
-	rank := 0 // 1 revoked, 2 expired: the most telling refusal wins
+	rank := 0 // 1 revoked, 2 expired, 3 outside the custody scope: the most telling refusal wins
 	try := func(cs []*Consent, basis Basis, recipient Party) (Decision, bool) {
 		for _, c := range cs {
 			if c.Actions&act == 0 || c.Purpose == PurposeEmergency || !c.Covers(t.Record, t.Type) {
 				continue
 			}
 			if c.ActiveAt(now) {
-				return Decision{Allowed: true, Basis: basis, ConsentID: c.ID, Recipient: recipient}, true
+				if d, ok := grounded(Decision{Basis: basis, ConsentID: c.ID, Recipient: recipient}); ok {
+					return d, true
+				}
+				continue
 			}
 			switch {
 			case c.Revoked != 0 && rank < 1:
@@ -190,11 +206,18 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 		}
 		if act == ActRead {
 			for _, e := range EmergenciesOf(kv, t.Patient) {
-				if e.Practitioner != who || !e.OpenAt(now) {
+				if e.Practitioner != who || e.Org != acct.Org || !e.OpenAt(now) {
 					continue
 				}
-				if c := Custody(kv, now, t.Patient, e.Org); c != nil {
-					return Decision{Allowed: true, Basis: BasisEmergency, ConsentID: c.ID, EmergencyID: e.ID, Recipient: Org(e.Org)}
+				c := Custody(kv, now, t.Patient, e.Org, &t)
+				if c == nil {
+					if Custody(kv, now, t.Patient, e.Org, nil) != nil && rank < 3 {
+						rank, refusal = 3, sm.Wrapf(ErrOutsideCustody, "emergency access %d: %s record %x", e.ID, t.Type, t.Record)
+					}
+					continue
+				}
+				if d, ok := grounded(Decision{Basis: BasisEmergency, ConsentID: c.ID, EmergencyID: e.ID, Recipient: Org(e.Org)}); ok {
+					return d
 				}
 			}
 		}
@@ -202,14 +225,124 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 	return Decision{Err: refusal}
 }
 
-// Custody returns the active emergency-custody consent of org for patient.
-func Custody(kv store.Reader, now int64, patient crypto.Address, org string) *Consent {
+// Custody returns an active emergency-custody consent of org for patient at
+// block time now: with a target, one whose scope covers the target's record
+// (what reading under an emergency needs); with none, any (what opening an
+// emergency needs).
+func Custody(kv store.Reader, now int64, patient crypto.Address, org string, t *Target) *Consent {
 	for _, c := range Between(kv, patient, Org(org)) {
-		if c.Purpose == PurposeEmergency && c.Actions&ActRead != 0 && c.ActiveAt(now) {
+		if isCustody(c, now) && (t == nil || c.Covers(t.Record, t.Type)) {
 			return c
 		}
 	}
 	return nil
+}
+
+func isCustody(c *Consent, now int64) bool {
+	return c.Purpose == PurposeEmergency && c.Actions&ActRead != 0 && c.ActiveAt(now)
+}
+
+// Grounds checks an allowed decision of MayRead (act ActRead) or MayWrite
+// (ActWrite) for who on target t at block time now from proven keys alone:
+// the reader's account and organization, the patient's account and guardian
+// delegation, and the consent, emergency and custody consent the decision
+// names, each loaded by its own key and checked against the target, never
+// found through an index. MayRead and MayWrite allow only what Grounds
+// accepts, so a damaged index can refuse but never allow; and a light client
+// holding the proven values of these keys (GroundKeys) reaches the same
+// verdict without trusting the node that answered.
+func Grounds(kv store.Reader, now int64, who crypto.Address, t Target, act uint8, d Decision) error {
+	bad := func(format string, args ...any) error {
+		return sm.Wrapf(ErrNoConsent, "grounds of a %s decision: "+format, append([]any{d.Basis}, args...)...)
+	}
+	if !d.Allowed {
+		return bad("not an allowed decision")
+	}
+	if act != ActRead && act != ActWrite {
+		return bad("action %d", act)
+	}
+	acct := accounts.GetAccount(kv, who)
+	if acct == nil || !accounts.CanSign(kv, acct) {
+		return bad("%s is not an active account", who)
+	}
+	var recipient Party
+	switch d.Basis {
+	case BasisPatient:
+		if who != t.Patient {
+			return bad("%s is not the patient", who)
+		}
+		recipient = Account(who)
+	case BasisGuardian:
+		if !accounts.CanActFor(kv, who, t.Patient) {
+			return bad("%s is not a guardian of %s", who, t.Patient)
+		}
+		recipient = Account(who)
+	case BasisConsent, BasisOrg:
+		recipient = Account(who)
+		if d.Basis == BasisOrg {
+			if acct.Kind != accounts.KindMember {
+				return bad("%s is not an organization member", who)
+			}
+			recipient = Org(acct.Org)
+		}
+		c := GetConsent(kv, d.ConsentID)
+		if c == nil || c.ID != d.ConsentID || c.Patient != t.Patient || c.Grantee != recipient {
+			return bad("consent %d is not one of %s to %s", d.ConsentID, t.Patient, recipient)
+		}
+		if c.Actions&act == 0 || c.Purpose == PurposeEmergency || !c.Covers(t.Record, t.Type) || !c.ActiveAt(now) {
+			return bad("consent %d does not cover this access now", c.ID)
+		}
+	case BasisEmergency:
+		if act != ActRead || acct.Kind != accounts.KindMember {
+			return bad("emergency access is reading by an organization member")
+		}
+		e := GetEmergency(kv, d.EmergencyID)
+		if e == nil || e.ID != d.EmergencyID || e.Patient != t.Patient || e.Practitioner != who || e.Org != acct.Org || !e.OpenAt(now) {
+			return bad("emergency access %d is not open for %s on %s", d.EmergencyID, who, t.Patient)
+		}
+		recipient = Org(e.Org)
+		c := GetConsent(kv, d.ConsentID)
+		if c == nil || c.ID != d.ConsentID || c.Patient != t.Patient || c.Grantee != recipient || !isCustody(c, now) {
+			return bad("consent %d is not an active custody of %s for %s", d.ConsentID, recipient, t.Patient)
+		}
+		if !c.Covers(t.Record, t.Type) {
+			return sm.Wrapf(ErrOutsideCustody, "custody consent %d: %s record %x", c.ID, t.Type, t.Record)
+		}
+	default:
+		return bad("unknown basis")
+	}
+	if d.Recipient != recipient {
+		return bad("key recipient %s, want %s", d.Recipient, recipient)
+	}
+	return nil
+}
+
+// GroundKeys lists the keys Grounds reads for decision d, in the order it
+// first reads them: what an access answer proves (absent ones proven absent).
+// They are all proven keys: Grounds reads no index and iterates nothing.
+func GroundKeys(kv store.Reader, now int64, who crypto.Address, t Target, act uint8, d Decision) [][]byte {
+	r := &recorder{Reader: kv, seen: map[string]bool{}}
+	_ = Grounds(r, now, who, t, act, d)
+	return r.keys
+}
+
+// recorder notes the keys read through it.
+type recorder struct {
+	store.Reader
+	seen map[string]bool
+	keys [][]byte
+}
+
+func (r *recorder) Get(key []byte) []byte {
+	if !r.seen[string(key)] {
+		r.seen[string(key)] = true
+		r.keys = append(r.keys, bytes.Clone(key))
+	}
+	return r.Reader.Get(key)
+}
+
+func (r *recorder) Iterate([]byte, []byte, func(k, v []byte) bool) {
+	panic("consent: Grounds must not iterate: a listing cannot be proven")
 }
 
 // KeyHolders lists the parties that must receive a wrapped data key for a

@@ -12,9 +12,16 @@ import (
 // ParamEmergencySeconds bounds an emergency access.
 const ParamEmergencySeconds = "consent.emergency_access_seconds"
 
+// ParamMaxConsentSeconds bounds how far after its grant a consent's end
+// (MsgGrant.Until) may lie. A consent without an end (Until 0) is the
+// patient's explicit choice and is not bounded by it.
+const ParamMaxConsentSeconds = "consent.max_consent_seconds"
+
 // ParamDefs are the parameters consent declares.
 var ParamDefs = []params.Def{
 	{Name: ParamEmergencySeconds, Default: 4 * 3600, Min: 10, Max: 72 * 3600, Doc: "how long an emergency (break-glass) access lasts"},
+	{Name: ParamMaxConsentSeconds, Default: 10 * 366 * 24 * 3600, Min: 24 * 3600, Max: 100 * 366 * 24 * 3600,
+		Doc: "the latest end a consent may be given, in seconds after its grant (a consent with no end is not bounded)"},
 }
 
 // Module plugs consent into the state machine.
@@ -26,7 +33,7 @@ func (*Module) Name() string { return "consent" }
 
 func (m *Module) Routes() []sm.Route {
 	return []sm.Route{
-		{Type: TypeGrant, Decode: decodeGrant, Exec: execGrant},
+		{Type: TypeGrant, Decode: decodeGrant, Exec: m.execGrant},
 		{Type: TypeRevoke, Decode: decodeRevoke, Exec: execRevoke},
 		{Type: TypeOpenEmergency, Decode: decodeOpenEmergency, Exec: m.execOpenEmergency},
 		{Type: TypeReviewEmergency, Decode: decodeReviewEmergency, Exec: execReviewEmergency},
@@ -37,7 +44,7 @@ func (*Module) InitGenesis(sm.Context, json.RawMessage) error { return nil }
 
 func idAttr(id uint64) sm.Attr { return sm.Attr{Key: "id", Value: strconv.FormatUint(id, 10)} }
 
-func execGrant(ctx sm.Context, msg sm.Msg) error {
+func (mod *Module) execGrant(ctx sm.Context, msg sm.Msg) error {
 	m := msg.(*MsgGrant)
 	if p := accounts.GetAccount(ctx.Store, m.Patient); p == nil || p.Kind != accounts.KindPatient {
 		return sm.Wrapf(ErrNotPatient, "%s", m.Patient)
@@ -64,13 +71,17 @@ func execGrant(ctx sm.Context, msg sm.Msg) error {
 	if m.Until != 0 && m.Until <= now {
 		return sm.Wrapf(ErrBadPeriod, "until %d, block time %d", m.Until, now)
 	}
+	if max := mod.Params.Get(ctx.Store, ParamMaxConsentSeconds); m.Until != 0 && uint64(m.Until-now) > max {
+		return sm.Wrapf(ErrPeriodTooLong, "until %d is %d s after the block time %d; %s allows at most %d s (about %d days)",
+			m.Until, m.Until-now, now, ParamMaxConsentSeconds, max, max/86400)
+	}
 	c := &Consent{
 		ID: nextID(ctx.Store, []byte{sm.PrefixConsentSeq}), Patient: m.Patient, Grantor: ctx.Signer, Grantee: m.Grantee,
 		Actions: m.Actions, Types: m.Types, Records: m.Records, Purpose: m.Purpose, Start: now, Until: m.Until,
 	}
 	putConsent(ctx.Store, c)
-	ctx.Store.Set(byPatientKey(c.Patient, c.Grantee, c.ID), []byte{1})
-	ctx.Store.Set(byGranteeKey(c.Grantee, c.Patient, c.ID), []byte{1})
+	ctx.Store.Set(c.byPatientKey(), []byte{1})
+	ctx.Store.Set(c.byGranteeKey(), []byte{1})
 	ctx.Events.Emit("consent_granted", idAttr(c.ID), sm.Attr{Key: "patient", Value: c.Patient.String()},
 		sm.Attr{Key: "grantee", Value: c.Grantee.String()}, sm.Attr{Key: "purpose", Value: c.Purpose})
 	return nil
@@ -104,7 +115,7 @@ func (mod *Module) execOpenEmergency(ctx sm.Context, msg sm.Msg) error {
 		return sm.Wrapf(ErrNotPatient, "%s", m.Patient)
 	}
 	now := ctx.Time.Unix()
-	if Custody(ctx.Store, now, m.Patient, a.Org) == nil {
+	if Custody(ctx.Store, now, m.Patient, a.Org, nil) == nil {
 		return sm.Wrapf(ErrNoCustodian, "patient %s, organization %s", m.Patient, a.Org)
 	}
 	for _, e := range EmergenciesOf(ctx.Store, m.Patient) {
@@ -117,8 +128,8 @@ func (mod *Module) execOpenEmergency(ctx sm.Context, msg sm.Msg) error {
 		Reason: m.Reason, Opened: now, Expires: now + int64(mod.Params.Get(ctx.Store, ParamEmergencySeconds)),
 	}
 	putEmergency(ctx.Store, e)
-	ctx.Store.Set(emergencyByPatientKey(e.Patient, e.ID), []byte{1})
-	ctx.Store.Set(emergencyByOrgKey(e.Org, e.ID), []byte{1})
+	ctx.Store.Set(e.byPatientKey(), []byte{1})
+	ctx.Store.Set(e.byOrgKey(), []byte{1})
 	ctx.Events.Emit("emergency_opened", idAttr(e.ID), sm.Attr{Key: "patient", Value: e.Patient.String()},
 		sm.Attr{Key: "practitioner", Value: e.Practitioner.String()}, sm.Attr{Key: "org", Value: e.Org},
 		sm.Attr{Key: "expires", Value: strconv.FormatInt(e.Expires, 10)})

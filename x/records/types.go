@@ -225,14 +225,20 @@ func Keys(kv store.Reader, id consent.RecordID, v uint32) []WrappedKey {
 	return out
 }
 
-// ByPatient lists a patient's records in id order.
+// ByPatient lists a patient's records in id order. A record is listed only
+// when the index entry that names it is the one the record itself derives
+// (its patient and id): index keys sit outside the Merkle tree, and a stray
+// entry must not file another patient's record here.
 func ByPatient(kv store.Reader, patient crypto.Address) []*Record {
 	var out []*Record
 	p := append([]byte{sm.PrefixRecordByPatient}, patient[:]...)
 	kv.Iterate(p, store.PrefixEnd(p), func(k, _ []byte) bool {
+		if len(k) != len(p)+consent.RecordIDSize {
+			return true
+		}
 		var id consent.RecordID
 		copy(id[:], k[len(p):])
-		if rec := GetRecord(kv, id); rec != nil {
+		if rec := GetRecord(kv, id); rec != nil && rec.ID == id && rec.Patient == patient {
 			out = append(out, rec)
 		}
 		return true
@@ -240,7 +246,9 @@ func ByPatient(kv store.Reader, patient crypto.Address) []*Record {
 	return out
 }
 
-// ByHash finds the record version whose ciphertext has hash h.
+// ByHash finds the record version whose ciphertext has hash h. The index
+// entry is believed only when the version it names (a proven key) carries
+// exactly the content hash h; otherwise nothing is found.
 func ByHash(kv store.Reader, h [32]byte) (*Record, *Version) {
 	b := kv.Get(byHashKey(h))
 	if len(b) != consent.RecordIDSize+4 {
@@ -249,5 +257,9 @@ func ByHash(kv store.Reader, h [32]byte) (*Record, *Version) {
 	var id consent.RecordID
 	copy(id[:], b)
 	v := binary.BigEndian.Uint32(b[consent.RecordIDSize:])
-	return GetRecord(kv, id), GetVersion(kv, id, v)
+	rec, ver := GetRecord(kv, id), GetVersion(kv, id, v)
+	if rec == nil || ver == nil || rec.ID != id || ver.Record != id || ver.Version != v || ver.ContentHash != h {
+		return nil, nil
+	}
+	return rec, ver
 }
