@@ -195,10 +195,12 @@ type AccessView struct {
 	Reason      string    `json:"reason,omitempty"`
 	Height      int64     `json:"height"`
 	BlockTime   time.Time `json:"block_time"`
-	// Proofs of the state the decision rests on: the record, and the
-	// consent when there is one.
-	RecordProof  *Proof `json:"record_proof,omitempty"`
-	ConsentProof *Proof `json:"consent_proof,omitempty"`
+	// Proofs of the state the decision rests on (with prove=true): the
+	// record, the consent when there is one, and Grounds: every proven key
+	// the decision reads (consent.GroundKeys), present or proven absent.
+	RecordProof  *Proof   `json:"record_proof,omitempty"`
+	ConsentProof *Proof   `json:"consent_proof,omitempty"`
+	Grounds      []*Proof `json:"grounds,omitempty"`
 }
 
 func (s *Server) access(w http.ResponseWriter, r *http.Request) {
@@ -223,10 +225,12 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.timeOf(snap)
 	v := AccessView{Record: hex.EncodeToString(id[:]), Reader: reader.String(), Height: snap.Version(), BlockTime: unix(now)}
+	target := consent.Target{Patient: rec.Patient, Record: id, Type: rec.Type}
+	var d consent.Decision
 	if rec.Erased != 0 {
 		v.Code, v.Codespace, v.Reason = records.ErrErased.Code, records.Codespace, "record erased"
 	} else {
-		d := consent.MayRead(snap, now, reader, consent.Target{Patient: rec.Patient, Record: id, Type: rec.Type})
+		d = consent.MayRead(snap, now, reader, target)
 		v.Allowed, v.Basis, v.ConsentID, v.EmergencyID = d.Allowed, string(d.Basis), d.ConsentID, d.EmergencyID
 		v.Recipient = partyView(d.Recipient)
 		if !d.Allowed {
@@ -234,18 +238,36 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if r.URL.Query().Get("prove") == "true" {
-		if v.RecordProof, err = BuildProof(snap, records.RecordKey(id)); err != nil {
+		if err := proveAccess(snap, now, reader, target, d, &v); err != nil {
 			backendErr(w, err)
 			return
 		}
-		if v.ConsentID != 0 {
-			if v.ConsentProof, err = BuildProof(snap, consent.ConsentKey(v.ConsentID)); err != nil {
-				backendErr(w, err)
-				return
-			}
-		}
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// proveAccess fills v's proofs: the record, the consent, and every ground of
+// the decision. Index keys have no proofs and none is needed: the grounds are
+// the proven keys the indexes point at, and consent.Grounds re-derives the
+// decision from them alone.
+func proveAccess(snap *store.Snapshot, now int64, reader crypto.Address, t consent.Target, d consent.Decision, v *AccessView) error {
+	var err error
+	if v.RecordProof, err = BuildProof(snap, records.RecordKey(t.Record)); err != nil {
+		return err
+	}
+	if v.ConsentID != 0 {
+		if v.ConsentProof, err = BuildProof(snap, consent.ConsentKey(v.ConsentID)); err != nil {
+			return err
+		}
+	}
+	for _, k := range consent.GroundKeys(snap, now, reader, t, consent.ActRead, d) {
+		p, err := BuildProof(snap, k)
+		if err != nil {
+			return err
+		}
+		v.Grounds = append(v.Grounds, p)
+	}
+	return nil
 }
 
 func (s *Server) keyHolders(w http.ResponseWriter, r *http.Request) {

@@ -255,15 +255,15 @@ func Grounds(kv store.Reader, now int64, who crypto.Address, t Target, act uint8
 	bad := func(format string, args ...any) error {
 		return sm.Wrapf(ErrNoConsent, "grounds of a %s decision: "+format, append([]any{d.Basis}, args...)...)
 	}
+	acct := accounts.GetAccount(kv, who)
+	if acct == nil || !accounts.CanSign(kv, acct) {
+		return bad("%s is not an active account", who)
+	}
 	if !d.Allowed {
 		return bad("not an allowed decision")
 	}
 	if act != ActRead && act != ActWrite {
 		return bad("action %d", act)
-	}
-	acct := accounts.GetAccount(kv, who)
-	if acct == nil || !accounts.CanSign(kv, acct) {
-		return bad("%s is not an active account", who)
 	}
 	var recipient Party
 	switch d.Basis {
@@ -319,7 +319,9 @@ func Grounds(kv store.Reader, now int64, who crypto.Address, t Target, act uint8
 
 // GroundKeys lists the keys Grounds reads for decision d, in the order it
 // first reads them: what an access answer proves (absent ones proven absent).
-// They are all proven keys: Grounds reads no index and iterates nothing.
+// They are all proven keys: Grounds reads no index and iterates nothing. For
+// a refusal they are the reader's account and organization, which prove a
+// refusal of an unknown or inactive reader.
 func GroundKeys(kv store.Reader, now int64, who crypto.Address, t Target, act uint8, d Decision) [][]byte {
 	r := &recorder{Reader: kv, seen: map[string]bool{}}
 	_ = Grounds(r, now, who, t, act, d)
