@@ -158,6 +158,8 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// ByHash believes its index entry only when the version it names carries
+	// the content hash h.
 	rec, ver := records.ByHash(snap, h)
 	if rec == nil || ver == nil {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrNoRecord, "%x", h))
@@ -184,6 +186,11 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	data, err := s.Blobs.Get(r.Context(), h)
 	if errors.Is(err, blob.ErrNotFound) || errors.Is(err, blob.ErrCorrupt) {
 		data, err = s.fetchFromPeers(r, h)
+	}
+	// The bytes served are the ones the chain registered, whatever the blob
+	// store (any implementation, local or remote) or a peer returned.
+	if err == nil && (blob.Sum(data) != h || ver.ContentHash != h) {
+		err = fmt.Errorf("%w: the bytes found do not hash to %s", blob.ErrCorrupt, blob.HashString(h))
 	}
 	if err != nil {
 		err = sm.Wrapf(ErrNoBlob, "%v", err)
