@@ -104,6 +104,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewBlockCmd(g),
 		NewTxCmd(g),
 		NewShowValidatorCmd(g),
+		NewStateCmd(g),
 	)
 	return root
 }

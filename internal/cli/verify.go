@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/lightproof"
 	"github.com/medchain/medchain/x/accounts"
 )
@@ -23,6 +24,8 @@ func NewVerifyCmd(g *globals) *cobra.Command {
 		witness     string
 		key         string
 		account     string
+		access      string
+		reader      string
 		height      int64
 		trustHeight int64
 		trustHash   string
@@ -30,7 +33,7 @@ func NewVerifyCmd(g *globals) *cobra.Command {
 		timeout     time.Duration
 	}
 	cmd := &cobra.Command{
-		Use:   "verify (--key HEX | --account ACCOUNT) --witness RPC_URL",
+		Use:   "verify (--key HEX | --account ACCOUNT | --access RECORD_ID --reader ACCOUNT) --witness RPC_URL",
 		Short: "Check a state proof from --node against a light-client header from another node",
 		Long: `verify fetches a value (or its absence) at a state key from the node at --node,
 with an ICS23 proof, and checks the proof against the app hash of a block header
@@ -47,14 +50,30 @@ validators signed, which catches a wrong or forged answer as long as the
 witness is honest.
 
 --account takes an address or the name of a key in the keystore under --home;
---key takes any raw state key in hex. Exits non-zero when the proof does not
-verify.`,
+--key takes any raw state key in hex.
+
+--access RECORD_ID --reader ACCOUNT checks the node's answer to "may ACCOUNT
+read this record?" end to end: every ground the answer rests on (the record,
+the reader's account and organization, the guardian delegation, the consent,
+the emergency access and its custody consent) is proven against the header of
+block H+1, the decision is re-derived from those proven values alone at the
+time of block H (whose header is verified too), and anything the answer does
+not prove fails the check. A refusal is provable only when the record is
+erased or the reader unknown or inactive; a refusal for want of a consent
+cannot be proven (consent listings are index keys, outside the Merkle tree)
+and fails the check.
+
+Exits non-zero when the proof does not verify.`,
 		Example: `  medchain verify --account doctor1 --witness http://127.0.0.1:26667
+  medchain verify --access 3f2a...e1 --reader doctor1 --witness http://127.0.0.1:26667
   medchain verify --node http://127.0.0.1:8081 --witness http://127.0.0.1:26657 --key 01ab... --height 40`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if (f.key == "") == (f.account == "") {
-				return errors.New("give exactly one of --key HEX and --account ACCOUNT")
+			if n := btoi(f.key != "") + btoi(f.account != "") + btoi(f.access != ""); n != 1 {
+				return errors.New("give exactly one of --key HEX, --account ACCOUNT and --access RECORD_ID")
+			}
+			if (f.access == "") != (f.reader == "") {
+				return errors.New("--access RECORD_ID and --reader ACCOUNT go together")
 			}
 			if f.witness == "" {
 				return errors.New("--witness is required: the CometBFT RPC URL of a node other than --node (env MEDCHAIN_WITNESS)")
@@ -62,6 +81,9 @@ verify.`,
 			root, err := trustRoot(f.trustHeight, f.trustHash, f.trustPeriod)
 			if err != nil {
 				return err
+			}
+			if f.access != "" {
+				return verifyAccess(cmd.Context(), g, f.access, f.reader, f.height, f.witness, root, f.timeout)
 			}
 			var key []byte
 			if f.key != "" {
@@ -142,6 +164,8 @@ verify.`,
 	fl.StringVar(&f.witness, "witness", envOr(g.env.Getenv, "MEDCHAIN_WITNESS", ""), "CometBFT RPC URL of a node other than --node, e.g. http://127.0.0.1:26667 (env MEDCHAIN_WITNESS)")
 	fl.StringVar(&f.key, "key", "", "raw state key, in hex")
 	fl.StringVar(&f.account, "account", "", "an account's address, or the name of a local key")
+	fl.StringVar(&f.access, "access", "", "a record id (32 hex digits): check the node's access answer for --reader")
+	fl.StringVar(&f.reader, "reader", "", "with --access: the reader, an address or the name of a local key")
 	fl.Int64Var(&f.height, "height", 0, "state height of the proof (default: the node's latest)")
 	fl.Int64Var(&f.trustHeight, "trust-height", 0, "height of the light client's trusted header (with --trust-hash)")
 	fl.StringVar(&f.trustHash, "trust-hash", "", "hash of the trusted header, in hex (with --trust-height)")
@@ -197,4 +221,104 @@ type verifyJSON struct {
 	TrustHeight     int64  `json:"trust_height"`
 	TrustHash       string `json:"trust_hash"`
 	TrustOnFirstUse bool   `json:"trust_on_first_use"`
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// verifyAccess fetches the node's proven access answer and checks it with
+// the light client (lightproof.Verifier.VerifyAccess).
+func verifyAccess(ctx context.Context, g *globals, recordID, readerArg string, height int64, witness string, root lightproof.TrustRoot, timeout time.Duration) error {
+	id, err := api.ParseRecordID(recordID)
+	if err != nil {
+		return fmt.Errorf("--access: %w", err)
+	}
+	reader, err := g.account(readerArg)
+	if err != nil {
+		return fmt.Errorf("--reader: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := g.client()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	path := fmt.Sprintf("/v1/records/%x/access?prove=true&reader=%s", id[:], reader)
+	if height > 0 {
+		path += fmt.Sprintf("&height=%d", height)
+	}
+	var answer api.AccessView
+	if err := c.Get(ctx, path, &answer); err != nil {
+		return fmt.Errorf("access answer from %s: %w", g.node, err)
+	}
+	v, err := lightproof.NewVerifier(ctx, st.ChainID, witness, root)
+	if errors.Is(err, lightproof.ErrRootExpired) {
+		return fmt.Errorf("light client: %w (see --trust-height, --trust-hash, --trust-period)", err)
+	}
+	if err != nil {
+		return fmt.Errorf("light client: %w", err)
+	}
+	check, res, err := v.VerifyAccess(ctx, &answer)
+	if err != nil {
+		return fmt.Errorf("access answer NOT verified: %w", err)
+	}
+	if res.WitnessNodeID != "" && res.WitnessNodeID == st.NodeID {
+		fmt.Fprintf(g.env.Stderr, "warning: the witness is the node that served the answer (node %s); use another node's RPC for an independent check\n", st.NodeID)
+	}
+	used, tofu := v.Root()
+	if g.json {
+		return g.printJSON(verifyAccessJSON{
+			Verified: true, Answer: answer, HeaderHeight: res.HeaderHeight, HeaderHash: fmt.Sprintf("%X", res.HeaderHash),
+			AppHash: fmt.Sprintf("%X", res.AppHash), Witness: res.Witness, Node: g.node,
+			TrustHeight: used.Height, TrustHash: fmt.Sprintf("%X", used.Hash), TrustOnFirstUse: tofu,
+		})
+	}
+	tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "record:\t%s (%s of %s)\n", answer.Record, check.Type, check.Patient)
+	fmt.Fprintf(tw, "reader:\t%s\n", answer.Reader)
+	if answer.Allowed {
+		fmt.Fprintf(tw, "answer:\tallowed, basis %s", answer.Basis)
+		if answer.ConsentID != 0 {
+			fmt.Fprintf(tw, ", consent %d", answer.ConsentID)
+		}
+		if answer.EmergencyID != 0 {
+			fmt.Fprintf(tw, ", emergency access %d", answer.EmergencyID)
+		}
+		fmt.Fprintln(tw)
+	} else {
+		fmt.Fprintf(tw, "answer:\trefused (%s/%d: %s)\n", answer.Codespace, answer.Code, answer.Reason)
+	}
+	fmt.Fprintf(tw, "grounds:\t%d proven keys\n", check.Grounds)
+	fmt.Fprintf(tw, "height:\t%d, judged at %s (served by %s)\n", answer.Height, answer.BlockTime.UTC().Format(time.RFC3339), g.node)
+	fmt.Fprintf(tw, "header:\tblock %d, hash %X\n", res.HeaderHeight, res.HeaderHash)
+	fmt.Fprintf(tw, "app hash:\t%X\n", res.AppHash)
+	how := "given with --trust-height/--trust-hash"
+	if tofu {
+		how = "trusted on first use of the witness"
+	}
+	fmt.Fprintf(tw, "trust root:\tblock %d, hash %X (%s)\n", used.Height, used.Hash, how)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(g.env.Stdout, "access answer verified against light-client headers from %s\n", res.Witness)
+	return err
+}
+
+// verifyAccessJSON is verify --access's --json output.
+type verifyAccessJSON struct {
+	Verified        bool           `json:"verified"`
+	Answer          api.AccessView `json:"answer"`
+	HeaderHeight    int64          `json:"header_height"`
+	HeaderHash      string         `json:"header_hash"`
+	AppHash         string         `json:"app_hash"`
+	Node            string         `json:"node"`
+	Witness         string         `json:"witness"`
+	TrustHeight     int64          `json:"trust_height"`
+	TrustHash       string         `json:"trust_hash"`
+	TrustOnFirstUse bool           `json:"trust_on_first_use"`
 }
