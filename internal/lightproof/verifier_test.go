@@ -31,6 +31,7 @@ type network struct {
 	accounts []devnet.AccountInfo
 	api      [2]*client.Client
 	rpc      [2]string // CometBFT RPC URLs
+	homes    [2]string
 }
 
 // freePorts reserves n distinct free TCP ports on 127.0.0.1.
@@ -69,7 +70,7 @@ func startNetwork(t *testing.T) *network {
 	}
 	ports := freePorts(t, 6) // per node: p2p, rpc, api
 	p2p := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[3*i]) }
-	nw := &network{chainID: res.ChainID, accounts: res.Accounts}
+	nw := &network{chainID: res.ChainID, accounts: res.Accounts, homes: [2]string(homes)}
 	lg := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelError}))
 	for i, home := range homes {
 		cfg, err := config.Load(home)
