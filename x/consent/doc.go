@@ -10,5 +10,12 @@
 //
 // MayRead and MayWrite answer, from state and block time alone, whether a
 // party may read or write a patient's record now and under which consent.
+// Reading under an emergency needs a custody consent whose scope covers the
+// record (CustodyFor); opening one needs any (Custody). Listings of consents
+// and emergencies are index keys, outside the Merkle tree: what they point at
+// is used only when it derives exactly the index key that pointed at it, and
+// every allowed decision is confirmed by Grounds, which reads proven keys
+// alone (GroundKeys lists them, for proofs). IndexEntries derives the
+// module's index entries from its proven keys.
 // Deterministic; no I/O.
 package consent

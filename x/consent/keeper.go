@@ -209,9 +209,9 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 				if e.Practitioner != who || e.Org != acct.Org || !e.OpenAt(now) {
 					continue
 				}
-				c := Custody(kv, now, t.Patient, e.Org, &t)
+				c := CustodyFor(kv, now, e.Org, t)
 				if c == nil {
-					if Custody(kv, now, t.Patient, e.Org, nil) != nil && rank < 3 {
+					if Custody(kv, now, t.Patient, e.Org) != nil && rank < 3 {
 						rank, refusal = 3, sm.Wrapf(ErrOutsideCustody, "emergency access %d: %s record %x", e.ID, t.Type, t.Record)
 					}
 					continue
@@ -226,10 +226,19 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 }
 
 // Custody returns an active emergency-custody consent of org for patient at
-// block time now: with a target, one whose scope covers the target's record
-// (what reading under an emergency needs); with none, any (what opening an
-// emergency needs).
-func Custody(kv store.Reader, now int64, patient crypto.Address, org string, t *Target) *Consent {
+// block time now, whatever its scope: what opening an emergency needs.
+func Custody(kv store.Reader, now int64, patient crypto.Address, org string) *Consent {
+	return custody(kv, now, patient, org, nil)
+}
+
+// CustodyFor returns an active emergency-custody consent of org whose scope
+// covers the target's record (its types or listed records): what reading
+// under an emergency needs.
+func CustodyFor(kv store.Reader, now int64, org string, t Target) *Consent {
+	return custody(kv, now, t.Patient, org, &t)
+}
+
+func custody(kv store.Reader, now int64, patient crypto.Address, org string, t *Target) *Consent {
 	for _, c := range Between(kv, patient, Org(org)) {
 		if isCustody(c, now) && (t == nil || c.Covers(t.Record, t.Type)) {
 			return c
@@ -343,8 +352,11 @@ func (r *recorder) Get(key []byte) []byte {
 	return r.Reader.Get(key)
 }
 
-func (r *recorder) Iterate([]byte, []byte, func(k, v []byte) bool) {
-	panic("consent: Grounds must not iterate: a listing cannot be proven")
+// Iterate passes through unrecorded: Grounds does not iterate, and should it
+// ever, a verifier holding only the recorded keys fails the check rather
+// than the node failing the request.
+func (r *recorder) Iterate(start, end []byte, fn func(k, v []byte) bool) {
+	r.Reader.Iterate(start, end, fn)
 }
 
 // KeyHolders lists the parties that must receive a wrapped data key for a

@@ -115,7 +115,7 @@ func (mod *Module) execOpenEmergency(ctx sm.Context, msg sm.Msg) error {
 		return sm.Wrapf(ErrNotPatient, "%s", m.Patient)
 	}
 	now := ctx.Time.Unix()
-	if Custody(ctx.Store, now, m.Patient, a.Org, nil) == nil {
+	if Custody(ctx.Store, now, m.Patient, a.Org) == nil {
 		return sm.Wrapf(ErrNoCustodian, "patient %s, organization %s", m.Patient, a.Org)
 	}
 	for _, e := range EmergenciesOf(ctx.Store, m.Patient) {

@@ -9,5 +9,8 @@
 // version go to exactly the parties consent.KeyHolders names; the patient or
 // a guardian shares existing versions with newly authorized parties and
 // erases a record (a tombstone: keys are deleted, hashes and trail remain).
-// Deterministic; no I/O.
+// The listings by patient and by content hash are index keys, outside the
+// Merkle tree: ByPatient and ByHash return a record only when it matches the
+// index entry that named it; IndexEntries derives those entries from the
+// proven keys. Deterministic; no I/O.
 package records
