@@ -191,3 +191,25 @@ func TestGetBlobChecksContentHash(t *testing.T) {
 		t.Fatalf("served bytes that do not hash to the key: %d", code)
 	}
 }
+
+// The key endpoint decides the same way: no re-wrapped key for a record the
+// narrowed custody does not cover.
+func TestRecordKeyHonoursCustodyScope(t *testing.T) {
+	g := newGateway(t, blob.NewMemory(nil), nil)
+	id := "02000000000000000000000000000000" // the psychiatric note
+	req := httptest.NewRequest(http.MethodGet, "/v1/records/"+id+"/key", nil)
+	req.SetPathValue("id", id)
+	if err := reqsig.Sign(req, key("doctorA"), chainID, blockTime, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	rr := httptest.NewRecorder()
+	g.RecordKey(rr, req)
+	var e struct {
+		Code      uint32 `json:"code"`
+		Codespace string `json:"codespace"`
+	}
+	_ = json.Unmarshal(rr.Body.Bytes(), &e)
+	if rr.Code != http.StatusForbidden || e.Codespace != consent.Codespace || e.Code != consent.ErrOutsideCustody.Code {
+		t.Fatalf("key of the psychiatric note under an allergy-only custody: %d %s", rr.Code, rr.Body)
+	}
+}
