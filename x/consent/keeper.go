@@ -21,8 +21,8 @@ var (
 
 // Errors appended after those of types.go (codes 20 and 21).
 var (
-	ErrPeriodTooLong  = sm.Register(Codespace, 23, "consent end time is further away than the governance parameter consent.max_consent_seconds allows")
 	ErrOutsideCustody = sm.Register(Codespace, 22, "an emergency access reads only what the organization's emergency custody consent covers (its resource types or listed records)")
+	ErrPeriodTooLong  = sm.Register(Codespace, 23, "consent end time is further away than the governance parameter consent.max_consent_seconds allows")
 )
 
 // GetConsent loads a consent, or nil.
