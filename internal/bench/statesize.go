@@ -29,6 +29,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
@@ -168,7 +169,7 @@ type TreeSize struct {
 	Buckets    int `json:"buckets"`
 }
 
-func treeSize(t *store.Tree) TreeSize {
+func treeSize(t *merkle.Tree) TreeSize {
 	st := t.Stats()
 	return TreeSize{Keys: st.Keys, InnerNodes: st.InnerNodes, Buckets: st.Buckets}
 }
@@ -337,7 +338,7 @@ func statePractitionerAddrs() []crypto.Address {
 
 // initStateNode runs InitChain with the apptest network's genesis plus
 // statePractitioners practitioners, split between the hospital and the lab.
-func initStateNode(ctx context.Context, tree *store.Tree) (*stateNode, error) {
+func initStateNode(ctx context.Context, tree *merkle.Tree) (*stateNode, error) {
 	cfg := apptest.Domain()
 	orgs := []string{apptest.OrgHospital, apptest.OrgLab}
 	for j := range statePractitioners {
@@ -528,7 +529,7 @@ func buildState(ctx context.Context, o StateOptions) (*StateBuild, error) {
 	if err := freshDir(o.Home); err != nil {
 		return nil, err
 	}
-	tree, err := store.OpenTree(o.Home)
+	tree, err := merkle.OpenTree(o.Home)
 	if err != nil {
 		return nil, err
 	}
@@ -539,7 +540,7 @@ func buildState(ctx context.Context, o StateOptions) (*StateBuild, error) {
 	return b, err
 }
 
-func buildInto(ctx context.Context, tree *store.Tree, o StateOptions) (*StateBuild, error) {
+func buildInto(ctx context.Context, tree *merkle.Tree, o StateOptions) (*StateBuild, error) {
 	n, err := initStateNode(ctx, tree)
 	if err != nil {
 		return nil, err
@@ -626,7 +627,7 @@ func (p *buildProgress) tick(txs int64) {
 
 // checkpoint measures the state folder and this process after the block
 // that completed a checkpoint's patients.
-func (p *buildProgress) checkpoint(n *stateNode, tree *store.Tree, txs int64) (StateCheckpoint, error) {
+func (p *buildProgress) checkpoint(n *stateNode, tree *merkle.Tree, txs int64) (StateCheckpoint, error) {
 	t0 := time.Now()
 	since := p.cpTime
 	if since.IsZero() {
@@ -684,7 +685,7 @@ func serveState(ctx context.Context, o StateOptions) (*StateServe, stateMeta, er
 	debug.FreeOSMemory() // what the build left behind is not the node's
 	s := &StateServe{PeakFromOpen: resetPeakRSS()}
 	start := time.Now()
-	tree, err := store.OpenTree(o.Home)
+	tree, err := merkle.OpenTree(o.Home)
 	if err != nil {
 		return nil, meta, err
 	}

@@ -1,4 +1,4 @@
-package store
+package merkle
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/medchain/medchain/store"
 )
 
 // A state database whose content no longer hashes to the committed root (a
@@ -63,7 +64,7 @@ func hashIndexFollowsKeys(t *testing.T) {
 			tr.Rollback()
 			continue
 		}
-		c := NewCache(tr)
+		c := store.NewCache(tr)
 		c.Set(key(1000+round), []byte("via a cache"))
 		c.Delete(key(4))
 		c.Write()
@@ -71,13 +72,13 @@ func hashIndexFollowsKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		state := map[[32]byte]string{}
-		it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixState, UpperBound: PrefixEnd(prefixState)})
+		it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixState, UpperBound: store.PrefixEnd(prefixState)})
 		for it.First(); it.Valid(); it.Next() {
 			state[sha256Sum(it.Key()[1:])] = string(it.Key()[1:])
 		}
 		it.Close()
 		n := 0
-		it, _ = tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: PrefixEnd(prefixHash)})
+		it, _ = tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: store.PrefixEnd(prefixHash)})
 		for it.First(); it.Valid(); it.Next() {
 			n++
 			if k, ok := state[[32]byte(it.Key()[1:])]; !ok || k != string(it.Value()) {
@@ -117,7 +118,7 @@ func TestIndexKeysOutsideTheTree(t *testing.T) {
 	if tr.Get(idx) != nil {
 		t.Fatal("rolled-back index key still readable")
 	}
-	c := NewCache(tr)
+	c := store.NewCache(tr)
 	c.Set(idx, []byte{})
 	c.Set([]byte{0xB3, 'p', '2'}, []byte("x"))
 	c.Write()
@@ -134,11 +135,11 @@ func TestIndexKeysOutsideTheTree(t *testing.T) {
 		t.Fatalf("listed %q", listed)
 	}
 	snap, _ := tr.Snapshot(2)
-	if _, _, err := snap.Prove(idx); !errors.Is(err, ErrIndexKey) {
-		t.Fatalf("Prove(index key) = %v, want ErrIndexKey", err)
+	if _, _, err := snap.Prove(idx); !errors.Is(err, store.ErrIndexKey) {
+		t.Fatalf("Prove(index key) = %v, want store.ErrIndexKey", err)
 	}
 	n := 0
-	it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: PrefixEnd(prefixHash)})
+	it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: store.PrefixEnd(prefixHash)})
 	for it.First(); it.Valid(); it.Next() {
 		n++
 	}
