@@ -49,8 +49,15 @@ const IndexKeyStart = 0x80
 // the Merkle tree and have no proofs of their own. Modules keep there the
 // listings they derive from proven keys (a patient's records, a grantee's
 // consents): every node derives the same ones, and a proof of the
-// underlying key proves what the index points at.
+// underlying key proves what the index points at. The app hash still covers
+// them: the committed state folds a digest of each version's index writes
+// into a proven key (IndexDigestKey).
 func IsIndexKey(key []byte) bool { return len(key) > 0 && key[0] >= IndexKeyStart }
+
+// IndexDigestKey is the proven key under which the committed state keeps
+// the chained digest of the index writes of every version (store/merkle
+// describes the digest). It is sm.PrefixIndexDigest, reserved for it.
+var IndexDigestKey = []byte{0x7F}
 
 // ErrIndexKey is returned for a proof of an index key.
 var ErrIndexKey = errors.New("index keys are not in the Merkle tree and have no proofs; prove the keys they point at")

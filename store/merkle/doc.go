@@ -6,11 +6,12 @@
 // store.BatchWriter over a working version, and Commit saves that version
 // in one synced batch. A Snapshot is a committed version, readable from any
 // goroutine, that proves keys. Index keys (store.IsIndexKey) are stored and
-// committed with the state but are not leaves of the tree: the app hash
-// does not cover them.
+// committed with the state but are not leaves of the tree; a chained digest
+// of each version's index writes is (foldIndexWrites), so the app hash
+// covers them too.
 //
 // Files: open.go opens the database and rebuilds the tree; work.go holds the
-// working version and Commit; snapshot.go and
+// working version and Commit; digest.go the index digest; snapshot.go and
 // prove.go the committed versions and their proofs; db.go reads Pebble.
 // The tree itself is smt.go (its shape and nodes), arena.go (node storage),
 // smt_write.go (insert and delete), smt_hash.go and smt_read.go (hashing,

@@ -27,6 +27,9 @@ type Tree struct {
 	db   *pebble.DB
 	work *store.Cache // uncommitted writes over the latest committed state
 	base *dbReader    // the committed state under work (through a Memo)
+	// indexDirty: the working version wrote index keys since their digest
+	// was last folded into the tree (foldIndexWrites).
+	indexDirty bool
 
 	mu      sync.RWMutex // guards everything below and the reuse of tree nodes
 	trie    smt
@@ -66,8 +69,11 @@ var (
 
 // StateFormat numbers the layout of the state database. Format 2 keeps
 // index keys (store.IsIndexKey) out of the Merkle tree; a database of
-// format 1 (no format key) hashes them, so its app hashes cannot be reproduced.
-const StateFormat = 2
+// format 1 (no format key) hashes them. Format 3 folds a digest of each
+// version's index writes into the tree (store.IndexDigestKey), so the app
+// hashes of format 2 blocks that wrote index keys differ. A database of
+// another format is refused: its app hashes cannot be reproduced.
+const StateFormat = 3
 
 // ErrStateFormat is returned when opening a state database that an earlier
 // medchain wrote in another layout.
@@ -113,6 +119,7 @@ func (t *Tree) Stats() Stats {
 }
 
 var (
+	errReserved      = errors.New("state tree: a write to the index digest's reserved key")
 	errTreeFull      = errors.New("state tree: node arena full")
 	errTreeInvariant = errors.New("state tree: a leaf's full key hash is needed but unknown")
 )

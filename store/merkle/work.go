@@ -18,6 +18,7 @@ func (t *Tree) resetWork() {
 		store.Check(t.base.close())
 	}
 	t.hashIdx = t.hashIdx[:0]
+	t.indexDirty = false
 	// The database changes only at Commit, which starts a new base, so
 	// the working version's reads are remembered: a block reads the same
 	// accounts, parameters and absent keys over and over.
@@ -81,7 +82,10 @@ func (t *Tree) resolveWork(fp uint64, lh *[32]byte) [32]byte {
 func (t *Tree) Get(key []byte) []byte { return t.work.Get(key) }
 
 func (t *Tree) Set(key, value []byte) {
-	if !store.IsIndexKey(key) {
+	reserved(key)
+	if store.IsIndexKey(key) {
+		t.indexDirty = true
+	} else {
 		kh := sha256.Sum256(key)
 		vh := sha256.Sum256(value)
 		lh := leafHash(&kh, &vh)
@@ -131,7 +135,9 @@ func (t *Tree) WriteBatch(ws []store.Write) {
 	wg.Wait()
 	for i, e := range ws {
 		key := []byte(e.Key)
+		reserved(key)
 		index := store.IsIndexKey(key)
+		t.indexDirty = t.indexDirty || index
 		switch {
 		case e.Value == nil:
 			if !index {
@@ -148,7 +154,10 @@ func (t *Tree) WriteBatch(ws []store.Write) {
 }
 
 func (t *Tree) Delete(key []byte) {
-	if !store.IsIndexKey(key) {
+	reserved(key)
+	if store.IsIndexKey(key) {
+		t.indexDirty = true
+	} else {
 		kh := sha256.Sum256(key)
 		t.removeLeaf(key, &kh)
 	}
@@ -161,6 +170,7 @@ func (t *Tree) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 
 // WorkingHash is the root hash the working version will have once committed.
 func (t *Tree) WorkingHash() []byte {
+	t.foldIndexWrites()
 	h := t.trie.rootHash()
 	return h[:]
 }
@@ -168,6 +178,7 @@ func (t *Tree) WorkingHash() []byte {
 // Commit saves the working version, with any side writes, and returns its
 // hash and number.
 func (t *Tree) Commit(side ...Side) ([]byte, int64, error) {
+	t.foldIndexWrites()
 	h := t.trie.rootHash()
 	t.mu.RLock()
 	version := t.version + 1
@@ -262,6 +273,7 @@ func (t *Tree) SideIterate(start, end []byte, fn func(key, value []byte) bool) e
 func (t *Tree) Rollback() {
 	t.work.Discard()
 	t.hashIdx = t.hashIdx[:0]
+	t.indexDirty = false
 	t.mu.RLock()
 	root := t.root
 	t.mu.RUnlock()
