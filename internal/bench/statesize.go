@@ -25,13 +25,13 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/medchain/medchain/app"
-	"github.com/medchain/medchain/app/apptest"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -323,28 +323,71 @@ type stateNode struct {
 	time   time.Time
 }
 
-// statePractitionerName names the j-th extra practitioner of the genesis
-// (its key is apptest.Key of the name).
+// statePractitionerName names the j-th practitioner of the genesis (its
+// key is stateNamedKey of the name).
 func statePractitionerName(j int) string { return fmt.Sprintf("state-practitioner-%d", j) }
 
 // statePractitioners are the addresses of the extra practitioners.
 func statePractitionerAddrs() []crypto.Address {
 	out := make([]crypto.Address, statePractitioners)
 	for j := range out {
-		out[j] = apptest.Key(statePractitionerName(j)).Address()
+		out[j] = stateNamedKey(statePractitionerName(j)).Address()
 	}
 	return out
 }
 
-// initStateNode runs InitChain with the apptest network's genesis plus
-// statePractitioners practitioners, split between the hospital and the lab.
-func initStateNode(ctx context.Context, tree *merkle.Tree) (*stateNode, error) {
-	cfg := apptest.Domain()
-	orgs := []string{apptest.OrgHospital, apptest.OrgLab}
-	for j := range statePractitioners {
-		cfg.Members = append(cfg.Members, apptest.Member{Name: statePractitionerName(j), Org: orgs[j%len(orgs)], Role: accounts.RolePractitioner})
+// stateNamedKey derives the key of a genesis account or organization from
+// its name (the derivation of app/apptest's test network, so a state built
+// by an earlier medchain is found again).
+func stateNamedKey(name string) *crypto.PrivKey {
+	s := sha256.Sum256([]byte("medchain/apptest/sign/" + name))
+	e := sha256.Sum256([]byte("medchain/apptest/enc/" + name))
+	k, err := crypto.KeyFromSeeds(s[:], e[:])
+	if err != nil {
+		panic(err) // 32-byte seeds cannot fail
 	}
-	state, vals, err := apptest.GenesisFor(cfg)
+	return k
+}
+
+// stateGenesisTime is the state's first block time.
+var stateGenesisTime = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// stateGenesis is the state's genesis: a hospital and a lab with their
+// encryption keys, one validator run by the hospital, and statePractitioners
+// practitioners split between the two. Patients register themselves.
+func stateGenesis() (app.GenesisState, []abci.ValidatorUpdate, error) {
+	const power = 10
+	orgs := []accounts.GenesisOrg{
+		{ID: "dev-hospital", Name: "Development General Hospital", Type: "hospital"},
+		{ID: "dev-lab", Name: "Development Clinical Laboratory", Type: "lab"},
+	}
+	ag := accounts.Genesis{}
+	for _, o := range orgs {
+		o.EncKey = stateNamedKey("org/" + o.ID).EncKey()
+		ag.Orgs = append(ag.Orgs, o)
+	}
+	for j := range statePractitioners {
+		k := stateNamedKey(statePractitionerName(j))
+		ag.Accounts = append(ag.Accounts, accounts.GenesisAccount{
+			PubKey: k.PubKey(), EncKey: k.EncKey(), Kind: "member", Org: orgs[j%len(orgs)].ID, Role: accounts.RolePractitioner, Balance: 1_000_000,
+		})
+	}
+	val := stateNamedKey("validator").PubKey()
+	gg := gov.Genesis{Validators: []gov.GenesisValidator{{PubKey: val, Power: power, Org: orgs[0].ID}}}
+	state := app.GenesisState{}
+	for name, v := range map[string]any{"accounts": ag, "gov": gg} {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		state[name] = raw
+	}
+	return state, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(val[:], power)}, nil
+}
+
+// initStateNode runs InitChain with stateGenesis.
+func initStateNode(ctx context.Context, tree *merkle.Tree) (*stateNode, error) {
+	state, vals, err := stateGenesis()
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
@@ -352,7 +395,7 @@ func initStateNode(ctx context.Context, tree *merkle.Tree) (*stateNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	n := &stateNode{app: app.New(tree, app.Options{}), time: apptest.GenesisTime}
+	n := &stateNode{app: app.New(tree, app.Options{}), time: stateGenesisTime}
 	if _, err := n.app.InitChain(ctx, &abci.RequestInitChain{
 		Time: n.time, ChainId: stateChainID, InitialHeight: 1, Validators: vals, AppStateBytes: raw,
 	}); err != nil {
