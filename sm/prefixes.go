@@ -42,6 +42,6 @@ const (
 	// PrefixIndexDigest is reserved for the state tree: the one key 0x7F
 	// (store.IndexDigestKey) holds the chained digest of every block's index
 	// writes, so that the app hash covers index keys. No module writes
-	// under it; the tree refuses such writes.
+	// under it; the tree refuses writes to that key.
 	PrefixIndexDigest byte = 0x7F // store: digest of index writes (one key)
 )

@@ -60,10 +60,11 @@ func (t *Tree) foldIndexWrites() {
 	t.indexDirty = false
 }
 
-// reserved panics with a Fault for a write under the index digest's key
-// prefix: only the tree writes there.
+// reserved panics with a Fault for a write of the index digest's key: only
+// the tree writes it. (No module writes under its prefix either; sm lists
+// it as reserved.)
 func reserved(key []byte) {
-	if len(key) > 0 && key[0] == store.IndexDigestKey[0] {
+	if len(key) == 1 && key[0] == store.IndexDigestKey[0] {
 		panic(store.Fault{Err: errReserved})
 	}
 }

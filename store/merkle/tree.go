@@ -119,7 +119,7 @@ func (t *Tree) Stats() Stats {
 }
 
 var (
-	errReserved      = errors.New("state tree: a write to the index digest's reserved key")
+	errReserved      = errors.New("state tree: a write to the index digest's key")
 	errTreeFull      = errors.New("state tree: node arena full")
 	errTreeInvariant = errors.New("state tree: a leaf's full key hash is needed but unknown")
 )
