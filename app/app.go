@@ -18,6 +18,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
@@ -59,7 +60,7 @@ type App struct {
 	abci.BaseApplication
 
 	log    *slog.Logger
-	tree   *store.Tree
+	tree   *merkle.Tree
 	router *sm.Router
 	params *params.Registry
 
@@ -82,7 +83,7 @@ type App struct {
 	chainID  atomic.Pointer[string]
 	verified *sigCache // safe for concurrent use
 
-	committed     atomic.Pointer[store.Snapshot]
+	committed     atomic.Pointer[merkle.Snapshot]
 	committedTime atomic.Int64 // block time (unix nanoseconds) of the committed state
 	onCommit      func(height int64, results []TxResult)
 }
@@ -105,7 +106,7 @@ type Options struct {
 
 // New builds the application over a tree. The modules are fixed here: this is
 // the one place where domains are wired into the state machine.
-func New(tree *store.Tree, opts Options) *App {
+func New(tree *merkle.Tree, opts Options) *App {
 	lg := opts.Logger
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
@@ -149,7 +150,7 @@ func (a *App) Params() *params.Registry { return a.params }
 func (a *App) Router() *sm.Router { return a.router }
 
 // Committed returns the latest committed state, or nil before the first block.
-func (a *App) Committed() *store.Snapshot { return a.committed.Load() }
+func (a *App) Committed() *merkle.Snapshot { return a.committed.Load() }
 
 // CommittedTime returns the block time of the committed state, or the zero
 // time before the first commit of this process.
@@ -161,7 +162,7 @@ func (a *App) CommittedTime() time.Time {
 }
 
 // SnapshotAt returns the committed state at a height.
-func (a *App) SnapshotAt(height int64) (*store.Snapshot, error) {
+func (a *App) SnapshotAt(height int64) (*merkle.Snapshot, error) {
 	if s := a.committed.Load(); s != nil && (height == 0 || height == s.Version()) {
 		return s, nil
 	}
@@ -657,7 +658,7 @@ func toABCIEvents(evs []sm.Event) []abci.Event {
 func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	a.mu.Lock()
 	bs := a.block
-	var index []store.Side
+	var index []merkle.Side
 	if bs != nil {
 		index = indexWrites(bs.results)
 	}

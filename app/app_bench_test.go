@@ -13,7 +13,7 @@ import (
 	"github.com/medchain/medchain/app/apptest"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
@@ -195,7 +195,7 @@ func BenchmarkCheckTx(b *testing.B) {
 // BenchmarkProve measures a membership proof in a committed tree of 100,000
 // keys (in memory).
 func BenchmarkProve(b *testing.B) {
-	tree := store.NewMemTree()
+	tree := merkle.NewMemTree()
 	const keys = 100_000
 	key := func(i int) []byte { h := sha256.Sum256(binary.BigEndian.AppendUint64(nil, uint64(i))); return h[:] }
 	for i := range keys {

@@ -19,6 +19,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
@@ -964,7 +965,7 @@ func TestDeterminism(t *testing.T) {
 func TestRestart(t *testing.T) {
 	const before, after = 12, 12
 	dir := t.TempDir()
-	tree, err := store.OpenTree(dir)
+	tree, err := merkle.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -986,7 +987,7 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tree, err = store.OpenTree(dir)
+	tree, err = merkle.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1158,7 +1159,7 @@ func TestInitChainChecksValidators(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := app.New(store.NewMemTree(), app.Options{})
+			a := app.New(merkle.NewMemTree(), app.Options{})
 			_, err := a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: apptest.ChainID, Time: apptest.GenesisTime, InitialHeight: 1, Validators: tt.vals, AppStateBytes: tt.state})
 			if err == nil {
 				t.Fatal("InitChain accepted")
@@ -1191,14 +1192,14 @@ func TestOnCommitReportsResults(t *testing.T) {
 }
 
 func TestFinalizeBlockBeforeInitChain(t *testing.T) {
-	a := app.New(store.NewMemTree(), app.Options{})
+	a := app.New(merkle.NewMemTree(), app.Options{})
 	if _, err := a.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Height: 1, Time: time.Unix(0, 0)}); err == nil {
 		t.Fatal("FinalizeBlock without a chain id did not fail")
 	}
 }
 
 func TestPrepareProposalRespectsMaxBytes(t *testing.T) {
-	a := app.New(store.NewMemTree(), app.Options{})
+	a := app.New(merkle.NewMemTree(), app.Options{})
 	txs := [][]byte{make([]byte, 10), make([]byte, 10), make([]byte, 10)}
 	resp, err := a.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Txs: txs, MaxTxBytes: 25})
 	if err != nil || len(resp.Txs) != 2 {

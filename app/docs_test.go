@@ -13,7 +13,7 @@ import (
 	_ "github.com/medchain/medchain/internal/api"     // registers the api codespace
 	_ "github.com/medchain/medchain/internal/gateway" // registers the gateway codespace
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 var rewriteDocs = flag.Bool("rewrite-docs", false, "regenerate the error table in docs/transactions.md")
@@ -21,7 +21,7 @@ var rewriteDocs = flag.Bool("rewrite-docs", false, "regenerate the error table i
 // TestDocsListEveryError keeps docs/transactions.md's error table equal to
 // the registered errors, so a new error cannot ship undocumented.
 func TestDocsListEveryError(t *testing.T) {
-	_ = app.New(store.NewMemTree(), app.Options{})
+	_ = app.New(merkle.NewMemTree(), app.Options{})
 	errs := sm.Registered()
 	slices.SortFunc(errs, func(a, b *sm.Error) int {
 		return cmp.Or(cmp.Compare(a.Codespace, b.Codespace), cmp.Compare(a.Code, b.Code))

@@ -5,8 +5,7 @@ import (
 
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
 	ics23 "github.com/cosmos/ics23/go"
-
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // ProofOpType names medchain's proof operator in CometBFT ProofOps.
@@ -31,5 +30,5 @@ func VerifyProofOps(appHash []byte, ops *cmtcrypto.ProofOps, key, value []byte) 
 	if err := p.Unmarshal(ops.Ops[0].Data); err != nil {
 		return fmt.Errorf("decode proof: %w", err)
 	}
-	return store.VerifyProof(appHash, &p, key, value)
+	return merkle.VerifyProof(appHash, &p, key, value)
 }

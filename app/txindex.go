@@ -11,11 +11,12 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // The transaction index: every executed transaction's outcome by hash, and
 // the successful ones by signer. It is written with each commit, in the same
-// synced batch as the state (store.Side), so a block's transactions are
+// synced batch as the state (merkle.Side), so a block's transactions are
 // findable exactly when its state is committed, after a crash too. It is a
 // node's local view, outside the Merkle tree and the app hash.
 //
@@ -143,16 +144,16 @@ func decodeIndexed(height int64, index int, b []byte) (*TxResult, error) {
 }
 
 // indexWrites are the index entries of a block's results.
-func indexWrites(results []TxResult) []store.Side {
-	out := make([]store.Side, 0, 3*len(results))
+func indexWrites(results []TxResult) []merkle.Side {
+	out := make([]merkle.Side, 0, 3*len(results))
 	for i := range results {
 		r := &results[i]
 		pos := posKey(idxBlock, r.Height, r.Index)
 		out = append(out,
-			store.Side{Key: pos, Value: encodeIndexed(r)},
-			store.Side{Key: txKey(r.Hash), Value: pos[1:]})
+			merkle.Side{Key: pos, Value: encodeIndexed(r)},
+			merkle.Side{Key: txKey(r.Hash), Value: pos[1:]})
 		if r.Code == 0 && r.HasSigner {
-			out = append(out, store.Side{Key: signerKey(r.Signer, r.Height, r.Index), Value: []byte{}})
+			out = append(out, merkle.Side{Key: signerKey(r.Signer, r.Height, r.Index), Value: []byte{}})
 		}
 	}
 	return out

@@ -38,4 +38,10 @@ const (
 	PrefixAudit           byte = 0x40 // audit: patient ‖ seq (8 bytes) → Event
 	PrefixAuditSeq        byte = 0x41 // audit: next event sequence (one key)
 	PrefixAuditByAccessor byte = 0xC2 // audit: accessor ‖ seq → patient
+
+	// PrefixIndexDigest is reserved for the state tree: the one key 0x7F
+	// (store.IndexDigestKey) holds the chained digest of every block's index
+	// writes, so that the app hash covers index keys. No module writes
+	// under it; the tree refuses writes to that key.
+	PrefixIndexDigest byte = 0x7F // store: digest of index writes (one key)
 )

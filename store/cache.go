@@ -18,25 +18,19 @@ import (
 // iterating it must not cost more as the block grows.
 type Cache struct {
 	parent Reader
-	writes *btree.BTreeG[entry]
+	writes *btree.BTreeG[Write] // a nil Value marks a delete
 }
 
-// entry is a buffered write; a nil value marks a delete.
-type entry struct {
-	key string
-	val []byte
-}
-
-func entryLess(a, b entry) bool { return a.key < b.key }
+func writeLess(a, b Write) bool { return a.Key < b.Key }
 
 // NewCache returns an empty cache over parent.
 func NewCache(parent Reader) *Cache {
-	return &Cache{parent: parent, writes: btree.NewG(32, entryLess)}
+	return &Cache{parent: parent, writes: btree.NewG(32, writeLess)}
 }
 
 func (c *Cache) Get(key []byte) []byte {
-	if e, ok := c.writes.Get(entry{key: string(key)}); ok {
-		return e.val
+	if e, ok := c.writes.Get(Write{Key: string(key)}); ok {
+		return e.Value
 	}
 	return c.parent.Get(key)
 }
@@ -45,31 +39,38 @@ func (c *Cache) Set(key, value []byte) {
 	if len(key) == 0 || value == nil {
 		panic(Fault{errEmpty})
 	}
-	c.writes.ReplaceOrInsert(entry{key: string(key), val: bytes.Clone(value)})
+	c.writes.ReplaceOrInsert(Write{Key: string(key), Value: bytes.Clone(value)})
 }
 
-func (c *Cache) Delete(key []byte) { c.writes.ReplaceOrInsert(entry{key: string(key)}) }
+func (c *Cache) Delete(key []byte) { c.writes.ReplaceOrInsert(Write{Key: string(key)}) }
 
 // Len reports the number of buffered writes (deletes included).
 func (c *Cache) Len() int { return c.writes.Len() }
 
+// Ascend calls fn with the buffered writes whose keys are start or above,
+// in key order (a nil Value is a delete), until fn returns false. The
+// writes are the Cache's own: fn must not modify them.
+func (c *Cache) Ascend(start []byte, fn func(Write) bool) {
+	c.writes.AscendGreaterOrEqual(Write{Key: string(start)}, fn)
+}
+
 // Iterate merges the buffered writes with the parent's keys.
 func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	var mine []entry
-	visit := func(e entry) bool { mine = append(mine, e); return true }
+	var mine []Write
+	visit := func(e Write) bool { mine = append(mine, e); return true }
 	if end == nil {
-		c.writes.AscendGreaterOrEqual(entry{key: string(start)}, visit)
+		c.writes.AscendGreaterOrEqual(Write{Key: string(start)}, visit)
 	} else {
-		c.writes.AscendRange(entry{key: string(start)}, entry{key: string(end)}, visit)
+		c.writes.AscendRange(Write{Key: string(start)}, Write{Key: string(end)}, visit)
 	}
 	i := 0
 	stopped := false
 	// emitBefore emits buffered entries with keys below k.
 	emitBefore := func(k string) bool {
-		for i < len(mine) && mine[i].key < k {
+		for i < len(mine) && mine[i].Key < k {
 			e := mine[i]
 			i++
-			if e.val != nil && !fn([]byte(e.key), e.val) {
+			if e.Value != nil && !fn([]byte(e.Key), e.Value) {
 				return false
 			}
 		}
@@ -80,10 +81,10 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 			stopped = true
 			return false
 		}
-		if i < len(mine) && mine[i].key == string(k) {
+		if i < len(mine) && mine[i].Key == string(k) {
 			e := mine[i] // the buffered write shadows the parent's value
 			i++
-			if e.val != nil && !fn(k, e.val) {
+			if e.Value != nil && !fn(k, e.Value) {
 				stopped = true
 				return false
 			}
@@ -99,36 +100,36 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 		return
 	}
 	for ; i < len(mine); i++ {
-		if e := mine[i]; e.val != nil && !fn([]byte(e.key), e.val) {
+		if e := mine[i]; e.Value != nil && !fn([]byte(e.Key), e.Value) {
 			return
 		}
 	}
 }
 
-// Write applies the buffered writes to the parent in key order and empties the cache.
+// Write applies the buffered writes to the parent in key order and empties
+// the cache: to a BatchWriter as one batch, to another KV one by one. Over
+// a read-only parent it panics with a Fault.
 func (c *Cache) Write() {
-	if t, ok := c.parent.(*Tree); ok {
-		es := make([]entry, 0, c.writes.Len())
-		c.writes.Ascend(func(e entry) bool {
-			es = append(es, e)
+	switch p := c.parent.(type) {
+	case BatchWriter:
+		ws := make([]Write, 0, c.writes.Len())
+		c.writes.Ascend(func(e Write) bool {
+			ws = append(ws, e)
 			return true
 		})
-		t.writeAll(es)
-		c.writes.Clear(false)
-		return
-	}
-	kv, ok := c.parent.(KV)
-	if !ok {
+		p.WriteBatch(ws)
+	case KV:
+		c.writes.Ascend(func(e Write) bool {
+			if e.Value == nil {
+				p.Delete([]byte(e.Key))
+			} else {
+				p.Set([]byte(e.Key), e.Value)
+			}
+			return true
+		})
+	default:
 		panic(Fault{errReadOnly})
 	}
-	c.writes.Ascend(func(e entry) bool {
-		if e.val == nil {
-			kv.Delete([]byte(e.key))
-		} else {
-			kv.Set([]byte(e.key), e.val)
-		}
-		return true
-	})
 	c.writes.Clear(false)
 }
 

@@ -3,7 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
+	"errors"
 	"sort"
 )
 
@@ -22,6 +22,45 @@ type KV interface {
 	Set(key, value []byte)
 	Delete(key []byte)
 }
+
+// Write is one write a Cache buffered: Value is the new value, or nil when
+// the write deletes Key.
+type Write struct {
+	Key   string
+	Value []byte
+}
+
+// BatchWriter is a KV that takes a batch of writes at once (the committed
+// state does: it hashes a batch on every core). Cache.Write hands its parent
+// its writes this way when the parent is a BatchWriter.
+type BatchWriter interface {
+	KV
+	// WriteBatch applies ws, sorted by key with each key at most once, as
+	// Set and Delete would in that order. It may keep ws.
+	WriteBatch(ws []Write)
+}
+
+// IndexKeyStart is the first key byte of index keys: see IsIndexKey.
+const IndexKeyStart = 0x80
+
+// IsIndexKey reports whether key is an index key: a key whose first byte is
+// IndexKeyStart or above. Index keys are stored, read, listed and committed
+// like any other key, in the same atomic batch, but they are not leaves of
+// the Merkle tree and have no proofs of their own. Modules keep there the
+// listings they derive from proven keys (a patient's records, a grantee's
+// consents): every node derives the same ones, and a proof of the
+// underlying key proves what the index points at. The app hash still covers
+// them: the committed state folds a digest of each version's index writes
+// into a proven key (IndexDigestKey).
+func IsIndexKey(key []byte) bool { return len(key) > 0 && key[0] >= IndexKeyStart }
+
+// IndexDigestKey is the proven key under which the committed state keeps
+// the chained digest of the index writes of every version (store/merkle
+// describes the digest). It is sm.PrefixIndexDigest, reserved for it.
+var IndexDigestKey = []byte{0x7F}
+
+// ErrIndexKey is returned for a proof of an index key.
+var ErrIndexKey = errors.New("index keys are not in the Merkle tree and have no proofs; prove the keys they point at")
 
 // Fault is the panic value of a storage failure.
 type Fault struct{ Err error }
@@ -110,7 +149,10 @@ func (s *Memory) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 // Len reports the number of keys.
 func (s *Memory) Len() int { return len(s.m) }
 
-var errEmpty = fmt.Errorf("empty key or nil value")
+var (
+	errEmpty    = errors.New("empty key or nil value")
+	errReadOnly = errors.New("write through a cache over a read-only state")
+)
 
 // Memo remembers the values a Reader returned, absent keys included, and the
 // ranges it iterated to the end (up to maxMemoRange pairs each). It is for a

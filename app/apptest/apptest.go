@@ -22,6 +22,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
 )
@@ -94,8 +95,8 @@ func Key(name string) *crypto.PrivKey { return smtest.Key("medchain/apptest", na
 
 // Config varies the test network.
 type Config struct {
-	// Tree holds the state; nil means a new store.NewMemTree().
-	Tree *store.Tree
+	// Tree holds the state; nil means a new merkle.NewMemTree().
+	Tree *merkle.Tree
 	// Params are genesis parameter values (for example a short
 	// gov.voting_period_seconds).
 	Params map[string]uint64
@@ -184,7 +185,7 @@ type Block struct {
 // Harness drives one app instance.
 type Harness struct {
 	App  *app.App
-	Tree *store.Tree
+	Tree *merkle.Tree
 	// Height and Time are those of the last finalized block (0 and
 	// GenesisTime before the first).
 	Height int64
@@ -209,7 +210,7 @@ func NewWithConfig(t testing.TB, cfg Config) *Harness {
 	t.Helper()
 	tree := cfg.Tree
 	if tree == nil {
-		tree = store.NewMemTree()
+		tree = merkle.NewMemTree()
 	}
 	state, vals, err := GenesisFor(cfg)
 	if err != nil {
@@ -233,7 +234,7 @@ func NewWithConfig(t testing.TB, cfg Config) *Harness {
 // Resume builds a harness over a tree that already holds committed blocks,
 // as a restarted node does (no InitChain). lastBlockTime is the time of the
 // tree's last block.
-func Resume(t testing.TB, tree *store.Tree, lastBlockTime time.Time, opts app.Options) *Harness {
+func Resume(t testing.TB, tree *merkle.Tree, lastBlockTime time.Time, opts app.Options) *Harness {
 	t.Helper()
 	h := &Harness{App: app.New(tree, opts), Tree: tree, Height: tree.Version(), Time: lastBlockTime, seqs: map[crypto.Address]uint64{}}
 	h.App.SetChainID(ChainID)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/params"
 )
 
@@ -18,7 +18,7 @@ type Backend interface {
 	// transaction is in a committed block (or ctx ends).
 	Submit(ctx context.Context, tx []byte, wait bool) (*TxResult, error)
 	// State returns committed state at height (0: latest).
-	State(height int64) (*store.Snapshot, error)
+	State(height int64) (*merkle.Snapshot, error)
 	Params() *params.Registry
 	Block(ctx context.Context, height int64) (*Block, error)
 	Tx(ctx context.Context, hash []byte) (*TxResult, error)

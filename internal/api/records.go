@@ -11,6 +11,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
@@ -122,7 +123,7 @@ func (s *Server) pathAddress(w http.ResponseWriter, r *http.Request) (crypto.Add
 
 // patientState reads the {address} path value and opens the state named by
 // ?height=, answering the error itself when either is bad.
-func (s *Server) patientState(w http.ResponseWriter, r *http.Request) (crypto.Address, *store.Snapshot, bool) {
+func (s *Server) patientState(w http.ResponseWriter, r *http.Request) (crypto.Address, *merkle.Snapshot, bool) {
 	p, ok := s.pathAddress(w, r)
 	if !ok {
 		return p, nil, false
@@ -250,7 +251,7 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request) {
 // the decision. Index keys have no proofs and none is needed: the grounds are
 // the proven keys the indexes point at, and consent.Grounds re-derives the
 // decision from them alone.
-func proveAccess(snap *store.Snapshot, now int64, reader crypto.Address, t consent.Target, d consent.Decision, v *AccessView) error {
+func proveAccess(snap *merkle.Snapshot, now int64, reader crypto.Address, t consent.Target, d consent.Decision, v *AccessView) error {
 	var err error
 	if v.RecordProof, err = BuildProof(snap, records.RecordKey(t.Record)); err != nil {
 		return err
@@ -344,7 +345,7 @@ func consentView(c *consent.Consent, now int64) ConsentView {
 	return v
 }
 
-func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, snap *store.Snapshot, cs []*consent.Consent) {
+func (s *Server) writeConsents(w http.ResponseWriter, r *http.Request, snap *merkle.Snapshot, cs []*consent.Consent) {
 	now := s.timeOf(snap)
 	if r.URL.Query().Get("format") == "fhir" {
 		writeFHIR(w, http.StatusOK, consentBundle(cs, now))
@@ -526,7 +527,7 @@ func emergencyView(e *consent.Emergency, now int64) EmergencyView {
 	return v
 }
 
-func (s *Server) writeEmergencies(w http.ResponseWriter, r *http.Request, snap *store.Snapshot, es []*consent.Emergency) {
+func (s *Server) writeEmergencies(w http.ResponseWriter, r *http.Request, snap *merkle.Snapshot, es []*consent.Emergency) {
 	now := s.timeOf(snap)
 	out := []EmergencyView{}
 	for _, e := range es {

@@ -10,6 +10,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
 )
@@ -26,7 +27,7 @@ type Proof struct {
 }
 
 // state opens the snapshot named by ?height= (latest by default).
-func (s *Server) state(w http.ResponseWriter, r *http.Request) (*store.Snapshot, bool) {
+func (s *Server) state(w http.ResponseWriter, r *http.Request) (*merkle.Snapshot, bool) {
 	h, err := queryInt(r, "height", 0)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err)
@@ -34,7 +35,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) (*store.Snapshot,
 	}
 	snap, err := s.b.State(h)
 	if err != nil {
-		if errors.Is(err, store.ErrNoVersion) {
+		if errors.Is(err, merkle.ErrNoVersion) {
 			err = errors.Join(ErrNotFound, err)
 		}
 		backendErr(w, err)
@@ -44,7 +45,7 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) (*store.Snapshot,
 }
 
 // BuildProof proves key in snap.
-func BuildProof(snap *store.Snapshot, key []byte) (*Proof, error) {
+func BuildProof(snap *merkle.Snapshot, key []byte) (*Proof, error) {
 	v, p, err := snap.Prove(key)
 	if err != nil {
 		return nil, err
@@ -72,7 +73,7 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := BuildProof(snap, key)
 	if err != nil {
-		if errors.Is(err, store.ErrNoVersion) { // readable, no longer provable
+		if errors.Is(err, merkle.ErrNoVersion) { // readable, no longer provable
 			err = errors.Join(ErrNotFound, err)
 		}
 		backendErr(w, err)
@@ -260,7 +261,7 @@ func proposalView(p *gov.Proposal, now int64) ProposalView {
 
 // timeOf is the block time of a snapshot's height, at which its consents
 // and emergency accesses are judged.
-func (s *Server) timeOf(snap *store.Snapshot) int64 {
+func (s *Server) timeOf(snap *merkle.Snapshot) int64 {
 	if t, err := s.b.BlockTime(snap.Version()); err == nil {
 		return t.Unix()
 	}

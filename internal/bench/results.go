@@ -97,6 +97,9 @@ type Report struct {
 	Setup   *Setup    `json:"setup,omitempty"`
 	Results *Results  `json:"results"`
 	Profile string    `json:"cpu_profile,omitempty"`
+	// Baselines are the baseline runs a medchain run was compared with
+	// (the strongest first).
+	Baselines []*Report `json:"baselines,omitempty"`
 }
 
 // Params are the parameters of a run.
@@ -261,13 +264,14 @@ func Compare(w io.Writer, reports []*Report, names []string) {
 		return
 	}
 	fmt.Fprintln(w)
+	slices.SortStableFunc(bases, func(a, b int) int { return baselineRank(reports[a]) - baselineRank(reports[b]) })
 	for _, m := range meds {
 		for _, b := range bases {
 			br := reports[b].Results.CommittedTPS
 			if br == 0 {
 				continue
 			}
-			fmt.Fprintf(w, "%s / %s = %.3f× (%.0f / %.0f tx/s)\n", names[m], names[b], reports[m].Results.CommittedTPS/br,
+			fmt.Fprintf(w, "%s / %s, %s = %.3f× (%.0f / %.0f tx/s)\n", names[m], names[b], Baseline(reports[b]), reports[m].Results.CommittedTPS/br,
 				reports[m].Results.CommittedTPS, br)
 		}
 	}

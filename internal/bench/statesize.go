@@ -25,12 +25,13 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/medchain/medchain/app"
-	"github.com/medchain/medchain/app/apptest"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -168,7 +169,7 @@ type TreeSize struct {
 	Buckets    int `json:"buckets"`
 }
 
-func treeSize(t *store.Tree) TreeSize {
+func treeSize(t *merkle.Tree) TreeSize {
 	st := t.Stats()
 	return TreeSize{Keys: st.Keys, InnerNodes: st.InnerNodes, Buckets: st.Buckets}
 }
@@ -322,28 +323,71 @@ type stateNode struct {
 	time   time.Time
 }
 
-// statePractitionerName names the j-th extra practitioner of the genesis
-// (its key is apptest.Key of the name).
+// statePractitionerName names the j-th practitioner of the genesis (its
+// key is stateNamedKey of the name).
 func statePractitionerName(j int) string { return fmt.Sprintf("state-practitioner-%d", j) }
 
 // statePractitioners are the addresses of the extra practitioners.
 func statePractitionerAddrs() []crypto.Address {
 	out := make([]crypto.Address, statePractitioners)
 	for j := range out {
-		out[j] = apptest.Key(statePractitionerName(j)).Address()
+		out[j] = stateNamedKey(statePractitionerName(j)).Address()
 	}
 	return out
 }
 
-// initStateNode runs InitChain with the apptest network's genesis plus
-// statePractitioners practitioners, split between the hospital and the lab.
-func initStateNode(ctx context.Context, tree *store.Tree) (*stateNode, error) {
-	cfg := apptest.Domain()
-	orgs := []string{apptest.OrgHospital, apptest.OrgLab}
-	for j := range statePractitioners {
-		cfg.Members = append(cfg.Members, apptest.Member{Name: statePractitionerName(j), Org: orgs[j%len(orgs)], Role: accounts.RolePractitioner})
+// stateNamedKey derives the key of a genesis account or organization from
+// its name (the derivation of app/apptest's test network, so a state built
+// by an earlier medchain is found again).
+func stateNamedKey(name string) *crypto.PrivKey {
+	s := sha256.Sum256([]byte("medchain/apptest/sign/" + name))
+	e := sha256.Sum256([]byte("medchain/apptest/enc/" + name))
+	k, err := crypto.KeyFromSeeds(s[:], e[:])
+	if err != nil {
+		panic(err) // 32-byte seeds cannot fail
 	}
-	state, vals, err := apptest.GenesisFor(cfg)
+	return k
+}
+
+// stateGenesisTime is the state's first block time.
+var stateGenesisTime = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// stateGenesis is the state's genesis: a hospital and a lab with their
+// encryption keys, one validator run by the hospital, and statePractitioners
+// practitioners split between the two. Patients register themselves.
+func stateGenesis() (app.GenesisState, []abci.ValidatorUpdate, error) {
+	const power = 10
+	orgs := []accounts.GenesisOrg{
+		{ID: "dev-hospital", Name: "Development General Hospital", Type: "hospital"},
+		{ID: "dev-lab", Name: "Development Clinical Laboratory", Type: "lab"},
+	}
+	ag := accounts.Genesis{}
+	for _, o := range orgs {
+		o.EncKey = stateNamedKey("org/" + o.ID).EncKey()
+		ag.Orgs = append(ag.Orgs, o)
+	}
+	for j := range statePractitioners {
+		k := stateNamedKey(statePractitionerName(j))
+		ag.Accounts = append(ag.Accounts, accounts.GenesisAccount{
+			PubKey: k.PubKey(), EncKey: k.EncKey(), Kind: "member", Org: orgs[j%len(orgs)].ID, Role: accounts.RolePractitioner, Balance: 1_000_000,
+		})
+	}
+	val := stateNamedKey("validator").PubKey()
+	gg := gov.Genesis{Validators: []gov.GenesisValidator{{PubKey: val, Power: power, Org: orgs[0].ID}}}
+	state := app.GenesisState{}
+	for name, v := range map[string]any{"accounts": ag, "gov": gg} {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		state[name] = raw
+	}
+	return state, []abci.ValidatorUpdate{abci.Ed25519ValidatorUpdate(val[:], power)}, nil
+}
+
+// initStateNode runs InitChain with stateGenesis.
+func initStateNode(ctx context.Context, tree *merkle.Tree) (*stateNode, error) {
+	state, vals, err := stateGenesis()
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
@@ -351,7 +395,7 @@ func initStateNode(ctx context.Context, tree *store.Tree) (*stateNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	n := &stateNode{app: app.New(tree, app.Options{}), time: apptest.GenesisTime}
+	n := &stateNode{app: app.New(tree, app.Options{}), time: stateGenesisTime}
 	if _, err := n.app.InitChain(ctx, &abci.RequestInitChain{
 		Time: n.time, ChainId: stateChainID, InitialHeight: 1, Validators: vals, AppStateBytes: raw,
 	}); err != nil {
@@ -528,7 +572,7 @@ func buildState(ctx context.Context, o StateOptions) (*StateBuild, error) {
 	if err := freshDir(o.Home); err != nil {
 		return nil, err
 	}
-	tree, err := store.OpenTree(o.Home)
+	tree, err := merkle.OpenTree(o.Home)
 	if err != nil {
 		return nil, err
 	}
@@ -539,7 +583,7 @@ func buildState(ctx context.Context, o StateOptions) (*StateBuild, error) {
 	return b, err
 }
 
-func buildInto(ctx context.Context, tree *store.Tree, o StateOptions) (*StateBuild, error) {
+func buildInto(ctx context.Context, tree *merkle.Tree, o StateOptions) (*StateBuild, error) {
 	n, err := initStateNode(ctx, tree)
 	if err != nil {
 		return nil, err
@@ -626,7 +670,7 @@ func (p *buildProgress) tick(txs int64) {
 
 // checkpoint measures the state folder and this process after the block
 // that completed a checkpoint's patients.
-func (p *buildProgress) checkpoint(n *stateNode, tree *store.Tree, txs int64) (StateCheckpoint, error) {
+func (p *buildProgress) checkpoint(n *stateNode, tree *merkle.Tree, txs int64) (StateCheckpoint, error) {
 	t0 := time.Now()
 	since := p.cpTime
 	if since.IsZero() {
@@ -684,7 +728,7 @@ func serveState(ctx context.Context, o StateOptions) (*StateServe, stateMeta, er
 	debug.FreeOSMemory() // what the build left behind is not the node's
 	s := &StateServe{PeakFromOpen: resetPeakRSS()}
 	start := time.Now()
-	tree, err := store.OpenTree(o.Home)
+	tree, err := merkle.OpenTree(o.Home)
 	if err != nil {
 		return nil, meta, err
 	}

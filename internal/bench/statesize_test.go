@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
@@ -79,7 +79,7 @@ func TestStateBuildAndReopen(t *testing.T) {
 // checkBuiltState reopens the state and finds patients' records and consents.
 func checkBuiltState(t *testing.T, dir string, patients, k int) {
 	t.Helper()
-	tree, err := store.OpenTree(dir)
+	tree, err := merkle.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ type benchFlags struct {
 	mix, intake, out      string
 	lanes, batch, txBytes int
 	baseline, rpc, kvApp  string
-	kvIndexer             string
+	kvIndexer, compare    string
 	inprocNode            bool
 	profile               string
 	nodePID, outstanding  int
@@ -73,13 +73,22 @@ most --outstanding transactions sent and not yet committed when that is set.
 --inproc-node, --intake inproc calls the node's mempool directly.
 
 Committed counts and latencies come from the blocks (GET /v1/blocks/{h}), not from
-submission responses. --out writes the machine, the command, the parameters and
-the results as JSON; "medchain bench compare" sets such files side by side.
+submission responses.
 
---baseline kvstore-rpc | kvstore-inproc instead runs CometBFT's kvstore example
-application in this process, with the consensus and mempool settings of --home's
-node (or the defaults), fed --tx-bytes key=value transactions through CometBFT's
-JSON-RPC broadcast_tx_async or straight into its mempool.`,
+After medchain's run, bench runs the strongest baseline with the same load shape
+(--compare kvstore-rpc, the default): CometBFT's kvstore example application in a
+node of its own process ("medchain bench kvstore-node", with --home's consensus and
+mempool settings, its transaction indexer off), fed --tx-bytes key=value
+transactions through JSON-RPC broadcast_tx_async by this process, and reports
+first "medchain / kvstore (JSON-RPC, separate load generator, indexer off)".
+--compare none skips it.
+
+--out writes the machine, the command, the parameters and the results (with the
+baseline's) as JSON; "medchain bench compare" sets such files side by side.
+
+--baseline kvstore-rpc | kvstore-inproc instead runs only a kvstore baseline, in
+this process (or, with --rpc, an already running "bench kvstore-node"), fed through
+CometBFT's JSON-RPC or straight into its mempool.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmdContext(cmd), os.Interrupt, syscall.SIGTERM)
@@ -103,7 +112,8 @@ JSON-RPC broadcast_tx_async or straight into its mempool.`,
 	fl.StringVar(&f.baseline, "baseline", "", "run a CometBFT kvstore baseline instead: "+baselineRPC+" or "+baselineInproc)
 	fl.StringVar(&f.rpc, "rpc", "", "with --baseline "+baselineRPC+": drive this already running kvstore node's JSON-RPC (see bench kvstore-node)")
 	fl.StringVar(&f.kvApp, "kv-app", "persistent", "baseline kvstore: persistent (goleveldb) or memory")
-	fl.StringVar(&f.kvIndexer, "kv-indexer", "kv", "baseline kvstore's transaction indexer: kv (CometBFT's, the default) or null")
+	fl.StringVar(&f.kvIndexer, "kv-indexer", "null", "baseline kvstore's transaction indexer: null (off, the strongest baseline) or kv (CometBFT's)")
+	fl.StringVar(&f.compare, "compare", baselineRPC, "after a medchain run, the baseline run to compare with: "+baselineRPC+" (kvstore node in its own process, JSON-RPC, indexer off) or none")
 	fl.IntVar(&f.txBytes, "tx-bytes", 250, "baseline transaction size")
 	fl.DurationVar(&f.timeoutCommit, "timeout-commit", 0, "block interval of an in-process node or baseline (default: --home's config, else 1s)")
 	fl.BoolVar(&f.inprocNode, "inproc-node", false, "run a development node in this process instead of using --node")
@@ -137,6 +147,10 @@ func runBench(ctx context.Context, g *globals, f benchFlags) error {
 		Intake: f.intake, Rate: f.rate, Outstanding: f.outstanding, Duration: f.duration.String(), Warmup: f.warmup.String(), Batch: f.batch,
 	}
 	progress := quietOr(f, g)
+	if f.compare != baselineRPC && f.compare != "none" {
+		return fmt.Errorf("--compare %q: want %s or none", f.compare, baselineRPC)
+	}
+	userLanes := f.lanes
 	mode := f.intake
 	switch f.baseline {
 	case baselineRPC:
@@ -201,8 +215,66 @@ func runBench(ctx context.Context, g *globals, f benchFlags) error {
 		Tool: "medchain bench", Date: time.Now().UTC(), Command: os.Args, Machine: machine,
 		Params: params, Setup: setup, Results: res, Profile: f.profile,
 	}
-	rep.Summary(g.env.Stdout)
+	if f.baseline != "" || f.compare == "none" {
+		rep.Summary(g.env.Stdout)
+		return writeResults(g, f.out, rep.WriteJSON)
+	}
+	base, err := runStrongestBaseline(ctx, g, f, userLanes, params.TimeoutCommit)
+	if err != nil {
+		rep.Summary(g.env.Stdout)
+		return errors.Join(fmt.Errorf("baseline: %w", err), writeResults(g, f.out, rep.WriteJSON))
+	}
+	rep.Baselines = []*bench.Report{base}
+	bench.Comparison(g.env.Stdout, rep, base)
 	return writeResults(g, f.out, rep.WriteJSON)
+}
+
+// runStrongestBaseline runs CometBFT's kvstore in a node process of its own
+// (this binary's `bench kvstore-node`, indexer off), loads it through
+// JSON-RPC with the medchain run's rate, window and lanes, and stops it.
+// timeoutCommit, when set, is the block interval the medchain node had.
+func runStrongestBaseline(ctx context.Context, g *globals, f benchFlags, lanes int, timeoutCommit string) (*bench.Report, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--home", g.home, "--kv-indexer", "null", "--kv-app", f.kvApp}
+	switch {
+	case f.timeoutCommit > 0:
+		args = append(args, "--timeout-commit", f.timeoutCommit.String())
+	case timeoutCommit != "":
+		args = append(args, "--timeout-commit", timeoutCommit)
+	}
+	fmt.Fprintf(g.env.Stdout, "\nbaseline: starting a kvstore node process (JSON-RPC, indexer off)\n")
+	kv, err := bench.StartKVNodeProcess(ctx, exe, args, g.env.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer kv.Stop()
+	bf := f
+	bf.baseline, bf.rpc, bf.kvIndexer, bf.lanes, bf.nodePID, bf.profile = baselineRPC, kv.URL, "null", lanes, kv.PID(), ""
+	defaultLanes(&bf, "jsonrpc")
+	params := bench.Params{
+		Intake: "jsonrpc", Rate: bf.rate, Outstanding: bf.outstanding, Duration: bf.duration.String(), Warmup: bf.warmup.String(), Batch: bf.batch, Lanes: bf.lanes,
+	}
+	target, _, err := kvTarget(g, bf, &params)
+	if err != nil {
+		return nil, err
+	}
+	pid := kv.PID()
+	target.NodeCPU = func() (time.Duration, bool) {
+		d, err := bench.PIDCPU(pid)
+		return d, err == nil
+	}
+	machine := bench.CollectMachine()
+	cfg := bench.Config{Rate: bf.rate, Duration: bf.duration, Warmup: bf.warmup, Drain: bf.drain, Lanes: bf.lanes, Batch: bf.batch, Outstanding: bf.outstanding, Progress: quietOr(f, g)}
+	fmt.Fprintf(g.env.Stdout, "load: %s via %s, %s, %d lanes, window %s after %s warmup\n", bench.Baseline(&bench.Report{Params: params}), target.Intake.Name(), rateText(bf.rate), bf.lanes, bf.duration, bf.warmup)
+	res, err := bench.Run(ctx, target, cfg)
+	if err != nil {
+		return nil, err
+	}
+	machine.LoadEnd = bench.LoadAvg()
+	return &bench.Report{Tool: "medchain bench", Date: time.Now().UTC(), Command: os.Args, Machine: machine, Params: params, Results: res}, nil
 }
 
 // writeResults writes a report to path, when one is given.

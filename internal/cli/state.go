@@ -14,6 +14,7 @@ import (
 
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
@@ -98,12 +99,12 @@ func fingerprint(k []byte) uint64 {
 // for reading, and returns a close function. It is the only place the CLI
 // opens a state database; the node must be stopped (the database is locked
 // while it runs).
-func openCommittedState(home string) (*store.Snapshot, func() error, error) {
+func openCommittedState(home string) (*merkle.Snapshot, func() error, error) {
 	dir := config.DataDir(home)
-	if _, err := os.Stat(filepath.Join(dir, store.DBName)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, merkle.DBName)); err != nil {
 		return nil, nil, fmt.Errorf("no state database under %s: %w", dir, err)
 	}
-	tree, err := store.OpenTree(dir)
+	tree, err := merkle.OpenTree(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the state under %s (is the node still running?): %w", dir, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
@@ -30,7 +31,7 @@ func stateHome(t *testing.T, edit func(kv store.KV)) string {
 	if err := os.MkdirAll(config.DataDir(home), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := store.OpenTree(config.DataDir(home))
+	tr, err := merkle.OpenTree(config.DataDir(home))
 	if err != nil {
 		t.Fatal(err)
 	}

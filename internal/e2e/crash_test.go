@@ -20,7 +20,7 @@ import (
 	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/testnet"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 )
 
@@ -108,7 +108,7 @@ func TestDevNodeCrashSafety(t *testing.T) {
 	}
 	// The state at the top height proves against the app hash in the next
 	// header. (Older heights are no longer provable: the node keeps proofs
-	// for its last store.ProvableVersions heights.)
+	// for its last merkle.ProvableVersions heights.)
 	key := accounts.AccountKey(all[0].patient)
 	b, err := node.Block(ctx, top+1)
 	if err != nil {
@@ -132,7 +132,7 @@ func TestDevNodeCrashSafety(t *testing.T) {
 	if err := testnet.CopyDir(node.Home, replayHome); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.RemoveAll(filepath.Join(config.DataDir(replayHome), store.DBName)); err != nil {
+	if err := os.RemoveAll(filepath.Join(config.DataDir(replayHome), merkle.DBName)); err != nil {
 		t.Fatal(err)
 	}
 	// Replaying, CometBFT compares the app hash the application computes

@@ -16,6 +16,7 @@ import (
 	"github.com/medchain/medchain/internal/blob"
 	"github.com/medchain/medchain/internal/fhirr4"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
@@ -25,7 +26,7 @@ import (
 type Chain interface {
 	ChainID() string
 	// Latest returns the latest committed state and its block time.
-	Latest() (*store.Snapshot, time.Time, error)
+	Latest() (*merkle.Snapshot, time.Time, error)
 	// Broadcast registers for the commit of each transaction, then hands
 	// them to the mempool in order, stopping at the first one CheckTx
 	// refuses. It returns CheckTx's answer for each transaction tried, and
@@ -152,7 +153,7 @@ func (s *Server) Close() {
 type request struct {
 	r    *http.Request
 	sess *session
-	snap *store.Snapshot
+	snap *merkle.Snapshot
 	time time.Time // block time of snap
 	now  int64     // the same, unix seconds
 	org  string    // the gateway's organization

@@ -18,6 +18,7 @@ import (
 	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
@@ -44,7 +45,7 @@ var (
 // State is the committed state the gateway decides from.
 type State interface {
 	// Latest returns the latest committed state and its block time.
-	Latest() (*store.Snapshot, time.Time, error)
+	Latest() (*merkle.Snapshot, time.Time, error)
 }
 
 // Server serves ciphertext and re-wrapped keys to authorized requesters.

@@ -19,6 +19,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/params"
@@ -38,9 +39,9 @@ var (
 	psychBlob   = []byte("ciphertext of a psychiatric note")
 )
 
-type state struct{ snap *store.Snapshot }
+type state struct{ snap *merkle.Snapshot }
 
-func (s state) Latest() (*store.Snapshot, time.Time, error) { return s.snap, blockTime, nil }
+func (s state) Latest() (*merkle.Snapshot, time.Time, error) { return s.snap, blockTime, nil }
 
 type chain struct{}
 
@@ -57,7 +58,7 @@ func (chain) Sequence(crypto.Address) uint64 { return 0 }
 // gateway over it with both blobs stored.
 func newGateway(t *testing.T, blobs blob.Store, stray func(kv store.KV)) *gateway.Server {
 	t.Helper()
-	tr := store.NewMemTree()
+	tr := merkle.NewMemTree()
 	t.Cleanup(func() { tr.Close() })
 	routes := map[string]sm.Route{}
 	for _, m := range []sm.Module{accounts.Module{}, &consent.Module{Params: params.NewRegistry(consent.ParamDefs...)}, records.Module{}} {

@@ -20,7 +20,7 @@ import (
 	"github.com/medchain/medchain/internal/lightproof"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/params"
@@ -51,13 +51,13 @@ var (
 // emergency custody at hospital A to allergies, gave lab B's techB her
 // observations and gina guardianship; doctorA of A opened an emergency.
 type fixture struct {
-	tree *store.Tree
-	snap *store.Snapshot
+	tree *merkle.Tree
+	snap *merkle.Snapshot
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	tr := store.NewMemTree()
+	tr := merkle.NewMemTree()
 	t.Cleanup(func() { tr.Close() })
 	reg := params.NewRegistry(consent.ParamDefs...)
 	routes := map[string]sm.Route{}
@@ -140,9 +140,9 @@ var errUnused = errors.New("not used by these tests")
 
 func (b backend) Status(context.Context) (*api.Status, error)                 { return nil, errUnused }
 func (b backend) Submit(context.Context, []byte, bool) (*api.TxResult, error) { return nil, errUnused }
-func (b backend) State(h int64) (*store.Snapshot, error) {
+func (b backend) State(h int64) (*merkle.Snapshot, error) {
 	if h != 0 && h != b.f.snap.Version() {
-		return nil, store.ErrNoVersion
+		return nil, merkle.ErrNoVersion
 	}
 	return b.f.snap, nil
 }

@@ -9,7 +9,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/medchain/medchain/internal/api"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // MaxProofBytes bounds the encoded ICS23 proof VerifyAgainstHeader decodes.
@@ -83,7 +83,7 @@ func VerifyAgainstHeader(appHash []byte, p *api.Proof, key, wantValue []byte) er
 			return fmt.Errorf("%w: proven value differs from the expected one", ErrValueMismatch)
 		}
 	}
-	if err := store.VerifyProof(appHash, &cp, key, value); err != nil {
+	if err := merkle.VerifyProof(appHash, &cp, key, value); err != nil {
 		return fmt.Errorf("%w %X: %v", ErrNotProven, appHash, err)
 	}
 	return nil

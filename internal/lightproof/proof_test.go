@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"github.com/medchain/medchain/internal/api"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // memState commits a few keys to a memory tree and returns its snapshot.
-func memState(t testing.TB) *store.Snapshot {
+func memState(t testing.TB) *merkle.Snapshot {
 	t.Helper()
-	tr := store.NewMemTree()
+	tr := merkle.NewMemTree()
 	t.Cleanup(func() { tr.Close() })
 	for i := range 20 {
 		tr.Set(fmt.Appendf(nil, "key-%02d", 2*i), fmt.Appendf(nil, "value-%d", i))
@@ -29,7 +29,7 @@ func memState(t testing.TB) *store.Snapshot {
 	return snap
 }
 
-func prove(t testing.TB, snap *store.Snapshot, key string) *api.Proof {
+func prove(t testing.TB, snap *merkle.Snapshot, key string) *api.Proof {
 	t.Helper()
 	p, err := api.BuildProof(snap, []byte(key))
 	if err != nil {

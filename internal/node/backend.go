@@ -16,7 +16,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/params"
 )
 
@@ -148,7 +148,7 @@ func describe(out *api.TxResult, raw []byte) {
 	}
 }
 
-func (n *Node) State(height int64) (*store.Snapshot, error) {
+func (n *Node) State(height int64) (*merkle.Snapshot, error) {
 	s, err := n.app.SnapshotAt(height)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // A home whose state an earlier medchain wrote with IAVL is refused with an
@@ -22,7 +22,7 @@ func TestCheckStateFormat(t *testing.T) {
 	if err := checkStateFormat(dir); err == nil || !strings.Contains(err.Error(), "earlier medchain") {
 		t.Fatalf("IAVL state: %v, want a refusal", err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, store.DBName), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, merkle.DBName), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := checkStateFormat(dir); err != nil {

@@ -21,7 +21,7 @@ import (
 	"github.com/medchain/medchain/internal/gateway"
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/internal/reqsig"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 )
 
@@ -120,7 +120,7 @@ func (n *Node) runGateway(ctx context.Context) {
 }
 
 // Latest implements gateway.State.
-func (n *Node) Latest() (*store.Snapshot, time.Time, error) {
+func (n *Node) Latest() (*merkle.Snapshot, time.Time, error) {
 	snap := n.app.Committed()
 	if snap == nil {
 		return nil, time.Time{}, errors.New("no committed state yet")

@@ -27,7 +27,7 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/fhir"
 	"github.com/medchain/medchain/internal/gateway"
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // Node is a running medchain node.
@@ -35,7 +35,7 @@ type Node struct {
 	home    string
 	cfg     config.Config
 	log     *slog.Logger
-	tree    *store.Tree
+	tree    *merkle.Tree
 	app     *app.App
 	cmt     *nm.Node
 	rpc     *local.Local
@@ -73,8 +73,8 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 	if err := checkStateFormat(config.DataDir(home)); err != nil {
 		return nil, err
 	}
-	tree, err := store.OpenTree(config.DataDir(home))
-	if errors.Is(err, store.ErrStateFormat) {
+	tree, err := merkle.OpenTree(config.DataDir(home))
+	if errors.Is(err, merkle.ErrStateFormat) {
 		return nil, fmt.Errorf("%w: its blocks carry app hashes this version cannot reproduce; start a new "+
 			"network (for a development network: a new --home, or remove this one)", err)
 	}
@@ -237,7 +237,7 @@ func metricsProvider(cc *cmtcfg.Config) nm.MetricsProvider {
 // so CometBFT's replay would stop with an app hash mismatch.
 func checkStateFormat(dataDir string) error {
 	_, errOld := os.Stat(filepath.Join(dataDir, "application.db"))
-	_, errNew := os.Stat(filepath.Join(dataDir, store.DBName))
+	_, errNew := os.Stat(filepath.Join(dataDir, merkle.DBName))
 	if errOld == nil && errors.Is(errNew, os.ErrNotExist) {
 		return fmt.Errorf("%s holds state written by an earlier medchain (IAVL, data/application.db) "+
 			"whose app hashes this version cannot reproduce; start a new network (for a development "+

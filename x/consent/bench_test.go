@@ -11,6 +11,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/params"
@@ -125,7 +126,7 @@ func BenchmarkMayRead(b *testing.B) {
 		bench(b, kv, qs)
 	})
 	b.Run("committed", func(b *testing.B) {
-		tree := store.NewMemTree()
+		tree := merkle.NewMemTree()
 		qs := benchState(b, tree, now)
 		if _, _, err := tree.Commit(); err != nil {
 			b.Fatal(err)

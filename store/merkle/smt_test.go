@@ -1,4 +1,4 @@
-package store_test
+package merkle_test
 
 import (
 	"bytes"
@@ -7,13 +7,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // rebuilt returns the root of a fresh tree holding exactly model.
 func rebuilt(t *testing.T, model map[string]string) []byte {
 	t.Helper()
-	fresh := store.NewMemTree()
+	fresh := merkle.NewMemTree()
 	defer fresh.Close()
 	for k, v := range model {
 		fresh.Set([]byte(k), []byte(v))
@@ -34,7 +34,7 @@ func rebuilt(t *testing.T, model map[string]string) []byte {
 func TestTreeMatchesModel(t *testing.T) {
 	for _, bits := range []int{64, 8} {
 		t.Run(fmt.Sprintf("fp of %d bits", bits), func(t *testing.T) {
-			defer store.SetFPBits(bits)()
+			defer merkle.SetFPBits(bits)()
 			treeMatchesModel(t)
 		})
 	}
@@ -42,7 +42,7 @@ func TestTreeMatchesModel(t *testing.T) {
 
 func treeMatchesModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	tr := store.NewMemTree()
+	tr := merkle.NewMemTree()
 	defer tr.Close()
 	model := map[string]string{}
 	type saved struct {
@@ -94,8 +94,8 @@ func treeMatchesModel(t *testing.T) {
 			for range 4 {
 				k := key()
 				v, proof, err := snap.Prove([]byte(k))
-				if h.version <= version-store.ProvableVersions {
-					if !errors.Is(err, store.ErrNotProvable) {
+				if h.version <= version-merkle.ProvableVersions {
+					if !errors.Is(err, merkle.ErrNotProvable) {
 						t.Fatalf("version %d at %d: Prove = %v, want ErrNotProvable", h.version, version, err)
 					}
 					break
@@ -107,7 +107,7 @@ func treeMatchesModel(t *testing.T) {
 				if present != (v != nil) || (present && string(v) != want) {
 					t.Fatalf("version %d: %s = %q, want %q (present %v)", h.version, k, v, want, present)
 				}
-				if err := store.VerifyProof(h.root, proof, []byte(k), v); err != nil {
+				if err := merkle.VerifyProof(h.root, proof, []byte(k), v); err != nil {
 					t.Fatalf("version %d (now %d): proof of %s: %v", h.version, version, k, err)
 				}
 			}
@@ -123,14 +123,14 @@ func treeMatchesModel(t *testing.T) {
 // TestTreeReusesNodes: updating the same keys version after version must not
 // grow the tree's node count without bound.
 func TestTreeReusesNodes(t *testing.T) {
-	tr := store.NewMemTree()
+	tr := merkle.NewMemTree()
 	defer tr.Close()
 	for i := range 1000 {
 		tr.Set([]byte(fmt.Sprintf("key%d", i)), []byte("0"))
 	}
 	tr.Commit()
 	var peak int
-	size := func(s store.Stats) int { return s.InnerNodes + s.Buckets + s.LeafSlots }
+	size := func(s merkle.Stats) int { return s.InnerNodes + s.Buckets + s.LeafSlots }
 	for v := range 100 {
 		for i := 0; i < 1000; i += 7 {
 			tr.Set([]byte(fmt.Sprintf("key%d", i)), []byte(fmt.Sprint(v)))
@@ -156,7 +156,7 @@ func TestTreeReusesNodes(t *testing.T) {
 func TestTreeReopenRebuildsTheSameRoot(t *testing.T) {
 	for _, bits := range []int{64, 8} {
 		t.Run(fmt.Sprintf("fp of %d bits", bits), func(t *testing.T) {
-			defer store.SetFPBits(bits)()
+			defer merkle.SetFPBits(bits)()
 			treeReopenRebuildsTheSameRoot(t)
 		})
 	}
@@ -164,7 +164,7 @@ func TestTreeReopenRebuildsTheSameRoot(t *testing.T) {
 
 func treeReopenRebuildsTheSameRoot(t *testing.T) {
 	dir := t.TempDir()
-	tr, err := store.OpenTree(dir)
+	tr, err := merkle.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func treeReopenRebuildsTheSameRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr.Close()
-	tr, err = store.OpenTree(dir)
+	tr, err = merkle.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func treeReopenRebuildsTheSameRoot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.VerifyProof(root, p, []byte(k), v); err != nil {
+		if err := merkle.VerifyProof(root, p, []byte(k), v); err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
 	}
@@ -206,7 +206,7 @@ func treeReopenRebuildsTheSameRoot(t *testing.T) {
 // A range read inside another range read's callback (modules do this) sees
 // its own range, and the outer one goes on where it was.
 func TestTreeNestedIteration(t *testing.T) {
-	tr := store.NewMemTree()
+	tr := merkle.NewMemTree()
 	defer tr.Close()
 	for _, k := range []string{"a1", "a2", "a3", "b1", "b2"} {
 		tr.Set([]byte(k), []byte("v"))

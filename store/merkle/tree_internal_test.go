@@ -1,4 +1,4 @@
-package store
+package merkle
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/medchain/medchain/store"
 )
 
 // A state database whose content no longer hashes to the committed root (a
@@ -63,7 +64,7 @@ func hashIndexFollowsKeys(t *testing.T) {
 			tr.Rollback()
 			continue
 		}
-		c := NewCache(tr)
+		c := store.NewCache(tr)
 		c.Set(key(1000+round), []byte("via a cache"))
 		c.Delete(key(4))
 		c.Write()
@@ -71,13 +72,13 @@ func hashIndexFollowsKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		state := map[[32]byte]string{}
-		it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixState, UpperBound: PrefixEnd(prefixState)})
+		it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixState, UpperBound: store.PrefixEnd(prefixState)})
 		for it.First(); it.Valid(); it.Next() {
 			state[sha256Sum(it.Key()[1:])] = string(it.Key()[1:])
 		}
 		it.Close()
 		n := 0
-		it, _ = tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: PrefixEnd(prefixHash)})
+		it, _ = tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: store.PrefixEnd(prefixHash)})
 		for it.First(); it.Valid(); it.Next() {
 			n++
 			if k, ok := state[[32]byte(it.Key()[1:])]; !ok || k != string(it.Value()) {
@@ -94,8 +95,9 @@ func hashIndexFollowsKeys(t *testing.T) {
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
 // Index keys are stored, read, listed, rolled back and committed like any
-// other key and survive a reopen, but they change neither the root nor the
-// hash → key index, and Prove refuses them.
+// other key and survive a reopen; they are not leaves (no hash → key entry,
+// Prove refuses them), and what reaches the root is the digest of their
+// writes under store.IndexDigestKey.
 func TestIndexKeysOutsideTheTree(t *testing.T) {
 	dir := t.TempDir()
 	tr, err := OpenTree(dir)
@@ -110,14 +112,17 @@ func TestIndexKeysOutsideTheTree(t *testing.T) {
 	idx := []byte{0xB3, 'p', '1'}
 	tr.Set(idx, []byte{})
 	tr.Set([]byte{0xB3, 'p', '2'}, []byte("x"))
-	if h := tr.WorkingHash(); !bytes.Equal(h, root) {
-		t.Fatalf("index writes changed the working root")
+	if h := tr.WorkingHash(); bytes.Equal(h, root) {
+		t.Fatalf("index writes left the working root unchanged")
 	}
 	tr.Rollback()
-	if tr.Get(idx) != nil {
-		t.Fatal("rolled-back index key still readable")
+	if tr.Get(idx) != nil || tr.Get(store.IndexDigestKey) != nil {
+		t.Fatal("rolled-back index key or digest still readable")
 	}
-	c := NewCache(tr)
+	if h := tr.WorkingHash(); !bytes.Equal(h, root) {
+		t.Fatalf("rolled back: working root %x, want %x", h, root)
+	}
+	c := store.NewCache(tr)
 	c.Set(idx, []byte{})
 	c.Set([]byte{0xB3, 'p', '2'}, []byte("x"))
 	c.Write()
@@ -125,8 +130,9 @@ func TestIndexKeysOutsideTheTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(root2, root) {
-		t.Fatal("committed index keys changed the root")
+	want := withDigest(t, map[string]string{"\x30record": "r"}, expectDigest(nil, []store.Write{{Key: string(idx), Value: []byte{}}, {Key: "\xB3p2", Value: []byte("x")}}))
+	if !bytes.Equal(root2, want) {
+		t.Fatalf("committed root %x, want the root of the proven keys and the digest %x", root2, want)
 	}
 	var listed []string
 	tr.Iterate([]byte{0xB3}, []byte{0xB4}, func(k, _ []byte) bool { listed = append(listed, string(k[1:])); return true })
@@ -134,20 +140,21 @@ func TestIndexKeysOutsideTheTree(t *testing.T) {
 		t.Fatalf("listed %q", listed)
 	}
 	snap, _ := tr.Snapshot(2)
-	if _, _, err := snap.Prove(idx); !errors.Is(err, ErrIndexKey) {
-		t.Fatalf("Prove(index key) = %v, want ErrIndexKey", err)
+	if _, _, err := snap.Prove(idx); !errors.Is(err, store.ErrIndexKey) {
+		t.Fatalf("Prove(index key) = %v, want store.ErrIndexKey", err)
 	}
 	n := 0
-	it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: PrefixEnd(prefixHash)})
+	it, _ := tr.db.NewIter(&pebble.IterOptions{LowerBound: prefixHash, UpperBound: store.PrefixEnd(prefixHash)})
 	for it.First(); it.Valid(); it.Next() {
 		n++
 	}
 	it.Close()
-	if n != 1 {
-		t.Fatalf("%d hash → key entries, want 1 (the record only)", n)
+	if n != 2 {
+		t.Fatalf("%d hash → key entries, want 2 (the record and the digest)", n)
 	}
 	tr.Delete(idx)
-	if _, _, err := tr.Commit(); err != nil {
+	root3, _, err := tr.Commit()
+	if err != nil {
 		t.Fatal(err)
 	}
 	tr.Close()
@@ -156,15 +163,53 @@ func TestIndexKeysOutsideTheTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if !bytes.Equal(tr.Hash(), root) || tr.Get(idx) != nil || string(tr.Get([]byte{0xB3, 'p', '2'})) != "x" {
-		t.Fatalf("reopened: root %x (want %x), deleted index %q, kept index %q", tr.Hash(), root, tr.Get(idx), tr.Get([]byte{0xB3, 'p', '2'}))
+	if !bytes.Equal(tr.Hash(), root3) || tr.Get(idx) != nil || string(tr.Get([]byte{0xB3, 'p', '2'})) != "x" {
+		t.Fatalf("reopened: root %x (want %x), deleted index %q, kept index %q", tr.Hash(), root3, tr.Get(idx), tr.Get([]byte{0xB3, 'p', '2'}))
 	}
+}
+
+// expectDigest is the index digest as docs/decisions.md specifies it,
+// written out independently of foldIndexWrites.
+func expectDigest(prev []byte, ws []store.Write) []byte {
+	if prev == nil {
+		prev = make([]byte, 32)
+	}
+	msg := append([]byte("medchain/index-digest/v1"), prev...)
+	for _, w := range ws {
+		msg = append(msg, byte(len(w.Key)))
+		msg = append(msg, w.Key...)
+		if w.Value == nil {
+			msg = append(msg, 0)
+			continue
+		}
+		msg = append(msg, 1, byte(len(w.Value)))
+		msg = append(msg, w.Value...)
+	}
+	h := sha256.Sum256(msg)
+	return h[:]
+}
+
+// withDigest is the root of a tree holding the proven pairs kv and the
+// index digest d, written as plain keys.
+func withDigest(t *testing.T, kv map[string]string, d []byte) []byte {
+	t.Helper()
+	tr := NewMemTree()
+	defer tr.Close()
+	for k, v := range kv {
+		tr.Set([]byte(k), []byte(v))
+	}
+	kh := sha256.Sum256(store.IndexDigestKey)
+	vh := sha256.Sum256(d)
+	lh := leafHash(&kh, &vh)
+	tr.setLeaf(store.IndexDigestKey, &kh, &lh)
+	tr.work.Set(store.IndexDigestKey, d)
+	return tr.WorkingHash()
 }
 
 // A state database without the format key (written before index keys left
 // the tree) or with another format is refused at open with ErrStateFormat.
 func TestOpenRefusesOtherFormat(t *testing.T) {
-	for _, format := range [][]byte{nil, {1}, {StateFormat + 1}} {
+	for _, format := range [][]byte{nil, {1}, {StateFormat - 1}, {StateFormat + 1}} {
 		dir := t.TempDir()
 		tr, err := OpenTree(dir)
 		if err != nil {

@@ -1,4 +1,4 @@
-package store
+package merkle
 
 // SetFPBits makes leaves keep only the first bits of their key hashes, so
 // that tests meet keys sharing an fp; it returns the undo.

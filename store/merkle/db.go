@@ -1,0 +1,114 @@
+package merkle
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/medchain/medchain/store"
+)
+
+// pebbleReader is what a database and its snapshots have in common.
+type pebbleReader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+func get(r pebbleReader, key []byte) ([]byte, error) {
+	v, c, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	return out, c.Close()
+}
+
+// stateBounds maps a state key range to database bounds.
+func stateBounds(start, end []byte) (lo, hi []byte) {
+	lo = append(prefixState[:1:1], start...)
+	hi = store.PrefixEnd(prefixState)
+	if end != nil {
+		hi = append(prefixState[:1:1], end...)
+	}
+	return lo, hi
+}
+
+func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool) {
+	lo, hi := stateBounds(start, end)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	store.Check(err)
+	for it.First(); it.Valid(); it.Next() {
+		if !fn(bytes.Clone(it.Key()[1:]), bytes.Clone(it.Value())) {
+			break
+		}
+	}
+	store.Check(firstErr(it.Error(), it.Close()))
+}
+
+// dbReader reads the latest committed state from the database for the
+// working version.
+type dbReader struct {
+	db *pebble.DB
+	// absent, when set, answers for keys the state does not hold.
+	absent func(key []byte) bool
+	// it is one iterator reused for every range read (re-bounded each
+	// time): opening a Pebble iterator costs more than most range reads.
+	// The database does not change while the dbReader is in use.
+	it        *pebble.Iterator
+	iterating bool
+}
+
+func (r *dbReader) close() error {
+	if r.it == nil {
+		return nil
+	}
+	err := r.it.Close()
+	r.it = nil
+	return err
+}
+
+func (r *dbReader) Get(key []byte) []byte {
+	if r.absent != nil && r.absent(key) {
+		return nil
+	}
+	v, err := get(r.db, append(prefixState[:1:1], key...))
+	store.Check(err)
+	return v
+}
+
+func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	if r.iterating { // a range read inside another's callback
+		iterate(r.db, start, end, fn)
+		return
+	}
+	r.iterating = true
+	defer func() { r.iterating = false }()
+	lo, hi := stateBounds(start, end)
+	if r.it == nil {
+		it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		store.Check(err)
+		r.it = it
+	} else {
+		r.it.SetBounds(lo, hi)
+	}
+	// fn may read through the same reader: hand it copies.
+	for ok := r.it.First(); ok; ok = r.it.Next() {
+		if !fn(bytes.Clone(r.it.Key()[1:]), bytes.Clone(r.it.Value())) {
+			break
+		}
+	}
+	store.Check(r.it.Error())
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
