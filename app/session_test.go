@@ -31,7 +31,9 @@ func acctSeq(h *apptest.Harness, a crypto.Address) uint64 {
 	return accounts.GetAccount(h.State(), a).Sequence
 }
 
-func sessSeq(h *apptest.Harness, pub crypto.PubKey) uint64 { return session.Get(h.State(), pub).Sequence }
+func sessSeq(h *apptest.Harness, pub crypto.PubKey) uint64 {
+	return session.Get(h.State(), pub).Sequence
+}
 
 // addRecord registers version 1 of a record of patient1 wrapped to patient1.
 func addRecord(t *testing.T, h *apptest.Harness, name, typ string) *sealed {
