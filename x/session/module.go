@@ -160,3 +160,34 @@ func Authorize(kv store.Reader, pub crypto.PubKey, msgType string, now int64) (P
 	}
 	return p, nil
 }
+
+// Reader resolves the key of a signed read request (gateway, API) at block
+// time now: the account it reads for and, for a session key, the live
+// session whose limits (Covers) bound the read; nil for the account's own
+// current key. A retired account key, an unknown key, or a revoked or
+// expired session is refused. The account's standing is the caller's check.
+func Reader(kv store.Reader, pub crypto.PubKey, now int64) (*accounts.Account, *Session, error) {
+	kind, addr, bound := accounts.BoundKey(kv, pub)
+	if bound && kind == accounts.BoundSession {
+		s, err := Active(kv, pub, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		a := accounts.GetAccount(kv, s.Account)
+		if a == nil {
+			return nil, nil, sm.Wrapf(accounts.ErrNotFound, "%s", s.Account)
+		}
+		return a, s, nil
+	}
+	if !bound {
+		addr = pub.Address()
+	}
+	a := accounts.GetAccount(kv, addr)
+	if a == nil {
+		return nil, nil, sm.Wrapf(accounts.ErrNotFound, "%s", addr)
+	}
+	if a.PubKey != pub {
+		return nil, nil, sm.Wrapf(accounts.ErrStaleKey, "the key of %s was rotated", addr)
+	}
+	return a, nil, nil
+}
