@@ -9,5 +9,9 @@
 // version go to exactly the parties consent.KeyHolders names; the patient or
 // a guardian shares existing versions with newly authorized parties and
 // erases a record (a tombstone: keys are deleted, hashes and trail remain).
+// An account re-wraps its own keys after a key rotation (records/rewrap),
+// and registers keys wrapped to a live session of its own for records the
+// session covers and it may read (records/session_keys); a session key's
+// writes stay within its session's records and types.
 // Deterministic; no I/O.
 package records
