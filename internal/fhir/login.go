@@ -67,17 +67,11 @@ func Login(ctx context.Context, hc *http.Client, base string, key *crypto.PrivKe
 	}
 	base = strings.TrimRight(base, "/")
 	expires := o.Now().Add(o.TTL).Unix()
-	var sk *crypto.PrivKey
+	var lim xsession.Limits
 	if !o.NoDelegation {
-		lim, err := SessionLimits(o.Scope, expires)
-		if err != nil {
+		var err error
+		if lim, err = SessionLimits(o.Scope, expires); err != nil {
 			return nil, fmt.Errorf("scope: %w", err)
-		}
-		if sk, err = crypto.GenerateKey(o.Rand); err != nil {
-			return nil, err
-		}
-		if err := o.Delegate(ctx, sk, lim); err != nil {
-			return nil, fmt.Errorf("delegate the session on chain: %w", err)
 		}
 	}
 	var ch ChallengeResponse
@@ -91,7 +85,9 @@ func Login(ctx context.Context, hc *http.Client, base string, key *crypto.PrivKe
 	req := TokenRequest{Address: o.Account.String(), Challenge: ch.Challenge, Scope: o.Scope, Expires: expires, Patient: o.Patient}
 	signer := key
 	var digest, sessKey []byte
-	if sk != nil {
+	if !o.NoDelegation {
+		// The organization's key is checked before anything is delegated:
+		// a node that lies about it gets nothing, not even a session.
 		orgKey, err := crypto.ParseEncKey(ch.OrgEncKey)
 		if err != nil {
 			return nil, fmt.Errorf("challenge: organization key: %w", err)
@@ -101,7 +97,17 @@ func Login(ctx context.Context, hc *http.Client, base string, key *crypto.PrivKe
 			return nil, fmt.Errorf("organization %s: %w", ch.Org, err)
 		}
 		if known != orgKey {
-			return nil, fmt.Errorf("the node's key for %s is not the organization's key on chain: not handing it the session key", ch.Org)
+			return nil, fmt.Errorf("the node's key for %s is not the organization's key on chain: not handing it a session", ch.Org)
+		}
+		sk, err := crypto.GenerateKey(o.Rand)
+		if err != nil {
+			return nil, err
+		}
+		// The challenge lasts ChallengeTTL: a delegation with very many data
+		// keys to re-wrap may outlast it (then log in again; the session
+		// registered stays usable by nobody and expires).
+		if err := o.Delegate(ctx, sk, lim); err != nil {
+			return nil, fmt.Errorf("delegate the session on chain: %w", err)
 		}
 		enc, ct, err := SealDelegation(o.Rand, orgKey, sk, o.Account, ch.ChainID, ch.Org, challenge)
 		if err != nil {

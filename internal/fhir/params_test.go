@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -417,4 +418,22 @@ func FuzzParseScopes(f *testing.F) {
 			t.Fatalf("%q: normalized %q does not parse back the same", s, text)
 		}
 	})
+}
+
+// TestKeyCacheZeroesWhatItHeld: eviction and wipe zero the key bytes the
+// cache held, not copies.
+func TestKeyCacheZeroesWhatItHeld(t *testing.T) {
+	c := newKeyCache(1)
+	one, two := [32]byte{1}, [32]byte{2}
+	c.put(consent.RecordID{1}, 1, one)
+	held := c.m[versionRef{consent.RecordID{1}, 1}]
+	c.put(consent.RecordID{2}, 1, two) // evicts the first
+	if *held != ([32]byte{}) {
+		t.Fatal("evicted key not zeroed")
+	}
+	held = c.m[versionRef{consent.RecordID{2}, 1}]
+	c.wipe()
+	if *held != ([32]byte{}) || len(c.m) != 0 {
+		t.Fatal("wiped key not zeroed")
+	}
 }
