@@ -107,8 +107,13 @@ cannot write for you. See docs/fhir.md.`,
 			orgKey := func(ctx context.Context, org string) (crypto.EncKey, error) {
 				return provenOrgKey(ctx, g, c, s.ChainID, witness, root, org)
 			}
+			var also []crypto.Address
+			if ctxPatient != "" {
+				p, _ := crypto.ParseAddress(ctxPatient)
+				also = append(also, p) // a guardian's ward: no consent lists it
+			}
 			delegate := func(ctx context.Context, sk *crypto.PrivKey, l session.Limits) error {
-				n, err := c.StartSession(ctx, s, account, sk, l)
+				n, err := c.StartSession(ctx, s, account, sk, l, also...)
 				if err == nil {
 					fmt.Fprintf(g.env.Stderr, "session %s delegated on chain, %d data keys wrapped to it\n", sk.PubKey(), n)
 				}

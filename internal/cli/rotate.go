@@ -6,12 +6,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/keystore"
 )
 
 // newAccountRotateKeysCmd builds `medchain account rotate-keys`.
 func newAccountRotateKeysCmd(g *globals) *cobra.Command {
 	var newName, oldName string
+	var wards []string
 	var tf txFlags
 	cmd := &cobra.Command{
 		Use:   "rotate-keys --from NAME [--new-name NEW]",
@@ -20,7 +22,8 @@ func newAccountRotateKeysCmd(g *globals) *cobra.Command {
 default, under the same passphrase), and replaces the --from account's keys with it
 on chain (accounts/rotate_keys, signed by the current key, with the new key's proof
 of possession). The account keeps its address. Before the rotation is sent, every
-record key the account holds (its own records, and those shared with it) is opened
+record key the account holds (its own records, and those shared with it, and those of
+the patients named with --ward, whose guardian you are) is opened
 with the current key and wrapped to the new one; after it, the new key registers
 them (records/rewrap), so every record still opens. From then on the chain refuses
 the old key: sign with --from NEW. The old key file stays in the keystore; it can
@@ -52,12 +55,20 @@ interrupted: finish it with
 				return err
 			}
 			s.Fee = tf.fee
+			var also []crypto.Address
+			for _, w := range wards {
+				a, err := g.account(w)
+				if err != nil {
+					return fmt.Errorf("--ward: %w", err)
+				}
+				also = append(also, a)
+			}
 			if oldName != "" {
 				old, err := ks.Load(oldName, pass)
 				if err != nil {
 					return fmt.Errorf("--resume-from: %w", err)
 				}
-				n, err := c.Rewrap(ctx, s, account, old)
+				n, err := c.Rewrap(ctx, s, account, old, also...)
 				if err != nil {
 					return err
 				}
@@ -74,7 +85,7 @@ interrupted: finish it with
 			if err != nil {
 				return err
 			}
-			n, err := c.RotateKeys(ctx, s, account, next)
+			n, err := c.RotateKeys(ctx, s, account, next, also...)
 			if err != nil {
 				return err
 			}
@@ -85,6 +96,7 @@ interrupted: finish it with
 	}
 	f := cmd.Flags()
 	f.StringVar(&newName, "new-name", "", "keystore name of the new key (default NAME-next)")
+	f.StringArrayVar(&wards, "ward", nil, "a patient you are guardian of, whose record keys you hold too (repeat; the chain keeps no list of wards)")
 	f.StringVar(&oldName, "resume-from", "", "finish an interrupted re-wrap: the retired key that still opens the old wrapped keys")
 	tf.add(cmd)
 	return cmd

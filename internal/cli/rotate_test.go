@@ -29,9 +29,22 @@ func TestAccountRotateKeys(t *testing.T) {
 	for i := 1; i <= 2; i++ {
 		ids = append(ids, strings.TrimSpace(ok(t, "record", "add", "--from", "rotor", "--patient", addr, obs(i))))
 	}
+	// rotor is also the guardian of a ward, and holds the key of its record.
+	ok(t, "keys", "add", "rotor-ward")
+	ok(t, "account", "register", "--from", "rotor-ward")
+	ward := keyAddr(t, "rotor-ward")
+	ok(t, "guardian", "set", "--from", "rotor-ward", addr)
+	wardFile := filepath.Join(dir, "ward.json")
+	body := fmt.Sprintf(`{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},
+		"subject":{"reference":"Patient/%s"},"effectiveDateTime":"2024-03-05","valueQuantity":{"value":64,"unit":"/min"}}`, ward)
+	if err := os.WriteFile(wardFile, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wardID := strings.TrimSpace(ok(t, "record", "add", "--from", "rotor-ward", "--patient", ward, wardFile))
 
-	out := ok(t, "account", "rotate-keys", "--from", "rotor")
-	wantContains(t, out, "account "+addr, `"rotor-next"`, "2 record keys re-wrapped")
+	out := ok(t, "account", "rotate-keys", "--from", "rotor", "--ward", "rotor-ward")
+	wantContains(t, out, "account "+addr, `"rotor-next"`, "3 record keys re-wrapped")
+	wantContains(t, ok(t, "record", "get", "--from", "rotor-next", wardID), `"value":64`)
 
 	// The old key is refused by the chain (and by the gateway).
 	wantContains(t, fails(t, "guardian", "set", "--from", "rotor", "doctor1"), "rotated")

@@ -68,10 +68,17 @@ type HeldKey struct {
 }
 
 // HeldKeys lists every record version whose data key is wrapped to the
-// account, among the records of the account itself (a patient) and of the
-// patients whose consents name it. Erased records are skipped.
-func (c *Client) HeldKeys(ctx context.Context, account crypto.Address) ([]HeldKey, error) {
+// account, among the records of the account itself (a patient), of the
+// patients whose consents name it, and of the patients in also (the chain
+// keeps no listing of a guardian's wards: name them). Erased records are
+// skipped.
+func (c *Client) HeldKeys(ctx context.Context, account crypto.Address, also ...crypto.Address) ([]HeldKey, error) {
 	patients := []crypto.Address{account}
+	for _, p := range also {
+		if !containsAddr(patients, p) {
+			patients = append(patients, p)
+		}
+	}
 	var cs struct {
 		Consents []api.ConsentView `json:"consents"`
 	}
@@ -169,14 +176,15 @@ func (c *Client) sendChunks(ctx context.Context, s *Signer, ks []records.Rekey, 
 // StartSession puts a session on chain for the signer's account: it
 // delegates to sk within l (session/delegate, signed by the account's key),
 // then registers, wrapped to sk's encryption key, the data keys the account
-// holds for the records l covers (records/session_keys). It waits for every
+// holds for the records l covers (records/session_keys; see HeldKeys for
+// also). It waits for every
 // block and returns the number of keys registered. The account's own key
 // never leaves this process.
-func (c *Client) StartSession(ctx context.Context, s *Signer, account crypto.Address, sk *crypto.PrivKey, l session.Limits) (int, error) {
+func (c *Client) StartSession(ctx context.Context, s *Signer, account crypto.Address, sk *crypto.PrivKey, l session.Limits, also ...crypto.Address) (int, error) {
 	if _, err := c.SubmitRaw(ctx, s.Sign(session.NewDelegate(s.ChainID, account, sk, l)), true); err != nil {
 		return 0, fmt.Errorf("session/delegate: %w", err)
 	}
-	held, err := c.HeldKeys(ctx, account)
+	held, err := c.HeldKeys(ctx, account, also...)
 	if err != nil {
 		return 0, err
 	}
@@ -219,8 +227,8 @@ func (c *Client) StartSession(ctx context.Context, s *Signer, account crypto.Add
 // rotation is submitted (the old private key opens them); the rotation is
 // signed by the old key, the re-wrapped keys by the new one. It returns the
 // number of keys re-wrapped.
-func (c *Client) RotateKeys(ctx context.Context, s *Signer, account crypto.Address, next *crypto.PrivKey) (int, error) {
-	held, err := c.HeldKeys(ctx, account)
+func (c *Client) RotateKeys(ctx context.Context, s *Signer, account crypto.Address, next *crypto.PrivKey, also ...crypto.Address) (int, error) {
+	held, err := c.HeldKeys(ctx, account, also...)
 	if err != nil {
 		return 0, err
 	}
@@ -242,8 +250,8 @@ func (c *Client) RotateKeys(ctx context.Context, s *Signer, account crypto.Addre
 // keys that the old key still opens: it finishes a rotation whose re-wrap
 // was interrupted. Keys already re-wrapped are left alone. It returns the
 // number of keys re-wrapped.
-func (c *Client) Rewrap(ctx context.Context, s *Signer, account crypto.Address, old *crypto.PrivKey) (int, error) {
-	held, err := c.HeldKeys(ctx, account)
+func (c *Client) Rewrap(ctx context.Context, s *Signer, account crypto.Address, old *crypto.PrivKey, also ...crypto.Address) (int, error) {
+	held, err := c.HeldKeys(ctx, account, also...)
 	if err != nil {
 		return 0, err
 	}
