@@ -25,6 +25,7 @@ import (
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/session"
 )
 
 // Version of the application protocol, reported in Info.
@@ -127,6 +128,7 @@ func New(tree *merkle.Tree, opts Options) *App {
 			&consent.Module{Params: reg},
 			records.Module{},
 			audit.Module{},
+			session.Module{},
 		),
 		pending:   map[crypto.Address]uint64{},
 		staged:    map[[32]byte]stagedBundle{},
@@ -323,10 +325,10 @@ func (a *App) checkDecoded(raw []byte, tx *sm.Tx, holdAhead, recheck bool) (held
 	}
 	kv := a.checkState()
 	signer := tx.Signer()
-	acct := accounts.GetAccount(kv, signer)
+	who, werr := session.Authorize(kv, tx.Body.Signer, tx.Body.Type, a.CommittedTime().Unix())
 	next, ok := a.pending[signer]
-	if !ok && acct != nil {
-		next = acct.Sequence
+	if !ok {
+		next = who.Sequence()
 	}
 	if (recheck || holdAhead) && tx.Body.Sequence < next {
 		return false, sm.Wrapf(sm.ErrBadSequence, "got %d, want %d", tx.Body.Sequence, next)
@@ -339,9 +341,9 @@ func (a *App) checkDecoded(raw []byte, tx *sm.Tx, holdAhead, recheck bool) (held
 		a.verified.add(h)
 	}
 	if seq := tx.Body.Sequence; holdAhead && seq > next && seq-next <= maxAhead {
-		return true, a.authenticate(kv, tx, rt, acct, seq)
+		return true, a.authenticate(kv, tx, rt, who, werr, seq)
 	}
-	if err := a.authenticate(kv, tx, rt, acct, next); err != nil {
+	if err := a.authenticate(kv, tx, rt, who, werr, next); err != nil {
 		return false, err
 	}
 	a.pending[signer] = next + 1
@@ -365,8 +367,13 @@ func (a *App) checkState() store.Reader {
 }
 
 // authenticate applies the envelope rules shared by CheckTx and
-// FinalizeBlock: the signer's account, sequence and fee.
-func (a *App) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, acct *accounts.Account, next uint64) error {
+// FinalizeBlock: the signer's key (session.Authorize: current account key
+// or live session key within its limits), account, sequence and fee.
+func (a *App) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, who session.Principal, keyErr error, next uint64) error {
+	if keyErr != nil {
+		return keyErr
+	}
+	acct := who.Account
 	if tx.Body.Sequence != next {
 		return sm.Wrapf(sm.ErrBadSequence, "got %d, want %d", tx.Body.Sequence, next)
 	}
@@ -381,9 +388,6 @@ func (a *App) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, acct *accoun
 	}
 	if !accounts.CanSign(kv, acct) {
 		return sm.Wrapf(sm.ErrInactive, "%s", acct.Address)
-	}
-	if acct.PubKey != tx.Body.Signer {
-		return sm.Wrapf(sm.ErrBadSignature, "signer key does not match the account")
 	}
 	if min := a.params.Get(kv, ParamMinFee); tx.Body.Fee < min {
 		return sm.Wrapf(sm.ErrFeeTooLow, "fee %d, minimum %d", tx.Body.Fee, min)
@@ -606,17 +610,13 @@ func (a *App) deliver(ctx sm.Context, tx *sm.Tx) error {
 	if !ok {
 		return sm.Wrapf(sm.ErrUnknownType, "%q", tx.Body.Type)
 	}
-	signer := tx.Signer()
-	acct := accounts.GetAccount(ctx.Store, signer)
-	var next uint64
-	if acct != nil {
-		next = acct.Sequence
-	}
-	if err := a.authenticate(ctx.Store, tx, rt, acct, next); err != nil {
+	who, werr := session.Authorize(ctx.Store, tx.Body.Signer, tx.Body.Type, ctx.Time.Unix())
+	if err := a.authenticate(ctx.Store, tx, rt, who, werr, who.Sequence()); err != nil {
 		return err
 	}
+	signer, acct := who.Address, who.Account
 	if acct != nil {
-		acct.Sequence++
+		who.Advance(ctx.Store)
 		if err := accounts.ChargeFee(ctx.Store, acct, tx.Body.Fee); err != nil {
 			return err
 		}

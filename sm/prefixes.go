@@ -15,6 +15,7 @@ const (
 	PrefixGuardian    byte = 0x03 // accounts: patient ‖ guardian → Delegation
 	PrefixOrgMember   byte = 0x04 // accounts: org id ‖ 0x00 ‖ address → role
 	PrefixFeePool     byte = 0x05 // accounts: collected fees (one key)
+	PrefixSigningKey  byte = 0x06 // accounts: Ed25519 public key → kind ‖ address (rotated and session keys)
 	PrefixParam       byte = 0x10 // params: name → uint
 	PrefixProposal    byte = 0x11 // gov: id (8 bytes, big-endian) → Proposal
 	PrefixProposalSeq byte = 0x12 // gov: next proposal id (one key)
@@ -34,11 +35,13 @@ const (
 	PrefixRecordKey       byte = 0x32 // records: id ‖ version ‖ party → WrappedKey
 	PrefixRecordByPatient byte = 0xB3 // records: patient ‖ id → ∅
 	PrefixRecordByHash    byte = 0xB4 // records: content hash (32 bytes) → id ‖ version
+	PrefixSessionDataKey  byte = 0x35 // records: id ‖ version ‖ session public key → WrappedKey
 
 	PrefixAudit           byte = 0x40 // audit: patient ‖ seq (8 bytes) → Event
 	PrefixAuditSeq        byte = 0x41 // audit: next event sequence (one key)
 	PrefixAuditByAccessor byte = 0xC2 // audit: accessor ‖ seq → patient
 
+	PrefixSession byte = 0x50 // session: session public key → Session
 	// PrefixIndexDigest is reserved for the state tree: the one key 0x7F
 	// (store.IndexDigestKey) holds the chained digest of every block's index
 	// writes, so that the app hash covers index keys. No module writes

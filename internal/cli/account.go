@@ -30,7 +30,7 @@ func NewAccountCmd(g *globals) *cobra.Command {
 Wherever a command takes ACCOUNT, it accepts the name of a key in the keystore
 or an address (mc followed by 40 hex digits).`,
 	}
-	cmd.AddCommand(newAccountRegisterCmd(g), newAccountShowCmd(g), newAccountTxsCmd(g))
+	cmd.AddCommand(newAccountRegisterCmd(g), newAccountShowCmd(g), newAccountTxsCmd(g), newAccountRotateKeysCmd(g))
 	return cmd
 }
 

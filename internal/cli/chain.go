@@ -153,7 +153,7 @@ func (g *globals) send(ctx context.Context, tf txFlags, msg sm.Msg, outcome func
 		return nil, err
 	}
 	c := g.client()
-	s, err := c.NewSigner(ctx, key)
+	s, _, err := c.NewAccountSigner(ctx, key)
 	if err != nil {
 		return nil, err
 	}

@@ -45,3 +45,20 @@ func TestFHIRToken(t *testing.T) {
 		t.Fatalf("9 h token: %s", s)
 	}
 }
+
+// TestFHIRTokenProvesTheOrganizationKey: the key the session is sealed to is
+// proven against a light-client header from --witness, not taken from the
+// node: a witness that cannot answer stops the login before anything is
+// delegated or sealed.
+func TestFHIRTokenProvesTheOrganizationKey(t *testing.T) {
+	s := fails(t, "fhir", "token", "--from", "patient1", "--scope", "patient/*.read", "--witness", "http://127.0.0.1:1")
+	if !strings.Contains(s, "light client") {
+		t.Fatalf("with an unreachable witness: %s", s)
+	}
+	// The default witness is the RPC of the node whose home is --home: the
+	// dev node itself; the check then says so.
+	r := run(t, devEnv(), "fhir", "token", "--from", "patient1", "--scope", "patient/*.read")
+	if r.code != 0 || !strings.Contains(r.stderr, "light-client header comes from the node itself") {
+		t.Fatalf("default witness: %v", r)
+	}
+}

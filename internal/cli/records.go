@@ -31,7 +31,8 @@ func (g *globals) signer(ctx context.Context) (*client.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return g.client().NewSigner(ctx, key)
+	s, _, err := g.client().NewAccountSigner(ctx, key)
+	return s, err
 }
 
 func parseRecordID(s string) (consent.RecordID, error) {

@@ -12,13 +12,14 @@ import (
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/fhir"
+	"github.com/medchain/medchain/x/session"
 )
 
 type loginOpts = fhir.LoginOptions
 
 func loginErr(t testing.TB, name, scope string, o ...func(*loginOpts)) (*fhir.TokenResponse, error) {
 	t.Helper()
-	opts := fhir.LoginOptions{Scope: scope}
+	opts := loginOptions(t, name, scope)
 	for _, f := range o {
 		f(&opts)
 	}
@@ -40,55 +41,88 @@ func postJSON(t testing.TB, path string, v any) reply {
 	return reply{status: resp.StatusCode, header: resp.Header, body: buf.Bytes()}
 }
 
-// tokenRequest builds a signed token request by hand: signer signs,
-// owner's seeds are delegated (nil: no delegation).
-func tokenRequest(t testing.TB, signer, owner *crypto.PrivKey, scope string) fhir.TokenRequest {
+// challengeFor asks for a challenge bound to the account at addr.
+func challengeFor(t testing.TB, addr crypto.Address) (fhir.ChallengeResponse, []byte) {
 	t.Helper()
 	var ch fhir.ChallengeResponse
-	if err := json.Unmarshal(postJSON(t, "/fhir/auth/challenge", nil).body, &ch); err != nil {
+	r := postJSON(t, "/fhir/auth/challenge", fhir.ChallengeRequest{Address: addr.String()})
+	if r.status != http.StatusOK {
+		t.Fatalf("challenge: HTTP %d %s", r.status, r.body)
+	}
+	if err := json.Unmarshal(r.body, &ch); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := b64.DecodeString(ch.Challenge)
-	req := fhir.TokenRequest{Address: signer.Address().String(), Challenge: ch.Challenge, Scope: scope, Expires: time.Now().Add(time.Hour).Unix()}
-	var digest []byte
-	if owner != nil {
+	return ch, c
+}
+
+// tokenRequest builds a token request by hand for the account of owner:
+// with sk, for the session key sk (signed by signer, sealing sk); without,
+// signed by signer with no session.
+func tokenRequest(t testing.TB, signer, owner, sk *crypto.PrivKey, scope string) fhir.TokenRequest {
+	t.Helper()
+	ch, c := challengeFor(t, owner.Address())
+	req := fhir.TokenRequest{Address: owner.Address().String(), Challenge: ch.Challenge, Scope: scope, Expires: time.Now().Add(time.Hour).Unix()}
+	var digest, sess []byte
+	if sk != nil {
 		orgKey, _ := crypto.ParseEncKey(ch.OrgEncKey)
-		// The seeds are owner's, the info binds signer's address.
-		enc, ct, err := fhir.SealDelegation(nil, orgKey, owner, ch.ChainID, ch.Org, c)
+		enc, ct, err := fhir.SealDelegation(nil, orgKey, sk, owner.Address(), ch.ChainID, ch.Org, c)
 		if err != nil {
 			t.Fatal(err)
 		}
+		req.Session = sk.PubKey().String()
 		req.Delegation = &fhir.Delegation{Enc: b64.EncodeToString(enc), CT: b64.EncodeToString(ct)}
-		digest = append(append([]byte{}, enc...), ct...)
-		h := sha256Sum(digest)
+		h := sha256Sum(append(append([]byte{}, enc...), ct...))
 		digest = h[:]
+		pub := sk.PubKey()
+		sess = pub[:]
 	}
-	req.Signature = b64.EncodeToString(signer.Sign(fhir.TokenSignBytes(ch.ChainID, ch.Org, c, signer.Address(), scope, req.Expires, "", digest)))
+	req.Signature = b64.EncodeToString(signer.Sign(fhir.TokenSignBytes(ch.ChainID, ch.Org, c, owner.Address(), scope, req.Expires, "", sess, digest)))
 	return req
+}
+
+// delegate puts a session for sk on chain for the named account.
+func delegate(t testing.TB, name string, sk *crypto.PrivKey, l session.Limits) {
+	t.Helper()
+	if err := loginOptions(t, name, "").Delegate(context.Background(), sk, l); err != nil {
+		t.Fatalf("delegate: %v", err)
+	}
 }
 
 func testChallengeRules(t *testing.T) {
 	p1, p2 := key(t, "patient1"), key(t, "patient2")
-	req := tokenRequest(t, p1, p1, "patient/*.read")
+	req := tokenRequest(t, p1, p1, nil, "patient/*.read")
 	if r := postJSON(t, "/fhir/auth/token", req); r.status != http.StatusOK {
 		t.Fatalf("first use: HTTP %d %s", r.status, r.body)
 	}
 	if r := postJSON(t, "/fhir/auth/token", req); r.status != http.StatusUnauthorized {
 		t.Fatalf("replayed challenge: HTTP %d %s", r.status, r.body)
 	}
-	forged := tokenRequest(t, p1, nil, "patient/*.read")
-	forged.Address = p2.Address().String() // p1's signature claimed for p2
+	forged := tokenRequest(t, p1, p2, nil, "patient/*.read") // p1 signs for p2's challenge
 	if r := postJSON(t, "/fhir/auth/token", forged); r.status != http.StatusUnauthorized {
 		t.Fatalf("signature of another key: HTTP %d %s", r.status, r.body)
 	}
-	wrongSeeds := tokenRequest(t, p1, p2, "patient/*.read")
-	if r := postJSON(t, "/fhir/auth/token", wrongSeeds); r.status != http.StatusUnauthorized {
-		t.Fatalf("another account's seeds: HTTP %d %s", r.status, r.body)
+	// A challenge made for p1 does not serve a request naming p2.
+	other := tokenRequest(t, p1, p1, nil, "patient/*.read")
+	other.Address = p2.Address().String()
+	if r := postJSON(t, "/fhir/auth/token", other); r.status != http.StatusUnauthorized {
+		t.Fatalf("challenge of another account: HTTP %d %s", r.status, r.body)
 	}
-	changed := tokenRequest(t, p1, nil, "patient/*.read")
+	changed := tokenRequest(t, p1, p1, nil, "patient/*.read")
 	changed.Scope = "patient/*.*" // not what was signed
 	if r := postJSON(t, "/fhir/auth/token", changed); r.status != http.StatusUnauthorized {
 		t.Fatalf("altered scope: HTTP %d %s", r.status, r.body)
+	}
+	// Handing the node the account's own seeds as a "session" is refused:
+	// only a key delegated on chain is a session key.
+	own := tokenRequest(t, p1, p1, p1, "patient/*.read")
+	if r := postJSON(t, "/fhir/auth/token", own); r.status != http.StatusUnauthorized {
+		t.Fatalf("account key as a session: HTTP %d %s", r.status, r.body)
+	}
+	// A session key that was never delegated.
+	stray, _ := crypto.GenerateKey(nil)
+	if r := postJSON(t, "/fhir/auth/token", tokenRequest(t, stray, p1, stray, "patient/*.read")); r.status != http.StatusUnauthorized {
+		t.Fatalf("undelegated session: HTTP %d %s", r.status, r.body)
 	}
 }
 

@@ -26,16 +26,24 @@
 //
 // # Trust
 //
-// Clients do no cryptography, so the node's gateway does it for them. A
-// bearer token is issued for a signed challenge (TokenSignBytes); the token
-// request may carry a session delegation, the user's key seeds sealed to the
-// organization's key (SealDelegation), kept in memory only and wiped when
-// the token expires. With it the node opens keys wrapped to the user and
-// signs records/add as the user; without it, it opens only keys wrapped to
-// its organization (organization consents, emergency access) and writes
-// nothing. Every access is decided by consent.MayRead / MayWrite on the
-// latest committed state, never by what the client claims, and each served
-// or refused read is reported to the gateway's Auditor.
+// Clients do no cryptography, so the node's gateway does it for them, with
+// a session key and never the user's own key. A token stands for an
+// on-chain session (x/session): the user's device makes a session key,
+// delegates it on chain within limits (message types, resource types or
+// records, expiry in block time) and re-wraps the data keys it may read to
+// it (records/session_keys); the token request, signed by the session key
+// (TokenSignBytes), carries its seeds sealed to the organization's key
+// (SealDelegation), kept in memory only and wiped when the token ends. The
+// node re-checks the session on the latest state at every request (revoked
+// or expired: 401), opens only keys wrapped to the session key and only for
+// records its limits cover, and signs writes with the session key, which the
+// chain bounds by the same limits. Without a session it opens only keys
+// wrapped to its organization (organization consents, emergency access) and
+// writes nothing. Every access is decided by consent.MayRead / MayWrite on
+// the latest committed state, never by what the client claims, and each
+// served or refused read is reported to the gateway's Auditor. Challenges
+// are bound to an active account and capped per account and per client IP;
+// tokens are capped per account.
 //
 // # Writes
 //

@@ -344,6 +344,9 @@ func TestConsentScopeAndAudit(t *testing.T) {
 	}
 
 	id := grant(t, me, consent.MsgGrant{Grantee: consent.Account(addr(t, "doctor2")), Actions: consent.ActRead | consent.ActWrite, Types: []string{"Observation"}})
+	// A session reads the keys re-wrapped to it when it began: the doctor's
+	// client opens a new one to read what was shared since.
+	doctor = token(t, "doctor2", "user/*.read user/Observation.write")
 	got := want(t, do(t, http.MethodGet, "/fhir/Observation/"+oid, doctor, nil), http.StatusOK)
 	if resourceID(t, got) != oid {
 		t.Fatal("wrong record")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/bench"
 	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/config"
@@ -23,6 +24,7 @@ import (
 	"github.com/medchain/medchain/internal/node"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/session"
 )
 
 // One development node (the gateway of dev-hospital) serves every test and
@@ -115,10 +117,37 @@ func newPatient(t testing.TB, name string) string {
 	return name
 }
 
-// token logs a dev account in with the given scopes.
-func token(t testing.TB, name, scope string, o ...func(*fhir.LoginOptions)) string {
+// loginOptions are what a client passes to fhir.Login: the organization's
+// key as the chain says (the CLI proves it against a light-client header;
+// these tests trust their own node) and the on-chain session delegation,
+// signed with the account's key on the client side.
+func loginOptions(t testing.TB, name, scope string) fhir.LoginOptions {
+	c := client.New(devNode(t))
+	k := key(t, name)
+	return fhir.LoginOptions{
+		Scope: scope,
+		OrgKey: func(ctx context.Context, org string) (crypto.EncKey, error) {
+			var o api.OrgView
+			if err := c.Get(ctx, "/v1/orgs/"+org, &o); err != nil {
+				return crypto.EncKey{}, err
+			}
+			return crypto.ParseEncKey(o.EncKey)
+		},
+		Delegate: func(ctx context.Context, sk *crypto.PrivKey, l session.Limits) error {
+			s, acct, err := c.NewAccountSigner(ctx, k)
+			if err != nil {
+				return err
+			}
+			_, err = c.StartSession(ctx, s, acct, sk, l)
+			return err
+		},
+	}
+}
+
+// login logs a dev account in with the given scopes.
+func login(t testing.TB, name, scope string, o ...func(*fhir.LoginOptions)) *fhir.TokenResponse {
 	t.Helper()
-	opts := fhir.LoginOptions{Scope: scope}
+	opts := loginOptions(t, name, scope)
 	for _, f := range o {
 		f(&opts)
 	}
@@ -126,7 +155,13 @@ func token(t testing.TB, name, scope string, o ...func(*fhir.LoginOptions)) stri
 	if err != nil {
 		t.Fatalf("login %s: %v", name, err)
 	}
-	return tok.AccessToken
+	return tok
+}
+
+// token logs a dev account in with the given scopes.
+func token(t testing.TB, name, scope string, o ...func(*fhir.LoginOptions)) string {
+	t.Helper()
+	return login(t, name, scope, o...).AccessToken
 }
 
 func noDelegation(o *fhir.LoginOptions) { o.NoDelegation = true }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -175,40 +177,50 @@ func TestScopes(t *testing.T) {
 func TestDelegationIsBound(t *testing.T) {
 	org, _ := crypto.GenerateKey(nil)
 	user, _ := crypto.GenerateKey(nil)
+	sk, _ := crypto.GenerateKey(nil)
 	other, _ := crypto.GenerateKey(nil)
+	acct := user.Address()
 	challenge := bytes.Repeat([]byte{7}, ChallengeSize)
-	enc, ct, err := SealDelegation(nil, org.EncKey(), user, "chain", "org-a", challenge)
+	enc, ct, err := SealDelegation(nil, org.EncKey(), sk, acct, "chain", "org-a", challenge)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds, err := openDelegation(org, enc, ct, "chain", "org-a", challenge, user.Address())
+	seeds, err := openDelegation(org, enc, ct, "chain", "org-a", challenge, acct, sk.PubKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, e := user.Seeds()
+	s, e := sk.Seeds()
 	if !bytes.Equal(seeds, append(s, e...)) {
 		t.Fatal("seeds differ")
+	}
+	us, ue := user.Seeds()
+	if bytes.Contains(seeds, us) || bytes.Contains(seeds, ue) {
+		t.Fatal("the sealed plaintext holds the account's seeds")
 	}
 	other2 := bytes.Repeat([]byte{8}, ChallengeSize)
 	for name, try := range map[string]func() error{
 		"another chain": func() error {
-			_, err := openDelegation(org, enc, ct, "chain2", "org-a", challenge, user.Address())
+			_, err := openDelegation(org, enc, ct, "chain2", "org-a", challenge, acct, sk.PubKey())
 			return err
 		},
 		"another org": func() error {
-			_, err := openDelegation(org, enc, ct, "chain", "org-b", challenge, user.Address())
+			_, err := openDelegation(org, enc, ct, "chain", "org-b", challenge, acct, sk.PubKey())
 			return err
 		},
 		"another challenge": func() error {
-			_, err := openDelegation(org, enc, ct, "chain", "org-a", other2, user.Address())
+			_, err := openDelegation(org, enc, ct, "chain", "org-a", other2, acct, sk.PubKey())
 			return err
 		},
 		"another account": func() error {
-			_, err := openDelegation(org, enc, ct, "chain", "org-a", challenge, other.Address())
+			_, err := openDelegation(org, enc, ct, "chain", "org-a", challenge, other.Address(), sk.PubKey())
+			return err
+		},
+		"another session key": func() error {
+			_, err := openDelegation(org, enc, ct, "chain", "org-a", challenge, acct, other.PubKey())
 			return err
 		},
 		"another org key": func() error {
-			_, err := openDelegation(other, enc, ct, "chain", "org-a", challenge, user.Address())
+			_, err := openDelegation(other, enc, ct, "chain", "org-a", challenge, acct, sk.PubKey())
 			return err
 		},
 	} {
@@ -220,16 +232,17 @@ func TestDelegationIsBound(t *testing.T) {
 
 func TestTokenSignBytesBindEverything(t *testing.T) {
 	var a crypto.Address
-	base := TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 100, "", nil)
+	base := TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 100, "", nil, nil)
 	digest := sha256.Sum256([]byte("d"))
 	for name, b := range map[string][]byte{
-		"chain":      TokenSignBytes("c2", "o", []byte{1}, a, "user/*.read", 100, "", nil),
-		"org":        TokenSignBytes("c", "o2", []byte{1}, a, "user/*.read", 100, "", nil),
-		"challenge":  TokenSignBytes("c", "o", []byte{2}, a, "user/*.read", 100, "", nil),
-		"scope":      TokenSignBytes("c", "o", []byte{1}, a, "user/*.write", 100, "", nil),
-		"expiry":     TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 101, "", nil),
-		"patient":    TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 100, "mc00", nil),
-		"delegation": TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 100, "", digest[:]),
+		"chain":      TokenSignBytes("c2", "o", []byte{1}, a, "user/*.read", 100, "", nil, nil),
+		"org":        TokenSignBytes("c", "o2", []byte{1}, a, "user/*.read", 100, "", nil, nil),
+		"challenge":  TokenSignBytes("c", "o", []byte{2}, a, "user/*.read", 100, "", nil, nil),
+		"scope":      TokenSignBytes("c", "o", []byte{1}, a, "user/*.write", 100, "", nil, nil),
+		"expiry":     TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 101, "", nil, nil),
+		"patient":    TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 100, "mc00", nil, nil),
+		"session":    TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 100, "", make([]byte, 32), nil),
+		"delegation": TokenSignBytes("c", "o", []byte{1}, a, "user/*.read", 100, "", nil, digest[:]),
 	} {
 		if bytes.Equal(b, base) {
 			t.Errorf("%s is not bound", name)
@@ -237,8 +250,94 @@ func TestTokenSignBytesBindEverything(t *testing.T) {
 	}
 }
 
+func testLimits(tokens, perAccount int) authLimits {
+	return authLimits{challenges: 100, challengesPerAccount: 4, challengesPerIP: 8, tokens: tokens, tokensPerAccount: perAccount}
+}
+
+// TestChallengeFloodCannotLockOthersOut: one client (one IP, or one
+// account from many IPs) asking for challenges as fast as it can fills only
+// its own quota; others still get challenges and answer them. Today's store
+// took any anonymous request until 10,000 were outstanding.
+func TestChallengeFloodCannotLockOthersOut(t *testing.T) {
+	a := newAuthStore(testLimits(10, 10))
+	now := time.Now()
+	var flooder, victim crypto.Address
+	flooder[0], victim[0] = 1, 2
+	// One IP, many accounts: stops at the per-IP cap.
+	n := 0
+	for i := range 1000 {
+		var acct crypto.Address
+		acct[0], acct[1] = 3, byte(i)
+		if _, _, err := a.newChallenge(acct, "10.0.0.1", now); err == nil {
+			n++
+		} else if err != errIPBusy && err != errAccountBusy {
+			t.Fatalf("flood %d: %v", i, err)
+		}
+	}
+	if n != 8 {
+		t.Fatalf("one IP got %d challenges, cap 8", n)
+	}
+	// One account, many IPs: stops at the per-account cap.
+	n = 0
+	for i := range 1000 {
+		if _, _, err := a.newChallenge(flooder, fmt.Sprintf("10.1.%d.%d", i/256, i%256), now); err == nil {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("one account got %d challenges, cap 4", n)
+	}
+	// Another account from another IP still logs in.
+	c, _, err := a.newChallenge(victim, "192.0.2.7", now)
+	if err != nil {
+		t.Fatalf("victim locked out: %v", err)
+	}
+	// A challenge answers only for the account it was made for.
+	if a.takeChallenge(c, flooder, now) {
+		t.Fatal("a challenge was taken by another account")
+	}
+	if !a.takeChallenge(c, victim, now) || a.takeChallenge(c, victim, now) {
+		t.Fatal("a challenge is answered exactly once by its account")
+	}
+	// Expired challenges free their quota.
+	later := now.Add(ChallengeTTL + time.Second)
+	if _, _, err := a.newChallenge(flooder, "10.0.0.1", later); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+}
+
+// TestTokenSlotsPerAccount: one account logging in again and again keeps at
+// most its quota of tokens (its oldest goes); it never takes another
+// account's slot. Today one free patient account could hold every slot.
+func TestTokenSlotsPerAccount(t *testing.T) {
+	a := newAuthStore(testLimits(6, 3))
+	defer a.close()
+	now := time.Now()
+	var greedy, other crypto.Address
+	greedy[0], other[0] = 1, 2
+	var toks []string
+	for range 50 {
+		tok, err := a.add(&session{addr: greedy, expires: now.Add(time.Hour)}, now)
+		if err != nil {
+			t.Fatalf("greedy login: %v", err)
+		}
+		toks = append(toks, tok)
+	}
+	if a.count() != 3 {
+		t.Fatalf("%d tokens held, per-account cap 3", a.count())
+	}
+	if a.lookup(toks[0], now) != nil || a.lookup(toks[49], now) == nil {
+		t.Fatal("the oldest token should go, the newest stay")
+	}
+	for i := range 3 {
+		if _, err := a.add(&session{addr: other, expires: now.Add(time.Hour)}, now); err != nil {
+			t.Fatalf("other account's login %d: %v", i, err)
+		}
+	}
+}
+
 func TestTokensExpireAndAreWiped(t *testing.T) {
-	a := newAuthStore(4, 2)
+	a := newAuthStore(testLimits(2, 2))
 	now := time.Now()
 	k, _ := crypto.GenerateKey(nil)
 	s := &session{expires: now.Add(50 * time.Millisecond), seeds: []byte{1, 2, 3}}
@@ -264,12 +363,12 @@ func TestTokensExpireAndAreWiped(t *testing.T) {
 		t.Fatal("expired token accepted")
 	}
 	// Bounded: a full store answers errFull until tokens expire.
-	for range 2 {
-		if _, err := a.add(&session{expires: now.Add(time.Hour)}, now); err != nil {
+	for i := range 2 {
+		if _, err := a.add(&session{addr: crypto.Address{byte(i + 1)}, expires: now.Add(time.Hour)}, now); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.add(&session{expires: now.Add(time.Hour)}, now); err != errFull {
+	if _, err := a.add(&session{addr: crypto.Address{9}, expires: now.Add(time.Hour)}, now); err != errFull {
 		t.Fatalf("third token: %v", err)
 	}
 	a.close()
@@ -319,4 +418,22 @@ func FuzzParseScopes(f *testing.F) {
 			t.Fatalf("%q: normalized %q does not parse back the same", s, text)
 		}
 	})
+}
+
+// TestKeyCacheZeroesWhatItHeld: eviction and wipe zero the key bytes the
+// cache held, not copies.
+func TestKeyCacheZeroesWhatItHeld(t *testing.T) {
+	c := newKeyCache(1)
+	one, two := [32]byte{1}, [32]byte{2}
+	c.put(consent.RecordID{1}, 1, one)
+	held := c.m[versionRef{consent.RecordID{1}, 1}]
+	c.put(consent.RecordID{2}, 1, two) // evicts the first
+	if *held != ([32]byte{}) {
+		t.Fatal("evicted key not zeroed")
+	}
+	held = c.m[versionRef{consent.RecordID{2}, 1}]
+	c.wipe()
+	if *held != ([32]byte{}) || len(c.m) != 0 {
+		t.Fatal("wiped key not zeroed")
+	}
 }

@@ -115,6 +115,9 @@ func orgBasis(rq *request, t consent.Target) (consent.Decision, bool) {
 // returns the decision the read is served under.
 func (s *Server) dataKey(rq *request, rec *records.Record, v uint32, d consent.Decision) ([envelope.DataKeySize]byte, consent.Decision, *problem) {
 	var none [envelope.DataKeySize]byte
+	if !rq.sess.covers(rq.snap, rq.now, rec) {
+		return none, d, failf(http.StatusForbidden, "forbidden", ErrScope, "%s/%s is outside the token's on-chain session limits", rec.Type, idString(rec.ID))
+	}
 	byOrg := func(d consent.Decision) ([envelope.DataKeySize]byte, consent.Decision, *problem) {
 		if dk, ok := s.orgKeys.get(rec.ID, v); ok {
 			return dk, d, nil
@@ -143,7 +146,7 @@ func (s *Server) dataKey(rq *request, rec *records.Record, v uint32, d consent.D
 		if dk, ok := rq.sess.keys.get(rec.ID, v); ok {
 			return dk, d, nil
 		}
-		wk = records.GetKey(rq.snap, rec.ID, v, d.Recipient)
+		wk = rq.sess.wrappedKey(rq.snap, rq.now, rec, v) // wrapped to the session key, never the account's
 	}
 	if wk == nil {
 		// The key wrapped to the reader is out of reach (no delegation) or

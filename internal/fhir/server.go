@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
+	xsession "github.com/medchain/medchain/x/session"
 )
 
 // Chain is what the FHIR interface needs from its node.
@@ -71,12 +74,18 @@ type Config struct {
 	// means time.Now.
 	Now func() time.Time
 
-	MaxResourceBytes int64         // create and update bodies; default 4 MiB
-	MaxBundleBytes   int64         // transaction and batch bodies; default 16 MiB
-	MaxBundleEntries int           // default 2,000
-	MaxTokens        int           // live tokens; default 10,000
-	MaxChallenges    int           // outstanding challenges; default 10,000
-	CommitWait       time.Duration // how long a write waits for its block; default 60 s
+	MaxResourceBytes int64 // create and update bodies; default 4 MiB
+	MaxBundleBytes   int64 // transaction and batch bodies; default 16 MiB
+	MaxBundleEntries int   // default 2,000
+	MaxTokens        int   // live tokens; default 10,000
+	MaxChallenges    int   // outstanding challenges; default 10,000
+	// MaxTokensPerAccount bounds one account's live tokens (default 16; a
+	// new one ends the account's oldest). MaxChallengesPerAccount (default
+	// 4) and MaxChallengesPerIP (default 64) bound outstanding challenges.
+	MaxTokensPerAccount     int
+	MaxChallengesPerAccount int
+	MaxChallengesPerIP      int
+	CommitWait              time.Duration // how long a write waits for its block; default 60 s
 	// OrgKeyCache and SessionKeyCache bound the opened data keys kept for
 	// the organization (default 65,536) and for each delegated session
 	// (default 4,096); a negative value keeps none.
@@ -125,6 +134,15 @@ func New(cfg Config) *Server {
 	if cfg.MaxChallenges <= 0 {
 		cfg.MaxChallenges = 10_000
 	}
+	if cfg.MaxTokensPerAccount <= 0 {
+		cfg.MaxTokensPerAccount = 16
+	}
+	if cfg.MaxChallengesPerAccount <= 0 {
+		cfg.MaxChallengesPerAccount = 4
+	}
+	if cfg.MaxChallengesPerIP <= 0 {
+		cfg.MaxChallengesPerIP = 64
+	}
 	if cfg.CommitWait <= 0 {
 		cfg.CommitWait = 60 * time.Second
 	}
@@ -135,8 +153,9 @@ func New(cfg Config) *Server {
 		cfg.SessionKeyCache = 4096
 	}
 	return &Server{
-		cfg:      cfg,
-		auth:     newAuthStore(cfg.MaxChallenges, cfg.MaxTokens),
+		cfg: cfg,
+		auth: newAuthStore(authLimits{challenges: cfg.MaxChallenges, challengesPerAccount: cfg.MaxChallengesPerAccount,
+			challengesPerIP: cfg.MaxChallengesPerIP, tokens: cfg.MaxTokens, tokensPerAccount: cfg.MaxTokensPerAccount}),
 		orgKeys:  newKeyCache(cfg.OrgKeyCache),
 		signers:  map[crypto.Address]*signerState{},
 		inflight: map[consent.RecordID]bool{},
@@ -339,6 +358,10 @@ func (s *Server) authenticate(r *http.Request) (*request, *problem) {
 	if acct == nil || !accounts.CanSign(snap, acct) {
 		return nil, failf(http.StatusUnauthorized, "login", ErrUnauthenticated, "%s is no longer an active account", sess.addr)
 	}
+	if err := sess.live(snap, bt.Unix()); err != nil {
+		s.auth.remove(sess.tok)
+		return nil, failf(http.StatusUnauthorized, "expired", ErrUnauthenticated, "the token's session is over: %v", err)
+	}
 	org := s.gatewayOrg(snap)
 	if org == "" {
 		return nil, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "this node's gateway account is not an active gateway")
@@ -364,8 +387,27 @@ func readBody(r *http.Request, limit int64) ([]byte, *problem) {
 	return b, nil
 }
 
-// challenge serves POST /fhir/auth/challenge.
+// challenge serves POST /fhir/auth/challenge. A challenge is made only for
+// an active account named in the body, and counted against that account
+// and the client's IP (see authStore).
 func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<10+1))
+	if err != nil || len(body) > 1<<10 {
+		writeProblem(w, failf(http.StatusRequestEntityTooLarge, "too-costly", ErrTooLarge, "challenge request larger than 1 KiB"))
+		return
+	}
+	var req ChallengeRequest
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeProblem(w, failf(http.StatusBadRequest, "structure", ErrAuth, "challenge request: send {\"address\": \"mc...\"}: %v", err))
+		return
+	}
+	addr, err := crypto.ParseAddress(req.Address)
+	if err != nil {
+		writeProblem(w, failf(http.StatusBadRequest, "structure", ErrAuth, "address: %v", err))
+		return
+	}
 	snap, _, err := s.cfg.Chain.Latest()
 	if err != nil {
 		writeProblem(w, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "%v", err))
@@ -376,15 +418,31 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "this node's gateway account is not an active gateway"))
 		return
 	}
-	c, exp, err := s.auth.newChallenge(s.cfg.Now())
+	if a := accounts.GetAccount(snap, addr); a == nil || !accounts.CanSign(snap, a) {
+		writeProblem(w, failf(http.StatusUnauthorized, "login", ErrAuth, "%s is not an active account", addr))
+		return
+	}
+	c, exp, err := s.auth.newChallenge(addr, clientIP(r), s.cfg.Now())
 	if err != nil {
-		writeProblem(w, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "%v", err))
+		w.Header().Set("Retry-After", strconv.Itoa(int(ChallengeTTL/time.Second)))
+		writeProblem(w, failf(http.StatusTooManyRequests, "throttled", ErrUnavailable, "%v", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, ChallengeResponse{
 		Challenge: b64.EncodeToString(c), Expires: exp.UTC(), ChainID: s.cfg.Chain.ChainID(), Org: org,
 		OrgEncKey: s.cfg.Key.EncKey().String(), Gateway: s.cfg.Key.Address().String(),
 	})
+}
+
+// clientIP is the host part of the connection's remote address (a proxy in
+// front of the node makes every client one IP: raise MaxChallengesPerIP
+// there).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -426,7 +484,7 @@ func (s *Server) issue(req *TokenRequest) (*TokenResponse, *problem) {
 		return nil, failf(status, code, ErrAuth, format, args...)
 	}
 	now := s.cfg.Now()
-	snap, _, err := s.cfg.Chain.Latest()
+	snap, bt, err := s.cfg.Chain.Latest()
 	if err != nil {
 		return nil, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "%v", err)
 	}
@@ -438,12 +496,12 @@ func (s *Server) issue(req *TokenRequest) (*TokenResponse, *problem) {
 	if err != nil || len(challenge) != ChallengeSize {
 		return bad(http.StatusBadRequest, "challenge: want %d bytes in base64url", ChallengeSize)
 	}
-	if !s.auth.takeChallenge(challenge, now) {
-		return bad(http.StatusUnauthorized, "unknown, used or expired challenge: ask POST /fhir/auth/challenge again")
-	}
 	addr, err := crypto.ParseAddress(req.Address)
 	if err != nil {
 		return bad(http.StatusBadRequest, "address: %v", err)
+	}
+	if !s.auth.takeChallenge(challenge, addr, now) {
+		return bad(http.StatusUnauthorized, "unknown, used or expired challenge, or made for another account: ask POST /fhir/auth/challenge again")
 	}
 	acct := accounts.GetAccount(snap, addr)
 	if acct == nil || !accounts.CanSign(snap, acct) {
@@ -489,21 +547,63 @@ func (s *Server) issue(req *TokenRequest) (*TokenResponse, *problem) {
 	if err != nil {
 		return bad(http.StatusBadRequest, "signature: not base64url")
 	}
-	msg := TokenSignBytes(s.cfg.Chain.ChainID(), org, challenge, addr, req.Scope, req.Expires, req.Patient, delegationDigest(enc, ct))
-	if !crypto.Verify(acct.PubKey, msg, sig) {
+	// Without a session the account's current key signs, and the token
+	// carries no key. With one, the session key signs and its seeds come
+	// sealed: the session must be delegated on chain by this account and
+	// live, and the token ends no later than the session.
+	signer := acct.PubKey
+	var sessKey []byte
+	var onChain *xsession.Session
+	if req.Session != "" {
+		pub, err := crypto.ParsePubKey(req.Session)
+		if err != nil {
+			return bad(http.StatusBadRequest, "session: %v", err)
+		}
+		if enc == nil {
+			return bad(http.StatusBadRequest, "a session token needs the sealed session key (delegation)")
+		}
+		c, err := xsession.Active(snap, pub, bt.Unix())
+		if err != nil {
+			return bad(http.StatusUnauthorized, "session %s: %v (delegate it on chain first: session/delegate)", pub, err)
+		}
+		if c.Account != addr {
+			return bad(http.StatusUnauthorized, "session %s is not delegated by %s", pub, addr)
+		}
+		if err := scopesWithin(scopes, c.Limits); err != nil {
+			return bad(http.StatusForbidden, "scope: %v", err)
+		}
+		// Block time may lag when blocks are sparse: the wall clock ends a
+		// session too, never extends it.
+		end := time.Unix(c.Limits.Expires, 0)
+		if !end.After(now) {
+			return bad(http.StatusUnauthorized, "session %s: %v", pub, xsession.ErrExpired)
+		}
+		if exp.After(end) {
+			exp = end
+		}
+		signer, sessKey, onChain = pub, pub[:], c
+	} else if enc != nil {
+		return bad(http.StatusBadRequest, "a delegation needs its session key (session)")
+	}
+	msg := TokenSignBytes(s.cfg.Chain.ChainID(), org, challenge, addr, req.Scope, req.Expires, req.Patient, sessKey, delegationDigest(enc, ct))
+	if !crypto.Verify(signer, msg, sig) {
+		if onChain != nil {
+			return bad(http.StatusUnauthorized, "signature does not verify with session key %s", onChain.PubKey)
+		}
 		return bad(http.StatusUnauthorized, "signature does not verify with the key of %s", addr)
 	}
 	sess := &session{addr: addr, kind: acct.Kind, org: acct.Org, scopes: scopes, scope: scopeText, patient: patient, expires: exp}
-	if enc != nil {
-		seeds, err := openDelegation(s.cfg.Key, enc, ct, s.cfg.Chain.ChainID(), org, challenge, addr)
+	if onChain != nil {
+		seeds, err := openDelegation(s.cfg.Key, enc, ct, s.cfg.Chain.ChainID(), org, challenge, addr, onChain.PubKey)
 		if err != nil {
 			return bad(http.StatusUnauthorized, "delegation: %v (seal it to this organization's key for this challenge)", err)
 		}
 		key, err := crypto.KeyFromSeeds(seeds[:crypto.SeedSize], seeds[crypto.SeedSize:])
-		if err != nil || key.PubKey() != acct.PubKey || !sameEncKey(key.EncKey(), acct.EncKey) {
+		if err != nil || key.PubKey() != onChain.PubKey || !sameEncKey(key.EncKey(), onChain.EncKey) {
 			clear(seeds)
-			return bad(http.StatusUnauthorized, "delegation: the seeds are not those of %s", addr)
+			return bad(http.StatusUnauthorized, "delegation: the sealed key is not session %s", onChain.PubKey)
 		}
+		sess.pub = onChain.PubKey
 		sess.seeds = seeds
 		sess.key.Store(key)
 		sess.keys = newKeyCache(s.cfg.SessionKeyCache)
@@ -514,7 +614,10 @@ func (s *Server) issue(req *TokenRequest) (*TokenResponse, *problem) {
 		return nil, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "%v", err)
 	}
 	out := &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(exp.Sub(now) / time.Second),
-		Scope: scopeText, Address: addr.String(), Delegated: enc != nil}
+		Scope: scopeText, Address: addr.String(), Delegated: onChain != nil}
+	if onChain != nil {
+		out.Session = onChain.PubKey.String()
+	}
 	if !patient.IsZero() {
 		out.Patient = patient.String()
 	}

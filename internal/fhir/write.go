@@ -23,6 +23,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
+	xsession "github.com/medchain/medchain/x/session"
 )
 
 // SystemAddress is the identifier system of a medchain account address; a
@@ -42,6 +43,10 @@ type draft struct {
 	hash    [32]byte
 	msg     *records.MsgAdd
 	ver     *records.Version // once committed
+	// dk is the data key, kept until the version commits so that the
+	// session that wrote it can read it back (the chain wraps it to the
+	// account, never to the session); zeroed then.
+	dk [envelope.DataKeySize]byte
 }
 
 // decodeJSON decodes a JSON object keeping numbers as written.
@@ -244,6 +249,7 @@ func (s *Server) seal(ctx context.Context, rq *request, d *draft) *problem {
 		return failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "store ciphertext: %v", err)
 	}
 	d.msg = &records.MsgAdd{ID: d.id, Patient: d.patient, ResourceType: d.typ, ContentHash: d.hash, Size: uint64(len(ct)), Keys: keys}
+	d.dk = dk
 	return nil
 }
 
@@ -301,7 +307,7 @@ func (s *Server) simulate(rq *request, drafts []*draft, fee uint64, keepGoing bo
 		if err == nil {
 			one := store.NewCache(cache)
 			ctx := sm.Context{ChainID: s.cfg.Chain.ChainID(), Height: rq.snap.Version() + 1, Time: rq.time, Store: one,
-				Signer: acct.Address, Key: acct.PubKey, Events: &sm.Events{}}
+				Signer: acct.Address, Key: signingKey(rq, acct), Events: &sm.Events{}}
 			if err = addRoute.Exec(ctx, d.msg); err == nil {
 				one.Write()
 			}
@@ -376,8 +382,8 @@ func (s *Server) submit(ctx context.Context, rq *request, msgs []sm.Msg) ([]TxOu
 	}
 	fee := s.cfg.MinFee(snap)
 	seq := uint64(0)
-	if a := accounts.GetAccount(snap, key.Address()); a != nil {
-		seq = a.Sequence
+	if c := xsession.Get(snap, key.PubKey()); c != nil { // a session key has its own sequence
+		seq = c.Sequence
 	}
 	if st.ok && st.next > seq {
 		seq = st.next
@@ -491,6 +497,11 @@ func (s *Server) commit(ctx context.Context, rq *request, drafts []*draft) *prob
 	if err != nil {
 		return p
 	}
+	defer func() {
+		for _, d := range drafts {
+			clear(d.dk[:])
+		}
+	}()
 	for i := range committed {
 		if committed[i].Code != 0 {
 			continue
@@ -501,6 +512,13 @@ func (s *Server) commit(ctx context.Context, rq *request, drafts []*draft) *prob
 			continue
 		}
 		d.ver = ver
+		if ver.Version == d.version {
+			// The sessions on this node of the accounts the key was wrapped
+			// to may read the new version too (their reads are still judged
+			// by consent and their session's limits first).
+			rq.sess.keys.put(d.id, d.version, d.dk)
+			s.auth.shareKey(holders(d.msg.Keys), d.id, d.version, d.dk)
+		}
 		if ver.Version != d.version && p == nil {
 			// Another node's update of the same record committed first.
 			s.cfg.Log.Error("record version raced: the data key was wrapped for another version", "record", idString(d.id), "wrapped_for", d.version, "got", ver.Version)

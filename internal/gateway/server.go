@@ -23,6 +23,7 @@ import (
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/session"
 )
 
 // Codespace of gateway errors (HTTP responses, never transaction results).
@@ -77,8 +78,10 @@ func writeErr(w http.ResponseWriter, status int, err error) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"code": code, "codespace": space, "message": msg})
 }
 
-// requester authenticates a signed request and loads the signer's account.
-func (s *Server) requester(w http.ResponseWriter, r *http.Request, body []byte, snap store.Reader) (*accounts.Account, bool, bool) {
+// requester authenticates a signed request and loads the signer's account:
+// the account of its current key, or of a live session key (x/session),
+// whose limits then bound what it may read.
+func (s *Server) requester(w http.ResponseWriter, r *http.Request, body []byte, snap store.Reader, blockTime time.Time) (*accounts.Account, *session.Session, bool, bool) {
 	var pub crypto.PubKey
 	var err error
 	forwarded := reqsig.IsForwarded(r)
@@ -88,7 +91,7 @@ func (s *Server) requester(w http.ResponseWriter, r *http.Request, body []byte, 
 		if err == nil {
 			if g := accounts.ActiveMember(snap, fwd.Address(), accounts.RoleGateway); g == nil {
 				writeErr(w, http.StatusForbidden, sm.Wrapf(ErrNotForwarder, "%s", fwd.Address()))
-				return nil, false, false
+				return nil, nil, false, false
 			}
 		}
 	} else {
@@ -96,14 +99,26 @@ func (s *Server) requester(w http.ResponseWriter, r *http.Request, body []byte, 
 	}
 	if err != nil {
 		writeErr(w, reqsig.StatusCode(err), sm.Wrapf(ErrUnauthenticated, "%v", err))
-		return nil, false, false
+		return nil, nil, false, false
 	}
-	a := accounts.GetAccount(snap, pub.Address())
-	if a == nil || a.PubKey != pub || !accounts.CanSign(snap, a) {
-		writeErr(w, http.StatusForbidden, sm.Wrapf(ErrUnknownAccount, "%s", pub.Address()))
-		return nil, false, false
+	a, sess, err := session.Reader(snap, pub, blockTime.Unix())
+	if err == nil && !accounts.CanSign(snap, a) {
+		err = sm.ErrInactive
 	}
-	return a, forwarded, true
+	if err != nil {
+		writeErr(w, http.StatusForbidden, sm.Wrapf(ErrUnknownAccount, "key %s: %v", pub, err))
+		return nil, nil, false, false
+	}
+	return a, sess, forwarded, true
+}
+
+// outsideSession refuses a read by a session key of a record its limits do
+// not cover.
+func outsideSession(sess *session.Session, rec *records.Record) error {
+	if sess != nil && !sess.Limits.Covers(rec.ID, rec.Type) {
+		return sm.Wrapf(session.ErrNotCovered, "%s/%x", rec.Type, rec.ID)
+	}
+	return nil
 }
 
 // PutBlob stores ciphertext uploaded by an active account (PUT /v1/blobs/{hash}).
@@ -123,12 +138,12 @@ func (s *Server) PutBlob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusRequestEntityTooLarge, sm.Wrapf(ErrBadUpload, "larger than %d bytes", s.MaxBlob))
 		return
 	}
-	snap, _, err := s.State.Latest()
+	snap, blockTime, err := s.State.Latest()
 	if err != nil {
 		writeErr(w, http.StatusServiceUnavailable, err)
 		return
 	}
-	if _, _, ok := s.requester(w, r, body, snap); !ok {
+	if _, _, _, ok := s.requester(w, r, body, snap, blockTime); !ok {
 		return
 	}
 	if err := s.Blobs.PutExpect(r.Context(), h, body); err != nil {
@@ -155,7 +170,7 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, err)
 		return
 	}
-	acct, forwarded, ok := s.requester(w, r, nil, snap)
+	acct, sess, forwarded, ok := s.requester(w, r, nil, snap, blockTime)
 	if !ok {
 		return
 	}
@@ -182,6 +197,11 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	if !d.Allowed {
 		report(false, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
+		return
+	}
+	if err := outsideSession(sess, rec); err != nil {
+		report(false, err)
+		writeErr(w, http.StatusForbidden, err)
 		return
 	}
 	data, err := s.Blobs.Get(r.Context(), h)
@@ -292,7 +312,7 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, err)
 		return
 	}
-	acct, _, ok := s.requester(w, r, nil, snap)
+	acct, sess, _, ok := s.requester(w, r, nil, snap, blockTime)
 	if !ok {
 		return
 	}
@@ -320,7 +340,20 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
+	if err := outsideSession(sess, rec); err != nil {
+		s.report(rec, version, acct.Address, d, false, err)
+		writeErr(w, http.StatusForbidden, err)
+		return
+	}
 	wk := records.GetKey(snap, id, version, d.Recipient)
+	recipientKey := acct.EncKey
+	if sess != nil {
+		// A session reads only keys wrapped to its own key.
+		recipientKey = sess.EncKey
+		if d.Recipient.Kind == consent.PartyAccount {
+			wk = records.GetSessionKey(snap, id, version, sess.PubKey)
+		}
+	}
 	if wk == nil {
 		writeErr(w, http.StatusConflict, sm.Wrapf(ErrNotShared, "record %x version %d", id, version))
 		return
@@ -339,7 +372,7 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, http.StatusInternalServerError, sm.Wrapf(ErrNoGateway, "organization key does not open this record's key"))
 			return
 		}
-		nw, err := envelope.Wrap(nil, acct.EncKey, dk, id, version)
+		nw, err := envelope.Wrap(nil, recipientKey, dk, id, version)
 		clear(dk[:])
 		if err != nil {
 			writeErr(w, http.StatusInternalServerError, err)

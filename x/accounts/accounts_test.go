@@ -452,6 +452,7 @@ func seedMsgs() []sm.Msg {
 		&accounts.MsgSetGuardian{Guardian: k.Address()},
 		&accounts.MsgRevokeGuardian{Guardian: k.Address()},
 		&accounts.MsgSetOrgKey{EncKey: k.EncKey()},
+		accounts.NewRotateKeys("seed", k.Address(), k.PubKey(), key("seed-next")),
 	}
 }
 

@@ -9,5 +9,9 @@
 //   - an active admin of an active organization registers and deactivates the
 //     organization's members; members of an inactive organization cannot sign;
 //   - a patient names and revokes guardians; CanActFor answers whether an
-//     account may act for a patient.
+//     account may act for a patient;
+//   - an account replaces its signing and encryption keys (rotate_keys,
+//     with the new key's proof of possession); its address, fixed at
+//     registration, stays its identity, and the new key is bound to it
+//     (BoundKey). A key that ever signed for anything is never reused.
 package accounts

@@ -23,6 +23,7 @@ func (Module) Routes() []sm.Route {
 		{Type: TypeSetGuardian, Decode: decodeSetGuardian, Exec: execSetGuardian},
 		{Type: TypeRevokeGuardian, Decode: decodeRevokeGuardian, Exec: execRevokeGuardian},
 		{Type: TypeSetOrgKey, Decode: decodeSetOrgKey, Exec: execSetOrgKey},
+		{Type: TypeRotateKeys, Decode: decodeRotateKeys, Exec: execRotateKeys},
 	}
 }
 
@@ -45,6 +46,9 @@ func CreateMember(ctx sm.Context, org string, pub crypto.PubKey, enc crypto.EncK
 	addr := pub.Address()
 	if GetAccount(ctx.Store, addr) != nil {
 		return sm.Wrapf(ErrExists, "%s", addr)
+	}
+	if _, _, bound := BoundKey(ctx.Store, pub); bound {
+		return sm.Wrapf(ErrKeyInUse, "%s", pub)
 	}
 	PutAccount(ctx.Store, &Account{
 		Address: addr, PubKey: pub, EncKey: enc, Kind: KindMember, Org: org, Role: role,

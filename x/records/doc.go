@@ -12,5 +12,10 @@
 // The listings by patient and by content hash are index keys, outside the
 // Merkle tree: ByPatient and ByHash return a record only when it matches the
 // index entry that named it; IndexEntries derives those entries from the
-// proven keys. Deterministic; no I/O.
+// proven keys.
+// An account re-wraps its own keys after a key rotation (records/rewrap),
+// and registers keys wrapped to a live session of its own for records the
+// session covers and it may read (records/session_keys); a session key's
+// writes stay within its session's records and types.
+// Deterministic; no I/O.
 package records

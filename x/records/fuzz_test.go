@@ -19,6 +19,8 @@ func seedMsgs() []sm.Msg {
 			Keys: keysFor(acct(bob), consent.Org(orgA))},
 		&records.MsgShare{ID: rid(1), Version: 3, Keys: keysFor(acct(doctorA), consent.Org(orgB))},
 		&records.MsgErase{ID: rid(1)},
+		&records.MsgRewrap{Keys: []records.Rekey{{ID: rid(1), Version: 1, Enc: [32]byte{1}, CT: [48]byte{2}}, {ID: rid(1), Version: 2}}},
+		&records.MsgSessionKeys{Session: [32]byte{9}, Keys: []records.Rekey{{ID: rid(2), Version: 3}}},
 	}
 }
 

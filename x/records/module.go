@@ -137,6 +137,8 @@ func (Module) Routes() []sm.Route {
 		{Type: TypeAdd, Decode: decodeAdd, Exec: execAdd},
 		{Type: TypeShare, Decode: decodeShare, Exec: execShare},
 		{Type: TypeErase, Decode: decodeErase, Exec: execErase},
+		{Type: TypeRewrap, Decode: decodeRewrap, Exec: execRewrap},
+		{Type: TypeSessionKeys, Decode: decodeSessionKeys, Exec: execSessionKeys},
 	}
 }
 
@@ -160,6 +162,9 @@ func execAdd(ctx sm.Context, msg sm.Msg) error {
 	p := accounts.GetAccount(ctx.Store, m.Patient)
 	if p == nil || p.Kind != accounts.KindPatient {
 		return sm.Wrapf(ErrNotPatient, "%s", m.Patient)
+	}
+	if err := sessionCovers(ctx, m.ID, m.ResourceType); err != nil {
+		return err
 	}
 	now := ctx.Time.Unix()
 	t := consent.Target{Patient: m.Patient, Record: m.ID, Type: m.ResourceType}
@@ -216,6 +221,9 @@ func execShare(ctx sm.Context, msg sm.Msg) error {
 	if !accounts.CanActFor(ctx.Store, ctx.Signer, rec.Patient) {
 		return ErrNotOwner
 	}
+	if err := sessionCovers(ctx, rec.ID, rec.Type); err != nil {
+		return err
+	}
 	if m.Version == 0 || m.Version > rec.Version {
 		return sm.Wrapf(ErrBadVersion, "%d of %d", m.Version, rec.Version)
 	}
@@ -248,6 +256,9 @@ func execErase(ctx sm.Context, msg sm.Msg) error {
 	if !accounts.CanActFor(ctx.Store, ctx.Signer, rec.Patient) {
 		return ErrNotOwner
 	}
+	if err := sessionCovers(ctx, rec.ID, rec.Type); err != nil {
+		return err
+	}
 	if rec.Erased != 0 {
 		return sm.Wrapf(ErrErased, "%x", m.ID)
 	}
@@ -264,6 +275,7 @@ func execErase(ctx sm.Context, msg sm.Msg) error {
 		for _, k := range dead {
 			ctx.Store.Delete(k)
 		}
+		eraseSessionKeys(ctx.Store, rec.ID, v)
 		if ver := GetVersion(ctx.Store, rec.ID, v); ver != nil {
 			hashes = append(hashes, hex.EncodeToString(ver.ContentHash[:]))
 		}
