@@ -106,7 +106,9 @@ func IsNotFound(err error) bool {
 }
 
 // Sequence returns the sequence the account's next transaction must carry
-// (0 for an address without an account).
+// (0 for an address without an account), counting its transactions still
+// waiting in the node's mempool: a command sent while an earlier one of the
+// same account is pending takes the sequence after it.
 func (c *Client) Sequence(ctx context.Context, addr crypto.Address) (uint64, error) {
 	a, err := c.Account(ctx, addr)
 	if IsNotFound(err) {
@@ -115,7 +117,33 @@ func (c *Client) Sequence(ctx context.Context, addr crypto.Address) (uint64, err
 	if err != nil {
 		return 0, err
 	}
-	return a.Sequence, nil
+	return max(a.Sequence, a.NextSequence), nil
+}
+
+// IsSequenceRace reports whether err is a transaction refused before any
+// block for a wrong sequence (tx/6): another transaction of the same key
+// took the sequence first.
+func IsSequenceRace(err error) bool {
+	var te *TxError
+	return errors.As(err, &te) && !te.Result.Committed &&
+		te.Result.Codespace == sm.Codespace && te.Result.Code == sm.ErrBadSequence.Code
+}
+
+// SubmitSigned signs msg with s's next sequence and submits it, waiting for
+// its block with wait. When the node refuses it for a wrong sequence
+// (another transaction of the same key, sent meanwhile from elsewhere, took
+// it), it asks the node for the next sequence again and retries once.
+func (c *Client) SubmitSigned(ctx context.Context, s *Signer, msg sm.Msg, wait bool) (*api.TxResult, error) {
+	res, err := c.SubmitRaw(ctx, s.Sign(msg), wait)
+	if !IsSequenceRace(err) {
+		return res, err
+	}
+	seq, serr := c.Sequence(ctx, s.Key.Address())
+	if serr != nil {
+		return res, err
+	}
+	s.Seq = seq
+	return c.SubmitRaw(ctx, s.Sign(msg), wait)
 }
 
 // SubmitRaw posts an encoded transaction. With wait it returns the committed
@@ -199,14 +227,14 @@ func (s *Signer) Sign(msg sm.Msg) []byte {
 	return tx
 }
 
-// Send signs msg with key at its current sequence, submits it and waits for
-// its block.
+// Send signs msg with key at its next sequence, submits it and waits for
+// its block (retrying a sequence race once).
 func (c *Client) Send(ctx context.Context, key *crypto.PrivKey, msg sm.Msg) (*api.TxResult, error) {
 	s, err := c.NewSigner(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	return c.SubmitRaw(ctx, s.Sign(msg), true)
+	return c.SubmitSigned(ctx, s, msg, true)
 }
 
 // Proof fetches a proof for a raw state key at height (0: latest).
