@@ -40,6 +40,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Codespace == "" {
+		return e.Message
+	}
 	return fmt.Sprintf("%s (code %d/%s, HTTP %d)", e.Message, e.Code, e.Codespace, e.Status)
 }
 
@@ -75,16 +78,54 @@ func (c *Client) do(req *http.Request, out any) error {
 		return err
 	}
 	if resp.StatusCode >= 400 {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(body, &e.ErrorBody) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(body))
-		}
-		return e
+		return c.errorOf(resp, body)
 	}
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(body, out)
+	if err := json.Unmarshal(body, out); err != nil {
+		return c.notMedchain(resp, body)
+	}
+	return nil
+}
+
+// errorOf turns an error response into an *Error: the API's JSON error body,
+// or, when the body is not JSON, an error saying that the server does not
+// answer as a medchain node does.
+func (c *Client) errorOf(resp *http.Response, body []byte) error {
+	e := &Error{Status: resp.StatusCode}
+	if json.Unmarshal(body, &e.ErrorBody) == nil && e.Message != "" {
+		return e
+	}
+	if !json.Valid(body) {
+		return c.notMedchain(resp, body)
+	}
+	// JSON that is not an error body (a 410's record metadata): passed on
+	// as it came, for the caller to decode.
+	e.Message = string(bytes.TrimSpace(body))
+	return e
+}
+
+// notMedchain is the error for an answer that is not medchain's API JSON:
+// the server at Base is probably not a medchain node (or --node has a wrong
+// path or port). It quotes the start of the body, as text.
+func (c *Client) notMedchain(resp *http.Response, body []byte) error {
+	snippet := strings.Join(strings.Fields(string(body)), " ")
+	if len(snippet) > 120 {
+		snippet = snippet[:120] + "…"
+	}
+	if snippet == "" {
+		snippet = "an empty body"
+	} else {
+		snippet = fmt.Sprintf("%q", snippet)
+	}
+	ct := resp.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "no content type"
+	}
+	return &Error{Status: resp.StatusCode, ErrorBody: api.ErrorBody{Message: fmt.Sprintf(
+		"%s %s does not answer as a medchain node's API (HTTP %d, %s, %s): check --node (e.g. http://127.0.0.1:8080)",
+		resp.Request.Method, resp.Request.URL.Redacted(), resp.StatusCode, ct, snippet)}}
 }
 
 // Status returns the node status.
@@ -99,10 +140,11 @@ func (c *Client) Account(ctx context.Context, addr crypto.Address) (*api.Account
 	return &a, c.Get(ctx, "/v1/accounts/"+addr.String(), &a)
 }
 
-// IsNotFound reports whether err is an API 404.
+// IsNotFound reports whether err is an API 404: a medchain error body, not
+// the 404 page of a server that is not a medchain node.
 func IsNotFound(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Status == http.StatusNotFound
+	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.Codespace != ""
 }
 
 // Sequence returns the sequence the account's next transaction must carry
@@ -169,11 +211,7 @@ func (c *Client) SubmitRaw(ctx context.Context, tx []byte, wait bool) (*api.TxRe
 	}
 	var res api.TxResult
 	if json.Unmarshal(body, &res) != nil || res.Hash == "" {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(body, &e.ErrorBody) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(body))
-		}
-		return nil, e
+		return nil, c.errorOf(resp, body)
 	}
 	if res.Code != 0 {
 		return &res, &TxError{Result: &res}

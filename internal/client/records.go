@@ -52,11 +52,7 @@ func (c *Client) signed(ctx context.Context, key *crypto.PrivKey, chainID, metho
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(out, &e.ErrorBody) != nil || e.Message == "" {
-			e.Message = string(bytes.TrimSpace(out))
-		}
-		return nil, e
+		return nil, c.errorOf(resp, out)
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -32,15 +33,18 @@ import (
 
 // Node is a running medchain node.
 type Node struct {
-	home    string
-	cfg     config.Config
-	log     *slog.Logger
-	tree    *store.Tree
-	app     *app.App
-	cmt     *nm.Node
-	rpc     *local.Local
-	commits *commits
-	seen    *seenSet // recently accepted transaction hashes
+	home string
+	cfg  config.Config
+	log  *slog.Logger
+	// stopping is set once Stop begins: CometBFT's errors about its closed
+	// listeners are then logged as the stop they are (logger.go).
+	stopping atomic.Bool
+	tree     *store.Tree
+	app      *app.App
+	cmt      *nm.Node
+	rpc      *local.Local
+	commits  *commits
+	seen     *seenSet // recently accepted transaction hashes
 	// submitMu makes the API's mempool submissions one at a time. CometBFT's
 	// mempool checks for room before CheckTx and again after it, under a
 	// shared lock: two submissions racing for the last slot can both pass
@@ -109,7 +113,7 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		nm.DefaultGenesisDocProviderFunc(cc),
 		cmtcfg.DefaultDBProvider,
 		metricsProvider(cc),
-		cmtLogger{lg.With("module", "cometbft")},
+		cmtLogger{l: lg.With("module", "cometbft"), stopping: &n.stopping},
 	)
 	if err != nil {
 		tree.Close()
@@ -173,6 +177,7 @@ func (n *Node) Start() error {
 
 // Stop shuts the API down, then consensus, then the state database.
 func (n *Node) Stop() error {
+	n.stopping.Store(true)
 	var errs []error
 	if n.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
