@@ -171,13 +171,23 @@ func IsSequenceRace(err error) bool {
 		te.Result.Codespace == sm.Codespace && te.Result.Code == sm.ErrBadSequence.Code
 }
 
+// isDuplicate reports whether err is the node's api/6: these very bytes
+// were submitted already. For a transaction signed just now that means
+// another command signed the same message with the same sequence (Ed25519
+// signatures are deterministic): the same race as tx/6.
+func isDuplicate(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Codespace == api.Codespace && e.Code == api.ErrDuplicate.Code
+}
+
 // SubmitSigned signs msg with s's next sequence and submits it, waiting for
-// its block with wait. When the node refuses it for a wrong sequence
-// (another transaction of the same key, sent meanwhile from elsewhere, took
-// it), it asks the node for the next sequence again and retries once.
+// its block with wait. When the node refuses it for a wrong sequence, or as
+// a duplicate (another transaction of the same key, sent meanwhile from
+// elsewhere, took the sequence), it asks the node for the next sequence
+// again and retries once.
 func (c *Client) SubmitSigned(ctx context.Context, s *Signer, msg sm.Msg, wait bool) (*api.TxResult, error) {
 	res, err := c.SubmitRaw(ctx, s.Sign(msg), wait)
-	if !IsSequenceRace(err) {
+	if !IsSequenceRace(err) && !isDuplicate(err) {
 		return res, err
 	}
 	seq, serr := c.Sequence(ctx, s.Key.Address())

@@ -89,7 +89,7 @@ func testRefusals(t *testing.T, nw *localNet) {
 	mc := nw.cli(0)
 	const who = "refusals-patient"
 	patient := mc.newPatient(t, who)
-	file, _ := fixture(t, "observation-glucose.json")
+	file, _ := mc.fixtureFor(t, "observation-glucose.json", who)
 	mc.addRecord(t, who, who, file)
 	// doctor2 may read Observations, which is not writing them.
 	mc.grant(t, "--from", who, "--to", "doctor2", "--actions", "read", "--types", "Observation")
