@@ -38,11 +38,22 @@ func (c cmtLogger) With(kv ...any) cmtlog.Logger {
 	return cmtLogger{l: c.l.With(kv...), stopping: c.stopping}
 }
 
-// closedByStop reports whether a CometBFT error is what closing its
-// listeners causes: the p2p transport's accept loop ending, or an RPC
-// server's Serve returning net.ErrClosed.
+// stopMessages are CometBFT errors that its own shutdown causes: the p2p
+// transport's accept loop ending, a peer that dialled in during the stop,
+// peers torn down with the switch, and the block-sync pool that was already
+// stopped when the node switched to consensus.
+var stopMessages = map[string]bool{
+	"Stopped accept routine, as transport is closed": true,
+	"Won't start a peer - switch is not running":     true,
+	"Stopping peer for error":                        true,
+	"Error stopping pool":                            true,
+}
+
+// closedByStop reports whether a CometBFT error, logged while the node is
+// stopping, is what the stop causes: one of stopMessages, or an error that
+// is net.ErrClosed (an RPC server's Serve on its closed listener).
 func closedByStop(msg string, kv []any) bool {
-	if msg == "Stopped accept routine, as transport is closed" {
+	if stopMessages[msg] {
 		return true
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
