@@ -83,24 +83,25 @@ func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
 
 // AccountView is the JSON of an account.
 type AccountView struct {
-	Address  string `json:"address"`
-	PubKey   string `json:"pub_key"`
-	EncKey   string `json:"enc_key"`
-	Kind     string `json:"kind"`
-	Org      string `json:"org,omitempty"`
-	Role     string `json:"role,omitempty"`
-	Active   bool   `json:"active"`
-	Sequence uint64 `json:"sequence"`
+	Address   string    `json:"address"`
+	PubKey    string    `json:"pub_key"`
+	EncKey    string    `json:"enc_key"`
+	Kind      string    `json:"kind"`
+	Org       string    `json:"org,omitempty"`
+	Role      string    `json:"role,omitempty"`
+	Active    bool      `json:"active"`
+	Sequence  uint64    `json:"sequence"`
+	Balance   uint64    `json:"balance"`
+	Created   time.Time `json:"created"`
+	Guardians []string  `json:"guardians,omitempty"`
+	Height    int64     `json:"height"`
+	Proof     *Proof    `json:"proof,omitempty"`
+
 	// NextSequence is the sequence the account's next transaction must
 	// carry: Sequence, or more while transactions of the account wait in
 	// this node's mempool. Only the latest state has a mempool; at an older
 	// ?height= it equals Sequence.
-	NextSequence uint64    `json:"next_sequence"`
-	Balance      uint64    `json:"balance"`
-	Created      time.Time `json:"created"`
-	Guardians    []string  `json:"guardians,omitempty"`
-	Height       int64     `json:"height"`
-	Proof        *Proof    `json:"proof,omitempty"`
+	NextSequence uint64 `json:"next_sequence"`
 }
 
 // PendingSequencer is implemented by a Backend that can tell an account's

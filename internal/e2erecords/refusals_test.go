@@ -118,6 +118,20 @@ func testRefusals(t *testing.T, nw *localNet) {
 			blobsUnchanged: true,
 		},
 		{
+			name: "a record about another patient is refused by the client before any upload",
+			refuse: func(t *testing.T) {
+				other, _ := mc.fixtureFor(t, "observation-glucose.json", "patient1")
+				r := mc.at(rc.url).fails(t, "record", "add", "--from", who, "--patient", who, other)
+				wantContains(t, "record add about another patient", r.stderr, "another patient", mc.addr(t, "patient1"), "code 1/subject")
+				for _, c := range rc.taken() {
+					if c.Method != http.MethodGet {
+						t.Errorf("record add about another patient sent %s %s", c.Method, c.Path)
+					}
+				}
+			},
+			blobsUnchanged: true,
+		},
+		{
 			name: "a blob whose bytes do not match its hash is not stored",
 			refuse: func(t *testing.T) {
 				body := []byte("ciphertext that is not what its name says")

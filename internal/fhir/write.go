@@ -58,14 +58,6 @@ func decodeJSON(b []byte) (map[string]any, error) {
 
 func str(v any) string { s, _ := v.(string); return s }
 
-// refOf returns the reference string of a Reference-shaped value.
-func refOf(v any) string {
-	if m, ok := v.(map[string]any); ok {
-		return str(m["reference"])
-	}
-	return ""
-}
-
 // subjectRef is the resource's patient reference: the element FHIR R4
 // defines for its type (subject, patient or beneficiary), as
 // internal/fhirsubject reads it for every write path.

@@ -33,18 +33,15 @@ import (
 
 // Node is a running medchain node.
 type Node struct {
-	home string
-	cfg  config.Config
-	log  *slog.Logger
-	// stopping is set once Stop begins: CometBFT's errors about its closed
-	// listeners are then logged as the stop they are (logger.go).
-	stopping atomic.Bool
-	tree     *store.Tree
-	app      *app.App
-	cmt      *nm.Node
-	rpc      *local.Local
-	commits  *commits
-	seen     *seenSet // recently accepted transaction hashes
+	home    string
+	cfg     config.Config
+	log     *slog.Logger
+	tree    *store.Tree
+	app     *app.App
+	cmt     *nm.Node
+	rpc     *local.Local
+	commits *commits
+	seen    *seenSet // recently accepted transaction hashes
 	// submitMu makes the API's mempool submissions one at a time. CometBFT's
 	// mempool checks for room before CheckTx and again after it, under a
 	// shared lock: two submissions racing for the last slot can both pass
@@ -60,6 +57,10 @@ type Node struct {
 	auditor *gateway.Auditor
 	bg      sync.WaitGroup
 	stopBg  context.CancelFunc
+
+	// stopping is set once Stop begins: CometBFT's errors caused by the
+	// stop are then logged at info (logger.go).
+	stopping atomic.Bool
 }
 
 // New assembles a node from its home; nothing listens until Start.
