@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,5 +219,25 @@ func TestDevReadyAfterDemoStopsCleanly(t *testing.T) {
 		if strings.Contains(line, "level=ERROR") {
 			t.Errorf("a clean stop logged an error: %s", line)
 		}
+	}
+}
+
+// TestNotAMedchainNode: a command pointed at a server that is not a
+// medchain node (here a web server's HTML 404) says so.
+func TestNotAMedchainNode(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"))
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{{"status"}, {"account", "show", "mc" + strings.Repeat("00", 20)}} {
+		var out, errb bytes.Buffer
+		e := devEnv()
+		e.Stdout, e.Stderr = &out, &errb
+		if code := cli.Execute(e, append([]string{"--home", t.TempDir(), "--node", srv.URL}, args...)); code == 0 {
+			t.Fatalf("%v succeeded against a web server", args)
+		}
+		wantContains(t, errb.String(), "does not answer as a medchain node", "HTTP 404", "404 Not Found", "--node")
 	}
 }
