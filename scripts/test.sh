@@ -16,6 +16,10 @@ echo "== npm ci (fhirtest/: fhir-kit-client, a FHIR client library, for the FHIR
 (cd fhirtest && npm ci --no-audit --no-fund --loglevel=error)
 echo "== node --test (the FHIR R4 interface of a dev node through fhir-kit-client)"
 node --test fhirtest/
-echo "== go test"
+# The go test log goes to a new file per run (mktemp), so that runs side by
+# side, or by different users, never share or overwrite one.
+log="$(mktemp "${TMPDIR:-/tmp}/medchain-test.XXXXXX.log")"
+trap 'echo "== go test log: $log"' EXIT
+echo "== go test (log: $log)"
 # -p 1 keeps the multi-node tests from competing with each other for the two cores.
-go test -count=1 -timeout 40m -p 1 ./... 2>&1 | tee /tmp/medchain-test.log
+go test -count=1 -timeout 40m -p 1 ./... 2>&1 | tee "$log"

@@ -97,6 +97,18 @@ type AccountView struct {
 	Guardians []string  `json:"guardians,omitempty"`
 	Height    int64     `json:"height"`
 	Proof     *Proof    `json:"proof,omitempty"`
+
+	// NextSequence is the sequence the account's next transaction must
+	// carry: Sequence, or more while transactions of the account wait in
+	// this node's mempool. Only the latest state has a mempool; at an older
+	// ?height= it equals Sequence.
+	NextSequence uint64 `json:"next_sequence"`
+}
+
+// PendingSequencer is implemented by a Backend that can tell an account's
+// next sequence counting its transactions in the mempool (internal/node).
+type PendingSequencer interface {
+	PendingSequence(signer crypto.Address) (uint64, bool)
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {
@@ -129,6 +141,12 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		Address: a.Address.String(), PubKey: a.PubKey.String(), EncKey: a.EncKey.String(), Kind: a.Kind.String(),
 		Org: a.Org, Role: a.Role, Active: a.Active, Sequence: a.Sequence, Balance: a.Balance,
 		Created: time.Unix(a.Created, 0).UTC(), Height: snap.Version(), Proof: proof,
+	}
+	v.NextSequence = v.Sequence
+	if ps, ok := s.b.(PendingSequencer); ok && r.URL.Query().Get("height") == "" {
+		if next, ok := ps.PendingSequence(addr); ok && next > v.NextSequence {
+			v.NextSequence = next
+		}
 	}
 	for _, g := range accounts.Guardians(snap, addr) {
 		v.Guardians = append(v.Guardians, g.String())

@@ -158,7 +158,7 @@ func (g *globals) send(ctx context.Context, tf txFlags, msg sm.Msg, outcome func
 		return nil, err
 	}
 	s.Fee = tf.fee
-	res, err := c.SubmitRaw(ctx, s.Sign(msg), true)
+	res, err := c.SubmitSigned(ctx, s, msg, true)
 	if err != nil {
 		var te *client.TxError
 		if !errors.As(err, &te) {

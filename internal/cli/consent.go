@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/fhirr4"
 	"github.com/medchain/medchain/x/consent"
 )
 
@@ -76,7 +77,9 @@ it an emergency custodian. A guardian grants for a patient with --patient.`,
 				}
 			}
 			if types != "" {
-				m.Types = strings.Split(types, ",")
+				if m.Types, err = parseTypes(types); err != nil {
+					return err
+				}
 				slices.Sort(m.Types)
 				m.Types = slices.Compact(m.Types)
 			}
@@ -253,4 +256,24 @@ func newConsentShowCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&fhir, "fhir", false, "print as a FHIR R4 Consent")
 	return cmd
+}
+
+// parseTypes reads --types: comma-separated FHIR R4 resource type names,
+// spelt exactly as R4 defines them (google/fhir/go's list).
+func parseTypes(s string) ([]string, error) {
+	types := strings.Split(s, ",")
+	for i, t := range types {
+		t = strings.TrimSpace(t)
+		if !fhirr4.IsResourceType(t) {
+			hint := ""
+			for _, r := range fhirr4.ResourceTypes() {
+				if strings.EqualFold(r, t) {
+					hint = fmt.Sprintf(" (did you mean %s?)", r)
+				}
+			}
+			return nil, fmt.Errorf("--types: %q is not a FHIR R4 resource type%s; examples: Observation, Condition, AllergyIntolerance, MedicationRequest", t, hint)
+		}
+		types[i] = t
+	}
+	return types, nil
 }

@@ -169,14 +169,19 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 		_ = n.Stop()
 		return err
 	}
-	fmt.Fprintf(g.env.Stdout, "medchain node running: API http://%s  (Ctrl-C to stop)\n", n.APIAddr())
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if after != nil {
-		go after(ctx, n.APIAddr())
+		// The node is ready for a user once what after sends (the demo) is
+		// committed: a user's first command then never races it.
+		fmt.Fprintf(g.env.Stdout, "medchain node started: API http://%s; seeding the demo...\n", n.APIAddr())
+		after(ctx, n.APIAddr())
+	}
+	if ctx.Err() == nil {
+		fmt.Fprintf(g.env.Stdout, "medchain node running: API http://%s  (Ctrl-C to stop)\n", n.APIAddr())
 	}
 	<-ctx.Done()
 	lg.Info("stopping")

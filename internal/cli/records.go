@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/client"
+	"github.com/medchain/medchain/internal/fhirr4"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
 )
@@ -78,7 +81,7 @@ the patient, a guardian, or a holder of the patient's write consent for the type
 			}
 			res, err := g.client().AddRecord(ctx, s, p, data, ex)
 			if err != nil {
-				return err
+				return withCode(err)
 			}
 			if g.json {
 				return g.printJSON(map[string]any{"id": hex.EncodeToString(res.ID[:]), "version": res.Version, "resource_type": res.Type, "tx": res.Tx})
@@ -92,6 +95,19 @@ the patient, a guardian, or a holder of the patient's write consent for the type
 	cmd.Flags().StringVar(&existing, "record", "", "add a new version of this record id")
 	_ = cmd.MarkFlagRequired("patient")
 	return cmd
+}
+
+// withCode appends the stable code of a registered error that was found
+// before anything was sent (a resource filed under another patient:
+// subject/1); the node's errors already carry theirs.
+func withCode(err error) error {
+	var se *sm.Error
+	var ce *client.Error
+	var te *client.TxError
+	if errors.As(err, &se) && !errors.As(err, &ce) && !errors.As(err, &te) {
+		return fmt.Errorf("%w (code %d/%s)", err, se.Code, se.Codespace)
+	}
+	return err
 }
 
 func readInput(g *globals, path string) ([]byte, error) {
@@ -158,6 +174,9 @@ func newRecordListCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("--patient: %w", err)
 			}
 			path := "/v1/patients/" + p.String() + "/records"
+			if typ != "" && !fhirr4.IsResourceType(typ) {
+				return fmt.Errorf("--type: %q is not a FHIR R4 resource type (for example Observation, Condition)", typ)
+			}
 			if typ != "" {
 				path += "?type=" + typ
 			}

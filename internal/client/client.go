@@ -40,6 +40,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if e.Codespace == "" {
+		return e.Message
+	}
 	return fmt.Sprintf("%s (code %d/%s, HTTP %d)", e.Message, e.Code, e.Codespace, e.Status)
 }
 
@@ -75,16 +78,54 @@ func (c *Client) do(req *http.Request, out any) error {
 		return err
 	}
 	if resp.StatusCode >= 400 {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(body, &e.ErrorBody) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(body))
-		}
-		return e
+		return c.errorOf(resp, body)
 	}
 	if out == nil {
 		return nil
 	}
-	return json.Unmarshal(body, out)
+	if err := json.Unmarshal(body, out); err != nil {
+		return c.notMedchain(resp, body)
+	}
+	return nil
+}
+
+// errorOf turns an error response into an *Error: the API's JSON error body,
+// or, when the body is not JSON, an error saying that the server does not
+// answer as a medchain node does.
+func (c *Client) errorOf(resp *http.Response, body []byte) error {
+	e := &Error{Status: resp.StatusCode}
+	if json.Unmarshal(body, &e.ErrorBody) == nil && e.Message != "" {
+		return e
+	}
+	if !json.Valid(body) {
+		return c.notMedchain(resp, body)
+	}
+	// JSON that is not an error body (a 410's record metadata): passed on
+	// as it came, for the caller to decode.
+	e.Message = string(bytes.TrimSpace(body))
+	return e
+}
+
+// notMedchain is the error for an answer that is not medchain's API JSON:
+// the server at Base is probably not a medchain node (or --node has a wrong
+// path or port). It quotes the start of the body, as text.
+func (c *Client) notMedchain(resp *http.Response, body []byte) error {
+	snippet := strings.Join(strings.Fields(string(body)), " ")
+	if len(snippet) > 120 {
+		snippet = snippet[:120] + "…"
+	}
+	if snippet == "" {
+		snippet = "an empty body"
+	} else {
+		snippet = fmt.Sprintf("%q", snippet)
+	}
+	ct := resp.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "no content type"
+	}
+	return &Error{Status: resp.StatusCode, ErrorBody: api.ErrorBody{Message: fmt.Sprintf(
+		"%s %s does not answer as a medchain node's API (HTTP %d, %s, %s): check --node (e.g. http://127.0.0.1:8080)",
+		resp.Request.Method, resp.Request.URL.Redacted(), resp.StatusCode, ct, snippet)}}
 }
 
 // Status returns the node status.
@@ -99,14 +140,17 @@ func (c *Client) Account(ctx context.Context, addr crypto.Address) (*api.Account
 	return &a, c.Get(ctx, "/v1/accounts/"+addr.String(), &a)
 }
 
-// IsNotFound reports whether err is an API 404.
+// IsNotFound reports whether err is an API 404: a medchain error body, not
+// the 404 page of a server that is not a medchain node.
 func IsNotFound(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Status == http.StatusNotFound
+	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.Codespace != ""
 }
 
 // Sequence returns the sequence the account's next transaction must carry
-// (0 for an address without an account).
+// (0 for an address without an account), counting its transactions still
+// waiting in the node's mempool: a command sent while an earlier one of the
+// same account is pending takes the sequence after it.
 func (c *Client) Sequence(ctx context.Context, addr crypto.Address) (uint64, error) {
 	a, err := c.Account(ctx, addr)
 	if IsNotFound(err) {
@@ -115,7 +159,43 @@ func (c *Client) Sequence(ctx context.Context, addr crypto.Address) (uint64, err
 	if err != nil {
 		return 0, err
 	}
-	return a.Sequence, nil
+	return max(a.Sequence, a.NextSequence), nil
+}
+
+// IsSequenceRace reports whether err is a transaction refused before any
+// block for a wrong sequence (tx/6): another transaction of the same key
+// took the sequence first.
+func IsSequenceRace(err error) bool {
+	var te *TxError
+	return errors.As(err, &te) && !te.Result.Committed &&
+		te.Result.Codespace == sm.Codespace && te.Result.Code == sm.ErrBadSequence.Code
+}
+
+// isDuplicate reports whether err is the node's api/6: these very bytes
+// were submitted already. For a transaction signed just now that means
+// another command signed the same message with the same sequence (Ed25519
+// signatures are deterministic): the same race as tx/6.
+func isDuplicate(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Codespace == api.Codespace && e.Code == api.ErrDuplicate.Code
+}
+
+// SubmitSigned signs msg with s's next sequence and submits it, waiting for
+// its block with wait. When the node refuses it for a wrong sequence, or as
+// a duplicate (another transaction of the same key, sent meanwhile from
+// elsewhere, took the sequence), it asks the node for the next sequence
+// again and retries once.
+func (c *Client) SubmitSigned(ctx context.Context, s *Signer, msg sm.Msg, wait bool) (*api.TxResult, error) {
+	res, err := c.SubmitRaw(ctx, s.Sign(msg), wait)
+	if !IsSequenceRace(err) && !isDuplicate(err) {
+		return res, err
+	}
+	seq, serr := c.Sequence(ctx, s.Key.Address())
+	if serr != nil {
+		return res, err
+	}
+	s.Seq = seq
+	return c.SubmitRaw(ctx, s.Sign(msg), wait)
 }
 
 // SubmitRaw posts an encoded transaction. With wait it returns the committed
@@ -141,11 +221,7 @@ func (c *Client) SubmitRaw(ctx context.Context, tx []byte, wait bool) (*api.TxRe
 	}
 	var res api.TxResult
 	if json.Unmarshal(body, &res) != nil || res.Hash == "" {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(body, &e.ErrorBody) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(body))
-		}
-		return nil, e
+		return nil, c.errorOf(resp, body)
 	}
 	if res.Code != 0 {
 		return &res, &TxError{Result: &res}
@@ -199,14 +275,14 @@ func (s *Signer) Sign(msg sm.Msg) []byte {
 	return tx
 }
 
-// Send signs msg with key at its current sequence, submits it and waits for
-// its block.
+// Send signs msg with key at its next sequence, submits it and waits for
+// its block (retrying a sequence race once).
 func (c *Client) Send(ctx context.Context, key *crypto.PrivKey, msg sm.Msg) (*api.TxResult, error) {
 	s, err := c.NewSigner(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	return c.SubmitRaw(ctx, s.Sign(msg), true)
+	return c.SubmitSigned(ctx, s, msg, true)
 }
 
 // Proof fetches a proof for a raw state key at height (0: latest).

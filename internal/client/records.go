@@ -17,6 +17,7 @@ import (
 	"github.com/medchain/medchain/crypto/envelope"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/fhirr4"
+	"github.com/medchain/medchain/internal/fhirsubject"
 	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
@@ -51,11 +52,7 @@ func (c *Client) signed(ctx context.Context, key *crypto.PrivKey, chainID, metho
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		e := &Error{Status: resp.StatusCode}
-		if json.Unmarshal(out, &e.ErrorBody) != nil || e.Message == "" {
-			e.Message = string(bytes.TrimSpace(out))
-		}
-		return nil, e
+		return nil, c.errorOf(resp, out)
 	}
 	return out, nil
 }
@@ -160,6 +157,9 @@ func (c *Client) AddRecord(ctx context.Context, s *Signer, patient crypto.Addres
 	if err != nil {
 		return nil, err
 	}
+	if err := c.CheckSubject(ctx, res.Type, fhirJSON, patient); err != nil {
+		return nil, err
+	}
 	var id consent.RecordID
 	version := uint32(1)
 	if existing != nil {
@@ -190,11 +190,43 @@ func (c *Client) AddRecord(ctx context.Context, s *Signer, patient crypto.Addres
 		return nil, fmt.Errorf("upload ciphertext: %w", err)
 	}
 	msg := &records.MsgAdd{ID: id, Patient: patient, ResourceType: res.Type, ContentHash: h, Size: uint64(len(ct)), Keys: keys}
-	tx, err := c.SubmitRaw(ctx, s.Sign(msg), true)
+	tx, err := c.SubmitSigned(ctx, s, msg, true)
 	if err != nil {
 		return nil, err
 	}
 	return &AddResult{ID: id, Version: version, Type: res.Type, Tx: tx}, nil
+}
+
+// CheckSubject checks that a FHIR R4 resource (JSON, already valid) of type
+// typ is about patient (internal/fhirsubject): a record is never filed in
+// another patient's chart. Patient/{id} references to Patient records are
+// looked up on the node. The error matches fhirsubject.ErrOtherPatient or
+// fhirsubject.ErrUnresolved.
+func (c *Client) CheckSubject(ctx context.Context, typ string, fhirJSON []byte, patient crypto.Address) error {
+	var res map[string]any
+	if err := json.Unmarshal(fhirJSON, &res); err != nil {
+		return err
+	}
+	var lookupErr error
+	lookup := func(id consent.RecordID) (crypto.Address, string, bool) {
+		rec, err := c.Record(ctx, id, "")
+		if err != nil {
+			if !IsNotFound(err) {
+				lookupErr = err
+			}
+			return crypto.Address{}, "", false
+		}
+		p, err := crypto.ParseAddress(rec.Patient)
+		if err != nil || rec.Erased != nil {
+			return crypto.Address{}, "", false
+		}
+		return p, rec.Type, true
+	}
+	err := fhirsubject.Check(typ, res, patient, c.Base+"/fhir", lookup)
+	if err != nil && lookupErr != nil {
+		return fmt.Errorf("%w (looking the reference up: %v)", err, lookupErr)
+	}
+	return err
 }
 
 // ReadRecord fetches, verifies and decrypts a record version (0: latest)
@@ -272,7 +304,7 @@ type GrantResult struct {
 // the patient's covered existing records for the grantee (records/share).
 // s must be the patient or a guardian: it opens the keys wrapped for it.
 func (c *Client) Grant(ctx context.Context, s *Signer, m *consent.MsgGrant) (*GrantResult, error) {
-	tx, err := c.SubmitRaw(ctx, s.Sign(m), true)
+	tx, err := c.SubmitSigned(ctx, s, m, true)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +398,7 @@ func (c *Client) ShareCovered(ctx context.Context, s *Signer, patient crypto.Add
 			if err != nil {
 				return shared, err
 			}
-			if _, err := c.SubmitRaw(ctx, s.Sign(&records.MsgShare{ID: id, Version: ver.Version, Keys: keys}), true); err != nil {
+			if _, err := c.SubmitSigned(ctx, s, &records.MsgShare{ID: id, Version: ver.Version, Keys: keys}, true); err != nil {
 				return shared, err
 			}
 			shared++

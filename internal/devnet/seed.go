@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 
 	"github.com/medchain/medchain/crypto"
@@ -16,6 +17,24 @@ import (
 
 //go:embed demo/*.json
 var demoFS embed.FS
+
+// DemoPlaceholder is the patient reference the demo's FHIR files carry
+// (demo/*.json, "Patient/demo-patient-1" or "-2"): the development keys are
+// new on every home, so the reference is set to the patient's address when
+// the file is used. A record must name the patient it is filed under
+// (internal/fhirsubject).
+const DemoPlaceholder = "Patient/demo-patient-"
+
+// DemoResource returns the demo FHIR file name with its patient reference
+// set to "Patient/" + patient's address.
+func DemoResource(name string, patient crypto.Address) ([]byte, error) {
+	data, err := demoFS.ReadFile("demo/" + name)
+	if err != nil {
+		return nil, err
+	}
+	re := regexp.MustCompile(`"` + regexp.QuoteMeta(DemoPlaceholder) + `[0-9]+"`)
+	return re.ReplaceAll(data, []byte(`"Patient/`+patient.String()+`"`)), nil
+}
 
 // Seed fills a new development network with a small demo through the node's
 // API, exactly as users would: consents, then realistic synthetic FHIR
@@ -53,7 +72,7 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 		return nil
 	}
 	add := func(author, patient, file string) (consent.RecordID, error) {
-		data, err := demoFS.ReadFile("demo/" + file)
+		data, err := DemoResource(file, addr(patient))
 		if err != nil {
 			return consent.RecordID{}, err
 		}

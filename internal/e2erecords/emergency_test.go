@@ -40,7 +40,7 @@ func emergencyFreeText() []secret {
 func testEmergency(t *testing.T, nw *localNet) {
 	mc := nw.cli(0) // node0 is dev-hospital's gateway
 	doc2 := mc.addr(t, "doctor2")
-	file, want := fixture(t, "observation-glucose.json")
+	file, want := mc.fixtureFor(t, "observation-glucose.json", "patient3")
 	id := mc.addRecord(t, "patient3", "patient3", file)
 	const reason, outcome = "life_threatening", "justified"
 

@@ -18,7 +18,7 @@ func testErasure(t *testing.T, nw *localNet) {
 	const who = "erasure-patient"
 	mc.newPatient(t, who)
 	doc1 := mc.addr(t, "doctor1")
-	file, want := fixture(t, "observation-glucose.json")
+	file, want := mc.fixtureFor(t, "observation-glucose.json", who)
 	id := mc.addRecord(t, who, who, file) // uploaded to node0
 	mc.grant(t, "--from", who, "--to", "doctor1", "--actions", "read")
 	hash := mc.show(t, id).Versions[0].ContentHash

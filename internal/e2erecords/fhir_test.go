@@ -52,7 +52,7 @@ func testFHIRExports(t *testing.T, nw *localNet) {
 	const who = "fhir-patient"
 	patient := mc.newPatient(t, who)
 	doc1, doc2 := mc.addr(t, "doctor1"), mc.addr(t, "doctor2")
-	file, _ := fixture(t, "observation-glucose.json")
+	file, _ := mc.fixtureFor(t, "observation-glucose.json", who)
 	id := mc.addRecord(t, who, who, file)
 	timed := mc.grant(t, "--from", who, "--to", "doctor1", "--actions", "read", "--types", "Observation", "--until", "720h")
 	mc.grant(t, "--from", who, "--to", "org:dev-lab", "--actions", "read,write", "--purpose", "care_coordination")

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -485,6 +486,24 @@ func fixture(t testing.TB, name string) (string, []byte) {
 	path := filepath.Join("testdata", name)
 	b, err := os.ReadFile(path)
 	if err != nil {
+		t.Fatal(err)
+	}
+	return path, b
+}
+
+// fixtureFor returns a copy of a testdata file whose patient reference
+// names patient (a key name or address) as "Patient/mc…", and its bytes: a
+// record must name the patient it is filed under (internal/fhirsubject).
+func (m medchain) fixtureFor(t testing.TB, name, patient string) (string, []byte) {
+	t.Helper()
+	_, b := fixture(t, name)
+	a := patient
+	if !strings.HasPrefix(a, "mc") || len(a) != 42 {
+		a = m.addr(t, patient)
+	}
+	b = regexp.MustCompile(`"Patient/[a-z]+-[0-9]+"`).ReplaceAll(b, []byte(`"Patient/`+a+`"`))
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path, b

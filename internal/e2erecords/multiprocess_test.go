@@ -31,7 +31,7 @@ func TestMultiProcess(t *testing.T) {
 	n0, n2 := nw.Nodes[0], nw.Nodes[2]
 	mc := medchain{home: n0.Home, node: n0.API()}
 	doc1 := mc.addr(t, "doctor1")
-	file, want := fixture(t, "observation-hba1c-zorblax.json")
+	file, want := mc.fixtureFor(t, "observation-hba1c-zorblax.json", "patient1")
 
 	id := mc.addRecord(t, "patient1", "patient1", file)
 	mc.grant(t, "--from", "patient1", "--to", "doctor1", "--actions", "read", "--types", "Observation")

@@ -107,7 +107,7 @@ func testNoPlaintext(t *testing.T, nw *localNet) {
 	const who = "privacy-patient"
 	mc.newPatient(t, who)
 	doc1, doc2 := mc.addr(t, "doctor1"), mc.addr(t, "doctor2")
-	file, plain := fixture(t, "observation-hba1c-zorblax.json")
+	file, plain := mc.fixtureFor(t, "observation-hba1c-zorblax.json", who)
 	mc.grant(t, "--from", who, "--to", "labtech1", "--actions", "write", "--types", "Observation")
 	id := mc.addRecord(t, "labtech1", who, file)
 	mc.grant(t, "--from", who, "--to", "doctor1", "--actions", "read", "--types", "Observation")

@@ -48,7 +48,7 @@ func (nw *localNet) cli(k int) medchain { return medchain{home: nw.homes[0], nod
 func testRoundTrip(t *testing.T, nw *localNet) {
 	mc := nw.cli(0)
 	patient, lab, doc1, doc2 := mc.addr(t, "patient1"), mc.addr(t, "labtech1"), mc.addr(t, "doctor1"), mc.addr(t, "doctor2")
-	file, want := fixture(t, "observation-glucose.json")
+	file, want := mc.fixtureFor(t, "observation-glucose.json", "patient1")
 
 	mc.grant(t, "--from", "patient1", "--to", "labtech1", "--actions", "write", "--types", "Observation")
 	id := mc.addRecord(t, "labtech1", "patient1", file)
@@ -144,7 +144,7 @@ func testRoundTrip(t *testing.T, nw *localNet) {
 func testRevokeAndExpiry(t *testing.T, nw *localNet) {
 	mc := nw.cli(0)
 	doc1, doc2 := mc.addr(t, "doctor1"), mc.addr(t, "doctor2")
-	file, want := fixture(t, "observation-glucose.json")
+	file, want := mc.fixtureFor(t, "observation-glucose.json", "patient2")
 	id := mc.addRecord(t, "patient2", "patient2", file)
 
 	revoked := mc.grant(t, "--from", "patient2", "--to", "doctor1", "--actions", "read", "--types", "Observation")
@@ -219,7 +219,7 @@ func testAuditTimeFilter(t *testing.T, nw *localNet) {
 	mc := nw.cli(0)
 	const who = "audit-filter-patient"
 	patient := mc.newPatient(t, who)
-	file, _ := fixture(t, "observation-glucose.json")
+	file, _ := mc.fixtureFor(t, "observation-glucose.json", who)
 	id := mc.addRecord(t, who, who, file)
 	self := eventMatch{accessor: patient, record: id, served: true, basis: "patient"}
 

@@ -89,7 +89,7 @@ func testRefusals(t *testing.T, nw *localNet) {
 	mc := nw.cli(0)
 	const who = "refusals-patient"
 	patient := mc.newPatient(t, who)
-	file, _ := fixture(t, "observation-glucose.json")
+	file, _ := mc.fixtureFor(t, "observation-glucose.json", who)
 	mc.addRecord(t, who, who, file)
 	// doctor2 may read Observations, which is not writing them.
 	mc.grant(t, "--from", who, "--to", "doctor2", "--actions", "read", "--types", "Observation")
@@ -112,6 +112,20 @@ func testRefusals(t *testing.T, nw *localNet) {
 				for _, c := range rc.taken() {
 					if c.Method != http.MethodGet {
 						t.Errorf("record add of invalid FHIR sent %s %s", c.Method, c.Path)
+					}
+				}
+			},
+			blobsUnchanged: true,
+		},
+		{
+			name: "a record about another patient is refused by the client before any upload",
+			refuse: func(t *testing.T) {
+				other, _ := mc.fixtureFor(t, "observation-glucose.json", "patient1")
+				r := mc.at(rc.url).fails(t, "record", "add", "--from", who, "--patient", who, other)
+				wantContains(t, "record add about another patient", r.stderr, "another patient", mc.addr(t, "patient1"), "code 1/subject")
+				for _, c := range rc.taken() {
+					if c.Method != http.MethodGet {
+						t.Errorf("record add about another patient sent %s %s", c.Method, c.Path)
 					}
 				}
 			},

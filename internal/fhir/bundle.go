@@ -283,7 +283,7 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 		}
 		var a crypto.Address
 		var p *problem
-		if _, has := subjectRef(e.res); has || e.typ == "Patient" {
+		if _, has := subjectRef(e.typ, e.res); has || e.typ == "Patient" {
 			a, p = patientOf(rq, e.typ, e.res, local, crypto.Address{})
 		} else {
 			continue
@@ -295,7 +295,7 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 			continue
 		}
 		if e.d.version > 1 && a != e.d.patient {
-			if p := fail(e, unprocessable("a new version must keep the record's patient %s", e.d.patient)); p != nil {
+			if p := fail(e, otherPatient(e.typ, a, e.d.patient)); p != nil {
 				return p
 			}
 			continue

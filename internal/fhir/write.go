@@ -18,6 +18,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/crypto/envelope"
 	"github.com/medchain/medchain/internal/fhirr4"
+	"github.com/medchain/medchain/internal/fhirsubject"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
@@ -28,7 +29,7 @@ import (
 
 // SystemAddress is the identifier system of a medchain account address; a
 // Patient resource names its medchain patient with it.
-const SystemAddress = "urn:medchain:address"
+const SystemAddress = fhirsubject.SystemAddress
 
 // draft is one resource on its way to becoming a record version.
 type draft struct {
@@ -62,35 +63,23 @@ func decodeJSON(b []byte) (map[string]any, error) {
 
 func str(v any) string { s, _ := v.(string); return s }
 
-// refOf returns the reference string of a Reference-shaped value.
-func refOf(v any) string {
-	if m, ok := v.(map[string]any); ok {
-		return str(m["reference"])
-	}
-	return ""
-}
-
-// subjectRef is the resource's patient reference: its subject or patient
-// element, as fhirr4 reads it.
-func subjectRef(res map[string]any) (string, bool) {
-	for _, k := range []string{"subject", "patient"} {
-		if v, ok := res[k]; ok {
-			return refOf(v), true
-		}
-	}
-	return "", false
+// subjectRef is the resource's patient reference: the element FHIR R4
+// defines for its type (subject, patient or beneficiary), as
+// internal/fhirsubject reads it for every write path.
+func subjectRef(typ string, res map[string]any) (string, bool) {
+	return fhirsubject.Reference(typ, res)
 }
 
 // addressIdentifier finds a Patient's urn:medchain:address identifier.
 func addressIdentifier(res map[string]any) (string, bool) {
-	ids, _ := res["identifier"].([]any)
-	for _, v := range ids {
-		m, _ := v.(map[string]any)
-		if str(m["system"]) == SystemAddress {
-			return str(m["value"]), true
-		}
-	}
-	return "", false
+	return fhirsubject.AddressIdentifier(res)
+}
+
+// otherPatient refuses a write whose resource names another patient than
+// the record it would be a version of.
+func otherPatient(typ string, named, filed crypto.Address) *problem {
+	return fail(http.StatusUnprocessableEntity, "processing", sm.Wrapf(fhirsubject.ErrOtherPatient,
+		"%s names patient %s, but the record is filed under %s: a new version keeps the record's patient", typ, named, filed))
 }
 
 // rewriteRefs replaces, anywhere in v, Reference.reference values found in
@@ -145,20 +134,18 @@ func resolvePatientRef(rq *request, ref string, local map[string]localRef) (cryp
 		}
 		return l.patient, nil
 	}
-	rel := strings.TrimPrefix(ref, rq.base+"/")
-	id, ok := strings.CutPrefix(rel, "Patient/")
-	if !ok {
-		return crypto.Address{}, unprocessable("reference %q does not name a Patient of this server (Patient/{id} or Patient/mc…)", ref)
-	}
-	if a, err := crypto.ParseAddress(id); err == nil {
-		return patientAddress(rq, a)
-	}
-	if rid, ok := parseID(id); ok {
-		if rec := records.GetRecord(rq.snap, rid); rec != nil && rec.Type == "Patient" && rec.Erased == 0 {
-			return rec.Patient, nil
+	lookup := func(id consent.RecordID) (crypto.Address, string, bool) {
+		rec := records.GetRecord(rq.snap, id)
+		if rec == nil || rec.Erased != 0 {
+			return crypto.Address{}, "", false
 		}
+		return rec.Patient, rec.Type, true
 	}
-	return crypto.Address{}, unprocessable("reference %q: no such Patient here", ref)
+	a, err := fhirsubject.Resolve(ref, rq.base, lookup)
+	if err != nil {
+		return a, fail(http.StatusUnprocessableEntity, "processing", sm.Wrapf(ErrUnprocessable, "%v", err))
+	}
+	return patientAddress(rq, a)
 }
 
 // patientOf finds the medchain patient a resource is about. fallback is used
@@ -180,7 +167,7 @@ func patientOf(rq *request, typ string, res map[string]any, local map[string]loc
 		}
 		return patientAddress(rq, a)
 	}
-	if ref, ok := subjectRef(res); ok {
+	if ref, ok := subjectRef(typ, res); ok {
 		if ref == "" {
 			return crypto.Address{}, unprocessable("%s: the subject (or patient) needs a reference to a Patient", typ)
 		}
@@ -700,7 +687,7 @@ func (s *Server) update(w http.ResponseWriter, rq *request, typ, idStr string) {
 		return
 	}
 	if d.patient != rec.Patient {
-		writeProblem(w, unprocessable("a new version must keep the record's patient %s", rec.Patient))
+		writeProblem(w, otherPatient(typ, d.patient, rec.Patient))
 		return
 	}
 	release, p := s.lockRecords([]consent.RecordID{rec.ID})

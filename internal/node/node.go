@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -56,6 +57,10 @@ type Node struct {
 	auditor *gateway.Auditor
 	bg      sync.WaitGroup
 	stopBg  context.CancelFunc
+
+	// stopping is set once Stop begins: CometBFT's errors caused by the
+	// stop are then logged at info (logger.go).
+	stopping atomic.Bool
 }
 
 // New assembles a node from its home; nothing listens until Start.
@@ -109,7 +114,7 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		nm.DefaultGenesisDocProviderFunc(cc),
 		cmtcfg.DefaultDBProvider,
 		metricsProvider(cc),
-		cmtLogger{lg.With("module", "cometbft")},
+		cmtLogger{l: lg.With("module", "cometbft"), stopping: &n.stopping},
 	)
 	if err != nil {
 		tree.Close()
@@ -173,6 +178,7 @@ func (n *Node) Start() error {
 
 // Stop shuts the API down, then consensus, then the state database.
 func (n *Node) Stop() error {
+	n.stopping.Store(true)
 	var errs []error
 	if n.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
