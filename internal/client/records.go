@@ -160,6 +160,7 @@ func (c *Client) AddRecord(ctx context.Context, s *Signer, patient crypto.Addres
 	if err != nil {
 		return nil, err
 	}
+	c = c.As(s.Key, s.ChainID) // the record and key-holder reads are signed
 	var id consent.RecordID
 	version := uint32(1)
 	if existing != nil {
@@ -200,6 +201,7 @@ func (c *Client) AddRecord(ctx context.Context, s *Signer, patient crypto.Addres
 // ReadRecord fetches, verifies and decrypts a record version (0: latest)
 // for the holder of key. The node records the read in the audit trail.
 func (c *Client) ReadRecord(ctx context.Context, key *crypto.PrivKey, chainID string, id consent.RecordID, version uint32) ([]byte, *api.RecordView, error) {
+	c = c.As(key, chainID)
 	rec, err := c.Record(ctx, id, "")
 	if err != nil {
 		return nil, rec, err
@@ -312,6 +314,7 @@ func (c *Client) encKeyOf(ctx context.Context, p consent.Party) (crypto.EncKey, 
 // ShareCovered wraps, for the grantee, the keys of every version of the
 // patient's records that scope covers and the grantee does not hold yet.
 func (c *Client) ShareCovered(ctx context.Context, s *Signer, patient crypto.Address, scope *consent.Consent, grantee consent.Party, granteeKey crypto.EncKey) (int, error) {
+	c = c.As(s.Key, s.ChainID)
 	recs, err := c.Records(ctx, patient)
 	if err != nil {
 		return 0, err
