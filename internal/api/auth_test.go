@@ -40,7 +40,7 @@ func (b *authBackend) Submit(context.Context, []byte, bool) (*TxResult, error) {
 	return nil, errors.New("read-only")
 }
 func (b *authBackend) State(int64) (*store.Snapshot, error) { return b.tree.Snapshot(b.tree.Version()) }
-func (b *authBackend) Params() *params.Registry              { return params.NewRegistry(consent.ParamDefs...) }
+func (b *authBackend) Params() *params.Registry             { return params.NewRegistry(consent.ParamDefs...) }
 func (b *authBackend) Block(context.Context, int64) (*Block, error) {
 	return nil, ErrNotFound
 }
