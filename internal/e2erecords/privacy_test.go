@@ -120,7 +120,7 @@ func testNoPlaintext(t *testing.T, nw *localNet) {
 		eventMatch{accessor: doc1, record: id, served: true},
 		eventMatch{accessor: doc2, record: id, reasonPrefix: "consent/17"},
 	))
-	hash := mc.show(t, id).Versions[0].ContentHash
+	hash := mc.show(t, who, id).Versions[0].ContentHash
 	ciphertext := readFile(t, blobPath(nw.homes[0], hash))
 
 	text := plaintextSecrets()

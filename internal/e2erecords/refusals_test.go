@@ -35,7 +35,7 @@ func mustAddress(t testing.TB, s string) crypto.Address {
 
 func snapshotOf(t *testing.T, nw *localNet, mc medchain, patient string) patientState {
 	t.Helper()
-	c := mc.client()
+	c := mc.client().As(mc.keyOf(t, patient), nw.chainID) // the patient's own reads
 	recs, err := c.Records(t.Context(), mustAddress(t, patient))
 	if err != nil {
 		t.Fatal(err)
