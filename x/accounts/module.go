@@ -22,7 +22,7 @@ const ParamMaxSelfRegistrations = "accounts.max_self_registrations_per_block"
 
 // ParamDefs are the parameters accounts declares.
 var ParamDefs = []params.Def{
-	{Name: ParamMaxSelfRegistrations, Default: 20, Min: 0, Max: 10_000,
+	{Name: ParamMaxSelfRegistrations, Default: 1000, Min: 0, Max: 100_000,
 		Doc: "patients that may register themselves in one block (0: self-registration closed)"},
 }
 

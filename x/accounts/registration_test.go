@@ -22,7 +22,7 @@ func TestSelfRegistrationCap(t *testing.T) {
 		wantOK int
 		nextOK bool // one more in block 3 succeeds
 	}{
-		{name: "default cap", cap: 20, perRun: 25, wantOK: 20, nextOK: true},
+		{name: "a cap of 20", cap: 20, perRun: 25, wantOK: 20, nextOK: true},
 		{name: "lowered under attack", cap: 3, perRun: 10, wantOK: 3, nextOK: true},
 		{name: "closed", cap: 0, perRun: 2, wantOK: 0, nextOK: false},
 	}
