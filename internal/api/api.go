@@ -130,6 +130,7 @@ type Server struct {
 	reqs        *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	txs         *prometheus.CounterVec
+	limited     *prometheus.CounterVec
 }
 
 // New builds the API handler over a backend.
@@ -169,6 +170,10 @@ func New(b Backend, opts Options) *Server {
 	s.txs = registerOnce(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "medchain", Subsystem: "api", Name: "txs_submitted_total", Help: "Transactions submitted through the API by outcome.",
 	}, []string{"outcome"}))
+
+	s.limited = registerOnce(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "medchain", Subsystem: "api", Name: "rate_limited_total", Help: "Requests refused with 429, by limit (address or key).",
+	}, []string{"limit"}))
 
 	s.handle("GET /v1/status", s.status)
 	s.handle("POST /v1/txs", s.submit)
@@ -261,6 +266,7 @@ func (s *Server) peerCert(h http.HandlerFunc) http.HandlerFunc {
 // ServeHTTP applies the per-address rate limit, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.limitAddress(r); err != nil {
+		s.limited.WithLabelValues("address").Inc()
 		ratelimit.SetRetryAfter(w.Header(), err)
 		writeErr(w, http.StatusTooManyRequests, sm.Wrapf(ErrRateLimited, "%v", err))
 		return

@@ -119,6 +119,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, g guard) bool
 			base = ErrForbidden
 		case http.StatusTooManyRequests:
 			base = ErrRateLimited
+			s.limited.WithLabelValues("key").Inc()
 		case http.StatusServiceUnavailable:
 			base = ErrBusy
 		}
