@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -203,6 +204,15 @@ func (c *Client) AddRecord(ctx context.Context, s *Signer, patient crypto.Addres
 func (c *Client) ReadRecord(ctx context.Context, key *crypto.PrivKey, chainID string, id consent.RecordID, version uint32) ([]byte, *api.RecordView, error) {
 	c = c.As(key, chainID)
 	rec, err := c.Record(ctx, id, "")
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusForbidden {
+		// No grounds to see the record: ask its node for the key anyway,
+		// so the gateway decides from consent, records the refused attempt
+		// in the patient's trail, and answers with the chain's reason.
+		if _, kerr := c.signed(ctx, key, chainID, http.MethodGet, fmt.Sprintf("/v1/records/%x/key", id[:]), nil); kerr != nil {
+			return nil, rec, kerr
+		}
+	}
 	if err != nil {
 		return nil, rec, err
 	}
