@@ -450,6 +450,9 @@ func (s *Server) tx(w http.ResponseWriter, r *http.Request) {
 		backendErr(w, err)
 		return
 	}
+	if !s.signedBy(r, res.Signer) {
+		redactPatientData(res)
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -467,6 +470,9 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		backendErr(w, err)
 		return
+	}
+	for i := range b.Txs {
+		redactPatientData(&b.Txs[i])
 	}
 	writeJSON(w, http.StatusOK, b)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/ratelimit"
@@ -380,4 +381,33 @@ func beUint64(b []byte) uint64 {
 		v = v<<8 | uint64(c)
 	}
 	return v
+}
+
+// patientTxPrefixes are the transaction types whose events and logs name
+// patients, records or accessors.
+var patientTxPrefixes = []string{"records/", "consent/", "audit/", "accounts/set_guardian", "accounts/revoke_guardian"}
+
+// redactPatientData removes, from a transaction result served publicly,
+// what names patient data: the events and log of a patient-scoped
+// transaction (its hash, height, code, type and signer stay). The chain
+// itself is replicated to every consortium node; the public API does not
+// index it by patient.
+func redactPatientData(res *TxResult) {
+	for _, p := range patientTxPrefixes {
+		if strings.HasPrefix(res.Type, p) {
+			res.Events, res.Log, res.Redacted = nil, "", true
+			return
+		}
+	}
+}
+
+// signedBy reports whether r carries a valid signed request by the account
+// signer (an "mc…" address). A request without signature headers is not;
+// one with bad headers is not either (the route stays public).
+func (s *Server) signedBy(r *http.Request, signer string) bool {
+	if len(r.Header.Values(reqsig.HeaderSignature)) == 0 {
+		return false
+	}
+	pub, err := s.verifier.Verify(r, nil)
+	return err == nil && pub.Address().String() == signer
 }

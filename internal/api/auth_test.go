@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,13 @@ func (b *authBackend) Params() *params.Registry             { return params.NewR
 func (b *authBackend) Block(context.Context, int64) (*Block, error) {
 	return nil, ErrNotFound
 }
-func (b *authBackend) Tx(context.Context, []byte) (*TxResult, error) { return nil, ErrNotFound }
+
+// Tx answers one consent grant by alice, with the events the chain emits.
+func (b *authBackend) Tx(context.Context, []byte) (*TxResult, error) {
+	return &TxResult{Hash: strings.Repeat("ab", 32), Committed: true, Height: 1, Type: "consent/grant",
+		Signer: akey("alice").Address().String(), Events: []Event{{Type: "consent_granted",
+			Attrs: map[string]string{"patient": akey("alice").Address().String(), "grantee": akey("doctorA").Address().String()}}}}, nil
+}
 func (b *authBackend) TxsBySigner(context.Context, string, int, int) ([]*TxResult, int, error) {
 	return nil, 0, nil
 }
@@ -290,5 +297,32 @@ func TestRateLimits(t *testing.T) {
 	}
 	if w := signedFrom("gina"); w.Code != 200 {
 		t.Fatalf("another key: HTTP %d %s", w.Code, w.Body)
+	}
+}
+
+// TestTxLookupRedactsPatientData: a patient-scoped transaction looked up
+// publicly shows its hash, height, type and signer but not the events that
+// name the patient and grantee; its signer's signed lookup shows them.
+func TestTxLookupRedactsPatientData(t *testing.T) {
+	s := newAuthServer(t, authState(t), RateLimit{})
+	path := "/v1/txs/" + strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name, signer string
+		redacted     bool
+	}{{"anonymous", "", true}, {"another account", "bob", true}, {"the signer", "alice", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := get(t, s, tc.signer, path)
+			var res TxResult
+			if err := json.Unmarshal(w.Body.Bytes(), &res); w.Code != 200 || err != nil {
+				t.Fatalf("HTTP %d %s", w.Code, w.Body)
+			}
+			if res.Type != "consent/grant" || res.Height != 1 {
+				t.Fatalf("public fields missing: %+v", res)
+			}
+			named := strings.Contains(w.Body.String(), akey("doctorA").Address().String())
+			if res.Redacted != tc.redacted || named == tc.redacted {
+				t.Fatalf("redacted %v, grantee named %v; want redacted %v", res.Redacted, named, tc.redacted)
+			}
+		})
 	}
 }
