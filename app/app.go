@@ -113,7 +113,7 @@ func New(tree *merkle.Tree, opts Options) *App {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs} {
+	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
@@ -123,7 +123,7 @@ func New(tree *merkle.Tree, opts Options) *App {
 		tree:   tree,
 		params: reg,
 		router: sm.NewRouter(
-			accounts.Module{},
+			accounts.Module{Params: reg},
 			&gov.Module{Params: reg},
 			&consent.Module{Params: reg},
 			records.Module{},

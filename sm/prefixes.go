@@ -16,6 +16,7 @@ const (
 	PrefixOrgMember   byte = 0x04 // accounts: org id ‖ 0x00 ‖ address → role
 	PrefixFeePool     byte = 0x05 // accounts: collected fees (one key)
 	PrefixSigningKey  byte = 0x06 // accounts: Ed25519 public key → kind ‖ address (rotated and session keys)
+	PrefixSelfRegs    byte = 0x0F // accounts: height (8 bytes) ‖ self-registrations in that block (4 bytes) (one key)
 	PrefixParam       byte = 0x10 // params: name → uint
 	PrefixProposal    byte = 0x11 // gov: id (8 bytes, big-endian) → Proposal
 	PrefixProposalSeq byte = 0x12 // gov: next proposal id (one key)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/ratelimit"
+	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/store"
 )
 
 //go:embed openapi.json
@@ -43,6 +48,14 @@ var (
 	ErrBusy       = sm.Register(Codespace, 5, "node busy")
 	ErrDuplicate  = sm.Register(Codespace, 6, "duplicate transaction")
 	ErrUnavail    = sm.Register(Codespace, 7, "unavailable")
+	// ErrUnauthenticated: the read names patient data and is not signed, or
+	// its signature headers are missing, malformed, expired or replayed (401).
+	ErrUnauthenticated = sm.Register(Codespace, 8, "signed request required")
+	// ErrForbidden: the signer has no grounds to read this data (403).
+	ErrForbidden = sm.Register(Codespace, 9, "not allowed")
+	// ErrRateLimited: too many requests from this address or key (429, with
+	// a Retry-After header).
+	ErrRateLimited = sm.Register(Codespace, 10, "rate limited")
 )
 
 // Options configure the handler.
@@ -55,6 +68,46 @@ type Options struct {
 	FHIR         http.Handler          // nil: no FHIR interface; else served under /fhir (internal/fhir)
 	Registry     prometheus.Registerer // nil: the default registry
 	Gatherer     prometheus.Gatherer
+	// ChainID is the chain whose signed requests are accepted when Verifier
+	// is nil.
+	ChainID string
+	// Verifier authenticates signed reads of patient data. nil: one for
+	// ChainID, whose Authorize checks the signer's account in the latest
+	// state and whose Admit applies RateLimit's per-key limit. A node shares
+	// one Verifier between the API and its gateway (one replay cache).
+	Verifier *reqsig.Verifier
+	// RateLimit limits requests per client address (every route, /fhir
+	// included) and per signing key (in Verifier.Admit, when this package
+	// builds the Verifier).
+	RateLimit RateLimit
+	// PeerCertRequired refuses a blob request forwarded by another node
+	// (X-Medchain-Forwarder) unless it came over TLS with a verified client
+	// certificate: node-to-node fetches use mutual TLS.
+	PeerCertRequired bool
+}
+
+// RateLimit configures the API's token buckets. A rate of 0 turns that
+// limit off.
+type RateLimit struct {
+	PerAddress      float64        // requests per second per client IP address
+	PerAddressBurst int            // bucket size
+	PerKey          float64        // signed requests per second per signing key
+	PerKeyBurst     int            // bucket size
+	MaxTracked      int            // addresses (and keys) tracked at once; 0: 100000
+	Exempt          []netip.Prefix // client addresses never limited (e.g. loopback)
+}
+
+// KeyLimiter builds the per-key limiter of rl, for a Verifier's Admit.
+func (rl RateLimit) KeyLimiter() func(crypto.PubKey) error {
+	lim := ratelimit.New("signing key", rl.PerKey, rl.PerKeyBurst, rl.maxTracked(), nil)
+	return func(pub crypto.PubKey) error { return lim.Allow(string(pub[:])) }
+}
+
+func (rl RateLimit) maxTracked() int {
+	if rl.MaxTracked <= 0 {
+		return 100_000
+	}
+	return rl.MaxTracked
 }
 
 // Gateway serves ciphertext and keys (internal/gateway).
@@ -66,13 +119,18 @@ type Gateway interface {
 
 // Server is the API handler.
 type Server struct {
-	b       Backend
-	opts    Options
-	mux     *http.ServeMux
-	routes  []string // "METHOD /path" of every route, for the OpenAPI check
-	reqs    *prometheus.CounterVec
-	latency *prometheus.HistogramVec
-	txs     *prometheus.CounterVec
+	b           Backend
+	opts        Options
+	mux         *http.ServeMux
+	routes      []string          // "METHOD /path" of every route, for the OpenAPI check
+	routeAccess map[string]string // route → accessPublic, accessSigned or accessOptional
+	verifier    *reqsig.Verifier
+	byAddr      *ratelimit.Limiter
+	exempt      []netip.Prefix
+	reqs        *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	txs         *prometheus.CounterVec
+	limited     *prometheus.CounterVec
 }
 
 // New builds the API handler over a backend.
@@ -94,7 +152,20 @@ func New(b Backend, opts Options) *Server {
 	if gat == nil {
 		gat = prometheus.DefaultGatherer
 	}
-	s := &Server{b: b, opts: opts, mux: http.NewServeMux()}
+	s := &Server{b: b, opts: opts, mux: http.NewServeMux(), routeAccess: map[string]string{}, verifier: opts.Verifier}
+	if s.verifier == nil {
+		s.verifier = &reqsig.Verifier{ChainID: opts.ChainID, Admit: opts.RateLimit.KeyLimiter(),
+			Authorize: SignerCheck(func() (store.Reader, int64, error) {
+				snap, err := s.b.State(0)
+				if err != nil {
+					return nil, 0, err
+				}
+				return snap, s.timeOf(snap), nil
+			})}
+	}
+	rl := opts.RateLimit
+	s.byAddr = ratelimit.New("client address", rl.PerAddress, rl.PerAddressBurst, rl.maxTracked(), nil)
+	s.exempt = rl.Exempt
 	s.reqs = registerOnce(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "medchain", Subsystem: "api", Name: "requests_total", Help: "API requests by route and status class.",
 	}, []string{"route", "status"}))
@@ -106,12 +177,16 @@ func New(b Backend, opts Options) *Server {
 		Namespace: "medchain", Subsystem: "api", Name: "txs_submitted_total", Help: "Transactions submitted through the API by outcome.",
 	}, []string{"outcome"}))
 
+	s.limited = registerOnce(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "medchain", Subsystem: "api", Name: "rate_limited_total", Help: "Requests refused with 429, by limit (address or key).",
+	}, []string{"limit"}))
+
 	s.handle("GET /v1/status", s.status)
 	s.handle("POST /v1/txs", s.submit)
 	s.handleLimit("POST /v1/txs/batch", s.submitBatch, MaxBatchBodyBytes)
 	s.handle("GET /v1/txs/{hash}", s.tx)
 	s.handle("GET /v1/accounts/{address}", s.account)
-	s.handle("GET /v1/accounts/{address}/txs", s.accountTxs)
+	s.handleOptional("GET /v1/accounts/{address}/txs", s.patientAccountPath, patientGuard(groundOwner), s.accountTxs)
 	s.handle("GET /v1/orgs", s.orgs)
 	s.handle("GET /v1/orgs/{id}", s.org)
 	s.handle("GET /v1/proposals", s.proposals)
@@ -120,18 +195,20 @@ func New(b Backend, opts Options) *Server {
 	s.handle("GET /v1/params", s.params)
 	s.handle("GET /v1/blocks/latest", s.block)
 	s.handle("GET /v1/blocks/{height}", s.block)
-	s.handle("GET /v1/proof", s.proof)
-	s.handle("GET /v1/patients/{address}/records", s.patientRecords)
-	s.handle("GET /v1/patients/{address}/key-holders", s.keyHolders)
-	s.handle("GET /v1/patients/{address}/consents", s.patientConsents)
-	s.handle("GET /v1/patients/{address}/audit", s.patientAudit)
-	s.handle("GET /v1/patients/{address}/signals", s.patientSignals)
-	s.handle("GET /v1/patients/{address}/emergencies", s.patientEmergencies)
-	s.handle("GET /v1/orgs/{id}/emergencies", s.orgEmergencies)
-	s.handle("GET /v1/records/{id}", s.record)
+	s.handleOptional("GET /v1/proof", s.patientProofKey, patientKeyGuard, s.proof)
+	s.handleSigned("GET /v1/patients/{address}/records", patientGuard(groundCare), s.patientRecords)
+	s.handleSigned("GET /v1/patients/{address}/key-holders", patientGuard(groundCare), s.keyHolders)
+	s.handleSigned("GET /v1/patients/{address}/consents", patientGuard(groundOwner), s.patientConsents)
+	s.handleSigned("GET /v1/patients/{address}/audit", patientGuard(groundOwner), s.patientAudit)
+	s.handleSigned("GET /v1/patients/{address}/signals", patientGuard(groundOwner), s.patientSignals)
+	s.handleSigned("GET /v1/patients/{address}/emergencies", patientGuard(groundOversight), s.patientEmergencies)
+	s.handleSigned("GET /v1/orgs/{id}/emergencies", orgEmergencyGuard, s.orgEmergencies)
+	s.handleSigned("GET /v1/records/{id}", recordGuard, s.record)
 	if g := opts.Gateway; g != nil {
+		// The gateway authenticates these itself (internal/gateway): a
+		// blob upload before its body is read.
 		s.handleLimit("PUT /v1/blobs/{hash}", g.PutBlob, opts.MaxBlobBytes)
-		s.handle("GET /v1/blobs/{hash}", g.GetBlob)
+		s.handle("GET /v1/blobs/{hash}", s.peerCert(g.GetBlob))
 		s.handle("GET /v1/records/{id}/key", g.RecordKey)
 	} else {
 		noGateway := func(w http.ResponseWriter, _ *http.Request) {
@@ -141,9 +218,12 @@ func New(b Backend, opts Options) *Server {
 		s.handle("GET /v1/blobs/{hash}", noGateway)
 		s.handle("GET /v1/records/{id}/key", noGateway)
 	}
-	s.handle("GET /v1/records/{id}/access", s.access)
-	s.handle("GET /v1/consents/{id}", s.consentByID)
-	s.handle("GET /v1/grantees/{party}/consents", s.granteeConsents)
+	for _, p := range []string{"PUT /v1/blobs/{hash}", "GET /v1/blobs/{hash}", "GET /v1/records/{id}/key"} {
+		s.routeAccess[p] = accessSigned
+	}
+	s.handleSigned("GET /v1/records/{id}/access", accessGuard, s.access)
+	s.handleSigned("GET /v1/consents/{id}", consentGuard, s.consentByID)
+	s.handleSigned("GET /v1/grantees/{party}/consents", granteeGuard, s.granteeConsents)
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
@@ -175,7 +255,47 @@ func registerOnce[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// peerCert enforces Options.PeerCertRequired on forwarded requests.
+func (s *Server) peerCert(h http.HandlerFunc) http.HandlerFunc {
+	if !s.opts.PeerCertRequired {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if reqsig.IsForwarded(r) && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+			writeErr(w, http.StatusForbidden, sm.Wrapf(ErrForbidden, "a forwarded blob request needs a verified client certificate (mutual TLS)"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// ServeHTTP applies the per-address rate limit, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := s.limitAddress(r); err != nil {
+		s.limited.WithLabelValues("address").Inc()
+		ratelimit.SetRetryAfter(w.Header(), err)
+		writeErr(w, http.StatusTooManyRequests, sm.Wrapf(ErrRateLimited, "%v", err))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// limitAddress takes a token from the client address's bucket. The address
+// is the TCP peer's: behind a reverse proxy every client shares the proxy's
+// bucket (or its exemption), so a proxy must limit on its own.
+func (s *Server) limitAddress(r *http.Request) error {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return s.byAddr.Allow(r.RemoteAddr)
+	}
+	a := ap.Addr().Unmap()
+	for _, p := range s.exempt {
+		if p.Contains(a) {
+			return nil
+		}
+	}
+	return s.byAddr.Allow(a.String())
+}
 
 type statusWriter struct {
 	http.ResponseWriter
@@ -194,6 +314,9 @@ func (s *Server) handleLimit(pattern string, h func(w http.ResponseWriter, r *ht
 		limit = s.opts.MaxBodyBytes
 	}
 	s.routes = append(s.routes, pattern)
+	if _, ok := s.routeAccess[pattern]; !ok {
+		s.routeAccess[pattern] = accessPublic
+	}
 	route := pattern[strings.Index(pattern, " ")+1:]
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -333,6 +456,9 @@ func (s *Server) tx(w http.ResponseWriter, r *http.Request) {
 		backendErr(w, err)
 		return
 	}
+	if !s.signedBy(r, res.Signer) {
+		redactPatientData(res)
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -350,6 +476,9 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		backendErr(w, err)
 		return
+	}
+	for i := range b.Txs {
+		redactPatientData(&b.Txs[i])
 	}
 	writeJSON(w, http.StatusOK, b)
 }

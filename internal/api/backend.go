@@ -66,6 +66,9 @@ type TxResult struct {
 	Signer    string  `json:"signer,omitempty"`
 	Sequence  uint64  `json:"sequence"`
 	Events    []Event `json:"events,omitempty"`
+	// Redacted: the events and log of this patient-scoped transaction were
+	// left out of a public answer (docs/api.md, Authentication).
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // Block is GET /v1/blocks/{height}.

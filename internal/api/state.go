@@ -57,10 +57,19 @@ func BuildProof(snap *merkle.Snapshot, key []byte) (*Proof, error) {
 	return &Proof{Height: snap.Version(), Key: hex.EncodeToString(key), Value: v, Exists: v != nil, Proof: pb}, nil
 }
 
-func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
+// proofKey reads the ?key= of GET /v1/proof.
+func proofKey(r *http.Request) ([]byte, error) {
 	key, err := hex.DecodeString(r.URL.Query().Get("key"))
 	if err != nil || len(key) == 0 || len(key) > 1024 {
-		writeErr(w, http.StatusBadRequest, sm.Wrapf(ErrBadRequest, "key must be 1 to 1024 bytes in hex"))
+		return nil, sm.Wrapf(ErrBadRequest, "key must be 1 to 1024 bytes in hex")
+	}
+	return key, nil
+}
+
+func (s *Server) proof(w http.ResponseWriter, r *http.Request) {
+	key, err := proofKey(r)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err)
 		return
 	}
 	if store.IsIndexKey(key) {

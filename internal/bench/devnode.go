@@ -10,6 +10,7 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/node"
+	"github.com/medchain/medchain/x/accounts"
 )
 
 // DevNode is a single-validator development node run in this process
@@ -38,6 +39,8 @@ func StartDevNode(dir, chainID string, base config.Config, lg *slog.Logger) (*De
 	if _, err := devnet.Write(devnet.Options{
 		ChainID: chainID, Validators: 1, Homes: []string{home},
 		P2PBase: ports[0], RPCBase: ports[1], APIBase: ports[2], Base: base, Light: true,
+		// Registrations are part of the measured load: lift the per-block cap.
+		Params: map[string]uint64{accounts.ParamMaxSelfRegistrations: 100_000},
 	}); err != nil {
 		return nil, err
 	}

@@ -189,7 +189,7 @@ func newAccountTxsCmd(g *globals) *cobra.Command {
 				Txs   []api.TxResult `json:"txs"`
 				Total int            `json:"total"`
 			}
-			if done, err := g.get(cmd.Context(), "/v1/accounts/"+addr.String()+"/txs?"+q.Encode(), &out); done || err != nil {
+			if done, err := g.getSignedIfLocal(cmd.Context(), args[0], "/v1/accounts/"+addr.String()+"/txs?"+q.Encode(), &out); done || err != nil {
 				return err
 			}
 			noun := "transactions"

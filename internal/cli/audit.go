@@ -36,7 +36,7 @@ func NewAuditCmd(g *globals) *cobra.Command {
 				var out struct {
 					Signals []api.SignalView `json:"signals"`
 				}
-				if done, err := g.get(cmd.Context(), "/v1/patients/"+p.String()+"/signals", &out); done || err != nil {
+				if done, err := g.getSigned(cmd.Context(), who, "/v1/patients/"+p.String()+"/signals", &out); done || err != nil {
 					return err
 				}
 				names := g.localNames()
@@ -70,7 +70,7 @@ func NewAuditCmd(g *globals) *cobra.Command {
 				path += "?" + strings.Join(q, "&")
 			}
 			if fhir {
-				raw, err := g.fetch(cmd.Context(), path)
+				raw, err := g.fetchSigned(cmd.Context(), who, path)
 				if err != nil {
 					return err
 				}
@@ -79,7 +79,7 @@ func NewAuditCmd(g *globals) *cobra.Command {
 			var out struct {
 				Events []api.EventView `json:"events"`
 			}
-			if done, err := g.get(cmd.Context(), path, &out); done || err != nil {
+			if done, err := g.getSigned(cmd.Context(), who, path, &out); done || err != nil {
 				return err
 			}
 			names := g.localNames()

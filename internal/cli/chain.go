@@ -211,6 +211,66 @@ func (g *globals) fetch(ctx context.Context, path string) (json.RawMessage, erro
 	return raw, g.client().Get(ctx, path, &raw)
 }
 
+// readClient is a client that signs its reads, as reads of patient data
+// must be (docs/api.md): with the --from key, else with the key of the
+// account the command is about (as) when it is in the local keystore.
+func (g *globals) readClient(as string) (*client.Client, error) {
+	name := g.from
+	if name == "" {
+		name = as
+	}
+	if name == "" {
+		return nil, errors.New("reads of patient data are signed: give --from KEY (the patient, a guardian, a grantee or an authorized admin)")
+	}
+	info, err := g.keyInfo(name)
+	if err != nil {
+		return nil, fmt.Errorf("reads of patient data are signed with a local key (--from): %w", err)
+	}
+	pass, err := g.passphrase(fmt.Sprintf("Passphrase of key %q: ", info.Name), false)
+	if err != nil {
+		return nil, err
+	}
+	key, err := g.keystore().Load(info.Name, pass)
+	if err != nil {
+		return nil, err
+	}
+	return g.client().As(key, ""), nil
+}
+
+// getSigned is get with a signed request (readClient).
+func (g *globals) getSigned(ctx context.Context, as, path string, out any) (done bool, err error) {
+	raw, err := g.fetchSigned(ctx, as, path)
+	if err != nil {
+		return false, err
+	}
+	if g.json {
+		return true, g.printRaw(raw)
+	}
+	return false, json.Unmarshal(raw, out)
+}
+
+// getSignedIfLocal is getSigned when the signer (--from, else as) is a
+// local key, else an unsigned get: for routes that need a signature only
+// for patient data (a patient's transaction list).
+func (g *globals) getSignedIfLocal(ctx context.Context, as, path string, out any) (done bool, err error) {
+	if g.from == "" {
+		if _, err := g.keyInfo(as); err != nil {
+			return g.get(ctx, path, out)
+		}
+	}
+	return g.getSigned(ctx, as, path, out)
+}
+
+// fetchSigned is fetch with a signed request (readClient).
+func (g *globals) fetchSigned(ctx context.Context, as, path string) (json.RawMessage, error) {
+	c, err := g.readClient(as)
+	if err != nil {
+		return nil, err
+	}
+	var raw json.RawMessage
+	return raw, c.Get(ctx, path, &raw)
+}
+
 // printRaw prints JSON as the API sent it.
 func (g *globals) printRaw(raw json.RawMessage) error {
 	w := g.env.Stdout

@@ -185,7 +185,7 @@ func newConsentListCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("--patient or --grantee is required")
 			}
 			if fhir {
-				raw, err := g.fetch(cmd.Context(), path+"?format=fhir")
+				raw, err := g.fetchSigned(cmd.Context(), patient+grantee, path+"?format=fhir")
 				if err != nil {
 					return err
 				}
@@ -194,7 +194,7 @@ func newConsentListCmd(g *globals) *cobra.Command {
 			var out struct {
 				Consents []api.ConsentView `json:"consents"`
 			}
-			if done, err := g.get(cmd.Context(), path, &out); done || err != nil {
+			if done, err := g.getSigned(cmd.Context(), patient+grantee, path, &out); done || err != nil {
 				return err
 			}
 			printConsents(g, out.Consents)
@@ -247,7 +247,7 @@ func newConsentShowCmd(g *globals) *cobra.Command {
 			if fhir {
 				path += "?format=fhir"
 			}
-			raw, err := g.fetch(cmd.Context(), path)
+			raw, err := g.fetchSigned(cmd.Context(), "", path)
 			if err != nil {
 				return err
 			}

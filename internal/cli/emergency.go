@@ -112,7 +112,7 @@ func NewEmergencyCmd(g *globals) *cobra.Command {
 			var out struct {
 				Emergencies []api.EmergencyView `json:"emergencies"`
 			}
-			if done, err := g.get(cmd.Context(), path, &out); done || err != nil {
+			if done, err := g.getSigned(cmd.Context(), lpatient, path, &out); done || err != nil {
 				return err
 			}
 			names := g.localNames()

@@ -26,6 +26,7 @@ type listenFlags struct {
 	api, rpc, p2p string
 	logLevel      string
 	timeoutCommit time.Duration
+	tls           *tlsFlags // start only
 }
 
 func (l *listenFlags) add(cmd *cobra.Command) {
@@ -52,6 +53,9 @@ func (l *listenFlags) apply(c *config.Config) {
 	}
 	if l.timeoutCommit > 0 {
 		c.Consensus.TimeoutCommit = config.Duration(l.timeoutCommit)
+	}
+	if l.tls != nil {
+		l.tls.apply(c)
 	}
 }
 
@@ -135,18 +139,50 @@ func printDevAccounts(w io.Writer, home string, res *devnet.Result) {
 	tw.Flush()
 }
 
+// tlsFlags serve the API over TLS (start only: `medchain dev` stays plain
+// on loopback).
+type tlsFlags struct{ cert, key, clientCA string }
+
+func (t *tlsFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&t.cert, "tls-cert", "", "PEM certificate (chain) to serve the API and FHIR over HTTPS; overrides api.tls.cert_file")
+	f.StringVar(&t.key, "tls-key", "", "PEM private key of --tls-cert; overrides api.tls.key_file")
+	f.StringVar(&t.clientCA, "tls-client-ca", "", "PEM CA of client certificates: blob requests forwarded by other nodes must present one (mutual TLS); overrides api.tls.client_ca_file")
+	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
+}
+
+// apply sets the flags given; their paths are relative to the working
+// directory (the config file's are relative to the home).
+func (t *tlsFlags) apply(c *config.Config) {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	if t.cert != "" {
+		c.API.TLS.CertFile, c.API.TLS.KeyFile = abs(t.cert), abs(t.key)
+	}
+	if t.clientCA != "" {
+		c.API.TLS.ClientCAFile = abs(t.clientCA)
+	}
+}
+
 // NewStartCmd builds `medchain start`: run one node of a network.
 func NewStartCmd(g *globals) *cobra.Command {
 	var lf listenFlags
+	var tf tlsFlags
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node whose home is --home",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			lf.tls = &tf
 			return runNode(cmd.Context(), g, g.home, lf, nil)
 		},
 	}
 	lf.add(cmd)
+	tf.add(cmd)
 	return cmd
 }
 
@@ -169,6 +205,10 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 		_ = n.Stop()
 		return err
 	}
+	scheme := "http"
+	if cfg.API.TLS.Enabled() {
+		scheme = "https"
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -177,11 +217,11 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 	if after != nil {
 		// The node is ready for a user once what after sends (the demo) is
 		// committed: a user's first command then never races it.
-		fmt.Fprintf(g.env.Stdout, "medchain node started: API http://%s; seeding the demo...\n", n.APIAddr())
+		fmt.Fprintf(g.env.Stdout, "medchain node started: API %s://%s; seeding the demo...\n", scheme, n.APIAddr())
 		after(ctx, n.APIAddr())
 	}
 	if ctx.Err() == nil {
-		fmt.Fprintf(g.env.Stdout, "medchain node running: API http://%s  (Ctrl-C to stop)\n", n.APIAddr())
+		fmt.Fprintf(g.env.Stdout, "medchain node running: API %s://%s  (Ctrl-C to stop)\n", scheme, n.APIAddr())
 	}
 	<-ctx.Done()
 	lg.Info("stopping")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -157,7 +158,11 @@ func NewTxCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("transaction hash %q: want 64 hex digits", args[0])
 			}
 			var t api.TxResult
-			if done, err := g.get(cmd.Context(), "/v1/txs/"+args[0], &t); done || err != nil {
+			get := g.get
+			if g.from != "" { // the signer sees a patient-scoped transaction's events
+				get = func(ctx context.Context, path string, out any) (bool, error) { return g.getSigned(ctx, "", path, out) }
+			}
+			if done, err := get(cmd.Context(), "/v1/txs/"+args[0], &t); done || err != nil {
 				return err
 			}
 			w := g.env.Stdout
@@ -170,6 +175,9 @@ func NewTxCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(tw, "result:\t%s\n", txOutcome(&t))
 			if t.Log != "" {
 				fmt.Fprintf(tw, "log:\t%s\n", t.Log)
+			}
+			if t.Redacted {
+				fmt.Fprintf(tw, "events:	left out: they name patient data (sign with --from as the transaction's signer to see them)\n")
 			}
 			tw.Flush()
 			printEvents(w, t.Events)

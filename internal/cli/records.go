@@ -183,7 +183,7 @@ func newRecordListCmd(g *globals) *cobra.Command {
 			var out struct {
 				Records []api.RecordView `json:"records"`
 			}
-			if done, err := g.get(cmd.Context(), path, &out); done || err != nil {
+			if done, err := g.getSigned(cmd.Context(), patient, path, &out); done || err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
@@ -214,7 +214,11 @@ func newRecordShowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, err := g.client().Record(cmd.Context(), id, "")
+			c, err := g.readClient("")
+			if err != nil {
+				return err
+			}
+			rec, err := c.Record(cmd.Context(), id, "")
 			if err != nil && rec.ID == "" {
 				return err
 			}
@@ -284,7 +288,7 @@ func newRecordAccessCmd(g *globals) *cobra.Command {
 				path += "&prove=true"
 			}
 			var v api.AccessView
-			if done, err := g.get(cmd.Context(), path, &v); done || err != nil {
+			if done, err := g.getSigned(cmd.Context(), reader, path, &v); done || err != nil {
 				return err
 			}
 			if !v.Allowed {

@@ -101,6 +101,11 @@ Exits non-zero when the proof does not verify.`,
 			defer cancel()
 
 			c := g.client()
+			if g.from != "" { // a proof of patient data is a signed read
+				if c, err = g.readClient(""); err != nil {
+					return err
+				}
+			}
 			st, err := c.Status(ctx)
 			if err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/internal/txbatch"
 	"github.com/medchain/medchain/sm"
 )
@@ -26,6 +27,20 @@ import (
 type Client struct {
 	Base string // e.g. http://127.0.0.1:8080
 	HTTP *http.Client
+	// Key, when set, signs every GET (internal/reqsig): reads of patient
+	// data (records, consents, the audit trail, emergencies) need it.
+	Key *crypto.PrivKey
+	// ChainID is the chain the signatures are for; empty: asked of the node
+	// (GET /v1/status) at the first signed read.
+	ChainID string
+}
+
+// As returns a copy of c that signs its reads with key for chainID (empty:
+// asked of the node).
+func (c *Client) As(key *crypto.PrivKey, chainID string) *Client {
+	cp := *c
+	cp.Key, cp.ChainID = key, chainID
+	return &cp
 }
 
 // New returns a client for the API at base.
@@ -63,6 +78,18 @@ func (c *Client) Get(ctx context.Context, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
 	if err != nil {
 		return err
+	}
+	if c.Key != nil {
+		if c.ChainID == "" {
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			c.ChainID = st.ChainID
+		}
+		if err := reqsig.Sign(req, c.Key, c.ChainID, time.Now(), requestTTL, nil); err != nil {
+			return err
+		}
 	}
 	return c.do(req, out)
 }
@@ -128,10 +155,15 @@ func (c *Client) notMedchain(resp *http.Response, body []byte) error {
 		resp.Request.Method, resp.Request.URL.Redacted(), resp.StatusCode, ct, snippet)}}
 }
 
-// Status returns the node status.
+// Status returns the node status (never signed: it is public, and it is
+// where a signing client learns the chain id).
 func (c *Client) Status(ctx context.Context) (*api.Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/v1/status", nil)
+	if err != nil {
+		return nil, err
+	}
 	var s api.Status
-	return &s, c.Get(ctx, "/v1/status", &s)
+	return &s, c.do(req, &s)
 }
 
 // Account returns an account, or an *Error with status 404.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -160,6 +161,7 @@ func (c *Client) AddRecord(ctx context.Context, s *Signer, patient crypto.Addres
 	if err := c.CheckSubject(ctx, res.Type, fhirJSON, patient); err != nil {
 		return nil, err
 	}
+	c = c.As(s.Key, s.ChainID) // the record and key-holder reads are signed
 	var id consent.RecordID
 	version := uint32(1)
 	if existing != nil {
@@ -232,7 +234,17 @@ func (c *Client) CheckSubject(ctx context.Context, typ string, fhirJSON []byte, 
 // ReadRecord fetches, verifies and decrypts a record version (0: latest)
 // for the holder of key. The node records the read in the audit trail.
 func (c *Client) ReadRecord(ctx context.Context, key *crypto.PrivKey, chainID string, id consent.RecordID, version uint32) ([]byte, *api.RecordView, error) {
+	c = c.As(key, chainID)
 	rec, err := c.Record(ctx, id, "")
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusForbidden {
+		// No grounds to see the record: ask its node for the key anyway,
+		// so the gateway decides from consent, records the refused attempt
+		// in the patient's trail, and answers with the chain's reason.
+		if _, kerr := c.signed(ctx, key, chainID, http.MethodGet, fmt.Sprintf("/v1/records/%x/key", id[:]), nil); kerr != nil {
+			return nil, rec, kerr
+		}
+	}
 	if err != nil {
 		return nil, rec, err
 	}
@@ -344,6 +356,7 @@ func (c *Client) encKeyOf(ctx context.Context, p consent.Party) (crypto.EncKey, 
 // ShareCovered wraps, for the grantee, the keys of every version of the
 // patient's records that scope covers and the grantee does not hold yet.
 func (c *Client) ShareCovered(ctx context.Context, s *Signer, patient crypto.Address, scope *consent.Consent, grantee consent.Party, granteeKey crypto.EncKey) (int, error) {
+	c = c.As(s.Key, s.ChainID)
 	recs, err := c.Records(ctx, patient)
 	if err != nil {
 		return 0, err

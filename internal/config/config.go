@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,10 @@ type Config struct {
 		ReadTimeout  Duration `json:"read_timeout"`
 		WriteTimeout Duration `json:"write_timeout"`
 		CommitWait   Duration `json:"commit_wait"` // how long a submit waits for its block
+		// TLS serves the API and FHIR over HTTPS when a certificate is given.
+		TLS TLS `json:"tls"`
+		// RateLimit bounds requests per client address and per signing key.
+		RateLimit RateLimit `json:"rate_limit"`
 	} `json:"api"`
 
 	RPC struct {
@@ -92,6 +97,9 @@ type Config struct {
 		MaxBytes int64    `json:"max_bytes"`       // largest blob accepted
 		Peers    []string `json:"peers,omitempty"` // API URLs of other nodes
 		S3       *S3      `json:"s3,omitempty"`    // S3-compatible backend instead of Dir
+		// PeerTLS is how this node's gateway connects to Peers over https:
+		// the CA to trust and the client certificate to present (mutual TLS).
+		PeerTLS PeerTLS `json:"peer_tls"`
 	} `json:"blobs"`
 
 	Mempool struct {
@@ -99,6 +107,46 @@ type Config struct {
 		MaxBytes  int64 `json:"max_txs_bytes"`
 		CacheSize int   `json:"cache_size"`
 	} `json:"mempool"`
+}
+
+// TLS is the API listener's TLS. Paths are relative to HOME unless absolute.
+// With CertFile and KeyFile the node serves HTTPS only (TLS 1.2 or later).
+// With ClientCAFile, client certificates are verified against it:
+// ClientAuth "verify_if_given" (the default then) asks for one and refuses
+// a bad one, and a blob request forwarded by another node must come with a
+// verified one; "require" refuses every connection without one (a listener
+// only nodes talk to).
+type TLS struct {
+	CertFile     string `json:"cert_file,omitempty"`
+	KeyFile      string `json:"key_file,omitempty"`
+	ClientCAFile string `json:"client_ca_file,omitempty"`
+	ClientAuth   string `json:"client_auth,omitempty"` // "", "verify_if_given", "require"
+}
+
+// Enabled reports whether the API is served over TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// PeerTLS is the gateway's TLS client configuration for fetching blobs
+// from peers: CAFile (empty: the system roots) and, for mutual TLS, a
+// client certificate. Paths are relative to HOME unless absolute.
+type PeerTLS struct {
+	CAFile   string `json:"ca_file,omitempty"`
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+}
+
+// RateLimit configures the API's per-address and per-key token buckets
+// (requests per second and bucket sizes); a rate of 0 turns a limit off.
+// Exempt lists client address prefixes (CIDR) never limited; by default
+// loopback, where `medchain dev`, testnets and a local reverse proxy
+// connect from (a proxy on loopback must then limit on its own).
+type RateLimit struct {
+	PerAddress      float64  `json:"per_address"`
+	PerAddressBurst int      `json:"per_address_burst"`
+	PerKey          float64  `json:"per_key"`
+	PerKeyBurst     int      `json:"per_key_burst"`
+	MaxTracked      int      `json:"max_tracked"`
+	Exempt          []string `json:"exempt"`
 }
 
 // S3 configures an S3-compatible blob backend. The secret key comes from
@@ -122,6 +170,8 @@ func Default() Config {
 	c.API.ReadTimeout = Duration(15 * time.Second)
 	c.API.WriteTimeout = Duration(60 * time.Second)
 	c.API.CommitWait = Duration(30 * time.Second)
+	c.API.RateLimit = RateLimit{PerAddress: 100, PerAddressBurst: 200, PerKey: 50, PerKeyBurst: 100,
+		MaxTracked: 100_000, Exempt: []string{"127.0.0.0/8", "::1/128"}}
 	c.RPC.Listen = DefaultRPC
 	c.P2P.Listen = DefaultP2P
 	c.P2P.AllowLoopback = true
@@ -161,6 +211,63 @@ func (c Config) Validate() error {
 	}
 	if c.Mempool.Size <= 0 {
 		errs = append(errs, errors.New("mempool.size must be positive"))
+	}
+	errs = append(errs, c.API.TLS.validate(), c.API.RateLimit.validate(), c.Blobs.PeerTLS.validate())
+	return errors.Join(errs...)
+}
+
+func (t TLS) validate() error {
+	var errs []error
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		errs = append(errs, errors.New("api.tls: cert_file and key_file go together"))
+	}
+	if t.ClientCAFile != "" && t.CertFile == "" {
+		errs = append(errs, errors.New("api.tls.client_ca_file needs cert_file and key_file: client certificates are checked only over TLS"))
+	}
+	switch t.ClientAuth {
+	case "", "verify_if_given", "require":
+	default:
+		errs = append(errs, fmt.Errorf("api.tls.client_auth %q: want verify_if_given or require", t.ClientAuth))
+	}
+	if t.ClientAuth != "" && t.ClientCAFile == "" {
+		errs = append(errs, errors.New("api.tls.client_auth needs client_ca_file"))
+	}
+	return errors.Join(errs...)
+}
+
+func (p PeerTLS) validate() error {
+	if (p.CertFile == "") != (p.KeyFile == "") {
+		return errors.New("blobs.peer_tls: cert_file and key_file go together")
+	}
+	return nil
+}
+
+// Prefixes parses Exempt.
+func (r RateLimit) Prefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(r.Exempt))
+	for _, e := range r.Exempt {
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			return nil, fmt.Errorf("api.rate_limit.exempt: %q is not a CIDR prefix", e)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func (r RateLimit) validate() error {
+	var errs []error
+	if r.PerAddress < 0 || r.PerKey < 0 {
+		errs = append(errs, errors.New("api.rate_limit: rates must not be negative (0 turns a limit off)"))
+	}
+	if r.PerAddress > 0 && r.PerAddressBurst < 1 || r.PerKey > 0 && r.PerKeyBurst < 1 {
+		errs = append(errs, errors.New("api.rate_limit: a burst must be at least 1"))
+	}
+	if r.MaxTracked < 0 {
+		errs = append(errs, errors.New("api.rate_limit.max_tracked must not be negative"))
+	}
+	if _, err := r.Prefixes(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

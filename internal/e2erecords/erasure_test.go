@@ -21,7 +21,7 @@ func testErasure(t *testing.T, nw *localNet) {
 	file, want := mc.fixtureFor(t, "observation-glucose.json", who)
 	id := mc.addRecord(t, who, who, file) // uploaded to node0
 	mc.grant(t, "--from", who, "--to", "doctor1", "--actions", "read")
-	hash := mc.show(t, id).Versions[0].ContentHash
+	hash := mc.show(t, who, id).Versions[0].ContentHash
 
 	// Reading through node1 makes it fetch the ciphertext from node0 and keep it.
 	nw.sync(t)
@@ -61,9 +61,9 @@ func testErasure(t *testing.T, nw *localNet) {
 		}
 	}
 
-	show := mc.ok(t, "record", "show", id)
+	show := mc.ok(t, "record", "show", "--from", who, id)
 	wantContains(t, "record show", show, "erased", "ciphertext deleted; hashes and trail remain", "sha256 "+hash)
-	v := mc.show(t, id)
+	v := mc.show(t, who, id)
 	if v.Erased == nil || len(v.Versions) != 1 || v.Versions[0].ContentHash != hash || len(v.Versions[0].Keys) != 0 {
 		t.Errorf("record show --json: %+v; want a tombstone with the hash and no wrapped keys", v)
 	}

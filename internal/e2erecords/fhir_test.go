@@ -82,11 +82,11 @@ func testFHIRExports(t *testing.T, nw *localNet) {
 			t.Errorf("Consent %v is for patient %q, want %s", c["id"], p, patient)
 		}
 	}
-	one, err := fhirr4.Parse([]byte(mc.ok(t, "consent", "show", timed, "--fhir")))
+	one, err := fhirr4.Parse([]byte(mc.ok(t, "consent", "show", "--from", who, timed, "--fhir")))
 	if err != nil || one.Type != "Consent" {
 		t.Errorf("consent show --fhir: %v, want a valid Consent", err)
 	}
-	bundleEntries(t, "consent list --grantee --fhir", mc.ok(t, "consent", "list", "--grantee", "org:dev-lab", "--fhir"), "Consent")
+	bundleEntries(t, "consent list --grantee --fhir", mc.ok(t, "consent", "list", "--from", "labtech1", "--grantee", "org:dev-lab", "--fhir"), "Consent")
 }
 
 func str(v any) string {

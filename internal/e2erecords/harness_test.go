@@ -331,11 +331,12 @@ func (m medchain) grant(t testing.TB, args ...string) string {
 	return id
 }
 
-// show returns a record's on-chain metadata (`record show --json`).
-func (m medchain) show(t testing.TB, id string) api.RecordView {
+// show returns a record's on-chain metadata (`record show --json`), read
+// as the named account (reads of patient data are signed).
+func (m medchain) show(t testing.TB, as, id string) api.RecordView {
 	t.Helper()
 	var v api.RecordView
-	m.okJSON(t, &v, "record", "show", id)
+	m.okJSON(t, &v, "record", "show", "--from", as, id)
 	return v
 }
 
@@ -362,6 +363,16 @@ func (m medchain) addr(t testing.TB, name string) string {
 }
 
 // key loads a key from the home's keystore.
+// keyOf loads the local key of an address.
+func (m medchain) keyOf(t testing.TB, addr string) *crypto.PrivKey {
+	t.Helper()
+	info, err := keystore.Open(config.KeysDir(m.home)).FindByAddress(mustAddress(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.key(t, info.Name)
+}
+
 func (m medchain) key(t testing.TB, name string) *crypto.PrivKey {
 	t.Helper()
 	k, err := keystore.Open(config.KeysDir(m.home)).Load(name, devnet.DevPassphrase)

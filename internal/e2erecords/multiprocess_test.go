@@ -35,7 +35,7 @@ func TestMultiProcess(t *testing.T) {
 
 	id := mc.addRecord(t, "patient1", "patient1", file)
 	mc.grant(t, "--from", "patient1", "--to", "doctor1", "--actions", "read", "--types", "Observation")
-	hash := mc.show(t, id).Versions[0].ContentHash
+	hash := mc.show(t, "patient1", id).Versions[0].ContentHash
 	held := func() []bool {
 		var out []bool
 		for _, n := range nw.Nodes {
@@ -56,7 +56,7 @@ func TestMultiProcess(t *testing.T) {
 	}
 	poll(t, 20*time.Second, func() error {
 		var v api.AccessView
-		if err := n2.Client().Get(t.Context(), "/v1/records/"+id+"/access?reader="+doc1, &v); err != nil {
+		if err := n2.Client().As(mc.key(t, "doctor1"), "").Get(t.Context(), "/v1/records/"+id+"/access?reader="+doc1, &v); err != nil {
 			return err
 		}
 		if !v.Allowed {

@@ -2,6 +2,7 @@ package fhir_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -478,5 +479,58 @@ func TestEmergencyRead(t *testing.T) {
 			t.Fatalf("emergency reads not flagged in the trail:\n%s", b.body)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestContentFilterReadsAreAudited closes the `_count=0` oracle: a search
+// with a content filter decrypts every candidate, so every candidate it
+// examined is in the patient's trail as a read by the searcher, matching or
+// not, even when no entry is returned.
+func TestContentFilterReadsAreAudited(t *testing.T) {
+	me := newPatient(t, "oracle")
+	ptok := token(t, me, "patient/*.read patient/*.write")
+	pid := resourceID(t, want(t, do(t, http.MethodPost, "/fhir/Patient", ptok, patientJSON(t, me)), http.StatusCreated))
+	ref := "Patient/" + pid
+	for _, v := range []struct{ code, value string }{{"75622-1", "1"}, {"75622-1", "0"}, {"2339-0", "97"}} {
+		want(t, do(t, http.MethodPost, "/fhir/Observation", ptok, observationJSON(ref, v.code, "test", "2024-05-05T10:00:00Z", v.value)), http.StatusCreated)
+	}
+	grant(t, me, consent.MsgGrant{Grantee: consent.Account(addr(t, "doctor2")), Actions: consent.ActRead, Types: []string{"Observation"}})
+	doctor := token(t, "doctor2", "user/*.read")
+	doc := addr(t, "doctor2").String()
+	readsBy := func() int {
+		b := want(t, do(t, http.MethodGet, "/fhir/AuditEvent?patient="+ref+"&_count=100", ptok, nil), http.StatusOK).json(t)
+		n := 0
+		entries, _ := b["entry"].([]any)
+		for _, e := range entries {
+			res, _ := json.Marshal(e.(map[string]any)["resource"])
+			if strings.Contains(string(res), doc) && strings.Contains(string(res), `"outcome":"0"`) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := readsBy(); n != 0 {
+		t.Fatalf("doctor2 has %d reads before searching", n)
+	}
+	b := want(t, do(t, http.MethodGet, "/fhir/Observation?patient="+ref+"&code=http://loinc.org|75622-1&_count=0", doctor, nil), http.StatusOK).json(t)
+	if b["total"].(float64) != 2 || b["entry"] != nil {
+		t.Fatalf("_count=0 search: total %v, entries %v; want 2 and none", b["total"], b["entry"])
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n := readsBy()
+		if n == 3 {
+			break
+		}
+		if n > 3 || time.Now().After(deadline) {
+			t.Fatalf("the trail shows %d reads by doctor2 after a _count=0 code search over 3 Observations, want 3", n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Returned entries of a filtered search are not reported twice.
+	want(t, do(t, http.MethodGet, "/fhir/Observation?patient="+ref+"&code=http://loinc.org|75622-1", doctor, nil), http.StatusOK)
+	time.Sleep(1500 * time.Millisecond)
+	if n := readsBy(); n != 6 {
+		t.Fatalf("after a second filtered search: %d reads by doctor2, want 6 (3 examined, each once)", n)
 	}
 }

@@ -225,6 +225,9 @@ type hit struct {
 	plain   []byte         // decrypted stored resource
 	res     map[string]any // decoded, for filters
 	updated int64
+	// reported: the read is already in the trail (a content filter or a
+	// date sort examined the resource).
+	reported bool
 }
 
 // reachable lists the patients whose records a user may read without
@@ -474,6 +477,13 @@ func (s *Server) everything(w http.ResponseWriter, rq *request, idStr string, va
 
 // respondSearch filters on content, sorts, pages, decrypts the page,
 // reports each served resource to the trail and writes the Bundle.
+//
+// A content filter (code, value, status, dates…) or a date sort decrypts
+// every candidate, and what the requester learns (total, order, _count=0)
+// depends on each one's content: so every candidate decrypted for such a
+// search is reported as a served read, whether it matched or not, and a
+// patient sees in the trail each record a search examined (docs/fhir.md,
+// "Searches and the trail").
 func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs []*hit, self string) {
 	ctx := rq.r.Context()
 	undecryptable := 0
@@ -497,6 +507,8 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 				drop(h, p)
 				continue
 			}
+			s.report(rq, h.rec, h.ver.Version, h.d, nil)
+			h.reported = true
 			res, err := decodeJSON(h.plain)
 			if err != nil || !q.matchContent(res) {
 				clear(h.plain)
@@ -541,7 +553,9 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 		if err != nil {
 			continue
 		}
-		s.report(rq, h.rec, h.ver.Version, h.d, nil)
+		if !h.reported {
+			s.report(rq, h.rec, h.ver.Version, h.d, nil)
+		}
 		entries = append(entries, map[string]any{
 			"fullUrl":  rq.base + "/" + h.typ + "/" + h.id,
 			"resource": json.RawMessage(body),

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/crypto/envelope"
 	"github.com/medchain/medchain/internal/blob"
+	"github.com/medchain/medchain/internal/ratelimit"
 	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
@@ -80,14 +82,16 @@ func writeErr(w http.ResponseWriter, status int, err error) {
 
 // requester authenticates a signed request and loads the signer's account:
 // the account of its current key, or of a live session key (x/session),
-// whose limits then bound what it may read.
-func (s *Server) requester(w http.ResponseWriter, r *http.Request, body []byte, snap store.Reader, blockTime time.Time) (*accounts.Account, *session.Session, bool, bool) {
+// whose limits then bound what it may read. bodyHash is the SHA-256 of the
+// body the request signed: of no bytes for a GET, the content hash the path
+// names for an upload (checked against the body once read).
+func (s *Server) requester(w http.ResponseWriter, r *http.Request, bodyHash [32]byte, snap store.Reader, blockTime time.Time) (*accounts.Account, *session.Session, bool, bool) {
 	var pub crypto.PubKey
 	var err error
 	forwarded := reqsig.IsForwarded(r)
 	if forwarded {
 		var fwd crypto.PubKey
-		pub, fwd, err = s.Verifier.VerifyForwarded(r, body)
+		pub, fwd, err = s.Verifier.VerifyForwardedHash(r, bodyHash)
 		if err == nil {
 			if g := accounts.ActiveMember(snap, fwd.Address(), accounts.RoleGateway); g == nil {
 				writeErr(w, http.StatusForbidden, sm.Wrapf(ErrNotForwarder, "%s", fwd.Address()))
@@ -95,9 +99,10 @@ func (s *Server) requester(w http.ResponseWriter, r *http.Request, body []byte, 
 			}
 		}
 	} else {
-		pub, err = s.Verifier.Verify(r, body)
+		pub, err = s.Verifier.VerifyHash(r, bodyHash)
 	}
 	if err != nil {
+		ratelimit.SetRetryAfter(w.Header(), err)
 		writeErr(w, reqsig.StatusCode(err), sm.Wrapf(ErrUnauthenticated, "%v", err))
 		return nil, nil, false, false
 	}
@@ -121,12 +126,29 @@ func outsideSession(sess *session.Session, rec *records.Record) error {
 	return nil
 }
 
+// emptyHash is the SHA-256 of no bytes: the body hash of a signed GET.
+var emptyHash = sha256.Sum256(nil)
+
 // PutBlob stores ciphertext uploaded by an active account (PUT /v1/blobs/{hash}).
 // Blobs that no record references are removed by Janitor after a grace period.
 func (s *Server) PutBlob(w http.ResponseWriter, r *http.Request) {
 	h, err := blob.ParseHash(r.PathValue("hash"))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, sm.Wrapf(ErrBadUpload, "%v", err))
+		return
+	}
+	if r.ContentLength > s.MaxBlob {
+		writeErr(w, http.StatusRequestEntityTooLarge, sm.Wrapf(ErrBadUpload, "larger than %d bytes", s.MaxBlob))
+		return
+	}
+	snap, blockTime, err := s.State.Latest()
+	if err != nil {
+		writeErr(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	// Authenticated before the body is read: the signature covers the
+	// body's hash, which is the content hash the path names.
+	if _, _, _, ok := s.requester(w, r, h, snap, blockTime); !ok {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBlob+1))
@@ -136,14 +158,6 @@ func (s *Server) PutBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	if int64(len(body)) > s.MaxBlob {
 		writeErr(w, http.StatusRequestEntityTooLarge, sm.Wrapf(ErrBadUpload, "larger than %d bytes", s.MaxBlob))
-		return
-	}
-	snap, blockTime, err := s.State.Latest()
-	if err != nil {
-		writeErr(w, http.StatusServiceUnavailable, err)
-		return
-	}
-	if _, _, _, ok := s.requester(w, r, body, snap, blockTime); !ok {
 		return
 	}
 	if err := s.Blobs.PutExpect(r.Context(), h, body); err != nil {
@@ -170,7 +184,7 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, err)
 		return
 	}
-	acct, sess, forwarded, ok := s.requester(w, r, nil, snap, blockTime)
+	acct, sess, forwarded, ok := s.requester(w, r, emptyHash, snap, blockTime)
 	if !ok {
 		return
 	}
@@ -312,7 +326,7 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusServiceUnavailable, err)
 		return
 	}
-	acct, sess, _, ok := s.requester(w, r, nil, snap, blockTime)
+	acct, sess, _, ok := s.requester(w, r, emptyHash, snap, blockTime)
 	if !ok {
 		return
 	}

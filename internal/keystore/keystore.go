@@ -78,7 +78,7 @@ func (s *Store) Create(name, passphrase string) (*crypto.PrivKey, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	key, err := crypto.GenerateKey(nil)
+	key, err := newKey(randReader)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: generating key: %w", err)
 	}
@@ -86,6 +86,20 @@ func (s *Store) Create(name, passphrase string) (*crypto.PrivKey, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+// randReader is where new seeds come from; tests replace it.
+var randReader io.Reader = rand.Reader
+
+// newKey makes a key from fresh seeds read into a buffer it clears: the
+// seeds then live only in the key (whose copies Go cannot wipe).
+func newKey(r io.Reader) (*crypto.PrivKey, error) {
+	var seeds [seedsSize]byte
+	defer clear(seeds[:])
+	if _, err := io.ReadFull(r, seeds[:]); err != nil {
+		return nil, err
+	}
+	return crypto.KeyFromSeeds(seeds[:crypto.SeedSize], seeds[crypto.SeedSize:])
 }
 
 // Import saves an existing key under name encrypted with passphrase. It fails

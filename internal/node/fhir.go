@@ -27,7 +27,7 @@ func (n *Node) fhirHandler() http.Handler {
 	n.fhir = fhir.New(fhir.Config{
 		Key: n.gateway.Key, Chain: n, Blobs: n.gateway.Blobs, Auditor: n.auditor,
 		MinFee: func(kv store.Reader) uint64 { return n.app.Params().Get(kv, app.ParamMinFee) },
-		Peers:  n.cfg.Blobs.Peers, HTTP: &http.Client{Timeout: 60 * time.Second},
+		Peers:  n.cfg.Blobs.Peers, HTTP: n.peerHTTP,
 		Log:        n.log.With("module", "fhir"),
 		CommitWait: time.Duration(n.cfg.API.CommitWait),
 	})

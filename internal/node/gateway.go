@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/gateway"
 	"github.com/medchain/medchain/internal/keystore"
-	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 )
@@ -88,8 +86,8 @@ func (n *Node) setupGateway() error {
 	n.auditor = gateway.NewAuditor(key, n, n.log.With("module", "audit"), 250*time.Millisecond)
 	n.gateway = &gateway.Server{
 		Key: key, ChainID: n.genesis.ChainID, Blobs: blobs, State: n, Auditor: n.auditor,
-		Verifier: &reqsig.Verifier{ChainID: n.genesis.ChainID},
-		Peers:    n.cfg.Blobs.Peers, HTTP: &http.Client{Timeout: 60 * time.Second},
+		Verifier: n.verifier,
+		Peers:    n.cfg.Blobs.Peers, HTTP: n.peerHTTP,
 		Log: n.log.With("module", "gateway"), MaxBlob: n.cfg.Blobs.MaxBytes,
 	}
 	return nil

@@ -28,6 +28,8 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/fhir"
 	"github.com/medchain/medchain/internal/gateway"
+	"github.com/medchain/medchain/internal/reqsig"
+	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 )
 
@@ -51,6 +53,11 @@ type Node struct {
 	api      *http.Server
 	apiLn    net.Listener
 	genesis  *cmttypes.GenesisDoc
+
+	// verifier authenticates signed requests for the API and the gateway:
+	// one replay cache, one per-key rate limit.
+	verifier *reqsig.Verifier
+	peerHTTP *http.Client // the gateway's and FHIR's client to peers
 
 	gateway *gateway.Server // nil when the node has no gateway key
 	fhir    *fhir.Server    // nil without a gateway
@@ -90,6 +97,27 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		seen: newSeenSet(cfg.Mempool.CacheSize)}
 	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit})
 	n.app.SetChainID(gen.ChainID)
+	n.verifier = &reqsig.Verifier{
+		ChainID: gen.ChainID,
+		Authorize: api.SignerCheck(func() (store.Reader, int64, error) {
+			if snap := n.app.Committed(); snap != nil {
+				t := n.app.CommittedTime()
+				if t.IsZero() { // restarted, no block committed by this process yet
+					var err error
+					if t, err = n.BlockTime(snap.Version()); err != nil {
+						return nil, 0, err
+					}
+				}
+				return snap, t.Unix(), nil
+			}
+			return nil, 0, errors.New("no committed state yet")
+		}),
+		Admit: apiRateLimit(cfg).KeyLimiter(),
+	}
+	if n.peerHTTP, err = PeerClient(home, cfg.Blobs.PeerTLS); err != nil {
+		tree.Close()
+		return nil, err
+	}
 
 	if err := n.setupGateway(); err != nil {
 		tree.Close()
@@ -130,6 +158,11 @@ func (n *Node) Start() error {
 	if err := n.cmt.Start(); err != nil {
 		return fmt.Errorf("start cometbft: %w", err)
 	}
+	tlsCfg, err := ServerTLS(n.home, n.cfg.API.TLS)
+	if err != nil {
+		_ = n.cmt.Stop()
+		return err
+	}
 	ln, err := net.Listen("tcp", n.cfg.API.Listen)
 	if err != nil {
 		_ = n.cmt.Stop()
@@ -137,10 +170,14 @@ func (n *Node) Start() error {
 	}
 	n.apiLn = ln
 	opts := api.Options{
-		Logger:       n.log.With("module", "api"),
-		MaxBodyBytes: n.cfg.API.MaxBodyBytes,
-		CommitWait:   time.Duration(n.cfg.API.CommitWait),
-		MaxBlobBytes: n.cfg.Blobs.MaxBytes,
+		Logger:           n.log.With("module", "api"),
+		MaxBodyBytes:     n.cfg.API.MaxBodyBytes,
+		CommitWait:       time.Duration(n.cfg.API.CommitWait),
+		MaxBlobBytes:     n.cfg.Blobs.MaxBytes,
+		ChainID:          n.genesis.ChainID,
+		Verifier:         n.verifier,
+		RateLimit:        apiRateLimit(n.cfg),
+		PeerCertRequired: n.cfg.API.TLS.ClientCAFile != "",
 	}
 	if n.gateway != nil {
 		opts.Gateway = n.gateway
@@ -162,16 +199,25 @@ func (n *Node) Start() error {
 		ReadTimeout:       time.Duration(n.cfg.API.ReadTimeout),
 		WriteTimeout:      time.Duration(n.cfg.API.WriteTimeout),
 		IdleTimeout:       2 * time.Minute,
+		TLSConfig:         tlsCfg,
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
 	}
 	go func() {
-		if err := n.api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := n.api.Serve
+		if tlsCfg != nil {
+			serve = func(l net.Listener) error { return n.api.ServeTLS(l, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("api server stopped", "err", err)
 		}
 	}()
 	if addr := os.Getenv("MEDCHAIN_PPROF"); addr != "" {
 		n.servePprof(addr)
 	}
-	n.log.Info("node started", "chain_id", n.genesis.ChainID, "api", "http://"+ln.Addr().String(),
+	n.log.Info("node started", "chain_id", n.genesis.ChainID, "api", scheme+"://"+ln.Addr().String(),
 		"rpc", n.cfg.RPC.Listen, "p2p", n.cfg.P2P.Listen, "node_id", string(n.cmt.NodeInfo().ID()))
 	return nil
 }
@@ -208,6 +254,15 @@ func (n *Node) onCommit(height int64, results []app.TxResult) {
 			go n.gateway.Erased(context.Background(), hs)
 		}
 	}
+}
+
+// apiRateLimit maps the configuration onto the API's rate limits; the
+// exempt prefixes were checked by config.Validate.
+func apiRateLimit(cfg config.Config) api.RateLimit {
+	rl := cfg.API.RateLimit
+	exempt, _ := rl.Prefixes()
+	return api.RateLimit{PerAddress: rl.PerAddress, PerAddressBurst: rl.PerAddressBurst, PerKey: rl.PerKey,
+		PerKeyBurst: rl.PerKeyBurst, MaxTracked: rl.MaxTracked, Exempt: exempt}
 }
 
 // APIAddr is the address the API listens on (after Start).

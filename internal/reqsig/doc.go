@@ -66,13 +66,26 @@
 //   - every header present (ErrMissing) and well formed (ErrMalformed);
 //   - expires strictly after the verifier's clock (ErrExpired) and at most
 //     MaxTTL (default 5 minutes) after it (ErrTooFarAhead);
+//   - the claimed signer, with Verifier.Authorize when set (ErrUnauthorized,
+//     HTTP 403): the node checks that the key is the key of an account in
+//     good standing on chain. This runs before the signature is verified and
+//     before anything is remembered, so made-up keys never reach the replay
+//     cache;
 //   - the signature, over the bytes rebuilt from the request as received and
 //     the verifier's chain id (ErrBadSignature);
+//   - Verifier.Admit when set: the per-key rate limit (HTTP 429), after the
+//     signature so only the key's holder spends the key's budget;
 //   - the nonce not seen before (ErrReplay). A nonce is remembered until its
 //     request expires, then forgotten (an expired request is rejected anyway).
 //     The cache holds at most MaxNonces (default 2^20) nonces; when it is full
 //     of unexpired ones, new requests get ErrBusy (HTTP 503) until some
 //     expire, rather than a nonce being forgotten early.
+//
+// Verifier.Precheck runs the first three steps alone, so a handler can refuse
+// a request before reading its body. VerifyHash takes the body's SHA-256
+// instead of the body: a blob upload's path names its content hash, so the
+// upload is authenticated completely before its body is read, and the store
+// then refuses a body that does not hash to it.
 //
 // Clients should sign with a TTL well under MaxTTL, about a minute: the
 // difference is how far the client's clock may run ahead of the node's, and
@@ -97,7 +110,8 @@
 //
 // # Caller's contract
 //
-//   - Read the body (within the endpoint's size limit) before verifying, and
+//   - Call Precheck (or VerifyHash, when the body's hash is known) before
+//     reading a body; read the body within the endpoint's size limit, and
 //     pass the same bytes to Verify that the handler then acts on.
 //   - Use one Verifier per node and chain; its replay cache is in memory, so
 //     after a restart a request signed before it can be replayed until it

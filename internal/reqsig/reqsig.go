@@ -54,13 +54,19 @@ var (
 	ErrBadSignature = errors.New("reqsig: bad signature")
 	ErrReplay       = errors.New("reqsig: request already seen")
 	ErrBusy         = errors.New("reqsig: too many requests in flight, retry later")
+	// ErrUnauthorized: the claimed signer was refused by Verifier.Authorize
+	// (no account, inactive, or a key that is not the account's).
+	ErrUnauthorized = errors.New("reqsig: signer not allowed")
 )
 
 // SignBytes returns the bytes a requester signs (see the package doc).
 // requestURI is the path with its query exactly as sent, as returned by
 // (*url.URL).RequestURI.
 func SignBytes(chainID, method, requestURI string, expires int64, nonceHex string, body []byte) []byte {
-	bodyHash := sha256.Sum256(body)
+	return signBytesHash(chainID, method, requestURI, expires, nonceHex, sha256.Sum256(body))
+}
+
+func signBytesHash(chainID, method, requestURI string, expires int64, nonceHex string, bodyHash [sha256.Size]byte) []byte {
 	return joinFields(RequestDomain, chainID, method, requestURI,
 		strconv.FormatInt(expires, 10), nonceHex, hex.EncodeToString(bodyHash[:]))
 }
@@ -160,10 +166,17 @@ func IsForwarded(r *http.Request) bool {
 }
 
 // StatusCode maps an error from Verify or VerifyForwarded to an HTTP status:
-// 503 for ErrBusy (the client may retry), 401 for every other rejection.
+// 503 for ErrBusy (the client may retry), 429 for a rate limit from Admit,
+// 403 for a signer Authorize refused, 401 for every other rejection.
 func StatusCode(err error) int {
-	if errors.Is(err, ErrBusy) {
+	var lim interface{ RetryAfterDuration() time.Duration }
+	switch {
+	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable
+	case errors.As(err, &lim):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusForbidden
 	}
 	return http.StatusUnauthorized
 }

@@ -1,6 +1,7 @@
 package reqsig
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"sync"
@@ -23,6 +24,17 @@ type Verifier struct {
 	// is full of unexpired nonces, new requests fail with ErrBusy: forgetting
 	// a nonce early would let its request be replayed.
 	MaxNonces int
+	// Authorize, when set, judges the claimed signer before anything else is
+	// spent on the request: it runs after the headers and the expiry are
+	// checked and before the signature is verified or the nonce remembered,
+	// so keys without an account in good standing never reach the replay
+	// cache. Its error is returned wrapped in ErrUnauthorized.
+	Authorize func(signer crypto.PubKey) error
+	// Admit, when set, runs once the signature is verified and before the
+	// nonce is remembered: a per-key rate limit belongs here, where only the
+	// key's holder can spend the key's budget. Its error is returned as is
+	// (wrapped), so callers can tell a rate limit (internal/ratelimit) apart.
+	Admit func(signer crypto.PubKey) error
 
 	mu     sync.Mutex
 	nonces nonceCache
@@ -30,30 +42,75 @@ type Verifier struct {
 
 // Verify checks r's signature headers against r's method, path and query,
 // and body (the exact bytes of r's body, nil for none; the caller reads it,
-// within its own size limit). It returns the signer's key. Each request is
-// accepted once: a nonce is remembered until its request expires.
+// within its own size limit, after Precheck). It returns the signer's key.
+// Each request is accepted once: a nonce is remembered until its request
+// expires.
 //
 // Forwarding headers, if any, are ignored: use IsForwarded and
 // VerifyForwarded to learn the forwarder.
 func (v *Verifier) Verify(r *http.Request, body []byte) (crypto.PubKey, error) {
-	if err := checkChainID(v.ChainID); err != nil {
-		return crypto.PubKey{}, err
-	}
-	p, err := parseRequest(r.Header)
+	return v.VerifyHash(r, sha256.Sum256(body))
+}
+
+// VerifyHash is Verify for a caller that knows the SHA-256 of the body
+// before reading it: a blob upload, whose path names its content hash, is
+// authenticated completely (signature and nonce included) before one byte
+// of its body is read. The caller must then check that the body it reads
+// hashes to bodyHash.
+func (v *Verifier) VerifyHash(r *http.Request, bodyHash [sha256.Size]byte) (crypto.PubKey, error) {
+	p, now, err := v.precheck(r)
 	if err != nil {
 		return crypto.PubKey{}, err
 	}
-	now := v.now()
-	if err := v.checkTime(p.expires, now); err != nil {
+	if err := v.checkUser(r, p, bodyHash); err != nil {
 		return crypto.PubKey{}, err
 	}
-	if err := v.checkUser(r, p, body); err != nil {
+	if err := v.admit(p.signer); err != nil {
 		return crypto.PubKey{}, err
 	}
 	if err := v.remember(directKey(p.nonce), p.expires, now); err != nil {
 		return crypto.PubKey{}, err
 	}
 	return p.signer, nil
+}
+
+// Precheck runs the checks that need no body: the headers, the expiry and
+// Authorize. A handler calls it before reading a request body, so a caller
+// without a well-formed, unexpired request from a known key costs no more
+// than its headers. It remembers nothing; Verify checks all of it again.
+func (v *Verifier) Precheck(r *http.Request) (crypto.PubKey, error) {
+	p, _, err := v.precheck(r)
+	return p.signer, err
+}
+
+func (v *Verifier) precheck(r *http.Request) (signedRequest, time.Time, error) {
+	if err := checkChainID(v.ChainID); err != nil {
+		return signedRequest{}, time.Time{}, err
+	}
+	p, err := parseRequest(r.Header)
+	if err != nil {
+		return p, time.Time{}, err
+	}
+	now := v.now()
+	if err := v.checkTime(p.expires, now); err != nil {
+		return p, now, err
+	}
+	if v.Authorize != nil {
+		if err := v.Authorize(p.signer); err != nil {
+			return p, now, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		}
+	}
+	return p, now, nil
+}
+
+func (v *Verifier) admit(signer crypto.PubKey) error {
+	if v.Admit == nil {
+		return nil
+	}
+	if err := v.Admit(signer); err != nil {
+		return fmt.Errorf("reqsig: %w", err)
+	}
+	return nil
 }
 
 // VerifyForwarded checks a request a gateway forwarded: the end user's
@@ -66,26 +123,33 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (crypto.PubKey, error) {
 // body is the forwarded request's body, which must equal what the user
 // signed; nil for a GET.
 func (v *Verifier) VerifyForwarded(r *http.Request, body []byte) (user, forwarderKey crypto.PubKey, err error) {
-	if err := checkChainID(v.ChainID); err != nil {
-		return user, forwarderKey, err
-	}
-	p, err := parseRequest(r.Header)
-	if err != nil {
-		return user, forwarderKey, err
-	}
+	return v.VerifyForwardedHash(r, sha256.Sum256(body))
+}
+
+// VerifyForwardedHash is VerifyForwarded with the body's SHA-256 given, as
+// VerifyHash is for Verify.
+func (v *Verifier) VerifyForwardedHash(r *http.Request, bodyHash [sha256.Size]byte) (user, forwarderKey crypto.PubKey, err error) {
 	f, err := parseForwarder(r.Header)
 	if err != nil {
+		// Headers first, as for a direct request: a malformed forwarder
+		// header costs no account lookup.
+		if _, perr := parseRequest(r.Header); perr != nil {
+			return user, forwarderKey, perr
+		}
 		return user, forwarderKey, err
 	}
-	now := v.now()
-	if err := v.checkTime(p.expires, now); err != nil {
+	p, now, err := v.precheck(r)
+	if err != nil {
 		return user, forwarderKey, err
 	}
-	if err := v.checkUser(r, p, body); err != nil {
+	if err := v.checkUser(r, p, bodyHash); err != nil {
 		return user, forwarderKey, err
 	}
 	if !crypto.Verify(f.key, ForwardSignBytes(v.ChainID, p.sigHex, p.expires), f.sig[:]) {
 		return user, forwarderKey, fmt.Errorf("%w: %s", ErrBadSignature, HeaderForwarderSignature)
+	}
+	if err := v.admit(p.signer); err != nil {
+		return user, forwarderKey, err
 	}
 	if err := v.remember(forwardKey(f.key, p.nonce), p.expires, now); err != nil {
 		return user, forwarderKey, err
@@ -93,8 +157,8 @@ func (v *Verifier) VerifyForwarded(r *http.Request, body []byte) (user, forwarde
 	return p.signer, f.key, nil
 }
 
-func (v *Verifier) checkUser(r *http.Request, p signedRequest, body []byte) error {
-	msg := SignBytes(v.ChainID, r.Method, r.URL.RequestURI(), p.expires, p.nonceHex, body)
+func (v *Verifier) checkUser(r *http.Request, p signedRequest, bodyHash [sha256.Size]byte) error {
+	msg := signBytesHash(v.ChainID, r.Method, r.URL.RequestURI(), p.expires, p.nonceHex, bodyHash)
 	if !crypto.Verify(p.signer, msg, p.sig[:]) {
 		return fmt.Errorf("%w: %s", ErrBadSignature, HeaderSignature)
 	}

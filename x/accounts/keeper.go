@@ -23,6 +23,11 @@ func guardianKey(patient, guardian crypto.Address) []byte {
 
 var feePoolKey = []byte{sm.PrefixFeePool}
 
+// selfRegsKey holds the height of the last block with a self-registration
+// and how many it had: one key, overwritten, so the count costs no state
+// growth.
+var selfRegsKey = []byte{sm.PrefixSelfRegs}
+
 // AccountKey is the store key of an account (for proofs).
 func AccountKey(a crypto.Address) []byte { return accountKey(a) }
 

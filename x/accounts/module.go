@@ -1,23 +1,42 @@
 package accounts
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/x/params"
 )
 
-// Module plugs accounts into the state machine.
-type Module struct{}
+// ParamMaxSelfRegistrations caps the patients that may register themselves
+// in one block (0 closes self-registration). Registration is free (a new
+// key has no balance to pay a fee with), so without a cap one client could
+// mint identities as fast as blocks take transactions and grow the state
+// without bound; with it, minting takes blocks, the state grows by a known
+// amount per block, and governance can lower the cap, or close it, under
+// attack (docs/security-api.md).
+const ParamMaxSelfRegistrations = "accounts.max_self_registrations_per_block"
+
+// ParamDefs are the parameters accounts declares.
+var ParamDefs = []params.Def{
+	{Name: ParamMaxSelfRegistrations, Default: 1000, Min: 0, Max: 100_000,
+		Doc: "patients that may register themselves in one block (0: self-registration closed)"},
+}
+
+// Module plugs accounts into the state machine. Params holds
+// ParamMaxSelfRegistrations; nil means its default.
+type Module struct{ Params *params.Registry }
 
 var _ sm.Module = Module{}
 
 func (Module) Name() string { return "accounts" }
 
-func (Module) Routes() []sm.Route {
+func (m Module) Routes() []sm.Route {
 	return []sm.Route{
-		{Type: TypeRegisterPatient, Decode: decodeRegisterPatient, Exec: execRegisterPatient, NewSigner: true},
+		{Type: TypeRegisterPatient, Decode: decodeRegisterPatient, Exec: m.execRegisterPatient, NewSigner: true},
 		{Type: TypeRegisterMember, Decode: decodeRegisterMember, Exec: execRegisterMember},
 		{Type: TypeDeactivateMember, Decode: decodeDeactivateMember, Exec: execDeactivateMember},
 		{Type: TypeSetGuardian, Decode: decodeSetGuardian, Exec: execSetGuardian},
@@ -27,11 +46,33 @@ func (Module) Routes() []sm.Route {
 	}
 }
 
-func execRegisterPatient(ctx sm.Context, msg sm.Msg) error {
+func (mod Module) maxSelfRegistrations(kv store.Reader) uint64 {
+	if mod.Params == nil {
+		return ParamDefs[0].Default
+	}
+	return mod.Params.Get(kv, ParamMaxSelfRegistrations)
+}
+
+// SelfRegistrations returns how many patients registered themselves in the
+// block at height.
+func SelfRegistrations(kv store.Reader, height int64) uint32 {
+	b := kv.Get(selfRegsKey)
+	if len(b) != 12 || int64(binary.BigEndian.Uint64(b)) != height {
+		return 0
+	}
+	return binary.BigEndian.Uint32(b[8:])
+}
+
+func (mod Module) execRegisterPatient(ctx sm.Context, msg sm.Msg) error {
 	m := msg.(*MsgRegisterPatient)
 	if GetAccount(ctx.Store, ctx.Signer) != nil {
 		return sm.Wrapf(ErrExists, "%s", ctx.Signer)
 	}
+	n := SelfRegistrations(ctx.Store, ctx.Height)
+	if max := mod.maxSelfRegistrations(ctx.Store); uint64(n) >= max {
+		return sm.Wrapf(ErrRegistrationCap, "%d of %d at height %d (%s)", n, max, ctx.Height, ParamMaxSelfRegistrations)
+	}
+	ctx.Store.Set(selfRegsKey, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(ctx.Height)), n+1))
 	PutAccount(ctx.Store, &Account{
 		Address: ctx.Signer, PubKey: ctx.Key, EncKey: m.EncKey, Kind: KindPatient,
 		Active: true, Sequence: 1, Created: ctx.Time.Unix(),

@@ -14,19 +14,20 @@ const Codespace = "accounts"
 
 // Errors; codes are stable.
 var (
-	ErrExists        = sm.Register(Codespace, 1, "account already exists")
-	ErrNotFound      = sm.Register(Codespace, 2, "account not found")
-	ErrNotAdmin      = sm.Register(Codespace, 3, "signer is not an active admin of an active organization")
-	ErrWrongOrg      = sm.Register(Codespace, 4, "account belongs to another organization")
-	ErrNotPatient    = sm.Register(Codespace, 5, "account is not a patient")
-	ErrBadRole       = sm.Register(Codespace, 6, "unknown member role")
-	ErrOrgNotFound   = sm.Register(Codespace, 7, "organization not found")
-	ErrOrgExists     = sm.Register(Codespace, 8, "organization already exists")
-	ErrBadOrg        = sm.Register(Codespace, 9, "invalid organization")
-	ErrSelf          = sm.Register(Codespace, 10, "an account cannot do this to itself")
-	ErrNoDelegation  = sm.Register(Codespace, 11, "no such guardian delegation")
-	ErrDelegationSet = sm.Register(Codespace, 12, "guardian delegation already exists")
-	ErrInactiveAcct  = sm.Register(Codespace, 13, "account is deactivated")
+	ErrExists          = sm.Register(Codespace, 1, "account already exists")
+	ErrNotFound        = sm.Register(Codespace, 2, "account not found")
+	ErrNotAdmin        = sm.Register(Codespace, 3, "signer is not an active admin of an active organization")
+	ErrWrongOrg        = sm.Register(Codespace, 4, "account belongs to another organization")
+	ErrNotPatient      = sm.Register(Codespace, 5, "account is not a patient")
+	ErrBadRole         = sm.Register(Codespace, 6, "unknown member role")
+	ErrOrgNotFound     = sm.Register(Codespace, 7, "organization not found")
+	ErrOrgExists       = sm.Register(Codespace, 8, "organization already exists")
+	ErrBadOrg          = sm.Register(Codespace, 9, "invalid organization")
+	ErrSelf            = sm.Register(Codespace, 10, "an account cannot do this to itself")
+	ErrNoDelegation    = sm.Register(Codespace, 11, "no such guardian delegation")
+	ErrDelegationSet   = sm.Register(Codespace, 12, "guardian delegation already exists")
+	ErrInactiveAcct    = sm.Register(Codespace, 13, "account is deactivated")
+	ErrRegistrationCap = sm.Register(Codespace, 14, "self-registrations for this block are used up: retry in a later block")
 )
 
 // Kind tells patients from organization members.
