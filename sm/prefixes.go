@@ -38,4 +38,6 @@ const (
 	PrefixAudit           byte = 0x40 // audit: patient ‖ seq (8 bytes) → Event
 	PrefixAuditSeq        byte = 0x41 // audit: next event sequence (one key)
 	PrefixAuditByAccessor byte = 0xC2 // audit: accessor ‖ seq → patient
+	PrefixAuditID         byte = 0x43 // audit: gateway ‖ event id (16 bytes) → seq
+	PrefixAuditProof      byte = 0x44 // audit: proof hash (32 bytes) → Proof
 )

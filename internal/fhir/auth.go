@@ -16,6 +16,7 @@ import (
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/audit"
 )
 
 // The token protocol. Both the node (checking) and clients (signing,
@@ -188,6 +189,7 @@ type session struct {
 	scope   string
 	patient crypto.Address // launch context; zero when none
 	expires time.Time
+	grant   *audit.Proof // the signed token request: backs the session's access events on chain
 
 	mu    sync.Mutex
 	seeds []byte                         // the delegated seeds; zeroed at expiry

@@ -541,7 +541,10 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 		if err != nil {
 			continue
 		}
-		s.report(rq, h.rec, h.ver.Version, h.d, nil)
+		if err := s.report(rq, h.rec, h.ver.Version, h.d, nil); err != nil {
+			drop(h, notRecorded(err)) // not recorded, so not served
+			continue
+		}
 		entries = append(entries, map[string]any{
 			"fullUrl":  rq.base + "/" + h.typ + "/" + h.id,
 			"resource": json.RawMessage(body),
