@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +87,14 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 	}
 	if err := node.WaitReady(ctx); err != nil {
 		t.Fatalf("restart after SIGKILL: %v", err)
+	}
+	if b, err := os.ReadFile(node.Log); err == nil {
+		// How many the kill caught in the outbox (timing decides).
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "sending events kept from before") {
+				t.Logf("after the restart: %s", line)
+			}
+		}
 	}
 	var after []api.EventView
 	err = testnet.Poll(within(t, time.Minute), 200*time.Millisecond, func() error {
