@@ -35,7 +35,9 @@
 // its organization (organization consents, emergency access) and writes
 // nothing. Every access is decided by consent.MayRead / MayWrite on the
 // latest committed state, never by what the client claims, and each served
-// or refused read is reported to the gateway's Auditor.
+// or refused read is reported to the gateway's Auditor, durably before the
+// answer (a read it cannot record is not served), with the session's signed
+// token request as the proof the chain checks.
 //
 // # Writes
 //

@@ -1,7 +1,11 @@
 // Package audit keeps the on-chain trail of record accesses: every read a
 // node served and every attempt it refused, reported in batches by the
-// node's gateway account and stored per patient. The patient lists the trail
-// of their records; Signals derives suspicious-access warnings from it.
+// node's gateway account and stored per patient. Each event carries the
+// accessor's signed request (Proof), verified against the accessor's
+// account key, and must name an existing record of its patient; events are
+// judged one by one, so one bad or early event never costs the others, and
+// a late one is logged and marked late. The patient lists the trail of
+// their records; Signals derives suspicious-access warnings from it.
 // Deterministic; no I/O.
 package audit
 
