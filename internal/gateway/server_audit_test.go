@@ -112,3 +112,15 @@ func TestServedReadsAreRecordedAndAttributable(t *testing.T) {
 		t.Fatalf("read without a working outbox: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestRequestProofSignsRequestBytes: the chain rebuilds a signed GET's
+// bytes from the proof; they must be reqsig's exactly.
+func TestRequestProofSignsRequestBytes(t *testing.T) {
+	nonce := [audit.NonceSize]byte{1, 2, 3}
+	for _, target := range []string{"/v1/blobs/" + hex.EncodeToString(make([]byte, 32)), "/v1/records/00112233445566778899aabbccddeeff/key?version=2"} {
+		want := reqsig.SignBytes("chain-x", http.MethodGet, target, 1_800_000_000, hex.EncodeToString(nonce[:]), nil)
+		if got := audit.RequestSignBytes("chain-x", target, 1_800_000_000, nonce); string(got) != string(want) {
+			t.Fatalf("%s: audit signs %q, reqsig %q", target, got, want)
+		}
+	}
+}
