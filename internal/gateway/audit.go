@@ -356,6 +356,12 @@ func (a *Auditor) send(ctx context.Context) {
 			continue
 		}
 		tx := sm.SignTx(a.key, a.chain.ChainID(), seq, 0, &audit.MsgLog{Events: evs})
+		h := sm.TxHash(tx)
+		// In flight before it reaches the mempool: its block may commit
+		// before SubmitAsync returns.
+		a.mu.Lock()
+		a.inflight[h] = &flight{entries: entries, height: height}
+		a.mu.Unlock()
 		code, space, log, err := a.chain.SubmitAsync(ctx, tx)
 		if err == nil && code != 0 {
 			err = fmt.Errorf("checktx %s/%d: %s", space, code, log)
@@ -363,13 +369,13 @@ func (a *Auditor) send(ctx context.Context) {
 		if err != nil {
 			a.log.Warn("audit batch not accepted; will retry", "events", len(evs), "err", err)
 			a.mu.Lock()
+			delete(a.inflight, h)
 			a.stats.Retries++
 			a.mu.Unlock()
 			a.retry(entries)
 			return
 		}
 		a.mu.Lock()
-		a.inflight[sm.TxHash(tx)] = &flight{entries: entries, height: height}
 		a.seq = seq + 1
 		a.mu.Unlock()
 	}
