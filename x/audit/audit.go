@@ -356,6 +356,7 @@ func execLog(ctx sm.Context, msg sm.Msg) error {
 		seq = binary.BigEndian.Uint64(b)
 	}
 	j := &judge{ctx: ctx, org: gw.Org, now: now, checked: map[signedBy]error{}, hashes: map[*Proof][32]byte{}}
+	j.verifyAll(m.Events)
 	logged, late, rejected := 0, 0, 0
 	for i := range m.Events {
 		e := m.Events[i]
@@ -397,6 +398,35 @@ type judge struct {
 type signedBy struct {
 	p        *Proof
 	accessor crypto.Address
+}
+
+// verifyAll checks the batch's distinct (proof, accessor) signatures at
+// once (batch verification; ZIP-215 makes its verdicts those of one by one).
+func (j *judge) verifyAll(evs []Event) {
+	var items []crypto.SigItem
+	var keys []signedBy
+	seen := map[signedBy]bool{}
+	for i := range evs {
+		e := &evs[i]
+		k := signedBy{e.Proof, e.Accessor}
+		if e.Proof == nil || seen[k] {
+			continue
+		}
+		seen[k] = true
+		acct := accounts.GetAccount(j.ctx.Store, e.Accessor)
+		if acct == nil {
+			continue
+		}
+		items = append(items, crypto.SigItem{Pub: acct.PubKey, Msg: e.Proof.SignBytes(j.ctx.ChainID, e.Accessor), Sig: e.Proof.Sig[:]})
+		keys = append(keys, k)
+	}
+	for i, ok := range crypto.BatchVerify(items) {
+		var err error
+		if !ok {
+			err = sm.Wrapf(ErrNotAttributable, "the signature does not verify with the key of %s", keys[i].accessor)
+		}
+		j.checked[keys[i]] = err
+	}
 }
 
 // judge returns the hash of the event's proof when the event may be logged,
