@@ -181,11 +181,14 @@ func init() {
 			},
 		},
 		audit.TypeLog: {
+			setup: func(t *testing.T, h *apptest.Harness) {
+				h.DeliverOK(t, h.Sign(k(apptest.Patient1), authRecord(t).add(t, h.State(), 1, authHolders...)))
+			},
 			msg: func(h *apptest.Harness) sm.Msg {
-				return &audit.MsgLog{Events: []audit.Event{{
-					Patient: k(apptest.Patient1).Address(), Accessor: k(apptest.HospitalDoctor).Address(), Record: recordID("x"), Version: 1,
+				return &audit.MsgLog{Events: []audit.Event{attributed(apptest.HospitalDoctor, audit.Event{
+					Patient: k(apptest.Patient1).Address(), Accessor: k(apptest.HospitalDoctor).Address(), Record: recordID("auth"), Version: 1,
 					Time: h.NextTime().Unix() - 10, Reason: "consent/17: no consent covers this access",
-				}}}
+				})}}
 			},
 			// An active gateway only (no role of the main table is one).
 			want: expect(audit.ErrNotGateway, map[string]*sm.Error{roleGatewayA: nil}),

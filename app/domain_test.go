@@ -576,10 +576,10 @@ func TestEmergency(t *testing.T) {
 	if got := rec.open(t, h.State(), 1, consent.Org(hosp), apptest.OrgKey(hosp).ECDH()); !bytes.Equal(got, rec.plain) {
 		t.Fatalf("gateway read %q", got)
 	}
-	mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{{
+	mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{attributed(apptest.HospitalDoctor, audit.Event{
 		Patient: k(p1).Address(), Accessor: doctor, Record: rec.id, Version: 1, Time: now(h), Served: true,
 		Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID,
-	}}})
+	})}})
 	if tr := audit.Trail(h.State(), k(p1).Address(), audit.Filter{}); len(tr) != 1 || !tr[0].Flagged() || tr[0].Node != hosp {
 		t.Fatalf("trail %+v", tr)
 	}
@@ -629,20 +629,23 @@ func TestEmergency(t *testing.T) {
 // and the signals derived from it.
 func TestAudit(t *testing.T) {
 	h := apptest.NewWithConfig(t, apptest.Domain())
-	p1, p2 := k(apptest.Patient1).Address(), k(apptest.Patient2).Address()
+	p1, p2, p3 := k(apptest.Patient1).Address(), k(apptest.Patient2).Address(), k(apptest.Patient3).Address()
 	doctor, labAdmin := k(apptest.HospitalDoctor).Address(), k(apptest.LabAdmin).Address()
 	r1 := seal(t, "audit-1", p1, "Observation", observation("1"))
 	r2 := seal(t, "audit-2", p2, "Observation", observation("2"))
+	r3 := seal(t, "audit-3", p3, "Observation", observation("3"))
 	mustDo(t, h, apptest.Patient1, r1.add(t, h.State(), 1, acctOf(apptest.Patient1)))
 	mustDo(t, h, apptest.Patient2, r2.add(t, h.State(), 1, acctOf(apptest.Patient2)))
+	mustDo(t, h, apptest.Patient3, r3.add(t, h.State(), 1, acctOf(apptest.Patient3)))
 	read := consentID(t, mustDo(t, h, apptest.Patient1, grantMsg(apptest.Patient1, acctOf(apptest.HospitalDoctor), consent.ActRead)))
 
+	names := map[crypto.Address]string{doctor: apptest.HospitalDoctor, labAdmin: apptest.LabAdmin}
 	ev := func(patient, accessor crypto.Address, rec consent.RecordID, at int64, reason string) audit.Event {
 		e := audit.Event{Patient: patient, Accessor: accessor, Record: rec, Version: 1, Time: at, Reason: reason}
 		if reason == "" {
 			e.Served, e.Basis, e.ConsentID = true, string(consent.BasisConsent), read
 		}
-		return e
+		return attributed(names[accessor], e)
 	}
 	next := h.NextTime().Unix()
 	noConsent := reasonOf(consent.MayRead(h.State(), now(h), labAdmin, obsTarget(apptest.Patient1, r1.id)).Err)
@@ -695,35 +698,46 @@ func TestAudit(t *testing.T) {
 		t.Errorf("patient 2's trail %v", got)
 	}
 
-	t.Run("refused batches", func(t *testing.T) {
-		// Offsets from the time of the block that will carry the batch.
-		for _, off := range []int64{-audit.MaxDelay - 1, audit.MaxAhead + 1} {
-			at := h.NextTime().Unix() + off
-			refuse(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{ev(p1, doctor, r1.id, at, "")}}, audit.ErrClockSkew)
-		}
+	t.Run("events judged one by one", func(t *testing.T) {
+		before := len(audit.Trail(h.State(), p1, audit.Filter{}))
 		next := h.NextTime().Unix()
-		refuse(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{
-			ev(p1, doctor, r1.id, next, ""),
+		// Too far ahead: refused alone (sent again later); more than an
+		// hour late: logged and marked late; another patient's record:
+		// refused alone.
+		res := mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{
+			ev(p1, doctor, r1.id, next+audit.MaxAhead+1, ""),
+			ev(p1, doctor, r1.id, next-audit.MaxDelay-1, ""),
 			ev(p2, doctor, r1.id, next, ""), // patient 1's record reported as patient 2's
-		}}, audit.ErrBadEvent)
-		refuse(t, h, apptest.HospitalDoctor, &audit.MsgLog{Events: []audit.Event{ev(p1, doctor, r1.id, next, "")}}, audit.ErrNotGateway)
-		next = h.NextTime().Unix()
-		mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{
-			ev(p1, doctor, r1.id, next-audit.MaxDelay, ""), ev(p1, doctor, r1.id, next+audit.MaxAhead, ""),
+			ev(p1, doctor, r1.id, next+audit.MaxAhead, ""),
 		}})
+		var codes []string
+		for _, e := range res.Events {
+			if e.Type == audit.EventRejected {
+				for _, a := range e.Attributes {
+					if a.Key == "code" {
+						codes = append(codes, a.Value)
+					}
+				}
+			}
+		}
+		if want := []string{"audit/3", "audit/6"}; !slices.Equal(codes, want) {
+			t.Fatalf("refused %v, want %v", codes, want)
+		}
+		tr := audit.Trail(h.State(), p1, audit.Filter{})
+		if len(tr) != before+2 || !tr[before].Late() || tr[before+1].Late() {
+			t.Fatalf("trail %+v", tr[before:])
+		}
+		refuse(t, h, apptest.HospitalDoctor, &audit.MsgLog{Events: []audit.Event{ev(p1, doctor, r1.id, next, "")}}, audit.ErrNotGateway)
 	})
 
 	t.Run("signals", func(t *testing.T) {
-		// The lab admin reads 21 patients' records within the hour,
-		// patient 1's among them.
+		// The lab admin reads 3 patients' records within the hour,
+		// patient 1's among them: bulk, with at most 2 per window.
+		opts := audit.SignalOptions{Window: 3600, MaxPatients: 2}
 		next := h.NextTime().Unix()
-		var bulk []audit.Event
-		for i := range audit.DefaultSignalOptions.MaxPatients {
-			p := sha256.Sum256(fmt.Appendf(nil, "patient-%d", i))
-			bulk = append(bulk, ev(crypto.Address(p[:20]), labAdmin, recordID(fmt.Sprint(i)), next-int64(i), ""))
-		}
-		bulk = append(bulk, ev(p1, labAdmin, r1.id, next, ""))
-		mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: bulk})
+		mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{
+			ev(p2, labAdmin, r2.id, next-2, ""), ev(p3, labAdmin, r3.id, next-1, ""), ev(p1, labAdmin, r1.id, next, ""),
+		}})
 
 		// Refusals under a revoked consent: the reason is the decision's.
 		mustDo(t, h, apptest.Patient1, &consent.MsgRevoke{ID: read})
@@ -734,7 +748,7 @@ func TestAudit(t *testing.T) {
 		mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{ev(p1, doctor, r1.id, now(h), revoked)}})
 
 		var got []string
-		for _, s := range audit.Signals(h.State(), p1, now(h), audit.DefaultSignalOptions) {
+		for _, s := range audit.Signals(h.State(), p1, now(h), opts) {
 			got = append(got, s.Kind+" "+s.Accessor.String())
 		}
 		slices.Sort(got)
@@ -742,11 +756,31 @@ func TestAudit(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("signals %v, want %v", got, want)
 		}
-		// Patient 2 was read by the doctor only, and not in bulk.
-		if s := audit.Signals(h.State(), p2, now(h), audit.DefaultSignalOptions); len(s) != 0 {
-			t.Fatalf("patient 2's signals %+v", s)
+		// Patient 2 was read by the doctor and the lab admin, not in bulk
+		// by the doctor; the lab admin's bulk reads show there too.
+		var p2got []string
+		for _, s := range audit.Signals(h.State(), p2, now(h), opts) {
+			p2got = append(p2got, s.Kind+" "+s.Accessor.String())
+		}
+		if want := []string{"bulk_reads " + labAdmin.String()}; !slices.Equal(p2got, want) {
+			t.Fatalf("patient 2's signals %v, want %v", p2got, want)
 		}
 	})
+}
+
+var auditSeq uint64
+
+// attributed gives an event an id and the accessor's signed request for
+// the record's key, as a gateway reports it.
+func attributed(accessor string, e audit.Event) audit.Event {
+	auditSeq++
+	e.ID[0] = 0xa1
+	binary.BigEndian.PutUint64(e.ID[8:], auditSeq)
+	p := &audit.Proof{Kind: audit.ProofRequest, Target: "/v1/records/" + hex.EncodeToString(e.Record[:]) + "/key", Expires: e.Time + 60}
+	binary.BigEndian.PutUint64(p.Nonce[8:], auditSeq)
+	copy(p.Sig[:], k(accessor).Sign(audit.RequestSignBytes(apptest.ChainID, p.Target, p.Expires, p.Nonce)))
+	e.Proof = p
+	return e
 }
 
 // reasonOf is how a gateway words a refusal in the trail: the error's
@@ -788,10 +822,10 @@ func TestNoPlaintextOnChain(t *testing.T) {
 	v2 := seal(t, "secret", k(p1).Address(), "Observation", plain("191.07"))
 	readers := []consent.Party{acctOf(p1), acctOf(apptest.Patient3), acctOf(apptest.HospitalDoctor), consent.Org(apptest.OrgHospital)}
 	mustDo(t, h, apptest.LabTech, v2.add(t, h.State(), 2, readers...))
-	mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{{
+	mustDo(t, h, apptest.HospitalGateway, &audit.MsgLog{Events: []audit.Event{attributed(apptest.HospitalDoctor, audit.Event{
 		Patient: k(p1).Address(), Accessor: k(apptest.HospitalDoctor).Address(), Record: v1.id, Version: 2, Time: now(h),
 		Served: true, Basis: string(consent.BasisConsent), ConsentID: 3,
-	}}})
+	})}})
 	// The flow is real: the doctor reads the plaintext off chain.
 	if got := v2.open(t, h.State(), 2, acctOf(apptest.HospitalDoctor), k(apptest.HospitalDoctor).ECDH()); !bytes.Equal(got, v2.plain) {
 		t.Fatalf("doctor read %q", got)

@@ -41,6 +41,8 @@ const (
 	PrefixAudit           byte = 0x40 // audit: patient ‖ seq (8 bytes) → Event
 	PrefixAuditSeq        byte = 0x41 // audit: next event sequence (one key)
 	PrefixAuditByAccessor byte = 0xC2 // audit: accessor ‖ seq → patient
+	PrefixAuditID         byte = 0x43 // audit: gateway ‖ event id (16 bytes) → seq
+	PrefixAuditProof      byte = 0x44 // audit: proof hash (32 bytes) → Proof
 
 	PrefixSession byte = 0x50 // session: session public key → Session
 	// PrefixIndexDigest is reserved for the state tree: the one key 0x7F

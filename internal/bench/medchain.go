@@ -3,6 +3,7 @@ package bench
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -335,6 +336,13 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 			e.Accessor = m.pick(l, m.cfg.Practitioners)
 			l.fill(e.Record[:])
 			e.Version, e.Time, e.Basis, e.Served = 1, now.Unix(), string(consent.BasisConsent), true
+			// Well formed, but neither the record nor the signature is
+			// real: the chain refuses each event on its own (audit/5).
+			l.fill(e.ID[:])
+			p := &audit.Proof{Kind: audit.ProofRequest, Target: "/v1/records/" + hex.EncodeToString(e.Record[:]) + "/key", Expires: now.Unix() + 60}
+			l.fill(p.Nonce[:])
+			l.fill(p.Sig[:])
+			e.Proof = p
 		}
 		return m.sign(a, msg, ref{kind: KindAudit})
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 
+	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/records"
 	xsession "github.com/medchain/medchain/x/session"
 )
@@ -215,7 +216,8 @@ type session struct {
 	// pub is the on-chain session key (zero without a delegation). Every
 	// request re-checks on the latest state that it is live (not revoked,
 	// not expired in block time).
-	pub crypto.PubKey
+	pub   crypto.PubKey
+	grant *audit.Proof // the signed token request: backs the session's access events on chain
 
 	mu    sync.Mutex
 	seeds []byte                         // the session key's seeds; zeroed at expiry

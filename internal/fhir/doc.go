@@ -43,7 +43,9 @@
 // the latest committed state, never by what the client claims, and each
 // served or refused read is reported to the gateway's Auditor. Challenges
 // are bound to an active account and capped per account and per client IP;
-// tokens are capped per account.
+// tokens are capped per account. Each served or refused read is reported
+// durably before the answer (a read it cannot record is not served), with
+// the session's signed token request as the proof the chain checks.
 //
 // # Writes
 //

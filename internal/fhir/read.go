@@ -75,18 +75,23 @@ func target(rec *records.Record) consent.Target {
 
 // report adds an access to the trail: a served read, or a refusal with its
 // code — by consent, or because the node could not serve what consent
-// allowed (no delegation, a key held elsewhere, no ciphertext).
-func (s *Server) report(rq *request, rec *records.Record, version uint32, d consent.Decision, why error) {
+// allowed (no delegation, a key held elsewhere, no ciphertext). The
+// session's signed token request goes with it, so the chain can check that
+// the accessor asked. An error means the access is not recorded: a read
+// must then not be served.
+func (s *Server) report(rq *request, rec *records.Record, version uint32, d consent.Decision, why error) error {
 	ev := audit.Event{Patient: rec.Patient, Accessor: rq.sess.addr, Record: rec.ID, Version: version,
-		Time: s.cfg.Now().Unix(), Served: why == nil, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID}
+		Time: s.cfg.Now().Unix(), Served: why == nil, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID,
+		Proof: rq.sess.grant}
 	if why != nil {
-		code, space, msg := sm.ABCIInfo(why)
-		ev.Reason = fmt.Sprintf("%s/%d: %s", space, code, msg)
-		if len(ev.Reason) > audit.MaxReasonLen {
-			ev.Reason = ev.Reason[:audit.MaxReasonLen]
-		}
+		ev.Reason = audit.Reason(why)
 	}
-	s.cfg.Auditor.Report(ev)
+	return s.cfg.Auditor.Report(ev)
+}
+
+// notRecorded is the answer to a read whose access could not be recorded.
+func notRecorded(err error) *problem {
+	return failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "the access could not be recorded, so it is not served: %v", err)
 }
 
 // refused is the 403 of a consent refusal, carrying the chain's code.
@@ -174,15 +179,18 @@ func (s *Server) dataKey(rq *request, rec *records.Record, v uint32, d consent.D
 func (s *Server) open(ctx context.Context, rq *request, rec *records.Record, ver *records.Version) ([]byte, *problem) {
 	d := consent.MayRead(rq.snap, rq.now, rq.sess.addr, target(rec))
 	if !d.Allowed {
-		s.report(rq, rec, ver.Version, d, d.Err)
+		_ = s.report(rq, rec, ver.Version, d, d.Err)
 		return nil, refused(d)
 	}
 	pt, d, p := s.decrypt(ctx, rq, rec, ver, d)
 	if p != nil {
-		s.report(rq, rec, ver.Version, d, p.err)
+		_ = s.report(rq, rec, ver.Version, d, p.err)
 		return nil, p
 	}
-	s.report(rq, rec, ver.Version, d, nil)
+	if err := s.report(rq, rec, ver.Version, d, nil); err != nil {
+		clear(pt)
+		return nil, notRecorded(err)
+	}
 	return pt, nil
 }
 
@@ -342,7 +350,7 @@ func (s *Server) history(w http.ResponseWriter, rq *request, typ, idStr string) 
 		return
 	}
 	if d := consent.MayRead(rq.snap, rq.now, rq.sess.addr, target(rec)); !d.Allowed {
-		s.report(rq, rec, rec.Version, d, d.Err)
+		_ = s.report(rq, rec, rec.Version, d, d.Err)
 		writeProblem(w, refused(d))
 		return
 	}

@@ -507,7 +507,13 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 				drop(h, p)
 				continue
 			}
-			s.report(rq, h.rec, h.ver.Version, h.d, nil)
+			// Examined for the requester: on the trail whether it matches
+			// or not; one that cannot be recorded is dropped unexamined.
+			if err := s.report(rq, h.rec, h.ver.Version, h.d, nil); err != nil {
+				clear(h.plain)
+				drop(h, notRecorded(err))
+				continue
+			}
 			h.reported = true
 			res, err := decodeJSON(h.plain)
 			if err != nil || !q.matchContent(res) {
@@ -554,7 +560,10 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 			continue
 		}
 		if !h.reported {
-			s.report(rq, h.rec, h.ver.Version, h.d, nil)
+			if err := s.report(rq, h.rec, h.ver.Version, h.d, nil); err != nil {
+				drop(h, notRecorded(err)) // not recorded, so not served
+				continue
+			}
 		}
 		entries = append(entries, map[string]any{
 			"fullUrl":  rq.base + "/" + h.typ + "/" + h.id,

@@ -49,8 +49,10 @@ type TxOutcome struct {
 }
 
 // Auditor receives access events for the trail (internal/gateway.Auditor).
+// Report returns once the events are durably recorded; after an error the
+// access must not be served.
 type Auditor interface {
-	Report(audit.Event)
+	Report(...audit.Event) error
 }
 
 // Config configures a Server.
@@ -592,7 +594,8 @@ func (s *Server) issue(req *TokenRequest) (*TokenResponse, *problem) {
 		}
 		return bad(http.StatusUnauthorized, "signature does not verify with the key of %s", addr)
 	}
-	sess := &session{addr: addr, kind: acct.Kind, org: acct.Org, scopes: scopes, scope: scopeText, patient: patient, expires: exp}
+	sess := &session{addr: addr, kind: acct.Kind, org: acct.Org, scopes: scopes, scope: scopeText, patient: patient, expires: exp,
+		grant: sessionProof(org, challenge, req, sessKey, delegationDigest(enc, ct), sig)}
 	if onChain != nil {
 		seeds, err := openDelegation(s.cfg.Key, enc, ct, s.cfg.Chain.ChainID(), org, challenge, addr, onChain.PubKey)
 		if err != nil {
@@ -622,6 +625,15 @@ func (s *Server) issue(req *TokenRequest) (*TokenResponse, *problem) {
 		out.Patient = patient.String()
 	}
 	return out, nil
+}
+
+// sessionProof is what the chain needs to check that the session's access
+// events are the user's: the signed token request (audit.ProofSession).
+func sessionProof(org string, challenge []byte, req *TokenRequest, sessionKey, digest, sig []byte) *audit.Proof {
+	p := &audit.Proof{Kind: audit.ProofSession, Expires: req.Expires, Org: org, Scope: req.Scope, Launch: req.Patient, Session: sessionKey, Digest: digest}
+	copy(p.Challenge[:], challenge)
+	copy(p.Sig[:], sig)
+	return p
 }
 
 // smartConfiguration serves the SMART discovery document.

@@ -43,6 +43,7 @@ var (
 	ErrNoGateway       = sm.Register(Codespace, 8, "this node has no gateway key configured")
 	ErrBadUpload       = sm.Register(Codespace, 9, "upload rejected")
 	ErrNotForwarder    = sm.Register(Codespace, 10, "forwarding node is not an active gateway")
+	ErrNotRecorded     = sm.Register(Codespace, 11, "the access could not be recorded in the audit outbox: not served")
 )
 
 // State is the committed state the gateway decides from.
@@ -202,14 +203,14 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: rec.ID, Type: rec.Type})
 	// The node the requester came to reports the access, once; a peer
 	// answering a forwarded request does not.
-	report := func(served bool, why error) {
+	report := func(served bool, why error) error {
 		if forwarded {
-			return
+			return nil
 		}
-		s.report(rec, ver.Version, acct.Address, d, served, why)
+		return s.report(r, rec, ver.Version, acct.Address, d, served, why)
 	}
 	if !d.Allowed {
-		report(false, d.Err)
+		_ = report(false, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
@@ -229,26 +230,65 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		err = sm.Wrapf(ErrNoBlob, "%v", err)
-		report(false, err)
+		_ = report(false, err)
 		writeErr(w, http.StatusNotFound, err)
 		return
 	}
-	report(true, nil)
+	if err := report(true, nil); err != nil {
+		writeErr(w, http.StatusServiceUnavailable, sm.Wrapf(ErrNotRecorded, "%v", err))
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Medchain-Record", hex.EncodeToString(rec.ID[:]))
 	w.Header().Set("X-Medchain-Version", strconv.FormatUint(uint64(ver.Version), 10))
 	_, _ = w.Write(data)
 }
 
-// report queues an access event: a served read, or a refusal with its code.
-func (s *Server) report(rec *records.Record, version uint32, accessor crypto.Address, d consent.Decision, served bool, why error) {
-	ev := audit.Event{Patient: rec.Patient, Accessor: accessor, Record: rec.ID, Version: version,
-		Time: s.now().Unix(), Served: served, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID}
-	if !served {
-		code, space, msg := sm.ABCIInfo(why)
-		ev.Reason = truncate(fmt.Sprintf("%s/%d: %s", space, code, msg), audit.MaxReasonLen)
+// report records an access event durably: a served read, or a refusal
+// with its code. The requester's signed request r goes with it, so the chain
+// can check who asked for which record. An error means the event is not
+// recorded: a read must then not be served.
+func (s *Server) report(r *http.Request, rec *records.Record, version uint32, accessor crypto.Address, d consent.Decision, served bool, why error) error {
+	proof, err := RequestProof(r)
+	if err != nil {
+		return err
 	}
-	s.Auditor.Report(ev)
+	ev := audit.Event{Patient: rec.Patient, Accessor: accessor, Record: rec.ID, Version: version,
+		Time: s.now().Unix(), Served: served, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID, Proof: proof}
+	if !served {
+		ev.Reason = audit.Reason(why)
+	}
+	return s.Auditor.Report(ev)
+}
+
+// RequestProof is the proof of a signed GET request (internal/reqsig) whose
+// signature was verified: what the chain needs to check it again.
+func RequestProof(r *http.Request) (*audit.Proof, error) {
+	if r.Method != http.MethodGet {
+		return nil, fmt.Errorf("audit: only signed GET requests back access events, not %s", r.Method)
+	}
+	p := &audit.Proof{Kind: audit.ProofRequest, Target: r.URL.RequestURI()}
+	exp, err := strconv.ParseInt(r.Header.Get(reqsig.HeaderExpires), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("audit: request expiry: %w", err)
+	}
+	p.Expires = exp
+	if err := hexInto(p.Nonce[:], r.Header.Get(reqsig.HeaderNonce)); err != nil {
+		return nil, fmt.Errorf("audit: request nonce: %w", err)
+	}
+	if err := hexInto(p.Sig[:], r.Header.Get(reqsig.HeaderSignature)); err != nil {
+		return nil, fmt.Errorf("audit: request signature: %w", err)
+	}
+	return p, nil
+}
+
+func hexInto(dst []byte, s string) error {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(dst) {
+		return fmt.Errorf("want %d hex bytes", len(dst))
+	}
+	copy(dst, b)
+	return nil
 }
 
 func truncate(s string, n int) string {
@@ -350,12 +390,12 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 	}
 	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: id, Type: rec.Type})
 	if !d.Allowed {
-		s.report(rec, version, acct.Address, d, false, d.Err)
+		_ = s.report(r, rec, version, acct.Address, d, false, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
 	if err := outsideSession(sess, rec); err != nil {
-		s.report(rec, version, acct.Address, d, false, err)
+		_ = s.report(r, rec, version, acct.Address, d, false, err)
 		writeErr(w, http.StatusForbidden, err)
 		return
 	}
@@ -379,7 +419,10 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 	case d.Recipient.Org == s.org(snap):
 		// Opening the organization's key is an access of its own: the
 		// ciphertext may have come from elsewhere.
-		s.report(rec, version, acct.Address, d, true, nil)
+		if err := s.report(r, rec, version, acct.Address, d, true, nil); err != nil {
+			writeErr(w, http.StatusServiceUnavailable, sm.Wrapf(ErrNotRecorded, "%v", err))
+			return
+		}
 		dk, err := envelope.Unwrap(s.Key.ECDH(), envelope.WrappedKey{Enc: wk.Enc, CT: wk.CT}, id, version)
 		if err != nil {
 			s.Log.Error("cannot open a key wrapped to the organization: is the gateway key the organization's?", "org", d.Recipient.Org, "err", err)

@@ -124,9 +124,18 @@ func newGateway(t *testing.T, blobs blob.Store, stray func(kv store.KV)) *gatewa
 	}
 	lg := slog.New(slog.DiscardHandler)
 	now := func() time.Time { return blockTime }
+	box, err := gateway.OpenOutbox(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditor, err := gateway.NewAuditor(key("gwA"), chain{}, box, lg, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { box.Close() })
 	return &gateway.Server{
 		Key: key("gwA"), ChainID: chainID, Blobs: blobs, State: state{snap},
-		Auditor:  gateway.NewAuditor(key("gwA"), chain{}, lg, time.Hour),
+		Auditor:  auditor,
 		Verifier: &reqsig.Verifier{ChainID: chainID, Now: now},
 		HTTP:     http.DefaultClient, Log: lg, MaxBlob: 1 << 20, Now: now,
 	}

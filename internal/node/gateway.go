@@ -12,6 +12,7 @@ import (
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	mempl "github.com/cometbft/cometbft/mempool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/crypto"
@@ -70,6 +71,10 @@ func openBlobs(home string, cfg config.Config) (blob.Store, error) {
 	return blob.NewLocal(dir, blob.WithMaxSize(cfg.Blobs.MaxBytes))
 }
 
+// OutboxDir is where a node keeps the access events its gateway served
+// until the chain has them (docs/operations.md: back it up with the node).
+func OutboxDir(home string) string { return filepath.Join(config.DataDir(home), "audit-outbox") }
+
 // setupGateway builds the gateway when the configuration names a key.
 func (n *Node) setupGateway() error {
 	if n.cfg.Gateway.Key == "" {
@@ -83,7 +88,16 @@ func (n *Node) setupGateway() error {
 	if err != nil {
 		return fmt.Errorf("blob store: %w", err)
 	}
-	n.auditor = gateway.NewAuditor(key, n, n.log.With("module", "audit"), 250*time.Millisecond)
+	box, err := gateway.OpenOutbox(OutboxDir(n.home), 0)
+	if err != nil {
+		return err
+	}
+	n.auditor, err = gateway.NewAuditor(key, n, box, n.log.With("module", "audit"), 250*time.Millisecond)
+	if err != nil {
+		_ = box.Close()
+		return fmt.Errorf("audit outbox: %w", err)
+	}
+	n.outbox = box
 	n.gateway = &gateway.Server{
 		Key: key, ChainID: n.genesis.ChainID, Blobs: blobs, State: n, Auditor: n.auditor,
 		Verifier: n.verifier,
@@ -157,6 +171,40 @@ func (n *Node) SubmitAsync(ctx context.Context, tx []byte) (uint32, string, stri
 	case <-ctx.Done():
 		return 0, "", "", ctx.Err()
 	}
+}
+
+// auditResults hands the auditor the results of a committed block.
+func auditResults(results []app.TxResult) []gateway.TxResult {
+	out := make([]gateway.TxResult, len(results))
+	for i, r := range results {
+		out[i] = gateway.TxResult{Hash: r.Hash, Code: r.Code, Codespace: r.Codespace, Log: r.Log, Events: r.Events}
+	}
+	return out
+}
+
+// registerAuditMetrics exports the auditor's counters (first node of a
+// process only, as CometBFT's own metrics).
+func (n *Node) registerAuditMetrics() {
+	if n.auditor == nil {
+		return
+	}
+	gauge := func(name, help string, f func(gateway.AuditStats) float64) {
+		_ = prometheus.DefaultRegisterer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "medchain", Subsystem: "audit", Name: name, Help: help,
+		}, func() float64 { return f(n.auditor.Stats()) }))
+	}
+	counter := func(name, help string, f func(gateway.AuditStats) uint64) {
+		_ = prometheus.DefaultRegisterer.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "medchain", Subsystem: "audit", Name: name, Help: help,
+		}, func() float64 { return float64(f(n.auditor.Stats())) }))
+	}
+	gauge("outbox_pending", "Access events in the outbox not yet confirmed on chain.", func(s gateway.AuditStats) float64 { return float64(s.Pending) })
+	gauge("outbox_inflight", "Access events in audit/log transactions awaiting a block.", func(s gateway.AuditStats) float64 { return float64(s.InFlight) })
+	gauge("outbox_dead", "Access events the chain refused, kept in the outbox's dead letters.", func(s gateway.AuditStats) float64 { return float64(s.Dead) })
+	counter("events_logged_total", "Access events confirmed on chain.", func(s gateway.AuditStats) uint64 { return s.Logged })
+	counter("events_late_total", "Access events the chain logged more than an hour after the access.", func(s gateway.AuditStats) uint64 { return s.Late })
+	counter("events_refused_total", "Access events the chain refused for good.", func(s gateway.AuditStats) uint64 { return s.Refused })
+	counter("retries_total", "audit/log transactions sent again after a failure or a stale mempool.", func(s gateway.AuditStats) uint64 { return s.Retries })
 }
 
 // erasedHashes collects the ciphertext hashes of records erased in a block.

@@ -62,6 +62,7 @@ type Node struct {
 	gateway *gateway.Server // nil when the node has no gateway key
 	fhir    *fhir.Server    // nil without a gateway
 	auditor *gateway.Auditor
+	outbox  *gateway.Outbox // the auditor's: closed after it stops
 	bg      sync.WaitGroup
 	stopBg  context.CancelFunc
 
@@ -123,16 +124,22 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		tree.Close()
 		return nil, err
 	}
+	closeAll := func() {
+		if n.outbox != nil {
+			_ = n.outbox.Close()
+		}
+		tree.Close()
+	}
 
 	cc := cfg.CometBFT(home)
 	if err := cc.ValidateBasic(); err != nil {
-		tree.Close()
+		closeAll()
 		return nil, fmt.Errorf("cometbft config: %w", err)
 	}
 	pv := privval.LoadFilePV(cc.PrivValidatorKeyFile(), cc.PrivValidatorStateFile())
 	nodeKey, err := p2p.LoadNodeKey(cc.NodeKeyFile())
 	if err != nil {
-		tree.Close()
+		closeAll()
 		return nil, fmt.Errorf("node key: %w", err)
 	}
 	cmt, err := nm.NewNode(cc, pv, nodeKey,
@@ -145,7 +152,7 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		cmtLogger{l: lg.With("module", "cometbft"), stopping: &n.stopping},
 	)
 	if err != nil {
-		tree.Close()
+		closeAll()
 		return nil, fmt.Errorf("start cometbft: %w", err)
 	}
 	n.cmt = cmt
@@ -193,6 +200,7 @@ func (n *Node) Start() error {
 	bgCtx, cancel := context.WithCancel(context.Background())
 	n.stopBg = cancel
 	n.runGateway(bgCtx)
+	n.registerAuditMetrics()
 	n.api = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -232,8 +240,11 @@ func (n *Node) Stop() error {
 		cancel()
 	}
 	if n.stopBg != nil {
-		n.stopBg() // the auditor flushes what it holds while consensus still runs
+		n.stopBg()
 		n.bg.Wait()
+	}
+	if n.outbox != nil {
+		errs = append(errs, n.outbox.Close()) // what it holds is sent after the next start
 	}
 	if n.fhir != nil {
 		n.fhir.Close() // forget tokens, wipe delegated keys
@@ -249,6 +260,9 @@ func (n *Node) Stop() error {
 // onCommit runs after each block is durably committed.
 func (n *Node) onCommit(height int64, results []app.TxResult) {
 	n.commits.committed(height, results)
+	if n.auditor != nil {
+		n.auditor.Committed(height, auditResults(results))
+	}
 	if n.gateway != nil {
 		if hs := erasedHashes(results); len(hs) > 0 {
 			go n.gateway.Erased(context.Background(), hs)

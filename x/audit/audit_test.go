@@ -3,6 +3,8 @@ package audit_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +77,14 @@ func newEnv(t testing.TB) *env {
 			{PubKey: key(bob).PubKey(), EncKey: key(bob).EncKey(), Kind: "patient"},
 		},
 	})
+	var extra []accounts.GenesisAccount
+	for _, p := range extraPatients() {
+		extra = append(extra, accounts.GenesisAccount{PubKey: key(p).PubKey(), EncKey: key(p).EncKey(), Kind: "patient"})
+	}
+	var g accounts.Genesis
+	_ = json.Unmarshal(raw, &g)
+	g.Accounts = append(g.Accounts, extra...)
+	raw, err = json.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +92,53 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.ok(adminA, &accounts.MsgDeactivateMember{Address: addr(oldGw)})
+	for _, p := range append([]string{alice, bob}, extraPatients()...) {
+		e.ok(p, &records.MsgAdd{ID: recOf(p), Patient: addr(p), ResourceType: "Observation", ContentHash: contentOf(p), Size: 1,
+			Keys: []records.WrappedKey{{Recipient: consent.Account(addr(p))}}})
+	}
 	e.events = &sm.Events{}
 	return e
+}
+
+// extraPatients are registered patients with a record each, for the bulk
+// reads signal.
+func extraPatients() []string {
+	var out []string
+	for i := 1; i <= audit.DefaultSignalOptions.MaxPatients; i++ {
+		out = append(out, fmt.Sprintf("patient-%d", i))
+	}
+	return out
+}
+
+// recOf is the one record each test patient has (version 1).
+func recOf(patient string) consent.RecordID {
+	h := sha256.Sum256([]byte("record:" + patient))
+	return consent.RecordID(h[:consent.RecordIDSize])
+}
+
+func contentOf(patient string) [32]byte { return sha256.Sum256([]byte("content:" + patient)) }
+
+var counter uint64
+
+// fresh returns distinct bytes for ids and nonces.
+func fresh() (b [16]byte) {
+	counter++
+	binary.BigEndian.PutUint64(b[8:], counter)
+	b[0] = 0xee
+	return b
+}
+
+const chainID = "test"
+
+// keyRequest is the accessor's signed GET of a record's key, at time at.
+func keyRequest(accessor string, id consent.RecordID, at int64) *audit.Proof {
+	return signedRequest(accessor, "/v1/records/"+hex.EncodeToString(id[:])+"/key", at)
+}
+
+func signedRequest(accessor, target string, at int64) *audit.Proof {
+	p := &audit.Proof{Kind: audit.ProofRequest, Target: target, Expires: at + 60, Nonce: fresh()}
+	copy(p.Sig[:], key(accessor).Sign(audit.RequestSignBytes(chainID, p.Target, p.Expires, p.Nonce)))
+	return p
 }
 
 func (e *env) run(signer string, msg sm.Msg) error {
@@ -92,7 +147,7 @@ func (e *env) run(signer string, msg sm.Msg) error {
 	if !ok {
 		e.t.Fatalf("no route %s", msg.Type())
 	}
-	return smtest.Exec(rt, sm.Context{ChainID: "test", Height: 2, Time: e.now, Store: e.kv, Events: e.events, Signer: addr(signer), Key: key(signer).PubKey()}, msg)
+	return smtest.Exec(rt, sm.Context{ChainID: chainID, Height: 2, Time: e.now, Store: e.kv, Events: e.events, Signer: addr(signer), Key: key(signer).PubKey()}, msg)
 }
 
 func (e *env) ok(signer string, msg sm.Msg) {
@@ -123,17 +178,20 @@ func rid(b byte) consent.RecordID {
 	return id
 }
 
+// served is a read of the patient's record the accessor asked for.
 func served(patient, accessor string, at int64) audit.Event {
-	return audit.Event{Patient: addr(patient), Accessor: addr(accessor), Record: rid(1), Version: 1, Time: at, Served: true,
-		Basis: string(consent.BasisConsent), ConsentID: 1}
+	return audit.Event{ID: fresh(), Patient: addr(patient), Accessor: addr(accessor), Record: recOf(patient), Version: 1, Time: at, Served: true,
+		Basis: string(consent.BasisConsent), ConsentID: 1, Proof: keyRequest(accessor, recOf(patient), at)}
 }
 
 func refused(patient, accessor string, at int64, reason string) audit.Event {
-	return audit.Event{Patient: addr(patient), Accessor: addr(accessor), Record: rid(1), Version: 1, Time: at, Reason: reason}
+	return audit.Event{ID: fresh(), Patient: addr(patient), Accessor: addr(accessor), Record: recOf(patient), Version: 1, Time: at, Reason: reason,
+		Proof: keyRequest(accessor, recOf(patient), at)}
 }
 
 func TestErrorCodesAreStable(t *testing.T) {
-	for i, e := range []*sm.Error{audit.ErrNotGateway, audit.ErrBadEvent, audit.ErrClockSkew} {
+	for i, e := range []*sm.Error{audit.ErrNotGateway, audit.ErrBadEvent, audit.ErrClockSkew, audit.ErrDuplicate,
+		audit.ErrUnknownRecord, audit.ErrWrongPatient, audit.ErrNotAttributable, audit.ErrRequestReused} {
 		if e.Codespace != audit.Codespace || e.Code != uint32(i+1) {
 			t.Errorf("%q = %s/%d, want audit/%d", e.Desc, e.Codespace, e.Code, i+1)
 		}
@@ -142,6 +200,11 @@ func TestErrorCodesAreStable(t *testing.T) {
 
 func TestLogValidateBasic(t *testing.T) {
 	now := blockTime.Unix()
+	with := func(f func(e *audit.Event)) []audit.Event {
+		e := served(alice, doctorA, now)
+		f(&e)
+		return []audit.Event{e}
+	}
 	tests := []struct {
 		name string
 		evs  []audit.Event
@@ -149,13 +212,18 @@ func TestLogValidateBasic(t *testing.T) {
 	}{
 		{"a read served", []audit.Event{served(alice, doctorA, now)}, nil},
 		{"a read refused", []audit.Event{refused(alice, doctorA, now, "consent/17: no consent")}, nil},
-		{"a full batch", slices.Repeat([]audit.Event{served(alice, doctorA, now)}, audit.MaxEvents), nil},
 		{"an empty batch", nil, audit.ErrBadEvent},
-		{"seq set by the gateway", []audit.Event{func() audit.Event { e := served(alice, doctorA, now); e.Seq = 1; return e }()}, audit.ErrBadEvent},
-		{"node set by the gateway", []audit.Event{func() audit.Event { e := served(alice, doctorA, now); e.Node = orgA; return e }()}, audit.ErrBadEvent},
-		{"no patient", []audit.Event{func() audit.Event { e := served(alice, doctorA, now); e.Patient = crypto.Address{}; return e }()}, audit.ErrBadEvent},
-		{"no accessor", []audit.Event{func() audit.Event { e := served(alice, doctorA, now); e.Accessor = crypto.Address{}; return e }()}, audit.ErrBadEvent},
-		{"served with a reason", []audit.Event{func() audit.Event { e := served(alice, doctorA, now); e.Reason = "why"; return e }()}, audit.ErrBadEvent},
+		{"seq set by the gateway", with(func(e *audit.Event) { e.Seq = 1 }), audit.ErrBadEvent},
+		{"node set by the gateway", with(func(e *audit.Event) { e.Node = orgA }), audit.ErrBadEvent},
+		{"logged set by the gateway", with(func(e *audit.Event) { e.Logged = 1 }), audit.ErrBadEvent},
+		{"no id", with(func(e *audit.Event) { e.ID = [audit.IDSize]byte{} }), audit.ErrBadEvent},
+		{"no version", with(func(e *audit.Event) { e.Version = 0 }), audit.ErrBadEvent},
+		{"no patient", with(func(e *audit.Event) { e.Patient = crypto.Address{} }), audit.ErrBadEvent},
+		{"no accessor", with(func(e *audit.Event) { e.Accessor = crypto.Address{} }), audit.ErrBadEvent},
+		{"no proof", with(func(e *audit.Event) { e.Proof = nil }), audit.ErrBadEvent},
+		{"a request proof without target", with(func(e *audit.Event) { e.Proof.Target = "" }), audit.ErrBadEvent},
+		{"a session proof without scope", with(func(e *audit.Event) { e.Proof = &audit.Proof{Kind: audit.ProofSession, Org: orgA, Expires: 1} }), audit.ErrBadEvent},
+		{"served with a reason", with(func(e *audit.Event) { e.Reason = "why" }), audit.ErrBadEvent},
 		{"refused without a reason", []audit.Event{refused(alice, doctorA, now, "")}, audit.ErrBadEvent},
 		{"second event bad", []audit.Event{served(alice, doctorA, now), refused(alice, doctorA, now, "")}, audit.ErrBadEvent},
 	}
@@ -166,62 +234,254 @@ func TestLogValidateBasic(t *testing.T) {
 	}
 }
 
+// rejections lists the codes of the refused events of a result, by index.
+func rejections(evs []sm.Event) map[int]string {
+	out := map[int]string{}
+	for _, ev := range evs {
+		if ev.Type != audit.EventRejected {
+			continue
+		}
+		i, code := -1, ""
+		for _, a := range ev.Attrs {
+			switch a.Key {
+			case "index":
+				fmt.Sscan(a.Value, &i)
+			case "code":
+				code = a.Value
+			}
+		}
+		out[i] = code
+	}
+	return out
+}
+
+func code(e *sm.Error) string { return fmt.Sprintf("%s/%d", e.Codespace, e.Code) }
+
+func trailOf(e *env) []audit.Event {
+	var all []audit.Event
+	for _, p := range append([]string{alice, bob}, extraPatients()...) {
+		all = append(all, audit.Trail(e.kv, addr(p), audit.Filter{})...)
+	}
+	return all
+}
+
 func TestLog(t *testing.T) {
 	now := blockTime.Unix()
+	mod := func(ev audit.Event, f func(e *audit.Event)) audit.Event { f(&ev); return ev }
 	tests := []struct {
 		name   string
 		signer string
 		evs    []audit.Event
-		want   *sm.Error
+		want   *sm.Error         // the transaction's error
+		reject map[int]*sm.Error // events refused one by one
 	}{
-		{"gateway", gwA, []audit.Event{served(alice, doctorA, now)}, nil},
-		{"gateway of another organization", gwB, []audit.Event{served(alice, doctorA, now)}, nil},
-		{"reported up to an hour late", gwA, []audit.Event{served(alice, doctorA, now-audit.MaxDelay)}, nil},
-		{"clock up to five minutes ahead", gwA, []audit.Event{served(alice, doctorA, now+audit.MaxAhead)}, nil},
-		{"unknown record", gwA, []audit.Event{func() audit.Event { e := served(alice, doctorA, now); e.Record = rid(7); return e }()}, nil},
-		{"the record's own patient", gwA, []audit.Event{served(bob, doctorA, now)}, nil},
+		{"gateway", gwA, []audit.Event{served(alice, doctorA, now)}, nil, nil},
+		{"gateway of another organization", gwB, []audit.Event{served(alice, doctorA, now)}, nil, nil},
+		{"the patient's own read", gwA, []audit.Event{served(bob, bob, now)}, nil, nil},
+		{"a refusal", gwA, []audit.Event{refused(alice, doctorA, now, "consent/17: no consent covers this access")}, nil, nil},
+		{"an hour late", gwA, []audit.Event{served(alice, doctorA, now-audit.MaxDelay)}, nil, nil},
+		{"more than an hour late: logged, marked late", gwA, []audit.Event{served(alice, doctorA, now-audit.MaxDelay-1)}, nil, nil},
+		{"a day late", gwA, []audit.Event{served(alice, doctorA, now-86400)}, nil, nil},
+		{"clock up to five minutes ahead", gwA, []audit.Event{served(alice, doctorA, now+audit.MaxAhead)}, nil, nil},
 
-		{"practitioner", doctorA, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway},
-		{"admin", adminA, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway},
-		{"patient", alice, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway},
-		{"deactivated gateway", oldGw, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway},
-		{"too late", gwA, []audit.Event{served(alice, doctorA, now-audit.MaxDelay-1)}, audit.ErrClockSkew},
-		{"too far ahead", gwA, []audit.Event{served(alice, doctorA, now+audit.MaxAhead+1)}, audit.ErrClockSkew},
-		{"one bad event fails the batch", gwA, []audit.Event{served(alice, doctorA, now), served(alice, doctorA, now+audit.MaxAhead+1)}, audit.ErrClockSkew},
-		{"record of another patient", gwA, []audit.Event{served(alice, doctorA, now), func() audit.Event {
-			e := served(alice, doctorA, now)
-			e.Record = rid(2)
-			return e
-		}()}, audit.ErrBadEvent},
+		{"practitioner", doctorA, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway, nil},
+		{"admin", adminA, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway, nil},
+		{"patient", alice, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway, nil},
+		{"deactivated gateway", oldGw, []audit.Event{served(alice, doctorA, now)}, audit.ErrNotGateway, nil},
+
+		{"too far ahead: refused alone", gwA, []audit.Event{served(alice, doctorA, now), served(bob, doctorA, now+audit.MaxAhead+1)},
+			nil, map[int]*sm.Error{1: audit.ErrClockSkew}},
+		{"unknown record", gwA, []audit.Event{mod(served(alice, doctorA, now), func(e *audit.Event) { e.Record = rid(7) })},
+			nil, map[int]*sm.Error{0: audit.ErrUnknownRecord}},
+		{"unknown version", gwA, []audit.Event{mod(served(alice, doctorA, now), func(e *audit.Event) { e.Version = 2 })},
+			nil, map[int]*sm.Error{0: audit.ErrUnknownRecord}},
+		{"record of another patient", gwA, []audit.Event{served(alice, doctorA, now), mod(served(alice, doctorA, now), func(e *audit.Event) {
+			e.Record = recOf(bob)
+			e.Proof = keyRequest(doctorA, recOf(bob), now)
+		})}, nil, map[int]*sm.Error{1: audit.ErrWrongPatient}},
+		{"forged: the accessor never asked", gwA, []audit.Event{mod(served(alice, doctorA, now), func(e *audit.Event) {
+			p := *e.Proof
+			copy(p.Sig[:], key(gwA).Sign(audit.RequestSignBytes(chainID, p.Target, p.Expires, p.Nonce)))
+			e.Proof = &p
+		})}, nil, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"framed: another accessor's request", gwA, []audit.Event{mod(served(alice, adminA, now), func(e *audit.Event) {
+			e.Proof = keyRequest(doctorA, recOf(alice), now)
+		})}, nil, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"a request for another record", gwA, []audit.Event{mod(served(alice, doctorA, now), func(e *audit.Event) {
+			e.Proof = keyRequest(doctorA, recOf(bob), now)
+		})}, nil, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"a request for another version", gwA, []audit.Event{mod(served(alice, doctorA, now), func(e *audit.Event) {
+			id := recOf(alice)
+			e.Proof = signedRequest(doctorA, "/v1/records/"+hex.EncodeToString(id[:])+"/key?version=2", now)
+		})}, nil, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"a request past its expiry", gwA, []audit.Event{mod(served(alice, doctorA, now), func(e *audit.Event) {
+			e.Proof = keyRequest(doctorA, recOf(alice), now-61)
+		})}, nil, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"an accessor without an account", gwA, []audit.Event{served(alice, "stranger", now)}, nil, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"one request, two events", gwA, func() []audit.Event {
+			a := served(alice, doctorA, now)
+			b := a
+			b.ID = fresh()
+			return []audit.Event{a, b}
+		}(), nil, map[int]*sm.Error{1: audit.ErrRequestReused}},
+		{"the same event twice", gwA, func() []audit.Event {
+			a := served(alice, doctorA, now)
+			return []audit.Event{a, a}
+		}(), nil, map[int]*sm.Error{1: audit.ErrDuplicate}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			// rid(2) is bob's record.
-			e.ok(bob, &records.MsgAdd{ID: rid(2), Patient: addr(bob), ResourceType: "Observation", ContentHash: sha256.Sum256([]byte("c")), Size: 1,
-				Keys: []records.WrappedKey{{Recipient: consent.Account(addr(bob))}}})
-			e.events = &sm.Events{}
 			err := e.run(tt.signer, &audit.MsgLog{Events: tt.evs})
 			wantErr(t, err, tt.want)
-			var all []audit.Event
-			for _, p := range []string{alice, bob} {
-				all = append(all, audit.Trail(e.kv, addr(p), audit.Filter{})...)
-			}
+			all := trailOf(e)
 			if tt.want != nil {
 				if len(all) != 0 || e.events.Len() != 0 {
 					t.Fatalf("a refused batch logged %v", all)
 				}
 				return
 			}
+			got := rejections(e.events.List())
+			if len(got) != len(tt.reject) {
+				t.Fatalf("rejections %v, want %v", got, tt.reject)
+			}
+			for i, want := range tt.reject {
+				if got[i] != code(want) {
+					t.Fatalf("event %d: %q, want %s", i, got[i], code(want))
+				}
+			}
 			org := accounts.GetAccount(e.kv, addr(tt.signer)).Org
-			if len(all) != len(tt.evs) || all[0].Seq != 1 || all[0].Node != org {
+			if len(all) != len(tt.evs)-len(tt.reject) {
 				t.Fatalf("trail %+v", all)
 			}
-			ev := e.events.List()[0]
-			if ev.Type != "access_logged" || ev.Attrs[0].Value != fmt.Sprint(len(tt.evs)) || ev.Attrs[1].Value != org {
-				t.Fatalf("event %+v", ev)
+			for i, ev := range all {
+				if ev.Seq != uint64(i+1) || ev.Node != org || ev.Logged != now || ev.Proof != nil {
+					t.Fatalf("logged %+v", ev)
+				}
+				if ev.Late() != (now-ev.Time > audit.MaxDelay) {
+					t.Fatalf("late %v for an event at %d logged at %d", ev.Late(), ev.Time, ev.Logged)
+				}
+				p, err := audit.ProofOf(e.kv, &ev)
+				if err != nil || p.Hash() != ev.ProofHash {
+					t.Fatalf("proof of %+v: %v", ev, err)
+				}
+			}
+			last := e.events.List()[e.events.Len()-1]
+			if last.Type != audit.EventLogged || last.Attrs[0].Value != fmt.Sprint(len(all)) || last.Attrs[1].Value != org {
+				t.Fatalf("event %+v", last)
 			}
 		})
+	}
+}
+
+// TestLogResentEventIsDuplicate: an event the gateway sends again (its
+// first transaction's result was lost in a crash) is answered "already
+// logged", and the trail holds it once.
+func TestLogResentEventIsDuplicate(t *testing.T) {
+	e := newEnv(t)
+	ev := served(alice, doctorA, e.now.Unix())
+	e.ok(gwA, &audit.MsgLog{Events: []audit.Event{ev}})
+	e.events = &sm.Events{}
+	e.now = e.now.Add(time.Minute)
+	e.ok(gwA, &audit.MsgLog{Events: []audit.Event{ev}})
+	if got := rejections(e.events.List()); got[0] != code(audit.ErrDuplicate) {
+		t.Fatalf("resent event: %v", got)
+	}
+	if n := len(audit.Trail(e.kv, addr(alice), audit.Filter{})); n != 1 {
+		t.Fatalf("trail holds %d events", n)
+	}
+	// The same id from another gateway is another event.
+	e.ok(gwB, &audit.MsgLog{Events: []audit.Event{served(alice, doctorA, e.now.Unix())}})
+	if n := len(audit.Trail(e.kv, addr(alice), audit.Filter{})); n != 2 {
+		t.Fatalf("trail holds %d events", n)
+	}
+}
+
+// TestLogAfterLongHalt: a chain halted for longer than MaxDelay loses no
+// event: when blocks resume (the block time jumps), every event the gateway
+// kept is logged and marked late, none refused.
+func TestLogAfterLongHalt(t *testing.T) {
+	e := newEnv(t)
+	var evs []audit.Event
+	t0 := e.now.Unix()
+	for i := range 100 {
+		evs = append(evs, served(alice, doctorA, t0+int64(i)))
+	}
+	e.now = e.now.Add(6 * time.Hour) // the next block, after the halt
+	e.ok(gwA, &audit.MsgLog{Events: evs})
+	if got := rejections(e.events.List()); len(got) != 0 {
+		t.Fatalf("refused after a halt: %v", got)
+	}
+	trail := audit.Trail(e.kv, addr(alice), audit.Filter{})
+	if len(trail) != len(evs) {
+		t.Fatalf("trail holds %d of %d events", len(trail), len(evs))
+	}
+	for i, ev := range trail {
+		if !ev.Late() || ev.Time != t0+int64(i) || ev.Logged != e.now.Unix() {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+	}
+	last := e.events.List()[e.events.Len()-1]
+	if last.Attrs[2].Key != "late" || last.Attrs[2].Value != "100" {
+		t.Fatalf("summary %+v", last)
+	}
+}
+
+// TestSessionProof: a FHIR session's events are backed by the signed token
+// request, opened at the reporting gateway's organization, valid then.
+func TestSessionProof(t *testing.T) {
+	now := blockTime.Unix()
+	grant := func(signer, org string, expires int64) *audit.Proof {
+		p := &audit.Proof{Kind: audit.ProofSession, Org: org, Challenge: [32]byte{1, 2, 3}, Scope: "user/*.read", Expires: expires}
+		copy(p.Sig[:], key(signer).Sign(audit.SessionSignBytes(chainID, p, addr(doctorA))))
+		return p
+	}
+	read := func(patient string, p *audit.Proof) audit.Event {
+		ev := served(patient, doctorA, now)
+		ev.Proof = p
+		return ev
+	}
+	g := grant(doctorA, orgA, now+3600)
+	tests := []struct {
+		name   string
+		signer string
+		evs    []audit.Event
+		reject map[int]*sm.Error
+	}{
+		{"reads of a session", gwA, []audit.Event{read(alice, g), read(bob, g), read("patient-3", g)}, nil},
+		{"a session opened elsewhere", gwB, []audit.Event{read(alice, g)}, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"a grant the accessor did not sign", gwA, []audit.Event{read(alice, grant(gwA, orgA, now+3600))}, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"after the session", gwA, []audit.Event{read(alice, grant(doctorA, orgA, now-1))}, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"long before the session", gwA, []audit.Event{read(alice, grant(doctorA, orgA, now+audit.MaxSessionTTL+1))}, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+		{"another accessor with the doctor's grant", gwA, []audit.Event{func() audit.Event {
+			ev := served(alice, adminA, now)
+			ev.Proof = g
+			return ev
+		}()}, map[int]*sm.Error{0: audit.ErrNotAttributable}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.ok(tt.signer, &audit.MsgLog{Events: tt.evs})
+			got := rejections(e.events.List())
+			if len(got) != len(tt.reject) {
+				t.Fatalf("rejections %v, want %v", got, tt.reject)
+			}
+			for i, want := range tt.reject {
+				if got[i] != code(want) {
+					t.Fatalf("event %d: %q, want %s", i, got[i], code(want))
+				}
+			}
+			if n := len(trailOf(e)); n != len(tt.evs)-len(tt.reject) {
+				t.Fatalf("%d logged", n)
+			}
+		})
+	}
+	// The grant goes once on the wire for a session's many reads.
+	one := codec.Marshal(&audit.MsgLog{Events: []audit.Event{read(alice, g)}})
+	three := codec.Marshal(&audit.MsgLog{Events: []audit.Event{read(alice, g), read(bob, g), read(alice, g)}})
+	if len(three)-len(one) > 2*(len(one)-len(codec.Marshal(g))) {
+		t.Fatalf("the proof is repeated: %d bytes for one event, %d for three", len(one), len(three))
 	}
 }
 
@@ -359,7 +619,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(codec.Marshal(&audit.MsgLog{Events: []audit.Event{served(alice, doctorA, now)}}))
 	f.Add(codec.Marshal(&audit.MsgLog{Events: []audit.Event{
 		refused(alice, adminA, now, "consent/19: the consent covering this access was revoked"),
-		{Patient: addr(bob), Accessor: addr(doctorA), Record: rid(3), Version: 2, Time: now, Basis: string(consent.BasisEmergency), ConsentID: 4, EmergencyID: 1, Served: true},
+		{ID: fresh(), Patient: addr(bob), Accessor: addr(doctorA), Record: rid(3), Version: 2, Time: now, Basis: string(consent.BasisEmergency), ConsentID: 4, EmergencyID: 1, Served: true,
+			Proof: &audit.Proof{Kind: audit.ProofSession, Org: orgA, Scope: "user/*.read", Expires: now, Digest: make([]byte, 32)}},
+		{ID: fresh(), Patient: addr(bob), Accessor: addr(doctorA), Record: rid(3), Version: 1, Time: now, Served: true,
+			Proof: &audit.Proof{Kind: audit.ProofSession, Org: orgA, Scope: "user/*.read", Expires: now, Digest: make([]byte, 32)}},
 	}}))
 	routes := (audit.Module{}).Routes()
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -390,8 +653,8 @@ func TestDecodeRejectsWideValues(t *testing.T) {
 	if _, err := route.Decode(ok); err != nil {
 		t.Fatal(err)
 	}
-	// count ‖ seq ‖ patient ‖ accessor ‖ record ‖ version …
-	at := 1 + 1 + 20 + 20 + consent.RecordIDSize
+	// proof count ‖ proof ‖ event count ‖ id ‖ patient ‖ accessor ‖ record ‖ version …
+	at := 1 + len(codec.Marshal(ev.Proof)) + 1 + audit.IDSize + 20 + 20 + consent.RecordIDSize
 	if ok[at] != 1 {
 		t.Fatalf("version byte at %d is %d", at, ok[at])
 	}

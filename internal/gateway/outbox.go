@@ -1,0 +1,285 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/medchain/medchain/codec"
+	"github.com/medchain/medchain/x/audit"
+)
+
+// ErrOutboxFull is returned by Outbox.Append when the outbox holds its
+// maximum of unconfirmed events (the chain has not taken any for long): the
+// access must then be refused, since it could not be recorded.
+var ErrOutboxFull = errors.New("audit outbox full: the chain has not confirmed access events for too long")
+
+// errClosed is returned by Append after Close.
+var errClosed = errors.New("audit outbox closed")
+
+// Key prefixes of the outbox database.
+const (
+	prefixPending byte = 'p' // 'p' ‖ number (8 bytes, big-endian) → entry
+	prefixDead    byte = 'd' // 'd' ‖ number → entry ‖ reason: refused by the chain, kept for the operator
+)
+
+// DefaultMaxPending bounds the unconfirmed events of an outbox: about 300
+// MB of disk at most, some days of a busy hospital's reads.
+const DefaultMaxPending = 1 << 20
+
+// Outbox keeps access events on disk, written and fsync'ed before Append
+// returns, until the chain has them. Entries are numbered in the order they
+// were appended; each is one event with its proof, in the encoding of a
+// one-event audit/log message.
+//
+// Pebble's commit pipeline makes concurrent synced appends share one fsync
+// (group commit): see BenchmarkOutboxAppend.
+type Outbox struct {
+	db  *pebble.DB
+	max int
+
+	life    sync.RWMutex // held shared while writing, exclusively to close
+	mu      sync.Mutex
+	closed  bool
+	next    uint64
+	pending int
+	dead    int
+}
+
+// OpenOutbox opens (or creates) the outbox in dir; maxPending ≤ 0 means
+// DefaultMaxPending.
+func OpenOutbox(dir string, maxPending int) (*Outbox, error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("audit outbox %s: %w", dir, err)
+	}
+	if maxPending <= 0 {
+		maxPending = DefaultMaxPending
+	}
+	o := &Outbox{db: db, max: maxPending, next: 1}
+	for _, p := range []byte{prefixPending, prefixDead} {
+		err := o.scan(p, func(n uint64, _ []byte) bool {
+			if n >= o.next {
+				o.next = n + 1
+			}
+			if p == prefixPending {
+				o.pending++
+			} else {
+				o.dead++
+			}
+			return true
+		})
+		if err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+func entryKey(prefix byte, n uint64) []byte { return binary.BigEndian.AppendUint64([]byte{prefix}, n) }
+
+// scan calls fn with each entry under prefix, in order, until it returns false.
+func (o *Outbox) scan(prefix byte, fn func(n uint64, v []byte) bool) error {
+	it, err := o.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != 9 {
+			continue
+		}
+		if !fn(binary.BigEndian.Uint64(k[1:]), it.Value()) {
+			break
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}
+
+// Append validates the events, gives each without an id a random one, and
+// writes them durably. It returns their entry numbers. No event is written
+// when one is invalid or the outbox is full.
+func (o *Outbox) Append(evs []audit.Event) ([]uint64, error) {
+	vals := make([][]byte, len(evs))
+	for i := range evs {
+		e := evs[i]
+		if e.ID == ([audit.IDSize]byte{}) {
+			if _, err := rand.Read(e.ID[:]); err != nil {
+				return nil, err
+			}
+		}
+		if err := e.ValidateReport(); err != nil {
+			return nil, fmt.Errorf("access event: %w", err)
+		}
+		vals[i] = codec.Marshal(&audit.MsgLog{Events: []audit.Event{e}})
+	}
+	o.life.RLock()
+	defer o.life.RUnlock()
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return nil, errClosed
+	}
+	if o.pending+len(evs) > o.max {
+		o.mu.Unlock()
+		return nil, ErrOutboxFull
+	}
+	first := o.next
+	o.next += uint64(len(evs))
+	o.pending += len(evs)
+	o.mu.Unlock()
+
+	b := o.db.NewBatch()
+	nums := make([]uint64, len(evs))
+	for i, v := range vals {
+		nums[i] = first + uint64(i)
+		_ = b.Set(entryKey(prefixPending, nums[i]), v, nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		o.mu.Lock()
+		o.pending -= len(evs)
+		o.mu.Unlock()
+		return nil, fmt.Errorf("audit outbox write: %w", err)
+	}
+	return nums, nil
+}
+
+// Get returns a pending entry's event (with its proof).
+func (o *Outbox) Get(n uint64) (audit.Event, error) {
+	v, closer, err := o.db.Get(entryKey(prefixPending, n))
+	if err != nil {
+		return audit.Event{}, fmt.Errorf("audit outbox entry %d: %w", n, err)
+	}
+	defer closer.Close()
+	return decodeEntry(v)
+}
+
+func decodeEntry(v []byte) (audit.Event, error) {
+	m, err := logRoute.Decode(v)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	evs := m.(*audit.MsgLog).Events
+	if len(evs) != 1 {
+		return audit.Event{}, fmt.Errorf("audit outbox entry holds %d events", len(evs))
+	}
+	return evs[0], nil
+}
+
+var logRoute = (audit.Module{}).Routes()[0]
+
+// Pending lists the numbers of the pending entries, in order.
+func (o *Outbox) Pending() ([]uint64, error) {
+	var out []uint64
+	err := o.scan(prefixPending, func(n uint64, _ []byte) bool { out = append(out, n); return true })
+	return out, err
+}
+
+// Remove deletes entries the chain has. The deletion is not synced: an
+// entry that comes back after a crash is sent again and answered
+// "already logged" (audit.ErrDuplicate).
+func (o *Outbox) Remove(nums []uint64) error {
+	if len(nums) == 0 {
+		return nil
+	}
+	b := o.db.NewBatch()
+	for _, n := range nums {
+		_ = b.Delete(entryKey(prefixPending, n), nil)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.pending -= len(nums)
+	o.mu.Unlock()
+	return nil
+}
+
+// Bury moves an entry the chain refused for good to the dead letters, with
+// the chain's reason, for the operator to inspect (DeadLetters).
+func (o *Outbox) Bury(n uint64, reason string) error {
+	v, closer, err := o.db.Get(entryKey(prefixPending, n))
+	if err != nil {
+		return err
+	}
+	w := codec.NewWriter(len(v) + len(reason) + 8)
+	w.Blob(v)
+	w.String(reason)
+	closer.Close()
+	b := o.db.NewBatch()
+	_ = b.Set(entryKey(prefixDead, n), w.Bytes(), nil)
+	_ = b.Delete(entryKey(prefixPending, n), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	o.pending--
+	o.dead++
+	o.mu.Unlock()
+	return nil
+}
+
+// DeadLetter is an event the chain refused, with its reason.
+type DeadLetter struct {
+	Number uint64
+	Event  audit.Event
+	Reason string
+}
+
+// DeadLetters lists the events the chain refused.
+func (o *Outbox) DeadLetters() ([]DeadLetter, error) {
+	var out []DeadLetter
+	var bad error
+	err := o.scan(prefixDead, func(n uint64, v []byte) bool {
+		r := codec.NewReader(v)
+		entry := r.Blob("entry", 1<<20)
+		reason := r.String("reason", 1<<10)
+		if err := r.Done(); err != nil {
+			bad = err
+			return false
+		}
+		e, err := decodeEntry(entry)
+		if err != nil {
+			bad = err
+			return false
+		}
+		out = append(out, DeadLetter{Number: n, Event: e, Reason: reason})
+		return true
+	})
+	return out, errors.Join(err, bad)
+}
+
+// Counts reports the pending and dead entries.
+func (o *Outbox) Counts() (pending, dead int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.pending, o.dead
+}
+
+// Close closes the database; later appends fail.
+func (o *Outbox) Close() error {
+	o.life.Lock()
+	defer o.life.Unlock()
+	o.mu.Lock()
+	closed := o.closed
+	o.closed = true
+	o.mu.Unlock()
+	if closed {
+		return nil
+	}
+	return o.db.Close()
+}
+
+// quietLogger keeps Pebble's informational lines out of the node's log.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("audit outbox: "+format, args...))
+}
