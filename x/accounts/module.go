@@ -17,7 +17,7 @@ import (
 // mint identities as fast as blocks take transactions and grow the state
 // without bound; with it, minting takes blocks, the state grows by a known
 // amount per block, and governance can lower the cap, or close it, under
-// attack (docs/security-api.md).
+// attack (docs/security.md).
 const ParamMaxSelfRegistrations = "accounts.max_self_registrations_per_block"
 
 // ParamDefs are the parameters accounts declares.
