@@ -7,7 +7,6 @@ package audit
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -145,8 +144,7 @@ type Module struct{}
 
 var _ sm.Module = Module{}
 
-func (Module) Name() string                                  { return "audit" }
-func (Module) InitGenesis(sm.Context, json.RawMessage) error { return nil }
+func (Module) Name() string { return "audit" }
 func (Module) Routes() []sm.Route {
 	return []sm.Route{{Type: TypeLog, Decode: decodeLog, Exec: execLog}}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 
 	"github.com/medchain/medchain/codec"
@@ -139,8 +138,6 @@ func (Module) Routes() []sm.Route {
 		{Type: TypeErase, Decode: decodeErase, Exec: execErase},
 	}
 }
-
-func (Module) InitGenesis(sm.Context, json.RawMessage) error { return nil }
 
 func idAttr(id consent.RecordID) sm.Attr { return sm.Attr{Key: "id", Value: hex.EncodeToString(id[:])} }
 
