@@ -163,11 +163,11 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrNoRecord, "%x", h))
 		return
 	}
-	if rec.Erased != 0 {
+	d := records.MayRead(snap, blockTime.Unix(), acct.Address, rec)
+	if errors.Is(d.Err, records.ErrErased) {
 		writeErr(w, http.StatusGone, sm.Wrapf(ErrGone, "record %x erased", rec.ID))
 		return
 	}
-	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: rec.ID, Type: rec.Type})
 	// The node the requester came to reports the access, once; a peer
 	// answering a forwarded request does not.
 	report := func(served bool, why error) {
@@ -293,7 +293,8 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrNoRecord, "%x", id))
 		return
 	}
-	if rec.Erased != 0 {
+	d := records.MayRead(snap, blockTime.Unix(), acct.Address, rec)
+	if errors.Is(d.Err, records.ErrErased) {
 		writeErr(w, http.StatusGone, sm.Wrapf(ErrGone, "record %x erased", id))
 		return
 	}
@@ -306,7 +307,6 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		}
 		version = uint32(n)
 	}
-	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: id, Type: rec.Type})
 	if !d.Allowed {
 		s.report(rec, version, acct.Address, d, false, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
