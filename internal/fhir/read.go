@@ -73,16 +73,7 @@ func sABCIErr(err error) (uint32, string, string) { return sm.ABCIInfo(err) }
 // code — by consent, or because the node could not serve what consent
 // allowed (no delegation, a key held elsewhere, no ciphertext).
 func (s *Server) report(rq *request, rec *records.Record, version uint32, d consent.Decision, why error) {
-	ev := audit.Event{Patient: rec.Patient, Accessor: rq.sess.addr, Record: rec.ID, Version: version,
-		Time: s.cfg.Now().Unix(), Served: why == nil, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID}
-	if why != nil {
-		code, space, msg := sm.ABCIInfo(why)
-		ev.Reason = fmt.Sprintf("%s/%d: %s", space, code, msg)
-		if len(ev.Reason) > audit.MaxReasonLen {
-			ev.Reason = ev.Reason[:audit.MaxReasonLen]
-		}
-	}
-	s.cfg.Auditor.Report(ev)
+	s.cfg.Auditor.Report(audit.Access(rec, version, rq.sess.addr, s.cfg.Now().Unix(), d, why))
 }
 
 // refused is the 403 of a consent refusal, carrying the chain's code.

@@ -170,14 +170,14 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	// The node the requester came to reports the access, once; a peer
 	// answering a forwarded request does not.
-	report := func(served bool, why error) {
+	report := func(why error) {
 		if forwarded {
 			return
 		}
-		s.report(rec, ver.Version, acct.Address, d, served, why)
+		s.report(rec, ver.Version, acct.Address, d, why)
 	}
 	if !d.Allowed {
-		report(false, d.Err)
+		report(d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
@@ -187,11 +187,11 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		err = sm.Wrapf(ErrNoBlob, "%v", err)
-		report(false, err)
+		report(err)
 		writeErr(w, http.StatusNotFound, err)
 		return
 	}
-	report(true, nil)
+	report(nil)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Medchain-Record", hex.EncodeToString(rec.ID[:]))
 	w.Header().Set("X-Medchain-Version", strconv.FormatUint(uint64(ver.Version), 10))
@@ -199,21 +199,8 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 }
 
 // report queues an access event: a served read, or a refusal with its code.
-func (s *Server) report(rec *records.Record, version uint32, accessor crypto.Address, d consent.Decision, served bool, why error) {
-	ev := audit.Event{Patient: rec.Patient, Accessor: accessor, Record: rec.ID, Version: version,
-		Time: s.now().Unix(), Served: served, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID}
-	if !served {
-		code, space, msg := sm.ABCIInfo(why)
-		ev.Reason = truncate(fmt.Sprintf("%s/%d: %s", space, code, msg), audit.MaxReasonLen)
-	}
-	s.Auditor.Report(ev)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
+func (s *Server) report(rec *records.Record, version uint32, accessor crypto.Address, d consent.Decision, why error) {
+	s.Auditor.Report(audit.Access(rec, version, accessor, s.now().Unix(), d, why))
 }
 
 // fetchFromPeers asks the other nodes for a blob, forwarding the requester's
@@ -308,7 +295,7 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		version = uint32(n)
 	}
 	if !d.Allowed {
-		s.report(rec, version, acct.Address, d, false, d.Err)
+		s.report(rec, version, acct.Address, d, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
@@ -324,7 +311,7 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 	case d.Recipient.Org == s.org(snap):
 		// Opening the organization's key is an access of its own: the
 		// ciphertext may have come from elsewhere.
-		s.report(rec, version, acct.Address, d, true, nil)
+		s.report(rec, version, acct.Address, d, nil)
 		dk, err := envelope.Unwrap(s.Key.ECDH(), envelope.WrappedKey{Enc: wk.Enc, CT: wk.CT}, id, version)
 		if err != nil {
 			s.Log.Error("cannot open a key wrapped to the organization: is the gateway key the organization's?", "org", d.Recipient.Org, "err", err)

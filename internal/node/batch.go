@@ -14,12 +14,6 @@ import (
 
 var _ api.BatchSubmitter = (*Node)(nil)
 
-// bundleBytes is the size of the bundles the batch intake builds: small
-// enough that a 4 MiB block holds many and a rechecked bundle is cheap,
-// large enough that CometBFT's per-transaction costs (mempool entry, gossip
-// message, block hashing) are shared by about a thousand transactions.
-const bundleBytes = 256 << 10
-
 // SubmitBatch checks transactions in order, as Submit does without waiting,
 // and hands the accepted ones to the mempool packed in bundles (sm.IsBundle).
 // Order matters: one signer's transactions must be checked in sequence
@@ -63,7 +57,7 @@ func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, 
 	// Stage serializes itself with a commit's rechecks (it holds the
 	// mempool lock bound with Mempool.Bind at start).
 	mp := n.cmt.Mempool()
-	bundles, sizes, errs, err := n.app.Mempool().Stage(in.Subset(at), bundleBytes)
+	bundles, sizes, errs, err := n.app.Mempool().Stage(in.Subset(at), sm.PackBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -234,3 +234,21 @@ func ByAccessor(kv store.Reader, accessor crypto.Address, from, to int64) []Even
 	})
 	return out
 }
+
+// Access is the event a node reports for one read of version of rec by
+// accessor at unix time now, decided by d: served when why is nil,
+// otherwise refused with why's stable code and message as the reason
+// ("consent/17: ...", cut to MaxReasonLen). It is the one way a served read
+// or a refusal becomes an audit event.
+func Access(rec *records.Record, version uint32, accessor crypto.Address, now int64, d consent.Decision, why error) Event {
+	ev := Event{Patient: rec.Patient, Accessor: accessor, Record: rec.ID, Version: version,
+		Time: now, Served: why == nil, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID}
+	if why != nil {
+		code, space, msg := sm.ABCIInfo(why)
+		ev.Reason = fmt.Sprintf("%s/%d: %s", space, code, msg)
+		if len(ev.Reason) > MaxReasonLen {
+			ev.Reason = ev.Reason[:MaxReasonLen]
+		}
+	}
+	return ev
+}
