@@ -2,7 +2,6 @@ package audit_test
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
-	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
@@ -43,26 +41,15 @@ const (
 
 var blockTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-type env struct {
-	t      testing.TB
-	kv     *store.Memory
-	now    time.Time
-	routes map[string]sm.Route
-	events *sm.Events
-}
+type env struct{ *smtest.Env }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, kv: store.NewMemory(), now: blockTime, routes: map[string]sm.Route{}, events: &sm.Events{}}
-	for _, m := range []sm.Module{accounts.Module{}, &consent.Module{Params: params.NewRegistry(consent.ParamDefs...)}, records.Module{}, audit.Module{}} {
-		for _, rt := range m.Routes() {
-			e.routes[rt.Type] = rt
-		}
-	}
+	e := &env{smtest.NewEnv(t, "audit-test", blockTime, accounts.Module{}, &consent.Module{Params: params.NewRegistry(consent.ParamDefs...)}, records.Module{}, audit.Module{})}
 	member := func(name, org, role string) accounts.GenesisAccount {
 		return accounts.GenesisAccount{PubKey: key(name).PubKey(), EncKey: key(name).EncKey(), Kind: "member", Org: org, Role: role}
 	}
-	raw, err := json.Marshal(accounts.Genesis{
+	e.Genesis(accounts.Module{}, accounts.Genesis{
 		Orgs: []accounts.GenesisOrg{
 			{ID: orgA, Name: "Hospital A", Type: "hospital", EncKey: key("org:" + orgA).EncKey()},
 			{ID: orgB, Name: "Lab B", Type: "lab", EncKey: key("org:" + orgB).EncKey()},
@@ -74,31 +61,9 @@ func newEnv(t testing.TB) *env {
 			{PubKey: key(bob).PubKey(), EncKey: key(bob).EncKey(), Kind: "patient"},
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (accounts.Module{}).InitGenesis(sm.Context{Time: e.now, Store: e.kv, Events: &sm.Events{}}, raw); err != nil {
-		t.Fatal(err)
-	}
-	e.ok(adminA, &accounts.MsgDeactivateMember{Address: addr(oldGw)})
-	e.events = &sm.Events{}
+	e.OK(adminA, &accounts.MsgDeactivateMember{Address: addr(oldGw)})
+	e.Events = &sm.Events{}
 	return e
-}
-
-func (e *env) run(signer string, msg sm.Msg) error {
-	e.t.Helper()
-	rt, ok := e.routes[msg.Type()]
-	if !ok {
-		e.t.Fatalf("no route %s", msg.Type())
-	}
-	return smtest.Exec(rt, sm.Context{ChainID: "test", Height: 2, Time: e.now, Store: e.kv, Events: e.events, Signer: addr(signer), Key: key(signer).PubKey()}, msg)
-}
-
-func (e *env) ok(signer string, msg sm.Msg) {
-	e.t.Helper()
-	if err := e.run(signer, msg); err != nil {
-		e.t.Fatalf("%s by %s: %v", msg.Type(), signer, err)
-	}
 }
 
 func wantErr(t testing.TB, got error, want *sm.Error) {
@@ -197,26 +162,26 @@ func TestLog(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			// rid(2) is bob's record.
-			e.ok(bob, &records.MsgAdd{ID: rid(2), Patient: addr(bob), ResourceType: "Observation", ContentHash: sha256.Sum256([]byte("c")), Size: 1,
+			e.OK(bob, &records.MsgAdd{ID: rid(2), Patient: addr(bob), ResourceType: "Observation", ContentHash: sha256.Sum256([]byte("c")), Size: 1,
 				Keys: []records.WrappedKey{{Recipient: consent.Account(addr(bob))}}})
-			e.events = &sm.Events{}
-			err := e.run(tt.signer, &audit.MsgLog{Events: tt.evs})
+			e.Events = &sm.Events{}
+			err := e.Run(tt.signer, &audit.MsgLog{Events: tt.evs})
 			wantErr(t, err, tt.want)
 			var all []audit.Event
 			for _, p := range []string{alice, bob} {
-				all = append(all, audit.Trail(e.kv, addr(p), audit.Filter{})...)
+				all = append(all, audit.Trail(e.KV, addr(p), audit.Filter{})...)
 			}
 			if tt.want != nil {
-				if len(all) != 0 || e.events.Len() != 0 {
+				if len(all) != 0 || e.Events.Len() != 0 {
 					t.Fatalf("a refused batch logged %v", all)
 				}
 				return
 			}
-			org := accounts.GetAccount(e.kv, addr(tt.signer)).Org
+			org := accounts.GetAccount(e.KV, addr(tt.signer)).Org
 			if len(all) != len(tt.evs) || all[0].Seq != 1 || all[0].Node != org {
 				t.Fatalf("trail %+v", all)
 			}
-			ev := e.events.List()[0]
+			ev := e.Events.List()[0]
 			if ev.Type != "access_logged" || ev.Attrs[0].Value != fmt.Sprint(len(tt.evs)) || ev.Attrs[1].Value != org {
 				t.Fatalf("event %+v", ev)
 			}
@@ -226,15 +191,15 @@ func TestLog(t *testing.T) {
 
 func TestTrailAndByAccessor(t *testing.T) {
 	e := newEnv(t)
-	t0 := e.now.Unix()
-	e.ok(gwA, &audit.MsgLog{Events: []audit.Event{
+	t0 := e.Now.Unix()
+	e.OK(gwA, &audit.MsgLog{Events: []audit.Event{
 		served(alice, doctorA, t0-100),
 		refused(alice, adminA, t0-50, "consent/17: no consent covers this access"),
 		served(bob, doctorA, t0-40),
 	}})
-	e.now = e.now.Add(time.Minute)
-	t1 := e.now.Unix()
-	e.ok(gwB, &audit.MsgLog{Events: []audit.Event{served(alice, doctorA, t1), served(alice, bob, t1+1)}})
+	e.Now = e.Now.Add(time.Minute)
+	t1 := e.Now.Unix()
+	e.OK(gwB, &audit.MsgLog{Events: []audit.Event{served(alice, doctorA, t1), served(alice, bob, t1+1)}})
 
 	seqs := func(evs []audit.Event) []uint64 {
 		var out []uint64
@@ -243,7 +208,7 @@ func TestTrailAndByAccessor(t *testing.T) {
 		}
 		return out
 	}
-	trail := audit.Trail(e.kv, addr(alice), audit.Filter{})
+	trail := audit.Trail(e.KV, addr(alice), audit.Filter{})
 	if got := seqs(trail); !slices.Equal(got, []uint64{1, 2, 4, 5}) {
 		t.Fatalf("alice's trail %v", got)
 	}
@@ -262,24 +227,24 @@ func TestTrailAndByAccessor(t *testing.T) {
 		{"limit", audit.Filter{Limit: 3}, []uint64{1, 2, 4}},
 		{"accessor and limit", audit.Filter{Accessor: addr(doctorA), Limit: 1}, []uint64{1}},
 	} {
-		if got := seqs(audit.Trail(e.kv, addr(alice), tt.f)); !slices.Equal(got, tt.want) {
+		if got := seqs(audit.Trail(e.KV, addr(alice), tt.f)); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if got := seqs(audit.ByAccessor(e.kv, addr(doctorA), 0, 0)); !slices.Equal(got, []uint64{1, 3, 4}) {
+	if got := seqs(audit.ByAccessor(e.KV, addr(doctorA), 0, 0)); !slices.Equal(got, []uint64{1, 3, 4}) {
 		t.Errorf("ByAccessor(doctor) = %v", got)
 	}
-	if got := seqs(audit.ByAccessor(e.kv, addr(doctorA), t0-40, t1)); !slices.Equal(got, []uint64{3}) {
+	if got := seqs(audit.ByAccessor(e.KV, addr(doctorA), t0-40, t1)); !slices.Equal(got, []uint64{3}) {
 		t.Errorf("ByAccessor(doctor, window) = %v", got)
 	}
-	if got := audit.Trail(e.kv, addr(adminA), audit.Filter{}); len(got) != 0 {
+	if got := audit.Trail(e.KV, addr(adminA), audit.Filter{}); len(got) != 0 {
 		t.Errorf("the accessor's address is not a patient's trail: %v", got)
 	}
 }
 
 func TestSignals(t *testing.T) {
 	e := newEnv(t)
-	now := e.now.Unix()
+	now := e.Now.Unix()
 	reason := func(err *sm.Error) string { return fmt.Sprintf("%s/%d: %s", err.Codespace, err.Code, err.Desc) }
 	var bulk []audit.Event
 	for i := range audit.DefaultSignalOptions.MaxPatients + 1 {
@@ -290,8 +255,8 @@ func TestSignals(t *testing.T) {
 		}
 		bulk = append(bulk, served(p, doctorA, now-int64(i)))
 	}
-	e.ok(gwA, &audit.MsgLog{Events: bulk})
-	e.ok(gwA, &audit.MsgLog{Events: []audit.Event{
+	e.OK(gwA, &audit.MsgLog{Events: bulk})
+	e.OK(gwA, &audit.MsgLog{Events: []audit.Event{
 		// adminA reads many patients, but never alice: not alice's concern.
 		refused(alice, adminA, now, reason(consent.ErrNoConsent)),
 		refused(alice, bob, now-2, reason(consent.ErrConsentExpired)),
@@ -300,7 +265,7 @@ func TestSignals(t *testing.T) {
 		refused(alice, bob, now-3, reason(consent.ErrNotPatientOrGuardian)),
 		served(alice, alice, now),
 	}})
-	got := audit.Signals(e.kv, addr(alice), now, audit.DefaultSignalOptions)
+	got := audit.Signals(e.KV, addr(alice), now, audit.DefaultSignalOptions)
 	var kinds []string
 	for _, s := range got {
 		kinds = append(kinds, s.Kind+"/"+s.Accessor.String())
@@ -324,29 +289,29 @@ func TestSignals(t *testing.T) {
 		t.Errorf("signals not in time order: %+v", got)
 	}
 	// One patient fewer is not bulk.
-	for _, s := range audit.Signals(e.kv, addr(alice), now, audit.SignalOptions{Window: 3600, MaxPatients: 21}) {
+	for _, s := range audit.Signals(e.KV, addr(alice), now, audit.SignalOptions{Window: 3600, MaxPatients: 21}) {
 		if s.Kind == "bulk_reads" {
 			t.Errorf("21 patients flagged with MaxPatients 21: %+v", s)
 		}
 	}
 	// The zero options do not panic.
-	_ = audit.Signals(e.kv, addr(alice), now, audit.SignalOptions{})
+	_ = audit.Signals(e.KV, addr(alice), now, audit.SignalOptions{})
 }
 
 func TestSignalsEmergencyUnreviewed(t *testing.T) {
 	e := newEnv(t)
-	e.ok(alice, &consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
-	e.ok(doctorA, &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unable_to_consent"})
-	em := consent.GetEmergency(e.kv, 1)
-	if got := audit.Signals(e.kv, addr(alice), em.Expires-1, audit.DefaultSignalOptions); len(got) != 0 {
+	e.OK(alice, &consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
+	e.OK(doctorA, &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unable_to_consent"})
+	em := consent.GetEmergency(e.KV, 1)
+	if got := audit.Signals(e.KV, addr(alice), em.Expires-1, audit.DefaultSignalOptions); len(got) != 0 {
 		t.Fatalf("open emergency flagged: %+v", got)
 	}
-	got := audit.Signals(e.kv, addr(alice), em.Expires, audit.DefaultSignalOptions)
+	got := audit.Signals(e.KV, addr(alice), em.Expires, audit.DefaultSignalOptions)
 	if len(got) != 1 || got[0].Kind != "emergency_unreviewed" || got[0].Accessor != addr(doctorA) || got[0].Time != em.Expires {
 		t.Fatalf("signals %+v", got)
 	}
-	e.ok(adminA, &consent.MsgReviewEmergency{ID: 1, Review: "justified"})
-	if got := audit.Signals(e.kv, addr(alice), em.Expires+1, audit.DefaultSignalOptions); len(got) != 0 {
+	e.OK(adminA, &consent.MsgReviewEmergency{ID: 1, Review: "justified"})
+	if got := audit.Signals(e.KV, addr(alice), em.Expires+1, audit.DefaultSignalOptions); len(got) != 0 {
 		t.Fatalf("reviewed emergency flagged: %+v", got)
 	}
 }
