@@ -66,8 +66,8 @@ type App struct {
 	onCommit      func(height int64, results []TxResult)
 }
 
+// blockState is a finalized block awaiting Commit.
 type blockState struct {
-	height  int64
 	time    time.Time
 	results []TxResult
 	bundles [][32]byte // hashes of the block's bundles: they leave the mempool
@@ -294,7 +294,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		return nil, errors.New("finalize block: chain id unknown")
 	}
 	res := a.core.DeliverBlock(a.tree, exec.BlockContext{ChainID: chainID, Height: req.Height, Time: req.Time}, req.Txs, blockVerifier{a.mempool.verified})
-	bs := &blockState{height: req.Height, time: req.Time, results: res.Txs}
+	bs := &blockState{time: req.Time, results: res.Txs}
 	txResults := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, o := range res.Outer {
 		switch {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
@@ -140,13 +139,4 @@ func (c *Core) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, acct *accou
 	}
 	_, err := c.Fee(kv, tx, acct)
 	return err
-}
-
-// Sequence is the sequence the signer's next transaction must carry
-// according to kv.
-func Sequence(kv store.Reader, a crypto.Address) uint64 {
-	if acct := accounts.GetAccount(kv, a); acct != nil {
-		return acct.Sequence
-	}
-	return 0
 }
