@@ -16,7 +16,8 @@
 // apptest key and MSG a message builder (see messages). Envelope options:
 // seq=N (default: the signer's next sequence, counted as apptest.Harness
 // does), fee=N, chain=ID, badsig, bundle=N (consecutive lines with the same
-// N travel in one bundle).
+// N travel in one bundle). The line `malformed-bundle` is a bundle that does
+// not decode.
 //
 // The package is for tests: it is imported only from _test files.
 package scenario
@@ -182,6 +183,11 @@ func (r *runner) txs(t *testing.T, td *datadriven.TestData) [][]byte {
 		bundle, open = nil, ""
 	}
 	for _, line := range lines(td.Input) {
+		if line == "malformed-bundle" { // the bundle marker with no transaction
+			flush()
+			out = append(out, []byte{sm.TxFormatBundle})
+			continue
+		}
 		raw, group := r.tx(t, td, line)
 		if group != open {
 			flush()
