@@ -10,9 +10,9 @@ import (
 
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/app/apptest"
+	"github.com/medchain/medchain/app/apptest/scenario"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/app/apptest/scenario"
 	"github.com/medchain/medchain/store"
 )
 
