@@ -9,9 +9,8 @@ import "github.com/medchain/medchain/crypto"
 // sequence. It is a hint, not state: just after a commit, until CometBFT's
 // rechecks rebuild it, it may lag behind the mempool (a client retries the
 // sequence race once).
-func (a *App) PendingSequence(signer crypto.Address) (uint64, bool) {
-	a.checkMu.Lock()
-	defer a.checkMu.Unlock()
-	next, ok := a.pending[signer]
-	return next, ok
+func (m *Mempool) PendingSequence(signer crypto.Address) (uint64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Next(signer)
 }

@@ -13,10 +13,6 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 )
 
-// proposalBundleBytes is the size of the bundles PrepareProposal builds when
-// it has to repack a proposal.
-const proposalBundleBytes = 256 << 10
-
 // PrepareProposal proposes the mempool's transactions, within the block's
 // size. With more than one validator it also puts each signer's
 // transactions in sequence order and leaves out those that would fail their
@@ -129,6 +125,6 @@ func (a *App) orderProposal(txs [][]byte, maxBytes int64) [][]byte {
 		}
 	}
 	// What does not fit waits in the mempool for the next block.
-	packed, _ := sm.PackBundles(ordered, proposalBundleBytes, maxBytes)
+	packed, _ := sm.PackBundles(ordered, sm.PackBytes, maxBytes)
 	return packed
 }

@@ -21,6 +21,13 @@ const (
 	MaxBundleBytes = 1 << 20
 )
 
+// PackBytes is the size of the bundles a node builds, from its intake and
+// when it repacks a proposal: small enough that a 4 MiB block holds many
+// and a rechecked bundle is cheap, large enough that CometBFT's
+// per-transaction costs (mempool entry, gossip message, block hashing) are
+// shared by about a thousand transactions.
+const PackBytes = 256 << 10
+
 // IsBundle tells whether raw is in the bundle wire form (it may still be
 // malformed).
 func IsBundle(raw []byte) bool { return len(raw) > 0 && raw[0] == TxFormatBundle }

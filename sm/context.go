@@ -104,3 +104,21 @@ func (v *ValidatorUpdates) List() []ValidatorUpdate {
 	}
 	return v.list
 }
+
+// Isolate runs fn over a cache of ctx.Store. When fn succeeds its writes
+// reach ctx.Store and its events stay; when it fails its writes are
+// discarded and the events it emitted are dropped from ctx.Events. This is
+// the one rule for what a failed message (or a failed governance action)
+// leaves behind: nothing of its own; what the envelope did before it (the
+// sequence advanced, the fee charged) stays, because that was written to
+// ctx.Store before fn ran.
+func Isolate(ctx Context, fn func(ctx Context) error) error {
+	cache := store.NewCache(ctx.Store)
+	n := ctx.Events.Len()
+	if err := fn(ctx.WithStore(cache)); err != nil {
+		ctx.Events.Truncate(n)
+		return err
+	}
+	cache.Write()
+	return nil
+}

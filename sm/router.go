@@ -15,17 +15,20 @@ type Route struct {
 	NewSigner bool
 }
 
-// Module is a domain package plugged into the state machine.
+// Module is a domain package plugged into the state machine. A module with
+// state in the genesis document also implements GenesisLoader. There is no
+// end-of-block hook: the end of a block is exec.Core's (the validator
+// updates its messages collected).
 type Module interface {
 	Name() string
 	Routes() []Route
-	// InitGenesis loads the module's part of the genesis app state (may be nil).
-	InitGenesis(ctx Context, raw json.RawMessage) error
 }
 
-// EndBlocker is implemented by modules with work at the end of each block.
-type EndBlocker interface {
-	EndBlock(ctx Context) error
+// GenesisLoader is implemented by modules with a part of the genesis app
+// state.
+type GenesisLoader interface {
+	// InitGenesis loads the module's part of the genesis app state (may be nil).
+	InitGenesis(ctx Context, raw json.RawMessage) error
 }
 
 // Router dispatches messages by type.

@@ -226,12 +226,11 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.timeOf(snap)
 	v := AccessView{Record: hex.EncodeToString(id[:]), Reader: reader.String(), Height: snap.Version(), BlockTime: unix(now)}
-	target := consent.Target{Patient: rec.Patient, Record: id, Type: rec.Type}
-	var d consent.Decision
-	if rec.Erased != 0 {
+	target := rec.Target()
+	d := records.MayRead(snap, now, reader, rec)
+	if errors.Is(d.Err, records.ErrErased) {
 		v.Code, v.Codespace, v.Reason = records.ErrErased.Code, records.Codespace, "record erased"
 	} else {
-		d = consent.MayRead(snap, now, reader, target)
 		v.Allowed, v.Basis, v.ConsentID, v.EmergencyID = d.Allowed, string(d.Basis), d.ConsentID, d.EmergencyID
 		v.Recipient = partyView(d.Recipient)
 		if !d.Allowed {

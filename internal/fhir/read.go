@@ -69,10 +69,6 @@ func unixTime(unix int64) time.Time { return time.Unix(unix, 0).UTC() }
 
 func sABCIErr(err error) (uint32, string, string) { return sm.ABCIInfo(err) }
 
-func target(rec *records.Record) consent.Target {
-	return consent.Target{Patient: rec.Patient, Record: rec.ID, Type: rec.Type}
-}
-
 // report adds an access to the trail: a served read, or a refusal with its
 // code — by consent, or because the node could not serve what consent
 // allowed (no delegation, a key held elsewhere, no ciphertext). The
@@ -80,13 +76,7 @@ func target(rec *records.Record) consent.Target {
 // the accessor asked. An error means the access is not recorded: a read
 // must then not be served.
 func (s *Server) report(rq *request, rec *records.Record, version uint32, d consent.Decision, why error) error {
-	ev := audit.Event{Patient: rec.Patient, Accessor: rq.sess.addr, Record: rec.ID, Version: version,
-		Time: s.cfg.Now().Unix(), Served: why == nil, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID,
-		Proof: rq.sess.grant}
-	if why != nil {
-		ev.Reason = audit.Reason(why)
-	}
-	return s.cfg.Auditor.Report(ev)
+	return s.cfg.Auditor.Report(audit.Access(rec, version, rq.sess.addr, s.cfg.Now().Unix(), d, why, rq.sess.grant))
 }
 
 // notRecorded is the answer to a read whose access could not be recorded.
@@ -156,7 +146,7 @@ func (s *Server) dataKey(rq *request, rec *records.Record, v uint32, d consent.D
 	if wk == nil {
 		// The key wrapped to the reader is out of reach (no delegation) or
 		// not there (not shared yet): a consent to the organization may do.
-		if od, ok := orgBasis(rq, target(rec)); ok {
+		if od, ok := orgBasis(rq, rec.Target()); ok {
 			return byOrg(od)
 		}
 		if key == nil {
@@ -177,7 +167,7 @@ func (s *Server) dataKey(rq *request, rec *records.Record, v uint32, d consent.D
 // plaintext is the stored resource (canonical JSON with its id, without
 // meta.versionId and meta.lastUpdated).
 func (s *Server) open(ctx context.Context, rq *request, rec *records.Record, ver *records.Version) ([]byte, *problem) {
-	d := consent.MayRead(rq.snap, rq.now, rq.sess.addr, target(rec))
+	d := records.MayRead(rq.snap, rq.now, rq.sess.addr, rec)
 	if !d.Allowed {
 		_ = s.report(rq, rec, ver.Version, d, d.Err)
 		return nil, refused(d)
@@ -349,7 +339,7 @@ func (s *Server) history(w http.ResponseWriter, rq *request, typ, idStr string) 
 		writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "the token's scopes (%s) do not allow reading %s of %s", rq.sess.scope, typ, rec.Patient))
 		return
 	}
-	if d := consent.MayRead(rq.snap, rq.now, rq.sess.addr, target(rec)); !d.Allowed {
+	if d := records.MayRead(rq.snap, rq.now, rq.sess.addr, rec); !d.Allowed {
 		_ = s.report(rq, rec, rec.Version, d, d.Err)
 		writeProblem(w, refused(d))
 		return

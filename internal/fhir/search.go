@@ -309,7 +309,7 @@ func (s *Server) candidates(rq *request, q *query, patients []crypto.Address, p 
 	}
 	var out []*hit
 	for _, rec := range recs {
-		if rec.Erased != 0 || (q.typ != "" && rec.Type != q.typ) || !storable(rec.Type) {
+		if (q.typ != "" && rec.Type != q.typ) || !storable(rec.Type) {
 			continue
 		}
 		id := idString(rec.ID)
@@ -323,9 +323,9 @@ func (s *Server) candidates(rq *request, q *query, patients []crypto.Address, p 
 		if ver == nil || !matchDates(q.lastUpdated, interval{unixTime(ver.Created), unixTime(ver.Created + 1)}) {
 			continue
 		}
-		d := consent.MayRead(rq.snap, rq.now, rq.sess.addr, target(rec))
+		d := records.MayRead(rq.snap, rq.now, rq.sess.addr, rec)
 		if !d.Allowed {
-			continue // not readable: not a match (refusals of named reads are in the trail)
+			continue // not readable (erased, or no consent): not a match (refusals of named reads are in the trail)
 		}
 		out = append(out, &hit{typ: rec.Type, id: id, rec: rec, ver: ver, d: d, updated: ver.Created})
 	}

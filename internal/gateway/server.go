@@ -196,26 +196,26 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrNoRecord, "%x", h))
 		return
 	}
-	if rec.Erased != 0 {
+	d := records.MayRead(snap, blockTime.Unix(), acct.Address, rec)
+	if errors.Is(d.Err, records.ErrErased) {
 		writeErr(w, http.StatusGone, sm.Wrapf(ErrGone, "record %x erased", rec.ID))
 		return
 	}
-	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: rec.ID, Type: rec.Type})
 	// The node the requester came to reports the access, once; a peer
 	// answering a forwarded request does not.
-	report := func(served bool, why error) error {
+	report := func(why error) error {
 		if forwarded {
 			return nil
 		}
-		return s.report(r, rec, ver.Version, acct.Address, d, served, why)
+		return s.report(r, rec, ver.Version, acct.Address, d, why)
 	}
 	if !d.Allowed {
-		_ = report(false, d.Err)
+		_ = report(d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
 	if err := outsideSession(sess, rec); err != nil {
-		report(false, err)
+		_ = report(err)
 		writeErr(w, http.StatusForbidden, err)
 		return
 	}
@@ -230,11 +230,11 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		err = sm.Wrapf(ErrNoBlob, "%v", err)
-		_ = report(false, err)
+		_ = report(err)
 		writeErr(w, http.StatusNotFound, err)
 		return
 	}
-	if err := report(true, nil); err != nil {
+	if err := report(nil); err != nil {
 		writeErr(w, http.StatusServiceUnavailable, sm.Wrapf(ErrNotRecorded, "%v", err))
 		return
 	}
@@ -248,17 +248,12 @@ func (s *Server) GetBlob(w http.ResponseWriter, r *http.Request) {
 // with its code. The requester's signed request r goes with it, so the chain
 // can check who asked for which record. An error means the event is not
 // recorded: a read must then not be served.
-func (s *Server) report(r *http.Request, rec *records.Record, version uint32, accessor crypto.Address, d consent.Decision, served bool, why error) error {
+func (s *Server) report(r *http.Request, rec *records.Record, version uint32, accessor crypto.Address, d consent.Decision, why error) error {
 	proof, err := RequestProof(r)
 	if err != nil {
 		return err
 	}
-	ev := audit.Event{Patient: rec.Patient, Accessor: accessor, Record: rec.ID, Version: version,
-		Time: s.now().Unix(), Served: served, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID, Proof: proof}
-	if !served {
-		ev.Reason = audit.Reason(why)
-	}
-	return s.Auditor.Report(ev)
+	return s.Auditor.Report(audit.Access(rec, version, accessor, s.now().Unix(), d, why, proof))
 }
 
 // RequestProof is the proof of a signed GET request (internal/reqsig) whose
@@ -375,7 +370,8 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, sm.Wrapf(ErrNoRecord, "%x", id))
 		return
 	}
-	if rec.Erased != 0 {
+	d := records.MayRead(snap, blockTime.Unix(), acct.Address, rec)
+	if errors.Is(d.Err, records.ErrErased) {
 		writeErr(w, http.StatusGone, sm.Wrapf(ErrGone, "record %x erased", id))
 		return
 	}
@@ -388,14 +384,13 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 		}
 		version = uint32(n)
 	}
-	d := consent.MayRead(snap, blockTime.Unix(), acct.Address, consent.Target{Patient: rec.Patient, Record: id, Type: rec.Type})
 	if !d.Allowed {
-		_ = s.report(r, rec, version, acct.Address, d, false, d.Err)
+		_ = s.report(r, rec, version, acct.Address, d, d.Err)
 		writeErr(w, http.StatusForbidden, d.Err)
 		return
 	}
 	if err := outsideSession(sess, rec); err != nil {
-		_ = s.report(r, rec, version, acct.Address, d, false, err)
+		_ = s.report(r, rec, version, acct.Address, d, err)
 		writeErr(w, http.StatusForbidden, err)
 		return
 	}
@@ -419,7 +414,7 @@ func (s *Server) RecordKey(w http.ResponseWriter, r *http.Request) {
 	case d.Recipient.Org == s.org(snap):
 		// Opening the organization's key is an access of its own: the
 		// ciphertext may have come from elsewhere.
-		if err := s.report(r, rec, version, acct.Address, d, true, nil); err != nil {
+		if err := s.report(r, rec, version, acct.Address, d, nil); err != nil {
 			writeErr(w, http.StatusServiceUnavailable, sm.Wrapf(ErrNotRecorded, "%v", err))
 			return
 		}

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -15,12 +14,6 @@ import (
 
 var _ api.BatchSubmitter = (*Node)(nil)
 
-// bundleBytes is the size of the bundles the batch intake builds: small
-// enough that a 4 MiB block holds many and a rechecked bundle is cheap,
-// large enough that CometBFT's per-transaction costs (mempool entry, gossip
-// message, block hashing) are shared by about a thousand transactions.
-const bundleBytes = 256 << 10
-
 // SubmitBatch checks transactions in order, as Submit does without waiting,
 // and hands the accepted ones to the mempool packed in bundles (sm.IsBundle).
 // Order matters: one signer's transactions must be checked in sequence
@@ -28,45 +21,43 @@ const bundleBytes = 256 << 10
 // without being tried.
 func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, error) {
 	out := make([]api.BatchItem, len(txs))
-	hashes := make([][32]byte, len(txs))
-	for i, tx := range txs {
-		hashes[i] = sha256.Sum256(tx)
+	// Decoded, hashed and signature-checked (on every core) once, here;
+	// Stage takes the result.
+	in := n.app.Mempool().Prepare(txs)
+	hashes := in.Hashes()
+	for i := range txs {
 		out[i].Hash = hexHash(hashes[i])
 	}
-	n.app.PreVerify(txs) // on every core; the checks then skip these signatures
 	n.submitMu.Lock()
 	defer n.submitMu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	room := n.cfg.Mempool.Size - n.app.PendingTxs()
-	var try [][]byte
-	var at []int // try[j] is txs[at[j]]
+	var try int
+	var at []int // the transactions tried, in order
 	taken := make(map[[32]byte]bool, len(txs))
-	for i, tx := range txs {
+	for i := range txs {
 		switch {
 		case n.seen.has(hashes[i]):
 			out[i].Code, out[i].Codespace, out[i].Log = api.ErrDuplicate.Code, api.Codespace, "transaction already submitted"
 		case taken[hashes[i]]:
 			out[i].Code, out[i].Codespace, out[i].Log = api.ErrDuplicate.Code, api.Codespace, "transaction repeated in this batch"
-		case len(try) >= room:
+		case try >= room:
 			out[i].Code, out[i].Codespace, out[i].Log = api.ErrBusy.Code, api.Codespace, "mempool is full"
 		default:
-			try = append(try, tx)
+			try++
 			at = append(at, i)
 			taken[hashes[i]] = true
 		}
 	}
-	if len(try) == 0 {
+	if try == 0 {
 		return out, nil
 	}
-	// Under the mempool's lock: a commit's rechecks (which rebuild the
-	// pending sequences from the mempool) run under it, and a Stage in the
-	// middle of them would see some signers' pending transactions missing.
+	// Stage serializes itself with a commit's rechecks (it holds the
+	// mempool lock bound with Mempool.Bind at start).
 	mp := n.cmt.Mempool()
-	mp.Lock()
-	bundles, sizes, errs, err := n.app.Stage(try, bundleBytes)
-	mp.Unlock()
+	bundles, sizes, errs, err := n.app.Mempool().Stage(in.Subset(at), sm.PackBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +94,7 @@ func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, 
 			// later ones (they may depend on them) as not accepted.
 			n.log.Error("mempool refused a checked bundle", "err", refused)
 		}
-		n.app.Unstage(b)
+		n.app.Mempool().Unstage(b)
 		for range sizes[k] {
 			i := at[next]
 			next++

@@ -156,6 +156,9 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("start cometbft: %w", err)
 	}
 	n.cmt = cmt
+	// CometBFT holds its mempool's lock from before Commit to the end of
+	// the commit's rechecks; the app's Stage holds it too.
+	n.app.Mempool().Bind(cmt.Mempool())
 	n.rpc = local.New(cmt)
 	return n, nil
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/store"
 )
 
 // Key derives a key from a namespace and a name: the same pair always gives
@@ -23,10 +22,10 @@ func Key(namespace, name string) *crypto.PrivKey {
 	return k
 }
 
-// Exec runs msg through its route as FinalizeBlock does: through the wire
-// encoding and the route's decoder, ValidateBasic, then Exec over a cache of
-// ctx.Store that is written back only when the message succeeds. A failed
-// message's events are dropped from ctx.Events.
+// Exec runs msg through its route as a block does: through the wire
+// encoding and the route's decoder, ValidateBasic, then the route's handler
+// under sm.Isolate (the block's rule: a failed message's writes are
+// discarded and its events dropped from ctx.Events).
 func Exec(rt sm.Route, ctx sm.Context, msg sm.Msg) error {
 	decoded, err := rt.Decode(codec.Marshal(msg))
 	if err != nil {
@@ -35,12 +34,5 @@ func Exec(rt sm.Route, ctx sm.Context, msg sm.Msg) error {
 	if err := decoded.ValidateBasic(); err != nil {
 		return err
 	}
-	cache := store.NewCache(ctx.Store)
-	n := ctx.Events.Len()
-	if err := rt.Exec(ctx.WithStore(cache), decoded); err != nil {
-		ctx.Events.Truncate(n)
-		return err
-	}
-	cache.Write()
-	return nil
+	return sm.Isolate(ctx, func(ctx sm.Context) error { return rt.Exec(ctx, decoded) })
 }

@@ -1,7 +1,6 @@
 package accounts_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -482,31 +481,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(codec.Marshal(&accounts.Org{ID: "org-a", Name: "A", Type: "lab", Active: true, EncKey: key("seed").EncKey()}))
 	routes := (accounts.Module{}).Routes()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, rt := range routes {
-			msg, err := rt.Decode(b)
-			if err != nil {
-				if !errors.Is(err, sm.ErrTxDecode) {
-					t.Fatalf("%s: decode error %v is not ErrTxDecode", rt.Type, err)
-				}
-				continue
-			}
-			if msg.Type() != rt.Type {
-				t.Fatalf("route %s decoded a %s", rt.Type, msg.Type())
-			}
-			if got := codec.Marshal(msg); !bytes.Equal(got, b) {
-				t.Fatalf("%s: not canonical: %x re-encodes to %x", rt.Type, b, got)
-			}
-			_ = msg.ValidateBasic() // must not panic
-		}
-		if a, err := accounts.DecodeAccount(b); err == nil {
-			if got := codec.Marshal(a); !bytes.Equal(got, b) {
-				t.Fatalf("account: not canonical: %x re-encodes to %x", b, got)
-			}
-		}
-		if o, err := accounts.DecodeOrg(b); err == nil {
-			if got := codec.Marshal(o); !bytes.Equal(got, b) {
-				t.Fatalf("org: not canonical: %x re-encodes to %x", b, got)
-			}
-		}
+		smtest.FuzzRoutes(t, routes, b)
+		smtest.FuzzCanonical(t, "account", b, accounts.DecodeAccount)
+		smtest.FuzzCanonical(t, "org", b, accounts.DecodeOrg)
 	})
 }

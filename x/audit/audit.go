@@ -12,7 +12,6 @@ package audit
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -311,8 +310,7 @@ type Module struct{}
 
 var _ sm.Module = Module{}
 
-func (Module) Name() string                                  { return "audit" }
-func (Module) InitGenesis(sm.Context, json.RawMessage) error { return nil }
+func (Module) Name() string { return "audit" }
 func (Module) Routes() []sm.Route {
 	return []sm.Route{{Type: TypeLog, Decode: decodeLog, Exec: execLog}}
 }
@@ -552,4 +550,19 @@ func ByAccessor(kv store.Reader, accessor crypto.Address, from, to int64) []Even
 		return true
 	})
 	return out
+}
+
+// Access is the event a node reports for one read of version of rec by
+// accessor at unix time now, decided by d: served when why is nil,
+// otherwise refused with why's stable code and description as the reason
+// (Reason). proof is the accessor's signed request behind it, which the
+// chain checks. It is the one way a served read or a refusal becomes an
+// audit event.
+func Access(rec *records.Record, version uint32, accessor crypto.Address, now int64, d consent.Decision, why error, proof *Proof) Event {
+	ev := Event{Patient: rec.Patient, Accessor: accessor, Record: rec.ID, Version: version,
+		Time: now, Served: why == nil, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID, Proof: proof}
+	if why != nil {
+		ev.Reason = Reason(why)
+	}
+	return ev
 }

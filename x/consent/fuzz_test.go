@@ -1,9 +1,10 @@
 package consent_test
 
 import (
-	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/medchain/medchain/sm/smtest"
 
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/sm"
@@ -38,33 +39,11 @@ func FuzzDecode(f *testing.F) {
 		Opened: 1, Expires: 2, Reviewed: 2, Reviewer: addr(adminA), Review: "inconclusive"}))
 	routes := (&consent.Module{}).Routes()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, rt := range routes {
-			msg, err := rt.Decode(b)
-			if err != nil {
-				if !errors.Is(err, sm.ErrTxDecode) {
-					t.Fatalf("%s: decode error %v is not ErrTxDecode", rt.Type, err)
-				}
-				continue
-			}
-			if msg.Type() != rt.Type {
-				t.Fatalf("route %s decoded a %s", rt.Type, msg.Type())
-			}
-			if got := codec.Marshal(msg); !bytes.Equal(got, b) {
-				t.Fatalf("%s: not canonical: %x re-encodes to %x", rt.Type, b, got)
-			}
-			_ = msg.ValidateBasic() // must not panic
-		}
-		if c, err := consent.DecodeConsent(b); err == nil {
-			if got := codec.Marshal(c); !bytes.Equal(got, b) {
-				t.Fatalf("consent: not canonical: %x re-encodes to %x", b, got)
-			}
+		smtest.FuzzRoutes(t, routes, b)
+		if c, ok := smtest.FuzzCanonical(t, "consent", b, consent.DecodeConsent); ok {
 			_ = c.Status(0)
 		}
-		if e, err := consent.DecodeEmergency(b); err == nil {
-			if got := codec.Marshal(e); !bytes.Equal(got, b) {
-				t.Fatalf("emergency: not canonical: %x re-encodes to %x", b, got)
-			}
-		}
+		smtest.FuzzCanonical(t, "emergency", b, consent.DecodeEmergency)
 	})
 }
 

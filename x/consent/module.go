@@ -1,7 +1,6 @@
 package consent
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/medchain/medchain/sm"
@@ -39,8 +38,6 @@ func (m *Module) Routes() []sm.Route {
 		{Type: TypeReviewEmergency, Decode: decodeReviewEmergency, Exec: execReviewEmergency},
 	}
 }
-
-func (*Module) InitGenesis(sm.Context, json.RawMessage) error { return nil }
 
 func idAttr(id uint64) sm.Attr { return sm.Attr{Key: "id", Value: strconv.FormatUint(id, 10)} }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/records/recordid"
 )
 
 // Codespace of the consent module.
@@ -91,12 +92,12 @@ const (
 	MaxScopeRecords = 256
 	MaxTypeLen      = 64
 	MaxReasonLen    = 512 // decoding limit of an emergency reason or review (valid ones are codes, far shorter)
-	RecordIDSize    = 16
+	RecordIDSize    = recordid.Size
 )
 
-// RecordID identifies a record: 16 random bytes chosen by its first author,
-// never derived from its contents.
-type RecordID [RecordIDSize]byte
+// RecordID is the records domain's record identity (recordid.ID), named
+// here because a consent may be scoped to listed records.
+type RecordID = recordid.ID
 
 // PartyKind tells an account from an organization.
 type PartyKind uint8

@@ -577,31 +577,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(codec.Marshal(&gov.Validator{Power: 1, Org: orgA}))
 	routes := (&gov.Module{}).Routes()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, rt := range routes {
-			msg, err := rt.Decode(b)
-			if err != nil {
-				if !errors.Is(err, sm.ErrTxDecode) {
-					t.Fatalf("%s: decode error %v is not ErrTxDecode", rt.Type, err)
-				}
-				continue
-			}
-			if msg.Type() != rt.Type {
-				t.Fatalf("route %s decoded a %s", rt.Type, msg.Type())
-			}
-			if got := codec.Marshal(msg); !bytes.Equal(got, b) {
-				t.Fatalf("%s: not canonical: %x re-encodes to %x", rt.Type, b, got)
-			}
-			_ = msg.ValidateBasic() // must not panic
-		}
-		if p, err := gov.DecodeProposal(b); err == nil {
-			if got := codec.Marshal(p); !bytes.Equal(got, b) {
-				t.Fatalf("proposal: not canonical: %x re-encodes to %x", b, got)
-			}
-		}
-		if v, err := gov.DecodeValidator(b); err == nil {
-			if got := codec.Marshal(v); !bytes.Equal(got, b) {
-				t.Fatalf("validator: not canonical: %x re-encodes to %x", b, got)
-			}
-		}
+		smtest.FuzzRoutes(t, routes, b)
+		smtest.FuzzCanonical(t, "proposal", b, gov.DecodeProposal)
+		smtest.FuzzCanonical(t, "validator", b, gov.DecodeValidator)
 	})
 }

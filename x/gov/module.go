@@ -214,15 +214,11 @@ func (m *Module) castVote(ctx sm.Context, p *Proposal, org string, approve bool)
 	n := len(members)
 	switch {
 	case 3*yes >= 2*n:
-		// Execute in a nested cache so that a failed action leaves only the
-		// proposal's status behind.
-		cache := store.NewCache(ctx.Store)
-		n := ctx.Events.Len()
-		if err := m.execute(ctx.WithStore(cache), p.Action); err != nil {
-			ctx.Events.Truncate(n) // the action's events went with its writes
+		// A failed action leaves only the proposal's status behind.
+		exec := func(ctx sm.Context) error { return m.execute(ctx, p.Action) }
+		if err := sm.Isolate(ctx, exec); err != nil {
 			p.Status, p.Result = StatusFailed, err.Error()
 		} else {
-			cache.Write()
 			p.Status, p.Result = StatusPassed, ""
 		}
 	case 3*no > n:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/medchain/medchain/sm/smtest"
+
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/consent"
@@ -36,32 +38,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(codec.Marshal(&records.Version{Record: rid(1), Version: 2, Author: addr(techB), ContentHash: hash("x"), Size: 10, Created: 7}))
 	routes := (records.Module{}).Routes()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, rt := range routes {
-			msg, err := rt.Decode(b)
-			if err != nil {
-				if !errors.Is(err, sm.ErrTxDecode) {
-					t.Fatalf("%s: decode error %v is not ErrTxDecode", rt.Type, err)
-				}
-				continue
-			}
-			if msg.Type() != rt.Type {
-				t.Fatalf("route %s decoded a %s", rt.Type, msg.Type())
-			}
-			if got := codec.Marshal(msg); !bytes.Equal(got, b) {
-				t.Fatalf("%s: not canonical: %x re-encodes to %x", rt.Type, b, got)
-			}
-			_ = msg.ValidateBasic() // must not panic
-		}
-		if r, err := records.DecodeRecord(b); err == nil {
-			if got := codec.Marshal(r); !bytes.Equal(got, b) {
-				t.Fatalf("record: not canonical: %x re-encodes to %x", b, got)
-			}
-		}
-		if v, err := records.DecodeVersion(b); err == nil {
-			if got := codec.Marshal(v); !bytes.Equal(got, b) {
-				t.Fatalf("version: not canonical: %x re-encodes to %x", b, got)
-			}
-		}
+		smtest.FuzzRoutes(t, routes, b)
+		smtest.FuzzCanonical(t, "record", b, records.DecodeRecord)
+		smtest.FuzzCanonical(t, "version", b, records.DecodeVersion)
 	})
 }
 

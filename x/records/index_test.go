@@ -45,17 +45,17 @@ func TestIndexEntriesReproduceStoredIndex(t *testing.T) {
 	e := newEnv(t)
 	e.grant(alice, acct(doctorA), consent.ActRead, "Observation")
 	e.grant(alice, consent.Org(orgB), consent.ActWrite)
-	e.ok(alice, &consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
-	e.ok(alice, add(rid(1), "v1", acct(alice), acct(gina), acct(doctorA), consent.Org(orgA)))
-	e.ok(alice, add(rid(1), "v2", acct(alice), acct(gina), acct(doctorA), consent.Org(orgA)))
-	e.ok(techB, add(rid(2), "lab", acct(alice), acct(gina), acct(doctorA), consent.Org(orgA)))
-	e.ok(alice, &consent.MsgRevoke{ID: 1})
-	e.ok(doctorA, &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unable_to_consent"})
-	e.ok(alice, &records.MsgErase{ID: rid(2)})
-	e.ok(bob, &records.MsgAdd{ID: rid(3), Patient: addr(bob), ResourceType: "Condition", ContentHash: hash("b"), Size: 1, Keys: keysFor(acct(bob))})
+	e.OK(alice, &consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
+	e.OK(alice, add(rid(1), "v1", acct(alice), acct(gina), acct(doctorA), consent.Org(orgA)))
+	e.OK(alice, add(rid(1), "v2", acct(alice), acct(gina), acct(doctorA), consent.Org(orgA)))
+	e.OK(techB, add(rid(2), "lab", acct(alice), acct(gina), acct(doctorA), consent.Org(orgA)))
+	e.OK(alice, &consent.MsgRevoke{ID: 1})
+	e.OK(doctorA, &consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unable_to_consent"})
+	e.OK(alice, &records.MsgErase{ID: rid(2)})
+	e.OK(bob, &records.MsgAdd{ID: rid(3), Patient: addr(bob), ResourceType: "Condition", ContentHash: hash("b"), Size: 1, Keys: keysFor(acct(bob))})
 
-	stored := storedIndex(e.kv)
-	derived := derivedIndex(t, e.kv, consent.IndexEntries, records.IndexEntries)
+	stored := storedIndex(e.KV)
+	derived := derivedIndex(t, e.KV, consent.IndexEntries, records.IndexEntries)
 	if len(stored) < 10 {
 		t.Fatalf("only %d stored index entries: the scenario writes too few", len(stored))
 	}
@@ -75,17 +75,17 @@ func TestIndexEntriesReproduceStoredIndex(t *testing.T) {
 // version it names does not carry that content hash.
 func TestStrayHashIndexFindsNothing(t *testing.T) {
 	e := newEnv(t)
-	e.ok(alice, add(rid(1), "v1"))
+	e.OK(alice, add(rid(1), "v1"))
 	h := hash("someone else's blob")
 	k := append([]byte{sm.PrefixRecordByHash}, h[:]...)
-	e.kv.Set(k, func() []byte { r := rid(1); return binary.BigEndian.AppendUint32(bytes.Clone(r[:]), 1) }())
-	if r, v := records.ByHash(e.kv, h); r != nil || v != nil {
+	e.KV.Set(k, func() []byte { r := rid(1); return binary.BigEndian.AppendUint32(bytes.Clone(r[:]), 1) }())
+	if r, v := records.ByHash(e.KV, h); r != nil || v != nil {
 		t.Fatalf("ByHash of a stray entry = %+v %+v", r, v)
 	}
 	// A stray by-patient entry files alice's record under bob: not listed.
 	b := addr(bob)
-	e.kv.Set(append(append([]byte{sm.PrefixRecordByPatient}, b[:]...), func() []byte { r := rid(1); return r[:] }()...), []byte{1})
-	if got := records.ByPatient(e.kv, addr(bob)); len(got) != 0 {
+	e.KV.Set(append(append([]byte{sm.PrefixRecordByPatient}, b[:]...), func() []byte { r := rid(1); return r[:] }()...), []byte{1})
+	if got := records.ByPatient(e.KV, addr(bob)); len(got) != 0 {
 		t.Fatalf("ByPatient(bob) = %+v", got[0])
 	}
 }

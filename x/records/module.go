@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"strconv"
 
 	"github.com/medchain/medchain/codec"
@@ -24,7 +23,7 @@ const (
 
 // MsgAdd registers a record, or a new version of it, with its wrapped keys.
 type MsgAdd struct {
-	ID           consent.RecordID
+	ID           RecordID
 	Patient      crypto.Address
 	ResourceType string
 	ContentHash  [32]byte
@@ -83,7 +82,7 @@ func decodeAdd(b []byte) (sm.Msg, error) {
 // MsgShare, by the patient or a guardian, adds wrapped keys of an existing
 // version for parties newly entitled to read it.
 type MsgShare struct {
-	ID      consent.RecordID
+	ID      RecordID
 	Version uint32
 	Keys    []WrappedKey
 }
@@ -112,7 +111,7 @@ func decodeShare(b []byte) (sm.Msg, error) {
 
 // MsgErase, by the patient or a guardian, erases a record: a tombstone on
 // chain; every node deletes the ciphertext.
-type MsgErase struct{ ID consent.RecordID }
+type MsgErase struct{ ID RecordID }
 
 func (m *MsgErase) Type() string           { return TypeErase }
 func (m *MsgErase) Encode(w *codec.Writer) { w.Fixed(m.ID[:]) }
@@ -142,9 +141,7 @@ func (Module) Routes() []sm.Route {
 	}
 }
 
-func (Module) InitGenesis(sm.Context, json.RawMessage) error { return nil }
-
-func idAttr(id consent.RecordID) sm.Attr { return sm.Attr{Key: "id", Value: hex.EncodeToString(id[:])} }
+func idAttr(id RecordID) sm.Attr { return sm.Attr{Key: "id", Value: hex.EncodeToString(id[:])} }
 
 // expectedRecipients are the key holders that can receive a key.
 func expectedRecipients(kv store.Reader, now int64, t consent.Target) []consent.Party {
@@ -229,7 +226,7 @@ func execShare(ctx sm.Context, msg sm.Msg) error {
 	}
 	now := ctx.Time.Unix()
 	entitled := map[string]bool{}
-	for _, p := range expectedRecipients(ctx.Store, now, consent.Target{Patient: rec.Patient, Record: rec.ID, Type: rec.Type}) {
+	for _, p := range expectedRecipients(ctx.Store, now, rec.Target()) {
 		entitled[string(p.Key())] = true
 	}
 	for i := range m.Keys {

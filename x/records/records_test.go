@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
-	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/params"
@@ -42,30 +40,18 @@ const (
 
 var blockTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-type env struct {
-	t      testing.TB
-	kv     *store.Memory
-	now    time.Time
-	routes map[string]sm.Route
-	events *sm.Events
-}
+type env struct{ *smtest.Env }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, kv: store.NewMemory(), now: blockTime, routes: map[string]sm.Route{}, events: &sm.Events{}}
-	mods := []sm.Module{accounts.Module{}, &consent.Module{Params: params.NewRegistry(consent.ParamDefs...)}, records.Module{}}
-	for _, m := range mods {
-		for _, rt := range m.Routes() {
-			e.routes[rt.Type] = rt
-		}
-	}
+	e := &env{smtest.NewEnv(t, "records-test", blockTime, accounts.Module{}, &consent.Module{Params: params.NewRegistry(consent.ParamDefs...)}, records.Module{})}
 	member := func(name, org, role string) accounts.GenesisAccount {
 		return accounts.GenesisAccount{PubKey: key(name).PubKey(), EncKey: key(name).EncKey(), Kind: "member", Org: org, Role: role}
 	}
 	patient := func(name string) accounts.GenesisAccount {
 		return accounts.GenesisAccount{PubKey: key(name).PubKey(), EncKey: key(name).EncKey(), Kind: "patient"}
 	}
-	raw, err := json.Marshal(accounts.Genesis{
+	e.Genesis(accounts.Module{}, accounts.Genesis{
 		Orgs: []accounts.GenesisOrg{
 			{ID: orgA, Name: "Hospital A", Type: "hospital", EncKey: key("org:" + orgA).EncKey()},
 			{ID: orgB, Name: "Lab B", Type: "lab", EncKey: key("org:" + orgB).EncKey()},
@@ -76,36 +62,14 @@ func newEnv(t testing.TB) *env {
 			patient(alice), patient(bob), patient(gina),
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (accounts.Module{}).InitGenesis(sm.Context{Time: e.now, Store: e.kv, Events: &sm.Events{}}, raw); err != nil {
-		t.Fatal(err)
-	}
-	e.ok(alice, &accounts.MsgSetGuardian{Guardian: addr(gina)})
-	e.events = &sm.Events{}
+	e.OK(alice, &accounts.MsgSetGuardian{Guardian: addr(gina)})
+	e.Events = &sm.Events{}
 	return e
 }
 
-func (e *env) run(signer string, msg sm.Msg) error {
-	e.t.Helper()
-	rt, ok := e.routes[msg.Type()]
-	if !ok {
-		e.t.Fatalf("no route %s", msg.Type())
-	}
-	return smtest.Exec(rt, sm.Context{ChainID: "test", Height: 2, Time: e.now, Store: e.kv, Events: e.events, Signer: addr(signer), Key: key(signer).PubKey()}, msg)
-}
-
-func (e *env) ok(signer string, msg sm.Msg) {
-	e.t.Helper()
-	if err := e.run(signer, msg); err != nil {
-		e.t.Fatalf("%s by %s: %v", msg.Type(), signer, err)
-	}
-}
-
 func (e *env) grant(patient string, g consent.Party, actions uint8, types ...string) {
-	e.t.Helper()
-	e.ok(patient, &consent.MsgGrant{Patient: addr(patient), Grantee: g, Actions: actions, Types: types, Purpose: consent.PurposeTreatment})
+	e.T.Helper()
+	e.OK(patient, &consent.MsgGrant{Patient: addr(patient), Grantee: g, Actions: actions, Types: types, Purpose: consent.PurposeTreatment})
 }
 
 func wantErr(t testing.TB, got error, want *sm.Error) {
@@ -234,7 +198,7 @@ func TestAdd(t *testing.T) {
 		}, techB, add(rid(1), "v1"), nil},
 		{"read grantees and custodians get keys", func(e *env) {
 			e.grant(alice, acct(doctorA), consent.ActRead, "Observation")
-			e.ok(alice, &consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
+			e.OK(alice, &consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency})
 		}, alice, add(rid(1), "v1", acct(alice), acct(gina), acct(doctorA), consent.Org(orgA)), nil},
 
 		{"write consent for another type", func(e *env) {
@@ -254,7 +218,7 @@ func TestAdd(t *testing.T) {
 		}, alice, add(rid(1), "v1", acct(alice), acct(gina), acct(doctorA)), records.ErrKeySet},
 		{"revoked grantee", func(e *env) {
 			e.grant(alice, acct(doctorA), consent.ActRead)
-			e.ok(alice, &consent.MsgRevoke{ID: 1})
+			e.OK(alice, &consent.MsgRevoke{ID: 1})
 		}, alice, add(rid(1), "v1", acct(alice), acct(gina), acct(doctorA)), records.ErrKeySet},
 	}
 	for _, tt := range tests {
@@ -263,33 +227,33 @@ func TestAdd(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(e)
 			}
-			e.events = &sm.Events{}
-			err := e.run(tt.signer, tt.msg)
+			e.Events = &sm.Events{}
+			err := e.Run(tt.signer, tt.msg)
 			wantErr(t, err, tt.want)
-			rec := records.GetRecord(e.kv, tt.msg.ID)
+			rec := records.GetRecord(e.KV, tt.msg.ID)
 			if tt.want != nil {
-				if rec != nil || e.events.Len() != 0 {
-					t.Fatalf("refused add left %+v, %v", rec, e.events.List())
+				if rec != nil || e.Events.Len() != 0 {
+					t.Fatalf("refused add left %+v, %v", rec, e.Events.List())
 				}
 				return
 			}
-			if rec == nil || rec.Patient != tt.msg.Patient || rec.Type != tt.msg.ResourceType || rec.Version != 1 || rec.Created != e.now.Unix() || rec.Erased != 0 {
+			if rec == nil || rec.Patient != tt.msg.Patient || rec.Type != tt.msg.ResourceType || rec.Version != 1 || rec.Created != e.Now.Unix() || rec.Erased != 0 {
 				t.Fatalf("record %+v", rec)
 			}
-			v := records.GetVersion(e.kv, tt.msg.ID, 1)
+			v := records.GetVersion(e.KV, tt.msg.ID, 1)
 			if v == nil || v.Author != addr(tt.signer) || v.ContentHash != tt.msg.ContentHash || v.Size != tt.msg.Size {
 				t.Fatalf("version %+v", v)
 			}
-			if got := records.Keys(e.kv, tt.msg.ID, 1); !slices.Equal(got, tt.msg.Keys) {
+			if got := records.Keys(e.KV, tt.msg.ID, 1); !slices.Equal(got, tt.msg.Keys) {
 				t.Fatalf("keys %v, want %v", got, tt.msg.Keys)
 			}
-			if r, v := records.ByHash(e.kv, tt.msg.ContentHash); r == nil || r.ID != tt.msg.ID || v.Version != 1 {
+			if r, v := records.ByHash(e.KV, tt.msg.ContentHash); r == nil || r.ID != tt.msg.ID || v.Version != 1 {
 				t.Fatalf("ByHash = %+v %+v", r, v)
 			}
-			if got := records.ByPatient(e.kv, addr(alice)); len(got) != 1 || got[0].ID != tt.msg.ID {
+			if got := records.ByPatient(e.KV, addr(alice)); len(got) != 1 || got[0].ID != tt.msg.ID {
 				t.Fatalf("ByPatient = %v", got)
 			}
-			ev := e.events.List()[0]
+			ev := e.Events.List()[0]
 			if ev.Type != "record_added" || attrOf(ev, "author") != addr(tt.signer).String() ||
 				attrOf(ev, "content_hash") != hex.EncodeToString(tt.msg.ContentHash[:]) || attrOf(ev, "version") != "1" {
 				t.Fatalf("event %+v", ev)
@@ -309,37 +273,37 @@ func attrOf(ev sm.Event, k string) string {
 
 func TestVersions(t *testing.T) {
 	e := newEnv(t)
-	e.ok(alice, add(rid(1), "v1"))
+	e.OK(alice, add(rid(1), "v1"))
 	e.grant(alice, acct(doctorA), consent.ActRead, "Observation")
 	// Version 2 goes to the parties entitled now, the new reader included.
-	wantErr(t, e.run(alice, add(rid(1), "v2")), records.ErrKeySet)
-	e.ok(gina, add(rid(1), "v2", acct(alice), acct(gina), acct(doctorA)))
-	rec := records.GetRecord(e.kv, rid(1))
+	wantErr(t, e.Run(alice, add(rid(1), "v2")), records.ErrKeySet)
+	e.OK(gina, add(rid(1), "v2", acct(alice), acct(gina), acct(doctorA)))
+	rec := records.GetRecord(e.KV, rid(1))
 	if rec.Version != 2 {
 		t.Fatalf("version %d", rec.Version)
 	}
 	for v, content := range map[uint32]string{1: "v1", 2: "v2"} {
-		if got := records.GetVersion(e.kv, rid(1), v); got == nil || got.ContentHash != hash(content) {
+		if got := records.GetVersion(e.KV, rid(1), v); got == nil || got.ContentHash != hash(content) {
 			t.Fatalf("version %d: %+v", v, got)
 		}
 	}
-	if records.GetKey(e.kv, rid(1), 1, acct(doctorA)) != nil || records.GetKey(e.kv, rid(1), 2, acct(doctorA)) == nil {
+	if records.GetKey(e.KV, rid(1), 1, acct(doctorA)) != nil || records.GetKey(e.KV, rid(1), 2, acct(doctorA)) == nil {
 		t.Fatal("the new reader's key is on the wrong version")
 	}
-	wantErr(t, e.run(alice, add(rid(2), "v1", acct(alice), acct(gina), acct(doctorA))), records.ErrDuplicateHash)
+	wantErr(t, e.Run(alice, add(rid(2), "v1", acct(alice), acct(gina), acct(doctorA))), records.ErrDuplicateHash)
 	cond := add(rid(1), "v3", acct(alice), acct(gina))
 	cond.ResourceType = "Condition"
-	wantErr(t, e.run(alice, cond), records.ErrMismatch)
+	wantErr(t, e.Run(alice, cond), records.ErrMismatch)
 	other := &records.MsgAdd{ID: rid(1), Patient: addr(bob), ResourceType: "Observation", ContentHash: hash("v3"), Size: 1, Keys: keysFor(acct(bob))}
-	wantErr(t, e.run(bob, other), records.ErrMismatch)
-	if records.GetRecord(e.kv, rid(1)).Version != 2 {
+	wantErr(t, e.Run(bob, other), records.ErrMismatch)
+	if records.GetRecord(e.KV, rid(1)).Version != 2 {
 		t.Fatal("refused versions changed the record")
 	}
 }
 
 func TestShare(t *testing.T) {
 	e := newEnv(t)
-	e.ok(alice, add(rid(1), "v1"))
+	e.OK(alice, add(rid(1), "v1"))
 	e.grant(alice, acct(doctorA), consent.ActRead, "Observation")
 	e.grant(alice, acct(techB), consent.ActRead, "Condition")
 	share := func(v uint32, ps ...consent.Party) *records.MsgShare {
@@ -364,37 +328,37 @@ func TestShare(t *testing.T) {
 		{"twice", alice, share(1, acct(doctorA)), records.ErrKeyExists},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			wantErr(t, e.run(tt.signer, tt.msg), tt.want)
+			wantErr(t, e.Run(tt.signer, tt.msg), tt.want)
 		})
 	}
-	if got := records.Keys(e.kv, rid(1), 1); !slices.Equal(got, keysFor(acct(alice), acct(gina), acct(doctorA))) {
+	if got := records.Keys(e.KV, rid(1), 1); !slices.Equal(got, keysFor(acct(alice), acct(gina), acct(doctorA))) {
 		t.Fatalf("keys after sharing: %v", got)
 	}
 }
 
 func TestErase(t *testing.T) {
 	e := newEnv(t)
-	e.ok(alice, add(rid(1), "v1"))
-	e.ok(alice, add(rid(1), "v2"))
-	wantErr(t, e.run(bob, &records.MsgErase{ID: rid(1)}), records.ErrNotOwner)
-	wantErr(t, e.run(doctorA, &records.MsgErase{ID: rid(1)}), records.ErrNotOwner)
-	wantErr(t, e.run(alice, &records.MsgErase{ID: rid(9)}), records.ErrNotFound)
-	e.now = e.now.Add(time.Hour)
-	e.events = &sm.Events{}
-	e.ok(gina, &records.MsgErase{ID: rid(1)})
-	rec := records.GetRecord(e.kv, rid(1))
-	if rec.Erased != e.now.Unix() || rec.Version != 2 {
+	e.OK(alice, add(rid(1), "v1"))
+	e.OK(alice, add(rid(1), "v2"))
+	wantErr(t, e.Run(bob, &records.MsgErase{ID: rid(1)}), records.ErrNotOwner)
+	wantErr(t, e.Run(doctorA, &records.MsgErase{ID: rid(1)}), records.ErrNotOwner)
+	wantErr(t, e.Run(alice, &records.MsgErase{ID: rid(9)}), records.ErrNotFound)
+	e.Now = e.Now.Add(time.Hour)
+	e.Events = &sm.Events{}
+	e.OK(gina, &records.MsgErase{ID: rid(1)})
+	rec := records.GetRecord(e.KV, rid(1))
+	if rec.Erased != e.Now.Unix() || rec.Version != 2 {
 		t.Fatalf("record %+v", rec)
 	}
 	for v := uint32(1); v <= 2; v++ {
-		if ks := records.Keys(e.kv, rid(1), v); len(ks) != 0 {
+		if ks := records.Keys(e.KV, rid(1), v); len(ks) != 0 {
 			t.Fatalf("version %d keeps %d keys", v, len(ks))
 		}
-		if records.GetVersion(e.kv, rid(1), v) == nil {
+		if records.GetVersion(e.KV, rid(1), v) == nil {
 			t.Fatalf("version %d gone", v)
 		}
 	}
-	ev := e.events.List()[0]
+	ev := e.Events.List()[0]
 	var hashes []string
 	for _, a := range ev.Attrs {
 		if a.Key == "content_hash" {
@@ -405,10 +369,10 @@ func TestErase(t *testing.T) {
 	if ev.Type != "record_erased" || !slices.Equal(hashes, []string{hex.EncodeToString(h1[:]), hex.EncodeToString(h2[:])}) {
 		t.Fatalf("event %+v", ev)
 	}
-	wantErr(t, e.run(alice, &records.MsgErase{ID: rid(1)}), records.ErrErased)
-	wantErr(t, e.run(alice, add(rid(1), "v3")), records.ErrErased)
-	wantErr(t, e.run(alice, &records.MsgShare{ID: rid(1), Version: 1, Keys: keysFor(acct(alice))}), records.ErrErased)
+	wantErr(t, e.Run(alice, &records.MsgErase{ID: rid(1)}), records.ErrErased)
+	wantErr(t, e.Run(alice, add(rid(1), "v3")), records.ErrErased)
+	wantErr(t, e.Run(alice, &records.MsgShare{ID: rid(1), Version: 1, Keys: keysFor(acct(alice))}), records.ErrErased)
 	// The hashes stay registered: an erased ciphertext cannot come back
 	// under another id.
-	wantErr(t, e.run(alice, add(rid(2), "v1")), records.ErrDuplicateHash)
+	wantErr(t, e.Run(alice, add(rid(2), "v1")), records.ErrDuplicateHash)
 }

@@ -10,7 +10,11 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/records/recordid"
 )
+
+// RecordID identifies a record (see recordid.ID).
+type RecordID = recordid.ID
 
 // Codespace of the records module.
 const Codespace = "records"
@@ -80,7 +84,7 @@ func readKeys(r *codec.Reader) []WrappedKey {
 
 // Record is a record's identity and current state.
 type Record struct {
-	ID      consent.RecordID
+	ID      RecordID
 	Patient crypto.Address
 	Type    string
 	Version uint32 // latest version
@@ -112,7 +116,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 
 // Version is one version of a record.
 type Version struct {
-	Record      consent.RecordID
+	Record      RecordID
 	Version     uint32
 	Author      crypto.Address
 	ContentHash [32]byte // SHA-256 of the ciphertext
@@ -154,31 +158,31 @@ func readVersion(r *codec.Reader) uint32 {
 	return uint32(v)
 }
 
-func recordKey(id consent.RecordID) []byte { return append([]byte{sm.PrefixRecord}, id[:]...) }
+func recordKey(id RecordID) []byte { return append([]byte{sm.PrefixRecord}, id[:]...) }
 
 // RecordKey is the store key of a record (for proofs).
-func RecordKey(id consent.RecordID) []byte { return recordKey(id) }
+func RecordKey(id RecordID) []byte { return recordKey(id) }
 
-func versionKey(id consent.RecordID, v uint32) []byte {
+func versionKey(id RecordID, v uint32) []byte {
 	return binary.BigEndian.AppendUint32(append([]byte{sm.PrefixRecordVersion}, id[:]...), v)
 }
 
-func wrappedKeyPrefix(id consent.RecordID, v uint32) []byte {
+func wrappedKeyPrefix(id RecordID, v uint32) []byte {
 	return binary.BigEndian.AppendUint32(append([]byte{sm.PrefixRecordKey}, id[:]...), v)
 }
 
-func wrappedKeyKey(id consent.RecordID, v uint32, p consent.Party) []byte {
+func wrappedKeyKey(id RecordID, v uint32, p consent.Party) []byte {
 	return append(wrappedKeyPrefix(id, v), p.Key()...)
 }
 
-func byPatientKey(p crypto.Address, id consent.RecordID) []byte {
+func byPatientKey(p crypto.Address, id RecordID) []byte {
 	return append(append([]byte{sm.PrefixRecordByPatient}, p[:]...), id[:]...)
 }
 
 func byHashKey(h [32]byte) []byte { return append([]byte{sm.PrefixRecordByHash}, h[:]...) }
 
 // GetRecord loads a record, or nil.
-func GetRecord(kv store.Reader, id consent.RecordID) *Record {
+func GetRecord(kv store.Reader, id RecordID) *Record {
 	b := kv.Get(recordKey(id))
 	if b == nil {
 		return nil
@@ -189,7 +193,7 @@ func GetRecord(kv store.Reader, id consent.RecordID) *Record {
 }
 
 // GetVersion loads a record version, or nil.
-func GetVersion(kv store.Reader, id consent.RecordID, v uint32) *Version {
+func GetVersion(kv store.Reader, id RecordID, v uint32) *Version {
 	b := kv.Get(versionKey(id, v))
 	if b == nil {
 		return nil
@@ -200,7 +204,7 @@ func GetVersion(kv store.Reader, id consent.RecordID, v uint32) *Version {
 }
 
 // GetKey returns the data key wrapped for a party, or nil.
-func GetKey(kv store.Reader, id consent.RecordID, v uint32, p consent.Party) *WrappedKey {
+func GetKey(kv store.Reader, id RecordID, v uint32, p consent.Party) *WrappedKey {
 	b := kv.Get(wrappedKeyKey(id, v, p))
 	if b == nil {
 		return nil
@@ -212,7 +216,7 @@ func GetKey(kv store.Reader, id consent.RecordID, v uint32, p consent.Party) *Wr
 }
 
 // Keys lists the wrapped keys of a version in party order.
-func Keys(kv store.Reader, id consent.RecordID, v uint32) []WrappedKey {
+func Keys(kv store.Reader, id RecordID, v uint32) []WrappedKey {
 	var out []WrappedKey
 	p := wrappedKeyPrefix(id, v)
 	kv.Iterate(p, store.PrefixEnd(p), func(_, val []byte) bool {
@@ -233,10 +237,10 @@ func ByPatient(kv store.Reader, patient crypto.Address) []*Record {
 	var out []*Record
 	p := append([]byte{sm.PrefixRecordByPatient}, patient[:]...)
 	kv.Iterate(p, store.PrefixEnd(p), func(k, _ []byte) bool {
-		if len(k) != len(p)+consent.RecordIDSize {
+		if len(k) != len(p)+recordid.Size {
 			return true
 		}
-		var id consent.RecordID
+		var id RecordID
 		copy(id[:], k[len(p):])
 		if rec := GetRecord(kv, id); rec != nil && rec.ID == id && rec.Patient == patient {
 			out = append(out, rec)
@@ -251,12 +255,12 @@ func ByPatient(kv store.Reader, patient crypto.Address) []*Record {
 // exactly the content hash h; otherwise nothing is found.
 func ByHash(kv store.Reader, h [32]byte) (*Record, *Version) {
 	b := kv.Get(byHashKey(h))
-	if len(b) != consent.RecordIDSize+4 {
+	if len(b) != recordid.Size+4 {
 		return nil, nil
 	}
-	var id consent.RecordID
+	var id RecordID
 	copy(id[:], b)
-	v := binary.BigEndian.Uint32(b[consent.RecordIDSize:])
+	v := binary.BigEndian.Uint32(b[recordid.Size:])
 	rec, ver := GetRecord(kv, id), GetVersion(kv, id, v)
 	if rec == nil || ver == nil || rec.ID != id || ver.Record != id || ver.Version != v || ver.ContentHash != h {
 		return nil, nil
