@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -78,6 +79,7 @@ func NewDevCmd(g *globals) *cobra.Command {
 	var lf listenFlags
 	var chainID string
 	var demo bool
+	var paramArgs []string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Create (when absent) and run a complete single-validator development network",
@@ -90,6 +92,10 @@ home, it continues the same chain. Ctrl-C stops it cleanly.`,
 			home := g.home
 			seed := false
 			if !config.Exists(home) {
+				params, err := parseGenesisParams(paramArgs)
+				if err != nil {
+					return err
+				}
 				seed = demo
 				base := config.Default()
 				// One validator needs no time for votes to travel: short
@@ -101,7 +107,7 @@ home, it continues the same chain. Ctrl-C stops it cleanly.`,
 					ChainID: chainID, Validators: 1, Homes: []string{home},
 					P2PBase: portOf(base.P2P.Listen, 26656), RPCBase: portOf(base.RPC.Listen, 26657),
 					APIBase: portOf(base.API.Listen, 8080), Host: hostOf(base.API.Listen),
-					Base: base, Light: true,
+					Base: base, Light: true, Params: params,
 				})
 				if err != nil {
 					return err
@@ -122,7 +128,33 @@ home, it continues the same chain. Ctrl-C stops it cleanly.`,
 	lf.add(cmd)
 	cmd.Flags().StringVar(&chainID, "chain-id", "medchain-dev", "chain id of a new development network")
 	cmd.Flags().BoolVar(&demo, "demo", true, "seed a new network with demo patients, consents and FHIR records")
+	cmd.Flags().StringArrayVar(&paramArgs, "param", nil, "a governance parameter of a new network's genesis, NAME=VALUE (repeatable; see GET /v1/params), e.g. accounts.max_self_registrations_per_block=100000 for load tests")
 	return cmd
+}
+
+// parseGenesisParams reads --param NAME=VALUE flags, each checked against
+// the parameters the state machine declares and their bounds.
+func parseGenesisParams(args []string) (map[string]uint64, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	_, reg := app.NewCore()
+	out := map[string]uint64{}
+	for _, a := range args {
+		name, val, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("--param %q: want NAME=VALUE", a)
+		}
+		v, err := strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--param %s: %q is not a non-negative integer", name, val)
+		}
+		if err := reg.Validate(name, v); err != nil {
+			return nil, fmt.Errorf("--param %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
 }
 
 func printDevAccounts(w io.Writer, home string, res *devnet.Result) {
