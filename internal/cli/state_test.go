@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"strings"
@@ -78,7 +79,12 @@ func stateHome(t *testing.T, edit func(kv store.KV)) string {
 	run("doctor", &records.MsgAdd{ID: consent.RecordID{1}, Patient: alice, ResourceType: "Observation", ContentHash: [32]byte{1}, Size: 1, Keys: keys})
 	run("doctor", &records.MsgAdd{ID: consent.RecordID{1}, Patient: alice, ResourceType: "Observation", ContentHash: [32]byte{2}, Size: 1, Keys: keys})
 	run("doctor", &consent.MsgOpenEmergency{Patient: alice, Reason: "life_threatening"})
-	run("gw", &audit.MsgLog{Events: []audit.Event{{Patient: alice, Accessor: a("doctor"), Record: consent.RecordID{1}, Version: 2, Time: now.Unix(), Served: true}}})
+	// An attributed event (x/audit): an id and the doctor's signed GET of
+	// the record's key.
+	rec := consent.RecordID{1}
+	proof := &audit.Proof{Kind: audit.ProofRequest, Target: "/v1/records/" + hex.EncodeToString(rec[:]) + "/key", Expires: now.Unix() + 60, Nonce: [audit.NonceSize]byte{1}}
+	copy(proof.Sig[:], k("doctor").Sign(audit.RequestSignBytes("state-check", proof.Target, proof.Expires, proof.Nonce)))
+	run("gw", &audit.MsgLog{Events: []audit.Event{{ID: [audit.IDSize]byte{1}, Patient: alice, Accessor: a("doctor"), Record: consent.RecordID{1}, Version: 2, Time: now.Unix(), Served: true, Proof: proof}}})
 	if _, _, err := tr.Commit(); err != nil {
 		t.Fatal(err)
 	}

@@ -61,11 +61,14 @@ time of block H (whose header is verified too), and anything the answer does
 not prove fails the check. A refusal is provable only when the record is
 erased or the reader unknown or inactive; a refusal for want of a consent
 cannot be proven (consent listings are index keys, outside the Merkle tree)
-and fails the check.
+and fails the check. The node answers this only to a signed request by the
+reader itself or the record's patient or guardian: it is signed with the
+--from key, else with the --reader key when it is in the keystore.
 
 Exits non-zero when the proof does not verify.`,
 		Example: `  medchain verify --account doctor1 --witness http://127.0.0.1:26667
   medchain verify --access 3f2a...e1 --reader doctor1 --witness http://127.0.0.1:26667
+  medchain verify --access 3f2a...e1 --reader mc1f...09 --from patient1 --witness http://127.0.0.1:26667
   medchain verify --node http://127.0.0.1:8081 --witness http://127.0.0.1:26657 --key 01ab... --height 40`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -246,9 +249,15 @@ func verifyAccess(ctx context.Context, g *globals, recordID, readerArg string, h
 	if err != nil {
 		return fmt.Errorf("--reader: %w", err)
 	}
+	// The access endpoint serves only the reader itself or the record's
+	// owner (a patient or guardian): the request is signed with --from, else
+	// with the reader's local key.
+	c, err := g.readClient(readerArg)
+	if err != nil {
+		return fmt.Errorf("--access: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c := g.client()
 	st, err := c.Status(ctx)
 	if err != nil {
 		return err

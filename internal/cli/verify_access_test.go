@@ -20,7 +20,8 @@ import (
 // TestVerifyAccess: `medchain verify --access` checks the node's access
 // answer end to end with a light client (here the node's own RPC as witness,
 // which it warns about); a refusal for want of a consent is reported as not
-// provable and exits non-zero.
+// provable and exits non-zero. The request is signed, as the reader (the
+// --reader key) or with --from.
 func TestVerifyAccess(t *testing.T) {
 	home := devNode(t)
 	cfg, err := config.Load(home)
@@ -41,7 +42,7 @@ func TestVerifyAccess(t *testing.T) {
 	if _, err := rand.Read(id[:]); err != nil {
 		t.Fatal(err)
 	}
-	holders, err := c.KeyHolders(ctx, patient.Address(), "Observation", id)
+	holders, err := c.As(patient, "").KeyHolders(ctx, patient.Address(), "Observation", id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +66,12 @@ func TestVerifyAccess(t *testing.T) {
 
 	wantContains(t, fails(t, "verify", "--access", rec, "--reader", "doctor2", "--witness", witness),
 		"access answer NOT verified", "cannot be proven")
+	// The answer is served only to a signed request by the reader or the
+	// record's owner: the patient may ask about doctor2, doctor1 may not.
+	wantContains(t, fails(t, "verify", "--access", rec, "--reader", "doctor2", "--from", "patient1", "--witness", witness),
+		"access answer NOT verified", "cannot be proven")
+	wantContains(t, fails(t, "verify", "--access", rec, "--reader", "doctor2", "--from", "doctor1", "--witness", witness),
+		"may ask only about its own access")
 	wantContains(t, fails(t, "verify", "--access", rec, "--witness", witness), "--access RECORD_ID and --reader ACCOUNT go together")
 	wantContains(t, fails(t, "verify", "--access", rec, "--account", "patient1", "--reader", "patient1", "--witness", witness), "exactly one of")
 }

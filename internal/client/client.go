@@ -179,6 +179,13 @@ func IsNotFound(err error) bool {
 	return errors.As(err, &e) && e.Status == http.StatusNotFound && e.Codespace != ""
 }
 
+// IsForbidden reports whether err is the node's refusal of a signed request
+// whose signer has no grounds for it (HTTP 403 with an error code).
+func IsForbidden(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusForbidden && e.Codespace != ""
+}
+
 // Sequence returns the sequence the account's next transaction must carry
 // (0 for an address without an account), counting its transactions still
 // waiting in the node's mempool: a command sent while an earlier one of the

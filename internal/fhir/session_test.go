@@ -9,6 +9,7 @@ import (
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/client"
+	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/session"
 )
 
@@ -142,4 +143,17 @@ func mustPub(t testing.TB, s string) crypto.PubKey {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestLoginWithARevokedConsent: a grantee whose consent was revoked can
+// still open a session; the client's signed listing of that patient's
+// records is refused, and the login skips the patient instead of failing.
+func TestLoginWithARevokedConsent(t *testing.T) {
+	owner := newPatient(t, "revoked-owner")
+	grantee := newPatient(t, "revoked-grantee")
+	id := grant(t, owner, consent.MsgGrant{Grantee: consent.Account(addr(t, grantee)), Actions: consent.ActRead, Types: []string{"Observation"}})
+	revoke(t, owner, id)
+	if tok := login(t, grantee, "patient/*.read"); !tok.Delegated {
+		t.Fatalf("token without a session: %+v", tok)
+	}
 }

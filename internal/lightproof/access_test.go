@@ -18,6 +18,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/lightproof"
+	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/store/merkle"
@@ -154,12 +155,18 @@ func (b backend) TxsBySigner(context.Context, string, int, int) ([]*api.TxResult
 	return nil, 0, errUnused
 }
 
-// access asks the API's access endpoint, with proofs.
+// access asks the API's access endpoint, with proofs, in a request signed
+// by the records' owner alice (the endpoint answers only the reader itself
+// or the patient's side).
 func (f *fixture) access(t *testing.T, id consent.RecordID, reader string) *api.AccessView {
 	t.Helper()
-	srv := api.New(backend{f}, api.Options{Registry: prometheus.NewRegistry(), Gatherer: prometheus.NewRegistry()})
+	srv := api.New(backend{f}, api.Options{ChainID: "test", Registry: prometheus.NewRegistry(), Gatherer: prometheus.NewRegistry()})
+	req := httptest.NewRequest(http.MethodGet, "/v1/records/"+hex.EncodeToString(id[:])+"/access?prove=true&reader="+addr(reader).String(), nil)
+	if err := reqsig.Sign(req, key("alice"), "test", time.Now(), time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
 	rr := httptest.NewRecorder()
-	srv.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "/v1/records/"+hex.EncodeToString(id[:])+"/access?prove=true&reader="+addr(reader).String(), nil))
+	srv.ServeHTTP(rr, req)
 	if rr.Code != http.StatusOK {
 		t.Fatalf("access: %d %s", rr.Code, rr.Body)
 	}

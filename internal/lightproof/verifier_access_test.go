@@ -45,7 +45,7 @@ func TestVerifyAccessWithLightClient(t *testing.T) {
 	if _, err := rand.Read(id[:]); err != nil {
 		t.Fatal(err)
 	}
-	holders, err := c.KeyHolders(ctx, patient.Address(), "Observation", id)
+	holders, err := c.As(patient, nw.chainID).KeyHolders(ctx, patient.Address(), "Observation", id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,9 @@ func TestVerifyAccessWithLightClient(t *testing.T) {
 	answer := func(reader string) *api.AccessView {
 		var a api.AccessView
 		path := fmt.Sprintf("/v1/records/%x/access?prove=true&reader=%s", id[:], nw.account(t, reader))
-		if err := c.Get(ctx, path, &a); err != nil {
+		// Signed by the record's patient: the endpoint answers only the
+		// reader itself or the patient's side.
+		if err := c.As(patient, nw.chainID).Get(ctx, path, &a); err != nil {
 			t.Fatal(err)
 		}
 		return &a
