@@ -40,7 +40,7 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 	patient := key.Address()
 	var recs []api.RecordView
 	err = testnet.Poll(ctx, 100*time.Millisecond, func() error {
-		recs, err = c.Records(ctx, patient)
+		recs, err = c.As(key, st.ChainID).Records(ctx, patient) // patient data: a signed read
 		if err != nil || len(recs) < 5 {
 			return fmt.Errorf("demo records of patient1: %d, %v", len(recs), err)
 		}
