@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -326,5 +327,33 @@ func TestTxLookupRedactsPatientData(t *testing.T) {
 				t.Fatalf("redacted %v, grantee named %v; want redacted %v", res.Redacted, named, tc.redacted)
 			}
 		})
+	}
+}
+
+// TestPatientGuardiansWithheld: an account is public, but a patient's
+// guardians are listed only to a read the patient or a guardian signs.
+func TestPatientGuardiansWithheld(t *testing.T) {
+	b := authState(t)
+	s := newAuthServer(t, b, RateLimit{})
+	alice := akey("alice").Address().String()
+	gina := akey("gina").Address().String()
+	for _, tt := range []struct {
+		signer string
+		show   bool
+	}{{"", false}, {"bob", false}, {"doctorA", false}, {"alice", true}, {"gina", true}} {
+		w := get(t, s, tt.signer, "/v1/accounts/"+alice)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%q: HTTP %d %s", tt.signer, w.Code, w.Body)
+		}
+		var v AccountView
+		if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		if tt.show && (v.GuardiansWithheld || !slices.Contains(v.Guardians, gina)) {
+			t.Errorf("%q: guardians %v withheld=%v, want gina listed", tt.signer, v.Guardians, v.GuardiansWithheld)
+		}
+		if !tt.show && (!v.GuardiansWithheld || len(v.Guardians) != 0) {
+			t.Errorf("%q: guardians %v withheld=%v, want them withheld", tt.signer, v.Guardians, v.GuardiansWithheld)
+		}
 	}
 }

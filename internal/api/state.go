@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
@@ -104,8 +105,11 @@ type AccountView struct {
 	Balance   uint64    `json:"balance"`
 	Created   time.Time `json:"created"`
 	Guardians []string  `json:"guardians,omitempty"`
-	Height    int64     `json:"height"`
-	Proof     *Proof    `json:"proof,omitempty"`
+	// GuardiansWithheld: a patient's guardians are listed only to a read
+	// the patient or a guardian signs.
+	GuardiansWithheld bool   `json:"guardians_withheld,omitempty"`
+	Height            int64  `json:"height"`
+	Proof             *Proof `json:"proof,omitempty"`
 
 	// NextSequence is the sequence the account's next transaction must
 	// carry: Sequence, or more while transactions of the account wait in
@@ -157,8 +161,23 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 			v.NextSequence = next
 		}
 	}
-	for _, g := range accounts.Guardians(snap, addr) {
-		v.Guardians = append(v.Guardians, g.String())
+	// Who looks after a patient is the patient's business: a patient's
+	// guardians are listed only to a read the patient or a guardian signs.
+	show := a.Kind != accounts.KindPatient
+	if !show && len(r.Header.Values(reqsig.HeaderSignature)) > 0 {
+		if !s.authorize(w, r, func(_ *http.Request, w who) error {
+			show = w.grounds(addr, groundOwner)
+			return nil
+		}) {
+			return
+		}
+	}
+	if show {
+		for _, g := range accounts.Guardians(snap, addr) {
+			v.Guardians = append(v.Guardians, g.String())
+		}
+	} else {
+		v.GuardiansWithheld = true
 	}
 	writeJSON(w, http.StatusOK, v)
 }

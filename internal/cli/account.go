@@ -75,7 +75,18 @@ header of the next block (as served by the same node) before printing.`,
 			if prove {
 				path += "?prove=true"
 			}
-			raw, err := g.fetch(ctx, path)
+			// Signed when the key is local (--from, else the account's
+			// own): a patient's guardians are shown only to the patient
+			// or a guardian.
+			var raw json.RawMessage
+			if _, kerr := g.keyInfo(args[0]); g.from != "" || kerr == nil {
+				raw, err = g.fetchSigned(ctx, args[0], path)
+			}
+			if raw == nil && (err == nil || client.IsForbidden(err)) {
+				// No local key, or one the chain no longer takes (a
+				// rotated key): the public view, guardians withheld.
+				raw, err = g.fetch(ctx, path)
+			}
 			if client.IsNotFound(err) {
 				return fmt.Errorf("account %s does not exist on the chain", addr)
 			}
@@ -124,6 +135,9 @@ func printAccount(g *globals, a *api.AccountView, provenAt int64) {
 			head = "guardians:"
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", head, label(names, gd))
+	}
+	if a.GuardiansWithheld {
+		fmt.Fprintf(tw, "guardians:\twithheld (shown to the patient or a guardian: --from)\n")
 	}
 	fmt.Fprintf(tw, "as of height:\t%d\n", a.Height)
 	if provenAt > 0 {

@@ -170,6 +170,7 @@ func replayLine(log []byte) string {
 type loggedTx struct {
 	res      *api.TxResult
 	patient  crypto.Address  // the signer, a patient
+	key      *crypto.PrivKey // the patient's key: a patient's guardians are shown to a read the patient signs
 	guardian *crypto.Address // set for set_guardian
 }
 
@@ -244,14 +245,14 @@ func streamTxs(ctx context.Context, c *client.Client, log *txLog) {
 			continue
 		}
 		addr := key.Address()
-		log.add(loggedTx{res: res, patient: addr})
+		log.add(loggedTx{res: res, patient: addr, key: key})
 		if prev != nil {
 			res, err := c.Send(opCtx, key, &accounts.MsgSetGuardian{Guardian: *prev})
 			if err == nil {
 				err = committedOK(res)
 			}
 			if err == nil {
-				log.add(loggedTx{res: res, patient: addr, guardian: prev})
+				log.add(loggedTx{res: res, patient: addr, key: key, guardian: prev})
 			} else {
 				noteFailure(log, err)
 			}
@@ -286,7 +287,7 @@ func checkCommitted(ctx context.Context, n *testnet.Node, txs []loggedTx) error 
 			errs = append(errs, err)
 			continue
 		}
-		a, err := n.Client().Account(ctx, tx.patient)
+		a, err := n.Client().As(tx.key, "").Account(ctx, tx.patient)
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: account %s: %w", n.Name, tx.patient, err))
