@@ -300,8 +300,10 @@ func orgEmergencyGuard(r *http.Request, w who) error {
 	return forbidden("%s is not an admin of organization %q or of a regulator", w.acct.Address, r.PathValue("id"))
 }
 
-// patientAccountPath reports whether the {address} of r is a patient
-// account in the latest state: its transaction list is patient data.
+// patientAccountPath reports whether the {address} of r may hold patient
+// data: a patient account, or an address with no account (the transaction
+// index lists a session's or a rotated key's transactions under the key's
+// own address, not the account's), whose list then needs a signature.
 func (s *Server) patientAccountPath(r *http.Request) bool {
 	a, err := crypto.ParseAddress(r.PathValue("address"))
 	if err != nil {
@@ -312,7 +314,7 @@ func (s *Server) patientAccountPath(r *http.Request) bool {
 		return true // fail closed
 	}
 	acct := accounts.GetAccount(latest, a)
-	return acct != nil && acct.Kind == accounts.KindPatient
+	return acct == nil || acct.Kind == accounts.KindPatient
 }
 
 // patientKeyGuard and patientKey protect /v1/proof: a proof of a key that
@@ -363,7 +365,7 @@ func patientOfKey(kv store.Reader, key []byte) (crypto.Address, bool) {
 	switch key[0] {
 	case sm.PrefixGuardian, sm.PrefixAudit:
 		return addrAt()
-	case sm.PrefixRecord, sm.PrefixRecordVersion, sm.PrefixRecordKey:
+	case sm.PrefixRecord, sm.PrefixRecordVersion, sm.PrefixRecordKey, sm.PrefixSessionDataKey:
 		var id consent.RecordID
 		if len(body) < len(id) {
 			return none, false

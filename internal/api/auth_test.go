@@ -14,14 +14,17 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
+	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/params"
+	"github.com/medchain/medchain/x/records"
 )
 
 const authChain = "medchain-auth-test"
@@ -355,5 +358,36 @@ func TestPatientGuardiansWithheld(t *testing.T) {
 		if !tt.show && (!v.GuardiansWithheld || len(v.Guardians) != 0) {
 			t.Errorf("%q: guardians %v withheld=%v, want them withheld", tt.signer, v.Guardians, v.GuardiansWithheld)
 		}
+	}
+}
+
+// TestSessionDataKeyProofNamesThePatient: a key wrapped for a session (0x35)
+// is a record's data like its other wrapped keys: its proof is a signed read.
+func TestSessionDataKeyProofNamesThePatient(t *testing.T) {
+	kv := store.NewMemory()
+	id := records.RecordID{1}
+	alice := akey("alice").Address()
+	kv.Set(records.RecordKey(id), codec.Marshal(&records.Record{ID: id, Patient: alice, Type: "Observation", Version: 1}))
+	key := append([]byte{sm.PrefixSessionDataKey}, id[:]...)
+	key = append(key, 0, 0, 0, 1)
+	key = append(key, make([]byte, crypto.PubKeySize)...)
+	if p, named := patientOfKey(kv, key); !named || p != alice {
+		t.Fatalf("patientOfKey(session data key) = %s, %v; want alice's", p, named)
+	}
+}
+
+// TestKeyAddressTxsNeedSignature: the transaction list of an address with
+// no account (a session's or a rotated key's own address, under which the
+// index lists its transactions) is not public.
+func TestKeyAddressTxsNeedSignature(t *testing.T) {
+	b := authState(t)
+	s := newAuthServer(t, b, RateLimit{})
+	keyAddr := akey("a-session-key").Address().String()
+	if w := get(t, s, "", "/v1/accounts/"+keyAddr+"/txs"); w.Code != http.StatusUnauthorized {
+		t.Fatalf("unsigned list of a key address: HTTP %d %s, want 401", w.Code, w.Body)
+	}
+	org := akey("adminA").Address().String()
+	if w := get(t, s, "", "/v1/accounts/"+org+"/txs"); w.Code != http.StatusOK {
+		t.Fatalf("unsigned list of a member account: HTTP %d %s, want 200", w.Code, w.Body)
 	}
 }

@@ -274,6 +274,12 @@ func RequestProof(r *http.Request) (*audit.Proof, error) {
 	if err := hexInto(p.Sig[:], r.Header.Get(reqsig.HeaderSignature)); err != nil {
 		return nil, fmt.Errorf("audit: request signature: %w", err)
 	}
+	// The signing key goes with the proof: the chain checks that it signs
+	// for the accessor (a current, rotated or session key).
+	p.Key = make([]byte, crypto.PubKeySize)
+	if err := hexInto(p.Key, r.Header.Get(reqsig.HeaderSigner)); err != nil {
+		return nil, fmt.Errorf("audit: request signer: %w", err)
+	}
 	return p, nil
 }
 

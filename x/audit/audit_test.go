@@ -23,6 +23,7 @@ import (
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/session"
 )
 
 func key(name string) *crypto.PrivKey { return smtest.Key("audit-test", name) }
@@ -661,5 +662,94 @@ func TestDecodeRejectsWideValues(t *testing.T) {
 	wide := slices.Concat(ok[:at], []byte{0x81, 0x80, 0x80, 0x80, 0x10}, ok[at+1:])
 	if m, err := route.Decode(wide); !errors.Is(err, sm.ErrTxDecode) {
 		t.Fatalf("version 1<<32+1 decoded: %+v, %v", m, err)
+	}
+}
+
+// TestSessionProofHonoursTheSession: a token signed by an on-chain session
+// key backs only reads within the session's limits, made before it ended.
+func TestSessionProofHonoursTheSession(t *testing.T) {
+	now := blockTime.Unix()
+	sk := key("doctorA-session")
+	pub := sk.PubKey()
+	proof := func() *audit.Proof {
+		p := &audit.Proof{Kind: audit.ProofSession, Org: orgA, Challenge: [32]byte{9}, Scope: "user/*.read", Expires: now + 3600, Session: pub[:]}
+		copy(p.Sig[:], sk.Sign(audit.SessionSignBytes(chainID, p, addr(doctorA))))
+		return p
+	}
+	tests := []struct {
+		name    string
+		types   []string
+		expires int64
+		revoked int64
+		ok      bool
+	}{
+		{"within the limits", []string{"Observation"}, now + 3600, 0, true},
+		{"a record type outside the limits", []string{"Condition"}, now + 3600, 0, false},
+		{"after the session was revoked", []string{"Observation"}, now + 3600, now - 10, false},
+		{"after the session expired", []string{"Observation"}, now, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			accounts.BindKey(e.kv, pub, accounts.BoundSession, addr(doctorA))
+			session.Put(e.kv, &session.Session{PubKey: pub, EncKey: sk.EncKey(), Account: addr(doctorA), Created: now - 100, Revoked: tt.revoked,
+				Limits: session.Limits{ResourceTypes: tt.types, Purpose: "treatment", Expires: tt.expires}})
+			ev := served(alice, doctorA, now)
+			ev.Proof = proof()
+			e.ok(gwA, &audit.MsgLog{Events: []audit.Event{ev}})
+			got := rejections(e.events.List())
+			if tt.ok && len(got) != 0 {
+				t.Fatalf("refused: %v", got)
+			}
+			if !tt.ok && (len(got) != 1 || got[0] != code(audit.ErrNotAttributable)) {
+				t.Fatalf("rejections %v, want %s", got, code(audit.ErrNotAttributable))
+			}
+		})
+	}
+}
+
+// TestRequestProofSignedByAnotherKeyOfTheAccessor: a signed request names
+// its key; the chain takes a session key of the accessor (within the
+// session), a key the accessor rotated away from, and no one else's key.
+func TestRequestProofSignedByAnotherKeyOfTheAccessor(t *testing.T) {
+	now := blockTime.Unix()
+	sk := key("doctorA-session-2")
+	spub := sk.PubKey()
+	stranger := key("stranger")
+	rec := recOf(alice)
+	request := func(k *crypto.PrivKey) *audit.Proof {
+		pub := k.PubKey()
+		p := &audit.Proof{Kind: audit.ProofRequest, Target: "/v1/records/" + hex.EncodeToString(rec[:]) + "/key", Expires: now + 60, Nonce: fresh(), Key: pub[:]}
+		copy(p.Sig[:], k.Sign(audit.RequestSignBytes(chainID, p.Target, p.Expires, p.Nonce)))
+		return p
+	}
+	tests := []struct {
+		name  string
+		types []string
+		k     *crypto.PrivKey
+		ok    bool
+	}{
+		{"the account's own key, named", nil, key(doctorA), true},
+		{"a session key within its limits", []string{"Observation"}, sk, true},
+		{"a session key outside its limits", []string{"Condition"}, sk, false},
+		{"a key of no one", nil, stranger, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			accounts.BindKey(e.kv, spub, accounts.BoundSession, addr(doctorA))
+			session.Put(e.kv, &session.Session{PubKey: spub, EncKey: sk.EncKey(), Account: addr(doctorA), Created: now - 100,
+				Limits: session.Limits{ResourceTypes: tt.types, Purpose: "treatment", Expires: now + 3600}})
+			ev := served(alice, doctorA, now)
+			ev.Proof = request(tt.k)
+			e.ok(gwA, &audit.MsgLog{Events: []audit.Event{ev}})
+			got := rejections(e.events.List())
+			if tt.ok && len(got) != 0 {
+				t.Fatalf("refused: %v", got)
+			}
+			if !tt.ok && (len(got) != 1 || got[0] != code(audit.ErrNotAttributable)) {
+				t.Fatalf("rejections %v, want %s", got, code(audit.ErrNotAttributable))
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/session"
 )
 
 // Proof kinds: what the accessor signed that asked for the access.
@@ -65,9 +66,13 @@ type Proof struct {
 	Sig     [crypto.SignatureSize]byte
 
 	// ProofRequest: the request target as signed (path and query) and the
-	// nonce. The method is GET and the body empty.
+	// nonce. The method is GET and the body empty. Key is the key that
+	// signed it when it is not the accessor's current account key: a
+	// session key of the accessor, or a key the accessor has since rotated
+	// away from (empty: the current key).
 	Target string
 	Nonce  [NonceSize]byte
+	Key    []byte
 
 	// ProofSession: the token grant's fields besides chain id, address and
 	// expiry (the chain supplies those).
@@ -91,6 +96,7 @@ func (p *Proof) Encode(w *codec.Writer) {
 	case ProofRequest:
 		w.String(p.Target)
 		w.Fixed(p.Nonce[:])
+		w.Blob(p.Key)
 	case ProofSession:
 		w.String(p.Org)
 		w.Fixed(p.Challenge[:])
@@ -111,6 +117,10 @@ func readProof(r *codec.Reader) Proof {
 		p.Kind = ProofRequest
 		p.Target = r.String("proof.target", MaxTargetLen)
 		r.Into("proof.nonce", p.Nonce[:])
+		p.Key = r.Blob("proof.key", crypto.PubKeySize)
+		if len(p.Key) == 0 {
+			p.Key = nil
+		}
 	case uint64(ProofSession):
 		p.Kind = ProofSession
 		p.Org = r.String("proof.org", MaxOrgLen)
@@ -141,6 +151,9 @@ func (p *Proof) ValidateBasic() error {
 	case ProofRequest:
 		if p.Target == "" {
 			return fmt.Errorf("request proof without a target")
+		}
+		if len(p.Key) != 0 && len(p.Key) != crypto.PubKeySize {
+			return fmt.Errorf("request proof: signing key of %d bytes", len(p.Key))
 		}
 	case ProofSession:
 		if p.Org == "" || p.Scope == "" {
@@ -186,19 +199,31 @@ func SessionSignBytes(chainID string, p *Proof, accessor crypto.Address) []byte 
 	return w.Bytes()
 }
 
-// SignerKey is the key whose signature the proof carries: the session key
-// it names, which must be bound to the accessor as a session key
-// (x/session, through accounts.BoundKey), or else the accessor's account
-// key.
+// SignerKey is the key whose signature the proof carries, which must be
+// one the accessor signs with: its account key; for a request, the key it
+// names when that is a key the accessor has rotated away from (its
+// original key, or one a rotation bound) or a session key of the
+// accessor; for a token, the session key it names. A session's limits and
+// end are checked against the event by covers.
 func (p *Proof) SignerKey(kv store.Reader, accessor *accounts.Account) (crypto.PubKey, error) {
-	if p.Kind != ProofSession || len(p.Session) == 0 {
+	var named []byte
+	switch p.Kind {
+	case ProofRequest:
+		named = p.Key
+	case ProofSession:
+		named = p.Session
+	}
+	if len(named) == 0 {
 		return accessor.PubKey, nil
 	}
 	var pub crypto.PubKey
-	copy(pub[:], p.Session)
+	copy(pub[:], named)
+	if pub == accessor.PubKey || pub.Address() == accessor.Address {
+		return pub, nil
+	}
 	kind, addr, ok := accounts.BoundKey(kv, pub)
-	if !ok || kind != accounts.BoundSession || addr != accessor.Address {
-		return pub, fmt.Errorf("session key %s is not a session of %s", pub, accessor.Address)
+	if !ok || addr != accessor.Address || (kind == accounts.BoundRotated && p.Kind != ProofRequest) {
+		return pub, fmt.Errorf("key %s does not sign for %s", pub, accessor.Address)
 	}
 	return pub, nil
 }
@@ -220,6 +245,9 @@ func (p *Proof) covers(kv store.Reader, e *Event, org string) error {
 		if e.Time > p.Expires || e.Time < p.Expires-MaxRequestTTL {
 			return fmt.Errorf("access at %d outside its request's validity (expires %d)", e.Time, p.Expires)
 		}
+		if err := sessionCovers(kv, p.Key, e); err != nil {
+			return err
+		}
 		return requestNames(kv, p.Target, e.Record, e.Version)
 	case ProofSession:
 		if p.Org != org {
@@ -228,9 +256,37 @@ func (p *Proof) covers(kv store.Reader, e *Event, org string) error {
 		if e.Time > p.Expires || e.Time < p.Expires-MaxSessionTTL {
 			return fmt.Errorf("access at %d outside its session (expires %d)", e.Time, p.Expires)
 		}
-		return nil
+		return sessionCovers(kv, p.Session, e)
 	}
 	return fmt.Errorf("proof kind %d", p.Kind)
+}
+
+// sessionCovers checks an access made with key, when key is an on-chain
+// session key (x/session), against the session: the event's record is
+// within its limits, and the access happened before the session ended
+// (expiry, revocation). Any other key (none, an account key) passes: it has
+// no such limits.
+func sessionCovers(kv store.Reader, key []byte, e *Event) error {
+	if len(key) == 0 {
+		return nil
+	}
+	var pub crypto.PubKey
+	copy(pub[:], key)
+	if kind, _, ok := accounts.BoundKey(kv, pub); !ok || kind != accounts.BoundSession {
+		return nil
+	}
+	s := session.Get(kv, pub)
+	if s == nil {
+		return fmt.Errorf("no session %s", pub)
+	}
+	if e.Time >= s.Limits.Expires || (s.Revoked != 0 && e.Time >= s.Revoked) {
+		return fmt.Errorf("access at %d after session %s ended", e.Time, pub)
+	}
+	rec := records.GetRecord(kv, e.Record)
+	if rec == nil || !s.Limits.Covers(rec.ID, rec.Type) {
+		return fmt.Errorf("record %x is outside session %s's limits", e.Record, pub)
+	}
+	return nil
 }
 
 // requestNames checks that a signed GET asked for this record version: its
