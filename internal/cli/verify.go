@@ -154,18 +154,7 @@ Exits non-zero when the proof does not verify.`,
 			} else {
 				fmt.Fprintf(tw, "exists:\tno (absence proven)\n")
 			}
-			fmt.Fprintf(tw, "header:\tblock %d, hash %X\n", res.HeaderHeight, res.HeaderHash)
-			fmt.Fprintf(tw, "app hash:\t%X\n", res.AppHash)
-			how := "given with --trust-height/--trust-hash"
-			if tofu {
-				how = "trusted on first use of the witness"
-			}
-			fmt.Fprintf(tw, "trust root:\tblock %d, hash %X (%s)\n", used.Height, used.Hash, how)
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(g.env.Stdout, "verified against a light-client header from %s\n", res.Witness)
-			return err
+			return printVerified(g, tw, res, v, "verified against a light-client header from")
 		},
 	}
 	fl := cmd.Flags()
@@ -309,6 +298,13 @@ func verifyAccess(ctx context.Context, g *globals, recordID, readerArg string, h
 	}
 	fmt.Fprintf(tw, "grounds:\t%d proven keys\n", check.Grounds)
 	fmt.Fprintf(tw, "height:\t%d, judged at %s (served by %s)\n", answer.Height, answer.BlockTime.UTC().Format(time.RFC3339), g.node)
+	return printVerified(g, tw, res, v, "access answer verified against light-client headers from")
+}
+
+// printVerified ends a verify report: the header and app hash checked, the
+// trust root they rest on, and the witness the headers came from.
+func printVerified(g *globals, tw *tabwriter.Writer, res *lightproof.Result, v *lightproof.Verifier, what string) error {
+	used, tofu := v.Root()
 	fmt.Fprintf(tw, "header:\tblock %d, hash %X\n", res.HeaderHeight, res.HeaderHash)
 	fmt.Fprintf(tw, "app hash:\t%X\n", res.AppHash)
 	how := "given with --trust-height/--trust-hash"
@@ -319,7 +315,7 @@ func verifyAccess(ctx context.Context, g *globals, recordID, readerArg string, h
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(g.env.Stdout, "access answer verified against light-client headers from %s\n", res.Witness)
+	_, err := fmt.Fprintf(g.env.Stdout, "%s %s\n", what, res.Witness)
 	return err
 }
 
