@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -626,24 +625,7 @@ func FuzzDecode(f *testing.F) {
 			Proof: &audit.Proof{Kind: audit.ProofSession, Org: orgA, Scope: "user/*.read", Expires: now, Digest: make([]byte, 32)}},
 	}}))
 	routes := (audit.Module{}).Routes()
-	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, rt := range routes {
-			msg, err := rt.Decode(b)
-			if err != nil {
-				if !errors.Is(err, sm.ErrTxDecode) {
-					t.Fatalf("%s: decode error %v is not ErrTxDecode", rt.Type, err)
-				}
-				continue
-			}
-			if msg.Type() != rt.Type {
-				t.Fatalf("route %s decoded a %s", rt.Type, msg.Type())
-			}
-			if got := codec.Marshal(msg); !bytes.Equal(got, b) {
-				t.Fatalf("%s: not canonical: %x re-encodes to %x", rt.Type, b, got)
-			}
-			_ = msg.ValidateBasic()
-		}
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { smtest.FuzzRoutes(t, routes, b) })
 }
 
 // TestDecodeRejectsWideValues: an event's version is a uint32.
