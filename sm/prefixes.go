@@ -16,6 +16,7 @@ const (
 	PrefixOrgMember   byte = 0x04 // accounts: org id ‖ 0x00 ‖ address → role
 	PrefixFeePool     byte = 0x05 // accounts: collected fees (one key)
 	PrefixSigningKey  byte = 0x06 // accounts: Ed25519 public key → kind ‖ address (rotated and session keys)
+	PrefixPool        byte = 0x07 // bank: module pool address → balance (8 bytes)
 	PrefixSelfRegs    byte = 0x0F // accounts: height (8 bytes) ‖ self-registrations in that block (4 bytes) (one key)
 	PrefixParam       byte = 0x10 // params: name → uint
 	PrefixProposal    byte = 0x11 // gov: id (8 bytes, big-endian) → Proposal
@@ -45,6 +46,16 @@ const (
 	PrefixAuditProof      byte = 0x44 // audit: proof hash (32 bytes) → Proof
 
 	PrefixSession byte = 0x50 // session: session public key → Session
+
+	// Ranges reserved for modules being built; each module declares its
+	// prefixes inside its range (index keys: the proven prefix | 0x80).
+	//   0x08–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
+	//   0x36–0x3F                         patient links (hospital integration)
+	//   0x45–0x4F                         trials
+	//   0x51–0x5F                         supply chain
+	//   0x68–0x6F                         telemedicine escrow
+	//   0x70–0x77                         paid research data use
+	//   0x78–0x7E                         policies (CEL conditions and automations)
 	// PrefixIndexDigest is reserved for the state tree: the one key 0x7F
 	// (store.IndexDigestKey) holds the chained digest of every block's index
 	// writes, so that the app hash covers index keys. No module writes
