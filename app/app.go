@@ -13,6 +13,7 @@ import (
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
@@ -296,7 +297,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if chainID == "" {
 		return nil, errors.New("finalize block: chain id unknown")
 	}
-	res := a.core.DeliverBlock(a.tree, exec.BlockContext{ChainID: chainID, Height: req.Height, Time: req.Time}, req.Txs, blockVerifier{a.mempool.verified})
+	res := a.core.DeliverBlock(a.tree, exec.BlockContext{ChainID: chainID, Height: req.Height, Time: req.Time, Info: blockInfo(req)}, req.Txs, blockVerifier{a.mempool.verified})
 	bs := &blockState{time: req.Time, results: res.Txs}
 	txResults := make([]*abci.ExecTxResult, len(req.Txs))
 	for i, o := range res.Outer {
@@ -326,9 +327,37 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	return &abci.ResponseFinalizeBlock{
 		TxResults:        txResults,
 		ValidatorUpdates: updates,
-		Events:           toABCIEvents(nil), // no block-level events
+		Events:           toABCIEvents(res.Events),
 		AppHash:          res.AppHash,
 	}, nil
+}
+
+// blockInfo translates what CometBFT says about a block besides its
+// transactions.
+func blockInfo(req *abci.RequestFinalizeBlock) sm.BlockInfo {
+	var info sm.BlockInfo
+	copy(info.Proposer[:], req.ProposerAddress)
+	for _, v := range req.DecidedLastCommit.Votes {
+		var vi sm.VoteInfo
+		copy(vi.Validator[:], v.Validator.Address)
+		vi.Power = v.Validator.Power
+		vi.Signed = v.BlockIdFlag == cmtproto.BlockIDFlagCommit
+		info.LastCommit = append(info.LastCommit, vi)
+	}
+	for _, m := range req.Misbehavior {
+		mb := sm.Misbehavior{Power: m.Validator.Power, Height: m.Height, Time: m.Time, TotalPower: m.TotalVotingPower}
+		switch m.Type {
+		case abci.MisbehaviorType_DUPLICATE_VOTE:
+			mb.Kind = sm.MisbehaviorDuplicateVote
+		case abci.MisbehaviorType_LIGHT_CLIENT_ATTACK:
+			mb.Kind = sm.MisbehaviorLightClientAttack
+		default:
+			continue
+		}
+		copy(mb.Validator[:], m.Validator.Address)
+		info.Misbehavior = append(info.Misbehavior, mb)
+	}
+	return info
 }
 
 func toABCIEvents(evs []sm.Event) []abci.Event {

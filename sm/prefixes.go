@@ -17,6 +17,7 @@ const (
 	PrefixFeePool     byte = 0x05 // accounts: collected fees (one key)
 	PrefixSigningKey  byte = 0x06 // accounts: Ed25519 public key → kind ‖ address (rotated and session keys)
 	PrefixPool        byte = 0x07 // bank: module pool address → balance (8 bytes)
+	PrefixSupply      byte = 0x08 // bank: total supply (one key)
 	PrefixSelfRegs    byte = 0x0F // accounts: height (8 bytes) ‖ self-registrations in that block (4 bytes) (one key)
 	PrefixParam       byte = 0x10 // params: name → uint
 	PrefixProposal    byte = 0x11 // gov: id (8 bytes, big-endian) → Proposal
@@ -49,7 +50,7 @@ const (
 
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
-	//   0x08–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
+	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
 	//   0x36–0x3F                         patient links (hospital integration)
 	//   0x45–0x4F                         trials
 	//   0x51–0x5F                         supply chain

@@ -80,6 +80,9 @@ type BlockResult struct {
 	Txs   []TxResult
 	// Valset are the validator changes of the block, the last per key.
 	Valset []sm.ValidatorUpdate
+	// Events are the block's own events: those of the modules' BeginBlock
+	// and EndBlock hooks, in that order.
+	Events []sm.Event
 	// AppHash is the state's root after the block.
 	AppHash []byte
 }
@@ -134,9 +137,23 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 	valset := &sm.ValidatorUpdates{}
 	ctx := sm.Context{ChainID: blk.ChainID, Height: blk.Height, Time: blk.Time, Store: block, Valset: valset}
 	res := BlockResult{Outer: outer, Txs: make([]TxResult, len(flat))}
+	blockEvents := &sm.Events{}
+	hookCtx := ctx
+	hookCtx.Events = blockEvents
+	for _, m := range c.router.Modules() {
+		if h, ok := m.(sm.BeginBlocker); ok {
+			h.BeginBlock(hookCtx, blk.Info)
+		}
+	}
 	for i := range flat {
 		res.Txs[i] = c.deliverTx(ctx, &flat[i], i)
 	}
+	for _, m := range c.router.Modules() {
+		if h, ok := m.(sm.EndBlocker); ok {
+			h.EndBlock(hookCtx)
+		}
+	}
+	res.Events = blockEvents.List()
 	block.Write()
 	res.Valset = valset.List() // the end of the block
 	res.AppHash = state.WorkingHash()

@@ -39,6 +39,10 @@ type BlockContext struct {
 	ChainID string
 	Height  int64
 	Time    time.Time
+	// Info is what consensus says about the block besides its transactions
+	// (proposer, last commit's votes, evidence), for the modules' block
+	// hooks.
+	Info sm.BlockInfo
 }
 
 // Genesis is the app state of a genesis document: one entry per module.

@@ -132,3 +132,48 @@ func credit(kv store.KV, a crypto.Address, amount uint64) error {
 	setPool(kv, a, bal+amount)
 	return nil
 }
+
+var supplyKey = []byte{sm.PrefixSupply}
+
+// Supply returns the tokens in existence: the genesis supply, plus what was
+// minted, less what was burned.
+func Supply(kv store.Reader) uint64 {
+	if b := kv.Get(supplyKey); len(b) == 8 {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+// SetSupply records the supply; only genesis calls it, with the sum of the
+// genesis balances.
+func SetSupply(kv store.KV, total uint64) {
+	kv.Set(supplyKey, binary.BigEndian.AppendUint64(nil, total))
+}
+
+// Mint creates amount new tokens in an account or pool (block rewards).
+func Mint(kv store.KV, to crypto.Address, amount uint64) error {
+	if amount == 0 {
+		return sm.Wrapf(ErrAmount, "amount must be positive")
+	}
+	s := Supply(kv)
+	if s+amount < s {
+		return sm.Wrapf(ErrOverflow, "supply %d + %d", s, amount)
+	}
+	if err := credit(kv, to, amount); err != nil {
+		return err
+	}
+	SetSupply(kv, s+amount)
+	return nil
+}
+
+// Burn destroys amount tokens of an account or pool (slashing).
+func Burn(kv store.KV, from crypto.Address, amount uint64) error {
+	if amount == 0 {
+		return sm.Wrapf(ErrAmount, "amount must be positive")
+	}
+	if err := debit(kv, from, amount); err != nil {
+		return err
+	}
+	SetSupply(kv, Supply(kv)-amount)
+	return nil
+}

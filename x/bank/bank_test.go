@@ -42,3 +42,24 @@ func TestSendConservesAndRefuses(t *testing.T) {
 		t.Fatal("an emptied pool keeps its key")
 	}
 }
+
+func TestMintAndBurnMoveTheSupply(t *testing.T) {
+	kv := store.NewMemory()
+	var a crypto.Address
+	a[0] = 1
+	accounts.PutAccount(kv, &accounts.Account{Address: a, Kind: accounts.KindPatient, Active: true, Balance: 10})
+	bank.SetSupply(kv, 10)
+	pool := bank.ModuleAddress("mint", "provision")
+	if err := bank.Mint(kv, pool, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := bank.Burn(kv, a, 11); !errors.Is(err, bank.ErrFunds) {
+		t.Fatalf("burn beyond balance: %v", err)
+	}
+	if err := bank.Burn(kv, a, 4); err != nil {
+		t.Fatal(err)
+	}
+	if s := bank.Supply(kv); s != 11 || s != bank.Balance(kv, a)+bank.PoolBalance(kv, pool) {
+		t.Fatalf("supply %d, balances %d + %d", s, bank.Balance(kv, a), bank.PoolBalance(kv, pool))
+	}
+}
