@@ -13,7 +13,7 @@ import (
 // hookModule records the block hooks it sees, in state and as events.
 type hookModule struct{ name string }
 
-func (m hookModule) Name() string        { return m.name }
+func (m hookModule) Name() string       { return m.name }
 func (m hookModule) Routes() []sm.Route { return nil }
 
 func (m hookModule) BeginBlock(ctx sm.Context, info sm.BlockInfo) {
