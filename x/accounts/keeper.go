@@ -194,3 +194,14 @@ func ChargeFee(kv store.KV, a *Account, fee uint64) error {
 	kv.Set(feePoolKey, binary.BigEndian.AppendUint64(nil, FeePool(kv)+fee))
 	return nil
 }
+
+// TakeFeePool empties the fee pool and returns what it held: the caller
+// (distribution) must credit exactly that amount elsewhere in the same
+// block, or tokens vanish from the supply invariant.
+func TakeFeePool(kv store.KV) uint64 {
+	fees := FeePool(kv)
+	if fees != 0 {
+		kv.Delete(feePoolKey)
+	}
+	return fees
+}

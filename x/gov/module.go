@@ -72,6 +72,14 @@ func decodeVote(b []byte) (sm.Msg, error) {
 // Module plugs governance into the state machine.
 type Module struct {
 	Params *params.Registry
+	// Active, when set, reports whether an approved validator may hold
+	// power now (x/staking: it is not jailed). Removals that would leave no
+	// active validator are refused, so that CometBFT's set never empties.
+	Active func(kv store.Reader, pub crypto.PubKey) bool
+}
+
+func (m *Module) active(kv store.Reader, v *Validator) bool {
+	return m.Active == nil || m.Active(kv, v.PubKey)
 }
 
 var _ sm.Module = (*Module)(nil)
@@ -256,14 +264,16 @@ func (m *Module) execute(ctx sm.Context, a Action) error {
 		if len(accounts.ActiveOrgs(ctx.Store)) <= 1 {
 			return ErrLastMember
 		}
-		vals := Validators(ctx.Store)
 		var removed []*Validator
-		for _, v := range vals {
+		remaining := 0
+		for _, v := range Validators(ctx.Store) {
 			if v.Org == o.ID {
 				removed = append(removed, v)
+			} else if m.active(ctx.Store, v) {
+				remaining++
 			}
 		}
-		if len(removed) == len(vals) {
+		if remaining == 0 {
 			return sm.Wrapf(ErrLastValidator, "removing %s would leave no validator", o.ID)
 		}
 		for _, v := range removed {
@@ -291,7 +301,13 @@ func (m *Module) execute(ctx sm.Context, a Action) error {
 		if GetValidator(ctx.Store, a.Validator) == nil {
 			return sm.Wrapf(ErrNoValidator, "%s", a.Validator)
 		}
-		if len(Validators(ctx.Store)) <= 1 {
+		remaining := 0
+		for _, v := range Validators(ctx.Store) {
+			if v.PubKey != a.Validator && m.active(ctx.Store, v) {
+				remaining++
+			}
+		}
+		if remaining == 0 {
 			return ErrLastValidator
 		}
 		ctx.Store.Delete(validatorKey(a.Validator))
