@@ -156,7 +156,7 @@ func putDelegation(kv store.KV, val crypto.PubKey, del crypto.Address, d *Delega
 		return
 	}
 	kv.Set(delegationKey(val, del), codec.Marshal(d))
-	kv.Set(delegatorIndexKey(del, val), nil)
+	kv.Set(delegatorIndexKey(del, val), []byte{1})
 }
 
 // DelegationsOf lists the validators an account delegates to (or has
@@ -351,8 +351,8 @@ func beUint(b []byte) uint64 {
 
 func putUnbonding(kv store.KV, u *Unbonding) {
 	kv.Set(unbondingKey(u.Completion, u.Seq), codec.Marshal(u))
-	kv.Set(unbondingByValidatorKey(u.Validator, u.Completion, u.Seq), nil)
-	kv.Set(unbondingByDelegatorKey(u.Delegator, u.Completion, u.Seq), nil)
+	kv.Set(unbondingByValidatorKey(u.Validator, u.Completion, u.Seq), []byte{1})
+	kv.Set(unbondingByDelegatorKey(u.Delegator, u.Completion, u.Seq), []byte{1})
 }
 
 func deleteUnbonding(kv store.KV, u *Unbonding) {
