@@ -27,6 +27,7 @@ import (
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/session"
+	"github.com/medchain/medchain/x/staking"
 )
 
 // Version of the application protocol, reported in Info.
@@ -90,18 +91,21 @@ type Options struct {
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
 	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs} {
+	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
 	}
 	router := sm.NewRouter(
 		accounts.Module{Params: reg},
-		&gov.Module{Params: reg},
+		&gov.Module{Params: reg, Active: staking.Active},
 		&consent.Module{Params: reg},
 		records.Module{},
 		audit.Module{},
 		session.Module{},
+		// After x/mint (when wired): its BeginBlock fills the provision
+		// pool that staking's BeginBlock distributes in the same block.
+		staking.New(reg),
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }
