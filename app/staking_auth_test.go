@@ -44,7 +44,9 @@ func init() {
 		},
 		staking.TypeUndelegate: {
 			setup: patientDelegates,
-			msg:   func(*apptest.Harness) sm.Msg { return &staking.MsgUndelegate{Validator: val(), Amount: apptest.Balance} },
+			msg: func(*apptest.Harness) sm.Msg {
+				return &staking.MsgUndelegate{Validator: val(), Amount: apptest.Balance}
+			},
 			want: with(map[string]*sm.Error{
 				rolePatient: nil, roleOtherPatient: staking.ErrNoDelegation, roleGuardian: staking.ErrNoDelegation,
 				rolePractitioner: staking.ErrNoDelegation, roleAdminA: staking.ErrNoDelegation, roleAdminB: staking.ErrNoDelegation,
