@@ -139,13 +139,7 @@ func (k Keeper) allocate(ctx sm.Context, pub crypto.PubKey, reward uint64) {
 		}
 	}
 	v.CommissionPending += commission
-	if toDelegators > 0 {
-		num := new(big.Int).Mul(new(big.Int).SetUint64(toDelegators), Scale)
-		num.Add(num, v.RewardCarry)
-		q, r := new(big.Int).QuoRem(num, new(big.Int).SetUint64(v.Shares), new(big.Int))
-		v.RewardPerShare.Add(v.RewardPerShare, q)
-		v.RewardCarry = r
-	}
+	v.PeriodReward += toDelegators // bounded by the supply
 	putValidator(ctx.Store, v)
 	k.recordRevenue(ctx, v.Org, reward, commission)
 	ctx.Events.Emit("validator_reward", sm.Attr{Key: "validator", Value: pub.String()}, sm.Attr{Key: "org", Value: v.Org},

@@ -163,8 +163,9 @@ func (e *env) fund(provision, fees uint64) {
 // checkInvariants checks that no token is created or lost: every account,
 // pool and the fee pool add up to the supply; the staking pools hold what
 // staking owes (bonded tokens, unbonding entries), and the rewards pool
-// holds exactly, in units of 1/Scale, every commission, every delegation's
-// pending reward and fraction, every validator's carry and the dust.
+// holds exactly, in units of 1/Scale, every commission, every validator's
+// current-period reward and carry, every delegation's position outside
+// the current period, and the dust.
 func (e *env) checkInvariants() {
 	e.t.Helper()
 	var sum uint64
@@ -188,15 +189,14 @@ func (e *env) checkInvariants() {
 	owed := new(big.Int).Mul(new(big.Int).SetUint64(Dust(e.kv)), Scale)
 	for _, v := range Validators(e.kv) {
 		bonded += v.Tokens
-		owed.Add(owed, new(big.Int).Mul(new(big.Int).SetUint64(v.CommissionPending), Scale))
+		owed.Add(owed, new(big.Int).Mul(new(big.Int).SetUint64(v.CommissionPending+v.PeriodReward), Scale))
 		owed.Add(owed, v.RewardCarry)
 		var shares uint64
 		_, dels := DelegationsTo(e.kv, v.PubKey)
 		for _, d := range dels {
 			shares += d.Shares
-			t := new(big.Int).Sub(v.RewardPerShare, d.RewardBase)
-			t.Mul(t, new(big.Int).SetUint64(d.Shares))
-			owed.Add(owed, t.Add(t, new(big.Int).SetUint64(d.Residual)))
+			pos, cur := position(v, d)
+			owed.Add(owed, pos.Sub(pos, new(big.Int).Mul(new(big.Int).SetUint64(cur), Scale)))
 		}
 		if shares != v.Shares {
 			e.t.Fatalf("validator %s: shares %d, delegations hold %d", v.PubKey, v.Shares, shares)

@@ -189,17 +189,53 @@ func DelegationsTo(kv store.Reader, val crypto.PubKey) ([]crypto.Address, []*Del
 	return addrs, dels
 }
 
-// Pending is the reward a delegation has earned and not been paid: whole
-// units, and the fraction below one unit (× Scale) it keeps.
-func Pending(v *Validator, d *Delegation) (amount uint64, residual uint64) {
-	t := new(big.Int).Sub(v.RewardPerShare, d.RewardBase)
-	t.Mul(t, new(big.Int).SetUint64(d.Shares))
-	t.Add(t, new(big.Int).SetUint64(d.Residual))
-	q, r := new(big.Int).QuoRem(t, Scale, new(big.Int))
+// position is what a delegation has earned and not been paid, in units of
+// 1/Scale, and its exact floor share of the current period's reward. Within
+// a period the share is exact (floor of shares × reward / total shares);
+// closed periods count through RewardPerShare. The position may be
+// negative by less than its shares/Scale units when a floor division
+// favoured it: that debt is carried, not forgiven.
+func position(v *Validator, d *Delegation) (*big.Int, uint64) {
+	var cur uint64
+	if v.Shares > 0 {
+		cur, _ = mulDiv(d.Shares, v.PeriodReward, v.Shares) // shares ≤ total: fits
+	}
+	pos := new(big.Int).SetUint64(cur)
+	pos.Sub(pos, new(big.Int).SetUint64(d.Claimed))
+	pos.Mul(pos, Scale)
+	pos.Add(pos, new(big.Int).SetUint64(d.Residual))
+	if d.Period != v.Period {
+		t := new(big.Int).Sub(v.RewardPerShare, d.RewardBase)
+		pos.Add(pos, t.Mul(t, new(big.Int).SetUint64(d.Shares)))
+	}
+	return pos, cur
+}
+
+// keep stores a position pos (after payment: below Scale) with the
+// current period's floor share cur as Claimed and Residual.
+func keep(d *Delegation, pos *big.Int, cur uint64) {
+	if pos.Sign() >= 0 {
+		d.Claimed, d.Residual = cur, pos.Uint64()
+		return
+	}
+	// A debt of k units or less: claim k more of the period, keep the rest.
+	k := new(big.Int).Neg(pos)
+	k.Add(k, new(big.Int).SetUint64(scale64-1)).Quo(k, Scale)
+	d.Claimed = cur + k.Uint64()
+	d.Residual = new(big.Int).Add(pos, new(big.Int).Mul(k, Scale)).Uint64()
+}
+
+// Pending is the reward a delegation can withdraw now.
+func Pending(v *Validator, d *Delegation) uint64 {
+	pos, _ := position(v, d)
+	if pos.Sign() <= 0 {
+		return 0
+	}
+	q := new(big.Int).Quo(pos, Scale)
 	if !q.IsUint64() {
 		panic(store.Fault{Err: errOverflowState})
 	}
-	return q.Uint64(), r.Uint64()
+	return q.Uint64()
 }
 
 // TokensOf is what a delegation's shares are worth now.
@@ -211,18 +247,21 @@ func TokensOf(v *Validator, d *Delegation) uint64 {
 	return t
 }
 
-// settle pays a delegation's pending reward from RewardsPool and moves its
-// reward base to now. It returns what was paid.
+// settle pays a delegation's pending reward from RewardsPool. It returns
+// what was paid.
 func settle(ctx sm.Context, v *Validator, d *Delegation, del crypto.Address) (uint64, error) {
-	amount, residual := Pending(v, d)
-	d.RewardBase = new(big.Int).Set(v.RewardPerShare)
-	d.Residual = residual
-	if d.Shares == 0 && residual != 0 {
-		// No shares left to grow it into a unit: the fraction goes back to
-		// the validator's carry, shared by the remaining delegators.
-		v.RewardCarry.Add(v.RewardCarry, new(big.Int).SetUint64(residual))
-		d.Residual = 0
+	pos, cur := position(v, d)
+	var amount uint64
+	if pos.Sign() > 0 {
+		q := new(big.Int).Quo(pos, Scale)
+		if !q.IsUint64() {
+			panic(store.Fault{Err: errOverflowState})
+		}
+		amount = q.Uint64()
+		pos.Sub(pos, new(big.Int).Mul(q, Scale))
 	}
+	d.Period, d.RewardBase = v.Period, new(big.Int).Set(v.RewardPerShare)
+	keep(d, pos, cur)
 	if amount == 0 {
 		return 0, nil
 	}
@@ -231,6 +270,36 @@ func settle(ctx sm.Context, v *Validator, d *Delegation, del crypto.Address) (ui
 	}
 	ctx.Events.Emit("rewards_withdrawn", sm.Attr{Key: "delegator", Value: del.String()}, sm.Attr{Key: "validator", Value: v.PubKey.String()}, sm.Attr{Key: "amount", Value: u64(amount)})
 	return amount, nil
+}
+
+// rebase ends v's period before the settled delegation d changes its
+// shares. d takes its exact share of the period's reward into its
+// position (floor to 1/Scale); the rest, with the carry, folds into
+// RewardPerShare over the other shares; d starts afresh in the new period.
+func rebase(v *Validator, d *Delegation) {
+	pos, cur := position(v, d) // settled: d is in the current period
+	taken := new(big.Int)
+	if v.Shares > 0 && d.Shares > 0 {
+		hi, lo := bits.Mul64(d.Shares, v.PeriodReward)
+		_, rem := bits.Div64(hi, lo, v.Shares) // hi < Shares: d.Shares ≤ Shares
+		frac := new(big.Int).Mul(new(big.Int).SetUint64(rem), Scale)
+		frac.Quo(frac, new(big.Int).SetUint64(v.Shares))
+		pos.Add(pos, frac)
+		taken.Mul(new(big.Int).SetUint64(cur), Scale).Add(taken, frac)
+	}
+	num := new(big.Int).Mul(new(big.Int).SetUint64(v.PeriodReward), Scale)
+	num.Add(num, v.RewardCarry).Sub(num, taken)
+	if others := v.Shares - d.Shares; others > 0 {
+		q, r := new(big.Int).QuoRem(num, new(big.Int).SetUint64(others), new(big.Int))
+		v.RewardPerShare.Add(v.RewardPerShare, q)
+		v.RewardCarry = r
+	} else {
+		v.RewardCarry = num
+	}
+	v.PeriodReward = 0
+	v.Period++
+	d.Period, d.RewardBase = v.Period, new(big.Int).Set(v.RewardPerShare)
+	keep(d, pos, 0)
 }
 
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -268,10 +337,11 @@ func (k Keeper) Delegate(ctx sm.Context, val crypto.PubKey, amount uint64) error
 	}
 	d := GetDelegation(ctx.Store, val, ctx.Signer)
 	if d == nil {
-		d = &Delegation{RewardBase: new(big.Int).Set(v.RewardPerShare)}
+		d = &Delegation{Period: v.Period, RewardBase: new(big.Int).Set(v.RewardPerShare)}
 	} else if _, err := settle(ctx, v, d, ctx.Signer); err != nil {
 		return err
 	}
+	rebase(v, d)
 	d.Shares += shares
 	v.Shares += shares
 	v.Tokens += amount
@@ -308,12 +378,20 @@ func (k Keeper) Undelegate(ctx sm.Context, val crypto.PubKey, amount uint64) err
 	if _, err := settle(ctx, v, d, ctx.Signer); err != nil {
 		return err
 	}
+	rebase(v, d)
 	d.Shares -= burn
 	v.Shares -= burn
 	v.Tokens -= amount
-	if d.Shares == 0 && d.Residual != 0 {
-		v.RewardCarry.Add(v.RewardCarry, new(big.Int).SetUint64(d.Residual))
-		d.Residual = 0
+	if d.Shares == 0 {
+		// No shares left to grow its fraction into a unit: the fraction (or
+		// a debt of less than a unit) goes to the validator's carry, shared
+		// by the remaining delegators.
+		pos, _ := position(v, d)
+		v.RewardCarry.Add(v.RewardCarry, pos)
+		if v.RewardCarry.Sign() < 0 {
+			v.RewardCarry.SetUint64(0)
+		}
+		d.Claimed, d.Residual = 0, 0
 	}
 	u := &Unbonding{Delegator: ctx.Signer, Validator: val, Amount: amount, Height: ctx.Height,
 		Completion: ctx.Time.Unix() + int64(k.Params.Get(ctx.Store, ParamUnbondingSeconds))}

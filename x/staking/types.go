@@ -59,7 +59,7 @@ const (
 var ParamDefs = []params.Def{
 	{Name: ParamPowerReduction, Default: 1_000_000, Min: 1, Max: 1 << 50, Doc: "token units per unit of voting power"},
 	{Name: ParamUnbondingSeconds, Default: 21 * 24 * 3600, Min: 1, Max: 365 * 24 * 3600, Doc: "how long undelegated tokens stay slashable before they return"},
-	{Name: ParamMinDelegation, Default: 1_000_000, Min: 1, Max: 1 << 60, Doc: "smallest delegation (bounds the number of delegations)"},
+	{Name: ParamMinDelegation, Default: 1000, Min: 1, Max: 1 << 60, Doc: "smallest delegation (bounds the number of delegations)"},
 	{Name: ParamMaxCommission, Default: 5000, Min: 0, Max: 10_000, Doc: "highest commission rate, basis points"},
 	{Name: ParamMaxCommissionStep, Default: 100, Min: 1, Max: 10_000, Doc: "largest commission change per day, basis points"},
 	{Name: ParamDefaultCommission, Default: 500, Min: 0, Max: 10_000, Doc: "commission of a newly approved validator, basis points (capped by the maximum)"},
@@ -80,7 +80,9 @@ const MaxPower int64 = 1 << 40
 const MaxUnbondingEntries = 7
 
 // Scale is the fixed-point scale of rewards per share.
-var Scale = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
+var Scale = new(big.Int).SetUint64(scale64)
+
+const scale64 uint64 = 1_000_000_000_000_000_000
 
 // Pools of the staking module.
 var (
@@ -124,8 +126,15 @@ type Validator struct {
 	CommissionChanged int64  // unix seconds of the last change
 	CommissionPending uint64 // earned commission not withdrawn, in RewardsPool
 
-	RewardPerShare *big.Int // cumulative delegator reward per share × Scale
-	RewardCarry    *big.Int // remainder of the last division, × Scale units
+	// Delegator rewards are kept per period: a period ends when the
+	// validator's shares change. PeriodReward is the delegators' reward in
+	// the current period, exact; RewardPerShare is the cumulative reward
+	// per share of the closed periods × Scale (floor), RewardCarry the
+	// remainder of those divisions × Scale, carried into the next.
+	Period         uint64
+	PeriodReward   uint64
+	RewardPerShare *big.Int
+	RewardCarry    *big.Int
 
 	Jailed      bool
 	JailedUntil int64 // unix seconds
@@ -142,6 +151,8 @@ func (v *Validator) Encode(w *codec.Writer) {
 	w.Uint(v.Commission)
 	w.Int(v.CommissionChanged)
 	w.Uint(v.CommissionPending)
+	w.Uint(v.Period)
+	w.Uint(v.PeriodReward)
 	w.Blob(v.RewardPerShare.Bytes())
 	w.Blob(v.RewardCarry.Bytes())
 	w.Bool(v.Jailed)
@@ -159,6 +170,8 @@ func DecodeValidator(b []byte) (*Validator, error) {
 	v.Commission = r.Uint("commission")
 	v.CommissionChanged = r.Int("commission_changed")
 	v.CommissionPending = r.Uint("commission_pending")
+	v.Period = r.Uint("period")
+	v.PeriodReward = r.Uint("period_reward")
 	v.RewardPerShare = new(big.Int).SetBytes(r.Blob("reward_per_share", 64))
 	v.RewardCarry = new(big.Int).SetBytes(r.Blob("reward_carry", 64))
 	v.Jailed = r.Bool("jailed")
@@ -171,14 +184,18 @@ func DecodeValidator(b []byte) (*Validator, error) {
 // Delegation is one account's stake in one validator.
 type Delegation struct {
 	Shares     uint64
-	RewardBase *big.Int // the validator's RewardPerShare when last settled
-	Residual   uint64   // unpaid reward below one unit, × Scale units (< Scale)
+	Period     uint64   // the validator's period when last settled
+	RewardBase *big.Int // the validator's RewardPerShare at the start of Period
+	Claimed    uint64   // paid from Period's PeriodReward
+	Residual   uint64   // unpaid reward below one unit, × Scale units
 	Unbondings uint64   // unbonding entries not yet matured
 }
 
 func (d *Delegation) Encode(w *codec.Writer) {
 	w.Uint(d.Shares)
+	w.Uint(d.Period)
 	w.Blob(d.RewardBase.Bytes())
+	w.Uint(d.Claimed)
 	w.Uint(d.Residual)
 	w.Uint(d.Unbondings)
 }
@@ -186,7 +203,8 @@ func (d *Delegation) Encode(w *codec.Writer) {
 // DecodeDelegation decodes a stored delegation.
 func DecodeDelegation(b []byte) (*Delegation, error) {
 	r := codec.NewReader(b)
-	d := &Delegation{Shares: r.Uint("shares"), RewardBase: new(big.Int).SetBytes(r.Blob("reward_base", 64))}
+	d := &Delegation{Shares: r.Uint("shares"), Period: r.Uint("period"), RewardBase: new(big.Int).SetBytes(r.Blob("reward_base", 64))}
+	d.Claimed = r.Uint("claimed")
 	d.Residual = r.Uint("residual")
 	d.Unbondings = r.Uint("unbondings")
 	return d, r.Done()
