@@ -14,6 +14,7 @@ import (
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/staking"
 )
 
 // Proof is a value (or its absence) at a key with an ICS23 proof against the
@@ -361,7 +362,11 @@ func (s *Server) validators(w http.ResponseWriter, r *http.Request) {
 	out := []ValidatorView{}
 	for _, v := range gov.Validators(snap) {
 		a := v.PubKey.Address()
-		out = append(out, ValidatorView{PubKey: v.PubKey.String(), Address: hex.EncodeToString(a[:]), Power: v.Power, Org: v.Org})
+		power := v.Power // governance's base power, until staking changed it
+		if sv := staking.GetValidator(snap, v.PubKey); sv != nil {
+			power = sv.Power
+		}
+		out = append(out, ValidatorView{PubKey: v.PubKey.String(), Address: hex.EncodeToString(a[:]), Power: power, Org: v.Org})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"height": snap.Version(), "validators": out})
 }

@@ -44,7 +44,7 @@ func NewStatusCmd(g *globals) *cobra.Command {
 
 // NewValidatorsCmd builds `medchain validators`.
 func NewValidatorsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "validators",
 		Short: "List the validator set",
 		Args:  cobra.NoArgs,
@@ -64,6 +64,8 @@ func NewValidatorsCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd.AddCommand(newValidatorsRevenueCmd(g))
+	return cmd
 }
 
 // NewParamsCmd builds `medchain params`.

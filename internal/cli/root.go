@@ -105,6 +105,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewTxCmd(g),
 		NewShowValidatorCmd(g),
 		NewStateCmd(g),
+		NewStakingCmd(g),
 	)
 	return root
 }
