@@ -127,4 +127,3 @@ func stakingValidator(ctx context.Context, n *testnet.Node, pub crypto.PubKey) (
 	}
 	return api.StakingValidatorView{}, fmt.Errorf("validator %s not listed", pub)
 }
-
