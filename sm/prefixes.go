@@ -51,6 +51,7 @@ const (
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
 	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
+	//     of which x/staking uses 0x60–0x65 (index keys 0xE1, 0xE2, 0xE5; see x/staking/types.go)
 	//   0x36–0x3F                         patient links (hospital integration)
 	//   0x45–0x4F                         trials
 	//   0x51–0x5F                         supply chain
