@@ -486,3 +486,18 @@ func FuzzDecode(f *testing.F) {
 		smtest.FuzzCanonical(t, "org", b, accounts.DecodeOrg)
 	})
 }
+
+func TestTakeFeePool(t *testing.T) {
+	e := newEnv(t)
+	if got := accounts.TakeFeePool(e.kv); got != 0 {
+		t.Fatalf("empty pool gave %d", got)
+	}
+	alice := e.account("alice")
+	wantErr(t, accounts.ChargeFee(e.kv, alice, 40), nil)
+	if got := accounts.TakeFeePool(e.kv); got != 40 || accounts.FeePool(e.kv) != 0 {
+		t.Fatalf("took %d, %d left", got, accounts.FeePool(e.kv))
+	}
+	if got := accounts.TakeFeePool(e.kv); got != 0 {
+		t.Fatalf("took %d twice", got)
+	}
+}

@@ -582,3 +582,21 @@ func FuzzDecode(f *testing.F) {
 		smtest.FuzzCanonical(t, "validator", b, gov.DecodeValidator)
 	})
 }
+
+// TestRemovalKeepsAnActiveValidator: with Active set (x/staking: not
+// jailed), a removal that would leave only inactive validators fails like
+// removing the last one; removing an inactive validator is fine.
+func TestRemovalKeepsAnActiveValidator(t *testing.T) {
+	e := newEnv(t)
+	inactive := key("valB").PubKey()
+	e.gov.Active = func(_ store.Reader, pub crypto.PubKey) bool { return pub != inactive }
+	if p := passWithBC(e, removeValidator("valA")); p.Status != gov.StatusFailed || !strings.Contains(p.Result, gov.ErrLastValidator.Desc) {
+		t.Fatalf("removing the last active validator: %s %q", p.Status, p.Result)
+	}
+	if p := passWithBC(e, gov.Action{Kind: gov.KindRemoveMember, OrgID: orgA}); p.Status != gov.StatusFailed || !strings.Contains(p.Result, gov.ErrLastValidator.Desc) {
+		t.Fatalf("removing the last active validator's org: %s %q", p.Status, p.Result)
+	}
+	if p := passWithBC(e, removeValidator("valB")); p.Status != gov.StatusPassed {
+		t.Fatalf("removing an inactive validator: %s %q", p.Status, p.Result)
+	}
+}
