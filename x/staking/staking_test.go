@@ -349,3 +349,46 @@ func TestGovernanceRemovalKeepsStakeWithdrawable(t *testing.T) {
 		t.Fatalf("after re-approval %+v", ups)
 	}
 }
+
+func TestPowerBounds(t *testing.T) {
+	e := newEnv(t)
+	gv := gov.GetValidator(e.kv, valKey("valA"))
+	v, _ := e.mod.load(e.kv, gv.PubKey)
+	v.Tokens = 1 << 62
+	if p := e.mod.ConsensusPower(e.kv, v, gv); p != MaxPower {
+		t.Fatalf("power %d, want the cap %d", p, MaxPower)
+	}
+	v.Tokens = 2500
+	if p := e.mod.ConsensusPower(e.kv, v, gv); p != 12 {
+		t.Fatalf("power %d, want 10 + 2500/1000", p)
+	}
+	if p := e.mod.ConsensusPower(e.kv, v, nil); p != 0 {
+		t.Fatalf("unapproved power %d", p)
+	}
+	v.Jailed = true
+	if p := e.mod.ConsensusPower(e.kv, v, gv); p != 0 {
+		t.Fatalf("jailed power %d", p)
+	}
+}
+
+// TestValsetNeverEmptied: were every validator jailed (state that the
+// rules never produce), the power changes are held back rather than sent,
+// since CometBFT halts on an empty set.
+func TestValsetNeverEmptied(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{"valA", "valB"} {
+		v, _ := e.mod.load(e.kv, valKey(name))
+		v.Jailed = true
+		putValidator(e.kv, v)
+	}
+	if ups := e.block(sm.BlockInfo{}); len(ups) != 0 {
+		t.Fatalf("updates %+v emptied the set", ups)
+	}
+	held := false
+	for _, ev := range e.events.List() {
+		held = held || ev.Type == "valset_change_held"
+	}
+	if !held {
+		t.Fatal("no valset_change_held event")
+	}
+}
