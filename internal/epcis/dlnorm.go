@@ -188,17 +188,17 @@ var epcRules = []epcRule{
 const dlKeys = `01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin|8003|grai|8004|giai`
 
 var (
-	dlShape   = regexp.MustCompile(`^https?:(?://(?:(?:[^/?#]*)@)?[^/?#:]*(?::[^/?#]*)?)?(?:(?:[^?#]*/(?:` + dlKeys + `)/\d{4}[^/]+(?:/[^/]+/[^/]+)?/?(?:\?[^?\n]*)?(?:#[^\n]*)?)|/[A-Za-z_-]{10}$)`)
-	dlHosted  = regexp.MustCompile(`^https://id.gs1.org/(?:01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)/\d{4}[^/]+`)
-	dlGTIN14  = regexp.MustCompile(`^https://id.gs1.org/01/\d{14}`)
-	dlGTIN13  = regexp.MustCompile(`^https://id.gs1.org/01/\d{13}`)
-	dlGTIN12  = regexp.MustCompile(`^https://id.gs1.org/01/\d{12}`)
-	dlGTIN8   = regexp.MustCompile(`^https://id.gs1.org/01/\d{8}`)
-	dlCPVEnd  = regexp.MustCompile(`^https://id.gs1.org/(?:8006/\d{18}|01/\d{14})/22/` + dlC + `{0,20}$`)
-	dlCPVMid  = regexp.MustCompile(`^https://id.gs1.org/(?:8006/\d{18}|01/\d{14})/22/[/\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]{0,20}$`)
-	dlLotSer  = regexp.MustCompile(`^https://id.gs1.org/(?:8006/\d{18}|01/\d{14})/10/` + dlC + `{0,20}/21/` + dlC + `{0,20}$`)
-	dlRehost  = []string{"/00/", "/01/", "/253/", "/255/", "/401/", "/402/", "/414/", "/417/", "/8003/", "/8004/", "/8006/", "/8010/", "/8017/", "/8018/"}
-	dlFinal   = regexp.MustCompile(`^https://id.gs1.org/(?:` + strings.Join([]string{
+	dlShape  = regexp.MustCompile(`^https?:(?://(?:(?:[^/?#]*)@)?[^/?#:]*(?::[^/?#]*)?)?(?:(?:[^?#]*/(?:` + dlKeys + `)/\d{4}[^/]+(?:/[^/]+/[^/]+)?/?(?:\?[^?\n]*)?(?:#[^\n]*)?)|/[A-Za-z_-]{10}$)`)
+	dlHosted = regexp.MustCompile(`^https://id.gs1.org/(?:01|8006|8010|414|417|8017|8018|255|00|253|401|402|8003|8004)/\d{4}[^/]+`)
+	dlGTIN14 = regexp.MustCompile(`^https://id.gs1.org/01/\d{14}`)
+	dlGTIN13 = regexp.MustCompile(`^https://id.gs1.org/01/\d{13}`)
+	dlGTIN12 = regexp.MustCompile(`^https://id.gs1.org/01/\d{12}`)
+	dlGTIN8  = regexp.MustCompile(`^https://id.gs1.org/01/\d{8}`)
+	dlCPVEnd = regexp.MustCompile(`^https://id.gs1.org/(?:8006/\d{18}|01/\d{14})/22/` + dlC + `{0,20}$`)
+	dlCPVMid = regexp.MustCompile(`^https://id.gs1.org/(?:8006/\d{18}|01/\d{14})/22/[/\x22\x27\x2D\x2E\x30-\x39\x3B-\x3F\x41-\x5A\x5F\x61-\x7A]{0,20}$`)
+	dlLotSer = regexp.MustCompile(`^https://id.gs1.org/(?:8006/\d{18}|01/\d{14})/10/` + dlC + `{0,20}/21/` + dlC + `{0,20}$`)
+	dlRehost = []string{"/00/", "/01/", "/253/", "/255/", "/401/", "/402/", "/414/", "/417/", "/8003/", "/8004/", "/8006/", "/8010/", "/8017/", "/8018/"}
+	dlFinal  = regexp.MustCompile(`^https://id.gs1.org/(?:` + strings.Join([]string{
 		`00/\d{18}`,
 		`01/\d{14}/21/` + dlC + `{0,20}`,
 		`01/\d{14}/10/` + dlC + `{0,20}`,
