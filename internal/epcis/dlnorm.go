@@ -20,6 +20,9 @@ func normaliseID(uri string) (string, bool) {
 		return "", false
 	}
 	if strings.HasPrefix(uri, "urn:epc:") {
+		if dl, ok, decided := fastEPC(uri); decided {
+			return dl, ok
+		}
 		for _, r := range epcRules {
 			if r.re.MatchString(uri) {
 				return r.build(uri), true
@@ -183,6 +186,90 @@ var epcRules = []epcRule{
 		cp, rest := parts(u, "urn:epc:idpat:upui:")
 		return dlBase + "/01/" + gtinFrom(cp, rest)
 	}},
+}
+
+// fastEPC handles the four common schemes without regular expressions,
+// accepting exactly what their rules in epcRules accept. decided is false
+// for other schemes.
+func fastEPC(uri string) (dl string, ok, decided bool) {
+	var scheme, body string
+	for _, p := range []string{"urn:epc:id:sgtin:", "urn:epc:id:sscc:", "urn:epc:id:sgln:", "urn:epc:class:lgtin:"} {
+		if strings.HasPrefix(uri, p) {
+			scheme, body = p, uri[len(p):]
+		}
+	}
+	if scheme == "" {
+		return "", false, false
+	}
+	cp, rest, found := strings.Cut(body, ".")
+	if !found || len(cp) < 6 || len(cp) > 12 || !digits(cp) {
+		return "", false, true
+	}
+	switch scheme {
+	case "urn:epc:id:sscc:":
+		if len(cp)+len(rest) != 17 || !digits(rest) {
+			return "", false, true
+		}
+	default:
+		total := 13
+		if scheme == "urn:epc:id:sgln:" {
+			total = 12
+		}
+		ref, comp, found := strings.Cut(rest, ".")
+		if !found || len(cp)+len(ref) != total || !digits(ref) || !epcComponent(comp, 20) {
+			return "", false, true
+		}
+	}
+	for _, r := range epcRules {
+		if strings.HasPrefix(r.re.String(), "^"+scheme) {
+			return r.build(uri), true, true
+		}
+	}
+	return "", false, true
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// epcComponent matches epcChar{1,max}.
+func epcComponent(s string, max int) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || !epcEscape(s[i+1], s[i+2]) {
+				return false
+			}
+			i += 2
+		} else if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || strings.IndexByte("!')(*+,.:;=_-", c) >= 0) {
+			return false
+		}
+		n++
+	}
+	return n >= 1 && n <= max
+}
+
+func epcEscape(a, b byte) bool {
+	hexUpper := b >= 'A' && b <= 'F' || b >= 'a' && b <= 'f'
+	switch a {
+	case '2':
+		return b == '1' || b == '2' || b >= '5' && b <= '9' || hexUpper
+	case '3':
+		return b >= '0' && b <= '9' || hexUpper
+	case '4', '6':
+		return b >= '1' && b <= '9' || hexUpper
+	case '5':
+		return b >= '0' && b <= '9' || b == 'A' || b == 'a' || b == 'F' || b == 'f'
+	case '7':
+		return b >= '0' && b <= '9' || b == 'A' || b == 'a'
+	}
+	return false
 }
 
 const dlKeys = `01|gtin|8006|itip|8010|cpid|414|gln|417|party|8017|gsrnp|8018|gsrn|255|gcn|00|sscc|253|gdti|401|ginc|402|gsin|8003|grai|8004|giai`

@@ -51,3 +51,32 @@ func TestReferenceHashVectors(t *testing.T) {
 		})
 	}
 }
+
+// TestFastEPCAgreesWithRules: the regex-free path accepts exactly what the
+// rules accept, and builds the same links.
+func TestFastEPCAgreesWithRules(t *testing.T) {
+	inputs := []string{
+		"urn:epc:id:sgtin:0614141.812345.6789", "urn:epc:id:sgtin:0614141.812345.a%2Fb", "urn:epc:id:sgtin:0614141.812345.a%2Gb",
+		"urn:epc:id:sgtin:0614141.812345.a%20b", "urn:epc:id:sgtin:0614141.812345.", "urn:epc:id:sgtin:0614141.8123456.1",
+		"urn:epc:id:sgtin:061414.1812345.1.2", "urn:epc:id:sgtin:950600013435.0.x!y", "urn:epc:id:sgtin:0614141.812345." + strings.Repeat("1", 21),
+		"urn:epc:id:sscc:0614141.1234567890", "urn:epc:id:sscc:0614141.123456789", "urn:epc:id:sscc:0614141.1234567890x",
+		"urn:epc:id:sgln:0614141.12345.400", "urn:epc:id:sgln:0614141.12345.0", "urn:epc:id:sgln:061414112345..1", "urn:epc:id:sgln:0614141.12345.",
+		"urn:epc:class:lgtin:4012345.012345.998877", "urn:epc:class:lgtin:4012345.012345.9%7A", "urn:epc:class:lgtin:4012345.012345.9%7B",
+	}
+	for _, in := range inputs {
+		fast, fok, decided := fastEPC(in)
+		if !decided {
+			t.Fatalf("%q not decided", in)
+		}
+		slow, sok := "", false
+		for _, r := range epcRules {
+			if r.re.MatchString(in) {
+				slow, sok = r.build(in), true
+				break
+			}
+		}
+		if fok != sok || fast != slow {
+			t.Errorf("%q: fast %q %v, rules %q %v", in, fast, fok, slow, sok)
+		}
+	}
+}
