@@ -285,13 +285,25 @@ func vocabTerm(key, s string) (string, bool) {
 // (after "-" or "/") of an expanded vocabulary URI by that URI, as the
 // reference implementation does. Returns a copy.
 func replaceBareStrings(v *jv, vocab map[string]bool) *jv {
+	if len(vocab) == 0 {
+		return v
+	}
 	switch v.kind {
 	case 'o', 'a':
-		c := &jv{kind: v.kind, keys: v.keys, vals: make([]*jv, len(v.vals))}
+		var c *jv
 		for i, e := range v.vals {
-			c.vals[i] = replaceBareStrings(e, vocab)
+			r := replaceBareStrings(e, vocab)
+			if r == e {
+				continue
+			}
+			if c == nil {
+				c = &jv{kind: v.kind, keys: v.keys, vals: slices.Clone(v.vals)}
+			}
+			c.vals[i] = r
 		}
-		return c
+		if c != nil {
+			return c
+		}
 	case 's':
 		match := ""
 		n := 0
@@ -301,7 +313,7 @@ func replaceBareStrings(v *jv, vocab map[string]bool) *jv {
 				n++
 			}
 		}
-		if n == 1 {
+		if n == 1 && match != v.str {
 			return &jv{kind: 's', str: match}
 		}
 	}
@@ -401,7 +413,7 @@ func pyStr(h *hasher, v *jv) string {
 
 // compareNodes orders as Python orders (name, value, children) tuples.
 func compareNodes(a, b *node) int {
-	if c := strings.Compare(a.name, b.name); c != 0 {
+	if a.name != b.name {
 		return pyStrCompare(a.name, b.name)
 	}
 	if a.value != b.value {
