@@ -95,7 +95,7 @@ type Query struct {
 	BizSteps     []string
 	Dispositions []string
 	Actions      []string
-	ReadPoints   []string
+	ReadPoints   []string // SGLN element strings, or other read point URIs as written
 	BizLocations []string
 	GEEventTime  *time.Time
 	LTEventTime  *time.Time
@@ -146,7 +146,8 @@ func (q Query) Matches(e Event, recordTime time.Time) bool {
 	}
 	switch {
 	case !in(q.EventTypes, e.Type), !in(q.BizSteps, e.BizStep), !in(q.Dispositions, e.Disposition),
-		!in(q.Actions, e.Action), !in(q.ReadPoints, loc(e.ReadPoint)), !in(q.BizLocations, loc(e.BizLocation)):
+		!in(q.Actions, e.Action), !in(q.BizLocations, loc(e.BizLocation)),
+		!in(q.ReadPoints, loc(e.ReadPoint)) && !in(q.ReadPoints, e.ReadPointID):
 		return false
 	case len(q.MatchEPC) > 0 && !anyKey(q.MatchEPC, e.EPCs),
 		len(q.MatchParent) > 0 && !anyKey(q.MatchParent, parent),
@@ -500,6 +501,10 @@ func ParseQuery(v url.Values) (Query, error) {
 	locs := func(k string) ([]string, error) {
 		var out []string
 		for _, s := range list(k) {
+			if k == "EQ_readPoint" && !isGS1Location(s) {
+				out = append(out, s) // a geo: or private read point, compared as written
+				continue
+			}
 			l, err := parseLocation(k, &jv{kind: 'o', keys: []string{"id"}, vals: []*jv{{kind: 's', str: s}}})
 			if err != nil {
 				return nil, err

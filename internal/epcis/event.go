@@ -49,17 +49,20 @@ var (
 // prefix-length-free form to index by); CBV values are bare CBV 2.0 names
 // ("shipping", "in_transit") or, for private vocabularies, the URI as given.
 type Event struct {
-	Type            string    // ObjectEvent, AggregationEvent, TransactionEvent
-	EventID         string    // as given; may be empty
-	EventTime       time.Time // in UTC
-	TimeZone        string    // eventTimeZoneOffset, "+01:00"
-	Action          string    // ADD, OBSERVE, DELETE
-	EPCs            []ID      // epcList (Object, Transaction) or childEPCs (Aggregation)
-	ParentID        *ID       // Aggregation, Transaction; nil if absent
-	Quantities      []Quantity
-	BizStep         string
-	Disposition     string
-	ReadPoint       *gs1.SGLN
+	Type        string    // ObjectEvent, AggregationEvent, TransactionEvent
+	EventID     string    // as given; may be empty
+	EventTime   time.Time // in UTC
+	TimeZone    string    // eventTimeZoneOffset, "+01:00"
+	Action      string    // ADD, OBSERVE, DELETE
+	EPCs        []ID      // epcList (Object, Transaction) or childEPCs (Aggregation)
+	ParentID    *ID       // Aggregation, Transaction; nil if absent
+	Quantities  []Quantity
+	BizStep     string
+	Disposition string
+	ReadPoint   *gs1.SGLN // nil when the read point is not a GS1 location
+	// ReadPointID is the read point as written (any URI: EPCIS allows a
+	// geo: or private URI for a read point; a bizLocation must be a GLN).
+	ReadPointID     string
 	BizLocation     *gs1.SGLN
 	BizTransactions []BizTransaction
 	Sources         []Party
@@ -303,8 +306,19 @@ func parseEvent(v *jv) (Event, error) {
 	if e.Disposition, err = cbvValue("disposition", str(v.get("disposition")), v.get("disposition"), cbvDispositions, "Disp-", "urn:epcglobal:cbv:disp:"); err != nil {
 		return e, err
 	}
-	if e.ReadPoint, err = parseLocation("readPoint", v.get("readPoint")); err != nil {
-		return e, err
+	if rp := v.get("readPoint"); rp != nil {
+		id := str(rp.get("id"))
+		if rp.kind != 'o' || id == "" {
+			return e, fmt.Errorf("%w readPoint.id", ErrMissingField)
+		}
+		e.ReadPointID = id
+		if isGS1Location(id) {
+			if e.ReadPoint, err = parseLocation("readPoint", rp); err != nil {
+				return e, err
+			}
+		} else if !absoluteURI.MatchString(id) || len(id) > 512 {
+			return e, fieldErr("readPoint.id", "%q is not an absolute URI", id)
+		}
 	}
 	if e.BizLocation, err = parseLocation("bizLocation", v.get("bizLocation")); err != nil {
 		return e, err
@@ -519,6 +533,13 @@ func cbvValue(field, s string, v *jv, names []string, webPrefix, urnPrefix strin
 	return name, nil
 }
 
+var absoluteURI = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$`)
+
+// isGS1Location reports an identifier that should name a GS1 location.
+func isGS1Location(s string) bool {
+	return strings.HasPrefix(s, "urn:epc:id:sgln:") || strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
 func parseLocation(field string, v *jv) (*gs1.SGLN, error) {
 	if v == nil {
 		return nil, nil
@@ -530,11 +551,14 @@ func parseLocation(field string, v *jv) (*gs1.SGLN, error) {
 	if s == "" {
 		return nil, fmt.Errorf("%w %s.id", ErrMissingField, field)
 	}
+	if !isGS1Location(s) {
+		return nil, fmt.Errorf("%w %s.id: %q is not a location (urn:epc:id:sgln or a /414/ Digital Link)", ErrIdentifier, field, s)
+	}
 	d, err := gs1.Parse(s)
-	if err != nil || d.GLN == "" || !(strings.HasPrefix(s, "urn:epc:id:sgln:") || strings.HasPrefix(s, "http")) {
-		if err == nil {
-			err = fmt.Errorf("%q is not a location (urn:epc:id:sgln or a /414/ Digital Link)", s)
-		}
+	if err == nil && d.GLN == "" {
+		err = fmt.Errorf("%q is not a location (urn:epc:id:sgln or a /414/ Digital Link)", s)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w %s.id: %v", ErrIdentifier, field, err)
 	}
 	l, _ := d.SGLN()

@@ -186,7 +186,9 @@ func TestParseRefusals(t *testing.T) {
 		{"duplicate EPC", edit(`["urn:epc:id:sgtin:0614141.012345.S1001"]`, `["urn:epc:id:sgtin:0614141.012345.S1001","https://x.example/01/00614141123452/21/S1001"]`), ErrField, "twice"},
 		{"unknown bizStep", edit(`"shipping"`, `"teleporting"`), ErrField, "bizStep"},
 		{"unknown CBV URI", edit(`"shipping"`, `"https://ref.gs1.org/cbv/BizStep-teleporting"`), ErrField, "bizStep"},
-		{"readPoint not a GLN", edit(`urn:epc:id:sgln:0614141.00001.0`, `urn:example:dock`), ErrIdentifier, "readPoint"},
+		{"readPoint not a URI", edit(`urn:epc:id:sgln:0614141.00001.0`, `dock 7`), ErrField, "readPoint"},
+		{"readPoint GLN with bad check digit", edit(`urn:epc:id:sgln:0614141.00001.0`, `https://id.gs1.org/414/0614141000013`), ErrIdentifier, "check digit"},
+		{"bizLocation not a GLN", edit(`"readPoint"`, `"bizLocation":{"id":"geo:47.5,11.1"},"readPoint"`), ErrIdentifier, "bizLocation"},
 		{"unprefixed unknown field", edit(`"action":`, `"color":"red","action":`), ErrField, "color"},
 		{"error declaration", edit(`"action":`, `"errorDeclaration":{"declarationTime":"2026-03-01T09:00:00Z"},"action":`), ErrField, "errorDeclaration"},
 		{"object event with childEPCs", edit(`"epcList"`, `"childEPCs"`), ErrField, "childEPCs"},
@@ -242,6 +244,11 @@ func TestParseForms(t *testing.T) {
 	}
 	if strings.Contains(string(e.JSON), "recordTime") || !strings.Contains(string(e.JSON), `"ext:note":"kept"`) {
 		t.Errorf("JSON %s", e.JSON)
+	}
+	// A read point may be any URI (here a geo: URI); only GS1 ones are parsed.
+	geo, err := Parse([]byte(strings.Replace(string(e.JSON), `"bizLocation"`, `"readPoint":{"id":"geo:47.506694,11.104301"},"bizLocation"`, 1)))
+	if err != nil || geo[0].ReadPoint != nil || geo[0].ReadPointID != "geo:47.506694,11.104301" {
+		t.Fatalf("geo read point: %v %+v", err, geo)
 	}
 	// A bare event (no document) parses too.
 	if _, err := Parse(e.JSON); err != nil {
