@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -252,4 +253,84 @@ func manyEvents(n int) string {
 		parts = append(parts, fmt.Sprintf(ev, i))
 	}
 	return `{"type":"EPCISDocument","schemaVersion":"2.0","epcisBody":{"eventList":[` + strings.Join(parts, ",") + `]}}`
+}
+
+func TestQueryMatches(t *testing.T) {
+	evs, err := Parse(readFixture(t, "pharmacy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dispense := evs[2]
+	geo := dispense
+	geo.ReadPoint, geo.ReadPointID = nil, "geo:47.5,11.1"
+	rec := time.Date(2026, 3, 6, 0, 0, 0, 0, time.UTC)
+	q := func(params string) Query {
+		v, _ := urlValues(params)
+		q, err := ParseQuery(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	tests := []struct {
+		name   string
+		params string
+		e      Event
+		want   bool
+	}{
+		{"GTIN pattern matches a serial", "MATCH_epc=urn:epc:idpat:sgtin:0614141.012345.*", dispense, true},
+		{"other GTIN pattern", "MATCH_epc=urn:epc:idpat:sgtin:0614141.012346.*", dispense, false},
+		{"unit as Digital Link", "MATCH_anyEPC=https://x.example/01/00614141123452/21/S1001", dispense, true},
+		{"parent filter excludes an event without parent", "MATCH_parentID=urn:epc:id:sscc:0614141.0000000001", dispense, false},
+		{"geo read point as written", "EQ_readPoint=geo:47.5,11.1", geo, true},
+		{"GS1 read point does not match a geo one", "EQ_readPoint=urn:epc:id:sgln:0098765.00020.0", geo, false},
+		{"eventTime upper bound is exclusive", "LT_eventTime=2026-03-05T21:45:12.345Z", dispense, false},
+		{"eventTime lower bound is inclusive", "GE_eventTime=2026-03-05T21:45:12.345Z", dispense, true},
+		{"recordTime window", "GE_recordTime=2026-03-05T00:00:00Z&LT_recordTime=2026-03-07T00:00:00Z", dispense, true},
+		{"bizStep URN form", "EQ_bizStep=urn:epcglobal:cbv:bizstep:dispensing", dispense, true},
+		{"eventType", "eventType=AggregationEvent", dispense, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := q(tt.params).Matches(tt.e, rec); got != tt.want {
+				t.Fatalf("Matches = %v", got)
+			}
+		})
+	}
+}
+
+func urlValues(s string) (map[string][]string, error) {
+	v, err := url.ParseQuery(s)
+	return v, err
+}
+
+// FuzzParseQuery: no query string panics ParseQuery or Matches.
+func FuzzParseQuery(f *testing.F) {
+	f.Add("MATCH_epc=urn:epc:idpat:sgtin:0614141.012345.*&EQ_bizStep=shipping|receiving&perPage=2")
+	f.Add("EQ_readPoint=geo:1,2&GE_eventTime=2026-03-05T21:45:12.345Z&MATCH_anyEPC=https://x.example/00/006141410000000012")
+	evs, err := Parse(mustRead(f, "testdata/scenario/pharmacy.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := url.ParseQuery(s)
+		if err != nil {
+			return
+		}
+		q, err := ParseQuery(v)
+		if err != nil {
+			return
+		}
+		for _, e := range evs {
+			q.Matches(e, time.Time{})
+		}
+	})
+}
+
+func mustRead(f *testing.F, path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return b
 }
