@@ -93,6 +93,10 @@ var canonicalOrder = propOrder{
 // hasher carries the per-document state of the computation.
 type hasher struct {
 	namespaces map[string]string // JSON-LD prefix → "{iri}"
+	// vocab is the document's expanded vocabulary: the reference
+	// implementation replaces bare strings document-wide, so a term used in
+	// one event can rewrite a value in another.
+	vocab map[string]bool
 }
 
 // DocumentHashes computes the event hash of every event of an EPCIS 2.0
@@ -165,7 +169,7 @@ func documentEvents(root *jv) ([]*jv, error) {
 }
 
 func newHasher(root *jv) *hasher {
-	h := &hasher{namespaces: map[string]string{}}
+	h := &hasher{namespaces: map[string]string{}, vocab: expandedVocabulary(root)}
 	ctx := root.get("@context")
 	if ctx != nil && ctx.kind == 'a' {
 		for _, c := range ctx.vals {
@@ -189,7 +193,7 @@ func (h *hasher) prehash(ev *jv) (string, error) {
 	if ev.kind != 'o' {
 		return "", errors.New("event is not an object")
 	}
-	ev = replaceBareStrings(ev, expandedVocabulary(ev))
+	ev = replaceBareStrings(ev, h.vocab)
 	tree := h.toTree(ev)
 	tree, err := correctStructure(tree)
 	if err != nil {
@@ -207,7 +211,7 @@ func (h *hasher) prehash(ev *jv) (string, error) {
 }
 
 // expandedVocabulary lists the full CBV and GS1 vocabulary URIs a JSON-LD
-// expansion of the event with the EPCIS 2.0 context would produce: bare CBV
+// expansion of the document with the EPCIS 2.0 context would produce: bare CBV
 // names and compact cbv:/gs1: IRIs of the @vocab-typed fields, and every
 // string value already starting with https://ref.gs1.org/cbv or
 // https://gs1.org/voc.
