@@ -80,3 +80,30 @@ func TestFastEPCAgreesWithRules(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceNormaliserVectors checks identifier normalisation against the
+// reference implementation's own normaliser tests.
+func TestReferenceNormaliserVectors(t *testing.T) {
+	data, err := os.ReadFile("testdata/hashgen/dl_normaliser.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		in, want, _ := strings.Cut(line, "\t")
+		got, ok := normaliseID(in)
+		if !ok {
+			got = "-"
+		}
+		if got != want {
+			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+		n++
+	}
+	if n < 60 {
+		t.Fatalf("only %d vectors", n)
+	}
+}
