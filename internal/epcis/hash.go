@@ -523,26 +523,30 @@ func inOrder(list *[]*node, order propOrder) (string, error) {
 		return "", err
 	}
 	for _, e := range order {
-		var vals []string
-		for _, c := range slices.Clone(*list) {
-			if c.pair || c.name != e.name {
-				continue
+		var vals, matched []*node
+		for _, c := range *list {
+			if !c.pair && c.name == e.name {
+				matched = append(matched, c)
 			}
+		}
+		var strs []string
+		for _, c := range matched {
 			s, err := childPrehash(c, e.sub)
 			if err != nil {
 				return "", err
 			}
 			if s != "" {
-				vals = append(vals, s)
+				strs = append(strs, s)
 			}
 			if len(c.children) == 0 {
-				*list = slices.DeleteFunc(*list, func(x *node) bool { return x == c })
+				vals = append(vals, c) // consumed
 			}
 		}
-		slices.Sort(vals)
-		if j := strings.Join(vals, ""); j != "" {
-			pre += j
+		if len(vals) > 0 {
+			*list = slices.DeleteFunc(*list, func(x *node) bool { return slices.Contains(vals, x) })
 		}
+		slices.Sort(strs)
+		pre += strings.Join(strs, "")
 	}
 	if len(ext) > 0 {
 		s, err := generic(ext)
