@@ -334,3 +334,33 @@ func mustRead(f *testing.F, path string) []byte {
 	}
 	return b
 }
+
+// TestQueryDocumentKeepsHashes: the events a query returns hash as they did
+// when captured (recordTime is outside the hash), so a client can check an
+// answer against the hashes on chain.
+func TestQueryDocumentKeepsHashes(t *testing.T) {
+	f := newFake()
+	h := testHandler(f)
+	var want []string
+	for _, who := range []string{"manufacturer", "distributor", "pharmacy"} {
+		body := readFixture(t, who+".json")
+		evs, err := Parse(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			want = append(want, e.Hash)
+		}
+		if w := (exchange{method: "POST", path: "/epcis/capture", body: string(body), ctype: "application/json", who: who}).do(h); w.Code != http.StatusAccepted {
+			t.Fatal(w.Body)
+		}
+	}
+	w := exchange{method: "GET", path: "/epcis/events?perPage=100", who: "regulator"}.do(h)
+	got, err := DocumentHashes(w.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("query document hashes\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
