@@ -17,7 +17,6 @@ type jv struct {
 	keys    []string
 	vals    []*jv
 	str     string // string value, number literal, "true"/"false"
-	isArray bool
 }
 
 func (v *jv) get(key string) *jv {
