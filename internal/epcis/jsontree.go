@@ -13,10 +13,10 @@ import (
 // source/destination/bizTransaction members in document order, and prints
 // numbers as Python does).
 type jv struct {
-	kind    byte // 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null
-	keys    []string
-	vals    []*jv
-	str     string // string value, number literal, "true"/"false"
+	kind byte // 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null
+	keys []string
+	vals []*jv
+	str  string // string value, number literal, "true"/"false"
 }
 
 func (v *jv) get(key string) *jv {
