@@ -323,7 +323,7 @@ var dlAliasPairs = [][2]string{
 }
 
 func normaliseDL(uri string) (string, bool) {
-	if !dlShape.MatchString(uri) {
+	if !strings.HasPrefix(uri, "http:") && !strings.HasPrefix(uri, "https:") || !dlShape.MatchString(uri) {
 		return "", false
 	}
 	if i := strings.Index(uri, "?"); i >= 0 {

@@ -312,7 +312,7 @@ func replaceBareStrings(v *jv, vocab map[string]bool) *jv {
 		match := ""
 		n := 0
 		for u := range vocab {
-			if strings.HasSuffix(u, "-"+v.str) || strings.HasSuffix(u, "/"+v.str) {
+			if i := len(u) - len(v.str) - 1; i >= 0 && (u[i] == '-' || u[i] == '/') && u[i+1:] == v.str {
 				match = u
 				n++
 			}
@@ -705,7 +705,7 @@ var pyFloatSyntax = regexp.MustCompile(`^[+-]?(?:(?:[0-9](?:_?[0-9])*(?:\.(?:[0-
 // integers; other text is returned unchanged. Infinity is an error, as it is
 // (an uncaught OverflowError) in the reference implementation.
 func pyNumeric(s string) (string, error) {
-	if !pyFloatSyntax.MatchString(s) {
+	if s == "" || !strings.ContainsRune("+-.0123456789iInN", rune(s[0])) || !pyFloatSyntax.MatchString(s) {
 		return s, nil
 	}
 	f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
