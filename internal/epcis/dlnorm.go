@@ -322,8 +322,26 @@ var dlAliasPairs = [][2]string{
 	{"/grai/", "/8003/"}, {"/giai/", "/8004/"}, {"/cpv/", "/22/"}, {"/lot/", "/10/"}, {"/ser/", "/21/"},
 }
 
+var dlKeySegments = func() []string {
+	var out []string
+	for _, k := range strings.Split(dlKeys, "|") {
+		out = append(out, "/"+k+"/")
+	}
+	return out
+}()
+
+// hasDLKey is a cheap necessary condition of dlShape: a /key/ segment.
+func hasDLKey(uri string) bool {
+	for _, k := range dlKeySegments {
+		if strings.Contains(uri, k) {
+			return true
+		}
+	}
+	return false
+}
+
 func normaliseDL(uri string) (string, bool) {
-	if !strings.HasPrefix(uri, "http:") && !strings.HasPrefix(uri, "https:") || !dlShape.MatchString(uri) {
+	if !strings.HasPrefix(uri, "http:") && !strings.HasPrefix(uri, "https:") || !hasDLKey(uri) || !dlShape.MatchString(uri) {
 		return "", false
 	}
 	if i := strings.Index(uri, "?"); i >= 0 {
