@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs medchain's whole test suite: vet, unit and fuzz-seed tests, and the
 # multi-node, crash and light-client tests on 127.0.0.1. Installs what it
-# needs: Go modules, and the npm packages of js/ (npm ci).
+# needs: Go modules, and the npm packages of js/, js/epcis/ and fhirtest/ (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,18 @@ echo "== npm ci (fhirtest/: fhir-kit-client, a FHIR client library, for the FHIR
 (cd fhirtest && npm ci --no-audit --no-fund --loglevel=error)
 echo "== node --test (the FHIR R4 interface of a dev node through fhir-kit-client)"
 node --test fhirtest/
+echo "== npm ci (js/epcis/: epcis2.js and digital-link.js, which build the EPCIS test documents)"
+(cd js/epcis && npm ci --no-audit --no-fund --loglevel=error)
+echo "== EPCIS fixtures: internal/epcis/testdata/scenario must equal what js/epcis/make_fixtures.mjs builds"
+fixtures="$(mktemp -d "${TMPDIR:-/tmp}/medchain-epcis.XXXXXX")"
+node js/epcis/make_fixtures.mjs "$fixtures"
+for f in "$fixtures"/*; do
+	if ! cmp -s "$f" "internal/epcis/testdata/scenario/$(basename "$f")"; then
+		echo "stale EPCIS fixture $(basename "$f"): run (cd js/epcis && node make_fixtures.mjs) and commit" >&2
+		exit 1
+	fi
+done
+rm -rf "$fixtures"
 # The go test log goes to a new file per run (mktemp), so that runs side by
 # side, or by different users, never share or overwrite one.
 log="$(mktemp "${TMPDIR:-/tmp}/medchain-test.XXXXXX.log")"
