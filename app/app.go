@@ -27,6 +27,7 @@ import (
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/session"
+	"github.com/medchain/medchain/x/trials"
 )
 
 // Version of the application protocol, reported in Info.
@@ -102,6 +103,7 @@ func NewCore() (*exec.Core, *params.Registry) {
 		records.Module{},
 		audit.Module{},
 		session.Module{},
+		trials.Module{},
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }
