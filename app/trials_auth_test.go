@@ -93,7 +93,9 @@ func init() {
 		// The participant or a guardian consents and withdraws.
 		trials.TypeConsent: {
 			setup: trialRegistered,
-			msg:   func(h *apptest.Harness) sm.Msg { return &trials.MsgConsent{ID: trialID, Participant: p1(h), Version: 1} },
+			msg: func(h *apptest.Harness) sm.Msg {
+				return &trials.MsgConsent{ID: trialID, Participant: p1(h), Version: 1}
+			},
 			want:  every(trials.ErrNotPatientOrGuard, map[string]*sm.Error{rolePatient: nil, roleGuardian: nil}),
 			check: participantState("consented"),
 		},

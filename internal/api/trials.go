@@ -29,7 +29,9 @@ type StampView struct {
 	Time   time.Time `json:"time"`
 }
 
-func stampView(s trials.Stamp) StampView { return StampView{Height: s.Height, Time: time.Unix(s.Time, 0).UTC()} }
+func stampView(s trials.Stamp) StampView {
+	return StampView{Height: s.Height, Time: time.Unix(s.Time, 0).UTC()}
+}
 
 func stampPtr(s trials.Stamp) *StampView {
 	if s.IsZero() {
@@ -114,23 +116,23 @@ type TrialCounts struct {
 
 // TrialView is GET /v1/trials/{id}.
 type TrialView struct {
-	Height           int64         `json:"height"`
-	ID               string        `json:"id"`
-	Title            string        `json:"title"`
-	Sponsor          string        `json:"sponsor"`
-	Registrar        string        `json:"registrar"`
-	Sites            []string      `json:"sites"`
-	Planned          uint64        `json:"planned_enrollment"`
-	LateAfterSeconds int64         `json:"late_after_seconds"`
-	Status           string        `json:"status"`
-	Version          uint32        `json:"version"`
-	ReconsentVersion uint32        `json:"reconsent_version"`
-	Registered       StampView     `json:"registered"`
-	Locked           *StampView    `json:"locked,omitempty"`
-	Counts           TrialCounts   `json:"counts"`
+	Height           int64                 `json:"height"`
+	ID               string                `json:"id"`
+	Title            string                `json:"title"`
+	Sponsor          string                `json:"sponsor"`
+	Registrar        string                `json:"registrar"`
+	Sites            []string              `json:"sites"`
+	Planned          uint64                `json:"planned_enrollment"`
+	LateAfterSeconds int64                 `json:"late_after_seconds"`
+	Status           string                `json:"status"`
+	Version          uint32                `json:"version"`
+	ReconsentVersion uint32                `json:"reconsent_version"`
+	Registered       StampView             `json:"registered"`
+	Locked           *StampView            `json:"locked,omitempty"`
+	Counts           TrialCounts           `json:"counts"`
 	Versions         []ProtocolVersionView `json:"versions"`
-	Results          *ResultsView  `json:"results,omitempty"`
-	Key              string        `json:"key"`
+	Results          *ResultsView          `json:"results,omitempty"`
+	Key              string                `json:"key"`
 }
 
 func hexKey(k []byte) string { return hex.EncodeToString(k) }

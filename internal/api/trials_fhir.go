@@ -126,4 +126,3 @@ func FHIRResearchSubject(t *trials.Trial, p *trials.Participation) map[string]an
 	}
 	return rs
 }
-

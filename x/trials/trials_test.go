@@ -138,7 +138,9 @@ func TestRegistration(t *testing.T) {
 		{"no sites", sponsor, func(m *trials.MsgRegister) { m.Sites = nil }, trials.ErrBadSites},
 		{"no primary outcome", sponsor, func(m *trials.MsgRegister) { m.Outcomes = []trials.Outcome{secondary} }, trials.ErrBadOutcomes},
 		{"duplicate measure", sponsor, func(m *trials.MsgRegister) { m.Outcomes = []trials.Outcome{primary, primary} }, trials.ErrBadOutcomes},
-		{"bad outcome type", sponsor, func(m *trials.MsgRegister) { m.Outcomes = []trials.Outcome{primary, {Type: 3, Measure: "x", TimeFrame: "y"}} }, trials.ErrBadOutcomes},
+		{"bad outcome type", sponsor, func(m *trials.MsgRegister) {
+			m.Outcomes = []trials.Outcome{primary, {Type: 3, Measure: "x", TimeFrame: "y"}}
+		}, trials.ErrBadOutcomes},
 		{"empty time frame", sponsor, func(m *trials.MsgRegister) { m.Outcomes = []trials.Outcome{{Type: 1, Measure: "x"}} }, trials.ErrBadOutcomes},
 		{"zero protocol hash", sponsor, func(m *trials.MsgRegister) { m.ProtocolHash = [32]byte{} }, trials.ErrBadDocHash},
 		{"zero SAP hash", sponsor, func(m *trials.MsgRegister) { m.SAPHash = [32]byte{} }, trials.ErrBadDocHash},
@@ -289,9 +291,9 @@ func TestNoDataAfterWithdrawalOrLock(t *testing.T) {
 	}
 	e.later(time.Hour)
 	from := e.Now.Add(-10 * time.Minute).Unix()
-	wantErr(t, e.anchor(doc, from, carol), trials.ErrNotEnrolled)          // consented, not enrolled
-	wantErr(t, e.anchor(clinDoc, from, alice), trials.ErrOtherSite)        // enrolled at hosp
-	wantErr(t, e.anchor(labTech, from, alice), trials.ErrNotSiteMember)    // not a site
+	wantErr(t, e.anchor(doc, from, carol), trials.ErrNotEnrolled)       // consented, not enrolled
+	wantErr(t, e.anchor(clinDoc, from, alice), trials.ErrOtherSite)     // enrolled at hosp
+	wantErr(t, e.anchor(labTech, from, alice), trials.ErrNotSiteMember) // not a site
 	wantErr(t, e.anchor(doc, blockTime.Unix()-1, alice), trials.ErrCollectedBeforeCons)
 	future := &trials.MsgAnchor{ID: trialID, Root: h(9), Leaves: 1, Participants: []crypto.Address{e.Addr(alice)}, CollectedFrom: from, CollectedTo: e.Now.Unix() + 1}
 	wantErr(t, e.Run(doc, future), trials.ErrFutureCollection)
@@ -367,7 +369,7 @@ func TestOutcomeSwitching(t *testing.T) {
 	e.OK(sponsor, &trials.MsgAmend{ID: trialID, ProtocolHash: h(3), SAPHash: h(4), Outcomes: []trials.Outcome{primary, secondary, hypo, quality}, Reason: "added a patient-reported outcome"})
 	e.OK(sponsor, &trials.MsgLock{ID: trialID})
 	primary52 := primary
-	primary52.TimeFrame = "Baseline to week 52" // changed
+	primary52.TimeFrame = "Baseline to week 52"                                                                       // changed
 	fasting := trials.Outcome{Type: trials.OutcomeSecondary, Measure: "Fasting plasma glucose", TimeFrame: "Week 26"} // added
 	promoted := secondary
 	promoted.Type = trials.OutcomePrimary // changed (type)
