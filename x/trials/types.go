@@ -20,7 +20,7 @@ var (
 	ErrTrialExists         = sm.Register(Codespace, 3, "a trial with this registry id is already registered")
 	ErrBadSites            = sm.Register(Codespace, 4, "sites must be 1 to 64 sorted, distinct organization ids")
 	ErrSiteInactive        = sm.Register(Codespace, 5, "a site is not an active member organization")
-	ErrBadOutcomes         = sm.Register(Codespace, 6, "outcomes must be 1 to 64 with distinct measures, at least one primary, each with a measure (1-256 bytes), a time frame (1-128 bytes) and type primary or secondary")
+	ErrBadOutcomes         = sm.Register(Codespace, 6, "outcomes must be 1 to 64 with distinct measures, each with a measure (1-256 bytes), a time frame (1-128 bytes) and type primary or secondary; a protocol's include at least one primary")
 	ErrBadDocHash          = sm.Register(Codespace, 7, "protocol and statistical-analysis-plan hashes must be non-zero SHA-256 digests")
 	ErrBadEnrollment       = sm.Register(Codespace, 8, "planned enrollment must be 1 to 1,000,000")
 	ErrBadTitle            = sm.Register(Codespace, 9, "title must be 1 to 300 bytes")
