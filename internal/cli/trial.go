@@ -562,7 +562,11 @@ func newTrialShowCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(tw, "sponsor:\t%s\n", t.Sponsor)
 			fmt.Fprintf(tw, "sites:\t%s\n", strings.Join(t.Sites, ", "))
 			fmt.Fprintf(tw, "registered:\tblock %d, %s\n", t.Registered.Height, t.Registered.Time.Format(time.RFC3339))
-			fmt.Fprintf(tw, "protocol version:\t%d (re-consent required since version %d)\n", t.Version, t.ReconsentVersion)
+			if t.ReconsentVersion > 0 {
+				fmt.Fprintf(tw, "protocol version:\t%d (re-consent required since version %d)\n", t.Version, t.ReconsentVersion)
+			} else {
+				fmt.Fprintf(tw, "protocol version:\t%d\n", t.Version)
+			}
 			fmt.Fprintf(tw, "planned enrollment:\t%d\n", t.Planned)
 			c := t.Counts
 			fmt.Fprintf(tw, "counts:\t%d consents, %d enrolled, %d withdrawn, %d anchors (%d late)\n", c.Consents, c.Enrolled, c.Withdrawn, c.Anchors, c.LateAnchors)
