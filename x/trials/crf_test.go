@@ -84,3 +84,38 @@ func TestLeafEncoding(t *testing.T) {
 		t.Fatal("a proof of a leaf beyond the tree")
 	}
 }
+
+func benchLeaves(n int) [][]byte {
+	leaves := make([][]byte, n)
+	for i := range leaves {
+		leaves[i] = trials.LeafHash(trialID, datum(i))
+	}
+	return leaves
+}
+
+// BenchmarkRoot10k: the root of a batch of 10,000 data (what `trial
+// anchor` computes before it signs).
+func BenchmarkRoot10k(b *testing.B) {
+	leaves := benchLeaves(10_000)
+	b.ResetTimer()
+	for range b.N {
+		trials.Root(leaves)
+	}
+}
+
+// BenchmarkVerifyInclusion10k: checking one datum's audit path in a batch
+// of 10,000 (what `verify --inclusion` does besides the light client).
+func BenchmarkVerifyInclusion10k(b *testing.B) {
+	leaves := benchLeaves(10_000)
+	root := trials.Root(leaves)
+	p, err := trials.InclusionProof(leaves, 4321)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := trials.VerifyInclusion(leaves[4321], 4321, 10_000, p, root); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,6 +21,10 @@ func FuzzDecode(f *testing.F) {
 		&trials.MsgAnchor{ID: trialID, Root: h(3), Leaves: 3, Participants: []crypto.Address{{1}, {2}}, CollectedFrom: 5, CollectedTo: 9},
 		&trials.MsgLock{ID: trialID},
 		&trials.MsgResults{ID: trialID, ReportHash: h(4), Outcomes: []trials.Outcome{primary, secondary}},
+		&trials.Trial{ID: trialID, Sponsor: "sponsor", Title: "t", Sites: []string{"hosp"}, Planned: 3, LateAfter: 3600, Version: 2, Reconsent: 2,
+			Registered: trials.Stamp{Height: 2, Time: 9}, Consents: 1, Anchors: 1, LateCount: 1, Results: true},
+		&trials.Version{Number: 1, ProtocolHash: h(1), SAPHash: h(2), Outcomes: []trials.Outcome{primary, secondary}, Reconsent: true, Reason: "r"},
+		&trials.Anchor{Trial: trialID, Seq: 1, Site: "hosp", Root: h(3), Leaves: 2, Participants: []crypto.Address{{1}}, CollectedFrom: 4, CollectedTo: 5, Late: true},
 		&trials.Participation{Trial: trialID, Consents: []trials.ConsentEntry{{Version: 1, At: trials.Stamp{Height: 3, Time: 4}}}, Site: "hosp"},
 		&trials.Results{Trial: trialID, Reported: []trials.Outcome{primary}, Switching: trials.Compare([]trials.Outcome{secondary, hypo}, []trials.Outcome{primary, {Type: 1, Measure: hypo.Measure, TimeFrame: "x"}})},
 	}
