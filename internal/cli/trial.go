@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -37,7 +38,7 @@ pre-registered outcomes. timeline shows it all in order, with proof keys.`,
 	}
 	cmd.AddCommand(newTrialRegisterCmd(g), newTrialAmendCmd(g), newTrialConsentCmd(g), newTrialEnrollCmd(g),
 		newTrialWithdrawCmd(g), newTrialAnchorCmd(g), newTrialProveCmd(g), newTrialLockCmd(g), newTrialResultsCmd(g),
-		newTrialTimelineCmd(g), newTrialShowCmd(g))
+		newTrialTimelineCmd(g), newTrialShowCmd(g), newTrialParticipantsCmd(g))
 	return cmd
 }
 
@@ -670,4 +671,34 @@ func timelineDetail(names map[string]string, it api.TimelineItem) string {
 		return fmt.Sprintf("against version %d: OUTCOME SWITCHING: %d added, %d dropped, %d changed", it.Version, len(sw.Added), len(sw.Dropped), len(sw.Changed))
 	}
 	return ""
+}
+
+func newTrialParticipantsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "participants ID --from OVERSEER",
+		Short: "A trial's participants and their states (signed: sponsor, regulator or site members)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out struct {
+				Site         string                `json:"site"`
+				Participants []api.ParticipantView `json:"participants"`
+			}
+			if done, err := g.getSigned(cmd.Context(), "", "/v1/trials/"+args[0]+"/participants", &out); done || err != nil {
+				return err
+			}
+			names := g.localNames()
+			tw := tabwriter.NewWriter(g.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PARTICIPANT\tSTATE\tCONSENTED VERSION\tSITE\tENROLLED\tWITHDRAWN")
+			for _, p := range out.Participants {
+				at := func(s *api.StampView) string {
+					if s == nil {
+						return "-"
+					}
+					return fmt.Sprintf("block %d", s.Height)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", label(names, p.Participant), p.State, p.ConsentedVersion, cmp.Or(p.Site, "-"), at(p.Enrolled), at(p.Withdrawn))
+			}
+			return tw.Flush()
+		},
+	}
 }

@@ -113,6 +113,8 @@ func TestTrialLifecycle(t *testing.T) {
 	tl := ok(t, "trial", "timeline", id, "--from", "sponsor-admin")
 	wantContains(t, tl, "registered", "amended", "RE-CONSENT REQUIRED", "consent", "enrolled", "anchor", "withdrawn", p2)
 	wantContains(t, ok(t, "trial", "timeline", id, "--from", "regulator-admin"), "withdrawn")
+	wantContains(t, ok(t, "trial", "participants", id, "--from", "sponsor-admin"), p2+" (patient2)", "withdrawn", "consented")
+	wantContains(t, fails(t, "trial", "participants", id, "--from", "pharmacist1"), "not a member of trial")
 	wantContains(t, fails(t, "trial", "timeline", id, "--from", "pharmacist1"), "not a member of trial")
 	wantContains(t, fails(t, "trial", "timeline", id, "--from", "patient2"), "not a member of trial")
 
