@@ -131,6 +131,7 @@ func verifyInclusion(ctx context.Context, g *globals, file string, height int64,
 	} else {
 		fmt.Fprintf(tw, "timeliness:\ton time: anchored %s after the earliest claimed collection\n", time.Duration(a.Delay())*time.Second)
 	}
+	fmt.Fprintf(tw, "this datum:\tanchored %s after its claimed collection\n", time.Duration(a.At.Time-d.Collected)*time.Second)
 	fmt.Fprintf(tw, "height:\t%d (served by %s)\n", res.Height, g.node)
 	return printVerified(g, tw, res, v, "inclusion verified: the anchored root is in chain state, checked against a light-client header from")
 }
