@@ -28,6 +28,7 @@ import (
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/staking"
+	"github.com/medchain/medchain/x/trials"
 )
 
 // Version of the application protocol, reported in Info.
@@ -106,6 +107,7 @@ func NewCore() (*exec.Core, *params.Registry) {
 		// After x/mint (when wired): its BeginBlock fills the provision
 		// pool that staking's BeginBlock distributes in the same block.
 		staking.New(reg),
+		trials.Module{},
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }

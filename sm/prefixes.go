@@ -48,12 +48,18 @@ const (
 
 	PrefixSession byte = 0x50 // session: session public key → Session
 
+	PrefixTrial            byte = 0x45 // trials: registry id (11 bytes) → Trial
+	PrefixTrialVersion     byte = 0x46 // trials: id ‖ version (4 bytes) → Version
+	PrefixTrialParticipant byte = 0x47 // trials: id ‖ participant address → Participation
+	PrefixTrialAnchor      byte = 0x48 // trials: id ‖ seq (8 bytes) → Anchor
+	PrefixTrialResults     byte = 0x49 // trials: id → Results
+
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
 	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
 	//     of which x/staking uses 0x60–0x65 (index keys 0xE1, 0xE2, 0xE5; see x/staking/types.go)
 	//   0x36–0x3F                         patient links (hospital integration)
-	//   0x45–0x4F                         trials
+	//   0x4A–0x4F                         trials (0x45–0x49 above)
 	//   0x51–0x5F                         supply chain
 	//   0x68–0x6F                         telemedicine escrow
 	//   0x70–0x77                         paid research data use

@@ -227,6 +227,11 @@ func New(b Backend, opts Options) *Server {
 	s.handleSigned("GET /v1/records/{id}/access", accessGuard, s.access)
 	s.handleSigned("GET /v1/consents/{id}", consentGuard, s.consentByID)
 	s.handleSigned("GET /v1/grantees/{party}/consents", granteeGuard, s.granteeConsents)
+	s.handle("GET /v1/trials", s.trialList)
+	s.handle("GET /v1/trials/{id}", s.trial)
+	s.handleTrialSigned("GET /v1/trials/{id}/timeline", trialGuard, s.trialTimeline)
+	s.handleTrialSigned("GET /v1/trials/{id}/participants", trialGuard, s.trialParticipants)
+	s.handleSigned("GET /v1/trials/{id}/participants/{address}", trialParticipantGuard, s.trialParticipant)
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)

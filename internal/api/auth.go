@@ -17,6 +17,7 @@ import (
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/session"
+	"github.com/medchain/medchain/x/trials"
 )
 
 // Who may read patient data on /v1 (docs/api.md, "Authentication"). Every
@@ -114,10 +115,16 @@ func (s *Server) handleOptional(pattern string, needs func(r *http.Request) bool
 
 // authorize authenticates r and applies g, answering the refusal itself.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, g guard) bool {
+	_, ok := s.authorizeWho(w, r, g)
+	return ok
+}
+
+// authorizeWho is authorize, returning the authenticated signer too.
+func (s *Server) authorizeWho(w http.ResponseWriter, r *http.Request, g guard) (who, bool) {
 	if len(r.Header.Values(reqsig.HeaderSignature)) == 0 {
 		writeErr(w, http.StatusUnauthorized, sm.Wrapf(ErrUnauthenticated,
 			"this read names patient data: sign the request (X-Medchain-Signer, -Expires, -Nonce, -Signature; see docs/api.md)"))
-		return false
+		return who{}, false
 	}
 	pub, err := s.verifier.Verify(r, nil)
 	if err != nil {
@@ -134,12 +141,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, g guard) bool
 			base = ErrBusy
 		}
 		writeErr(w, status, sm.Wrapf(base, "%v", err))
-		return false
+		return who{}, false
 	}
 	latest, err := s.b.State(0)
 	if err != nil {
 		backendErr(w, err)
-		return false
+		return who{}, false
 	}
 	now := s.timeOf(latest)
 	acct, sess, err := signerStanding(latest, pub, now)
@@ -150,18 +157,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, g guard) bool
 	}
 	if err != nil {
 		writeErr(w, http.StatusForbidden, sm.Wrapf(ErrForbidden, "%v", err))
-		return false
+		return who{}, false
 	}
-	who := who{acct: acct, latest: latest, now: now}
-	if err := g(r, who); err != nil {
+	me := who{acct: acct, latest: latest, now: now}
+	if err := g(r, me); err != nil {
 		status := http.StatusForbidden
 		if errors.Is(err, ErrBadRequest) {
 			status = http.StatusBadRequest
 		}
 		writeErr(w, status, err)
-		return false
+		return who{}, false
 	}
-	return true
+	return me, true
 }
 
 // grounds reports whether w may read patient's data of the given kind.
@@ -332,6 +339,9 @@ func (s *Server) patientProofKey(r *http.Request) bool {
 		return true
 	}
 	_, named := patientOfKey(latest, key)
+	if _, scoped, _ := trials.TrialOfKey(key); scoped {
+		return true // a participation or an anchor: names participants
+	}
 	return named
 }
 
@@ -339,6 +349,12 @@ func patientKeyGuard(r *http.Request, w who) error {
 	key, err := proofKey(r)
 	if err != nil {
 		return err
+	}
+	if _, scoped, _ := trials.TrialOfKey(key); scoped {
+		if trialKeyAllowed(w.latest, key, w.acct) {
+			return nil
+		}
+		return forbidden("%s may not read this trial participant-level state (docs/trials.md)", w.acct.Address)
 	}
 	p, named := patientOfKey(w.latest, key)
 	if !named || w.grounds(p, groundCare) {
@@ -403,7 +419,8 @@ func beUint64(b []byte) uint64 {
 
 // patientTxPrefixes are the transaction types whose events and logs name
 // patients, records or accessors.
-var patientTxPrefixes = []string{"records/", "consent/", "audit/", "accounts/set_guardian", "accounts/revoke_guardian"}
+var patientTxPrefixes = []string{"records/", "consent/", "audit/", "accounts/set_guardian", "accounts/revoke_guardian",
+	"trials/consent", "trials/enroll", "trials/withdraw", "trials/anchor"}
 
 // redactPatientData removes, from a transaction result served publicly,
 // what names patient data: the events and log of a patient-scoped

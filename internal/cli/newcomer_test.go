@@ -201,6 +201,16 @@ func TestDevReadyAfterDemoStopsCleanly(t *testing.T) {
 	if code := cli.Execute(ce, []string{"--home", home, "--node", "http://" + apiAddr, "guardian", "set", "--from", "patient1", "doctor1"}); code != 0 {
 		t.Fatalf("first command after ready: %s%s", cout.String(), cerr.String())
 	}
+	// The demo's trial: registered, patient1 enrolled, a batch anchored.
+	cout.Reset()
+	if code := cli.Execute(ce, []string{"--home", home, "--node", "http://" + apiAddr, "trial", "timeline", devnet.DemoTrial, "--from", "sponsor-admin"}); code != 0 {
+		t.Fatalf("demo trial timeline: %s%s", cout.String(), cerr.String())
+	}
+	for _, want := range []string{"registered", "consent", "enrolled", "anchor", "#1 by dev-hospital: 2 leaves, 1 participants"} {
+		if !strings.Contains(cout.String(), want) {
+			t.Errorf("demo trial timeline lacks %q:\n%s", want, cout.String())
+		}
+	}
 
 	cancel()
 	select {

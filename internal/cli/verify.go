@@ -26,6 +26,7 @@ func NewVerifyCmd(g *globals) *cobra.Command {
 		account     string
 		access      string
 		reader      string
+		inclusion   string
 		height      int64
 		trustHeight int64
 		trustHash   string
@@ -33,7 +34,7 @@ func NewVerifyCmd(g *globals) *cobra.Command {
 		timeout     time.Duration
 	}
 	cmd := &cobra.Command{
-		Use:   "verify (--key HEX | --account ACCOUNT | --access RECORD_ID --reader ACCOUNT) --witness RPC_URL",
+		Use:   "verify (--key HEX | --account ACCOUNT | --access RECORD_ID --reader ACCOUNT | --inclusion PROOF_FILE) --witness RPC_URL",
 		Short: "Check a state proof from --node against a light-client header from another node",
 		Long: `verify fetches a value (or its absence) at a state key from the node at --node,
 with an ICS23 proof, and checks the proof against the app hash of a block header
@@ -65,6 +66,14 @@ and fails the check. The node answers this only to a signed request by the
 reader itself or the record's patient or guardian: it is signed with the
 --from key, else with the --reader key when it is in the keystore.
 
+--inclusion PROOF_FILE checks that a datum of a clinical trial's anchored
+batch is in the batch (the RFC 6962 audit path of 'medchain trial prove' leads
+from the datum to the root) and that this root is the anchor's in chain state,
+proven against a light-client header; it reports the block the batch was
+anchored in and whether the anchor was late (docs/trials.md). The anchor names
+participants: the request is signed with --from (an overseer of the trial),
+else with the participant's key when it is in the keystore.
+
 Exits non-zero when the proof does not verify.`,
 		Example: `  medchain verify --account doctor1 --witness http://127.0.0.1:26667
   medchain verify --access 3f2a...e1 --reader doctor1 --witness http://127.0.0.1:26667
@@ -72,8 +81,8 @@ Exits non-zero when the proof does not verify.`,
   medchain verify --node http://127.0.0.1:8081 --witness http://127.0.0.1:26657 --key 01ab... --height 40`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if n := btoi(f.key != "") + btoi(f.account != "") + btoi(f.access != ""); n != 1 {
-				return errors.New("give exactly one of --key HEX, --account ACCOUNT and --access RECORD_ID")
+			if n := btoi(f.key != "") + btoi(f.account != "") + btoi(f.access != "") + btoi(f.inclusion != ""); n != 1 {
+				return errors.New("give exactly one of --key HEX, --account ACCOUNT, --access RECORD_ID and --inclusion PROOF_FILE")
 			}
 			if (f.access == "") != (f.reader == "") {
 				return errors.New("--access RECORD_ID and --reader ACCOUNT go together")
@@ -84,6 +93,9 @@ Exits non-zero when the proof does not verify.`,
 			root, err := trustRoot(f.trustHeight, f.trustHash, f.trustPeriod)
 			if err != nil {
 				return err
+			}
+			if f.inclusion != "" {
+				return verifyInclusion(cmd.Context(), g, f.inclusion, f.height, f.witness, root, f.timeout)
 			}
 			if f.access != "" {
 				return verifyAccess(cmd.Context(), g, f.access, f.reader, f.height, f.witness, root, f.timeout)
@@ -163,6 +175,7 @@ Exits non-zero when the proof does not verify.`,
 	fl.StringVar(&f.account, "account", "", "an account's address, or the name of a local key")
 	fl.StringVar(&f.access, "access", "", "a record id (32 hex digits): check the node's access answer for --reader")
 	fl.StringVar(&f.reader, "reader", "", "with --access: the reader, an address or the name of a local key")
+	fl.StringVar(&f.inclusion, "inclusion", "", "a trial datum's inclusion proof file (medchain trial prove): check it against the anchored root in chain state")
 	fl.Int64Var(&f.height, "height", 0, "state height of the proof (default: the node's latest)")
 	fl.Int64Var(&f.trustHeight, "trust-height", 0, "height of the light client's trusted header (with --trust-hash)")
 	fl.StringVar(&f.trustHash, "trust-hash", "", "hash of the trusted header, in hex (with --trust-height)")

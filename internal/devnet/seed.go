@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/trials"
 )
 
 //go:embed demo/*.json
@@ -44,7 +47,7 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	ks := keystore.Open(keysDir)
 	ks.Params = keystore.LightParams()
 	keys := map[string]*crypto.PrivKey{}
-	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1"} {
+	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1", "sponsor-admin"} {
 		k, err := ks.Load(name, DevPassphrase)
 		if err != nil {
 			return fmt.Errorf("demo: key %s: %w", name, err)
@@ -99,6 +102,7 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 		}
 	}
 	var first consent.RecordID
+	var labResults []consent.RecordID
 	for i, a := range [][2]string{
 		{"labtech1", "p1-hba1c.json"}, {"labtech1", "p1-glucose.json"},
 		{"doctor1", "p1-condition.json"}, {"doctor1", "p1-medication.json"}, {"doctor1", "p1-allergy.json"},
@@ -109,6 +113,9 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 		}
 		if i == 0 {
 			first = id
+		}
+		if a[0] == "labtech1" {
+			labResults = append(labResults, id)
 		}
 	}
 	for _, f := range []string{"p2-bp.json", "p2-immunization.json"} {
@@ -123,15 +130,83 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	if _, _, err := c.ReadRecord(ctx, keys["doctor1"], chainID, first, 0); err != nil {
 		return fmt.Errorf("demo: doctor1 reads: %w", err)
 	}
+	if err := seedTrial(ctx, c, keys, labResults); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `Demo data seeded:
   patient1: 5 records (2 lab results by labtech1; condition, medication, allergy by doctor1);
             consents to labtech1 (write lab results), doctor1 (read/write), dev-hospital (emergency custodian)
   patient2: 2 records of their own; a research consent to researcher1 for 30 days
+  trial %s (sponsor dev-sponsor, site dev-hospital): patient1 consented, enrolled by doctor1,
+            a batch of patient1's 2 lab results anchored
 Try:
   export MEDCHAIN_PASSPHRASE=%s
   medchain record list --patient patient1
   medchain record get --from doctor1 %s
   medchain audit --from patient1
-`, DevPassphrase, hex.EncodeToString(first[:]))
+  medchain trial show %s
+  medchain trial timeline %s --from sponsor-admin
+`, DemoTrial, DevPassphrase, hex.EncodeToString(first[:]), DemoTrial, DemoTrial)
 	return nil
+}
+
+// DemoTrial is the registry id of the demo's clinical trial.
+const DemoTrial = "NCT05000001"
+
+// seedTrial registers the demo trial, has patient1 consent and doctor1
+// enroll them, and anchors a batch of patient1's lab results (their
+// ciphertext hashes) collected after the consent.
+func seedTrial(ctx context.Context, c *client.Client, keys map[string]*crypto.PrivKey, recs []consent.RecordID) error {
+	p1 := keys["patient1"].Address()
+	send := func(who string, m sm.Msg) error {
+		if _, err := c.Send(ctx, keys[who], m); err != nil {
+			return fmt.Errorf("demo: %s %s: %w", who, m.Type(), err)
+		}
+		return nil
+	}
+	reg := &trials.MsgRegister{ID: DemoTrial, Title: "Once-weekly versus once-daily basal insulin in type 2 diabetes (demo)",
+		Sites: []string{"dev-hospital"}, ProtocolHash: sha256.Sum256([]byte("demo protocol v1")), SAPHash: sha256.Sum256([]byte("demo statistical analysis plan v1")),
+		Outcomes: []trials.Outcome{
+			{Type: trials.OutcomePrimary, Measure: "Change in HbA1c", TimeFrame: "Baseline to week 26"},
+			{Type: trials.OutcomeSecondary, Measure: "Fasting plasma glucose", TimeFrame: "Week 26"},
+			{Type: trials.OutcomeSecondary, Measure: "Level 2 hypoglycaemia events", TimeFrame: "Weeks 0 to 26"},
+		}, Planned: 120, LateAfter: 7 * 24 * 3600}
+	for _, st := range []struct {
+		who string
+		m   sm.Msg
+	}{
+		{"sponsor-admin", reg},
+		{"patient1", &trials.MsgConsent{ID: DemoTrial, Participant: p1, Version: 1}},
+		{"doctor1", &trials.MsgEnroll{ID: DemoTrial, Participant: p1}},
+	} {
+		if err := send(st.who, st.m); err != nil {
+			return err
+		}
+	}
+	// The batch: collected after the consent's block, anchored after
+	// collection (block times are whole seconds).
+	select {
+	case <-time.After(2 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	collected := time.Now().Add(-time.Second).Unix()
+	reader := c.As(keys["doctor1"], "")
+	var leaves [][]byte
+	for _, id := range recs {
+		v, err := reader.Record(ctx, id, "")
+		if err != nil || len(v.Versions) == 0 {
+			return fmt.Errorf("demo: record %x: %v", id, err)
+		}
+		var d trials.Datum
+		d.Participant, d.Collected = p1, collected
+		h, err := hex.DecodeString(v.Versions[len(v.Versions)-1].ContentHash)
+		if err != nil || len(h) != len(d.RecordHash) {
+			return fmt.Errorf("demo: record %x: content hash %q", id, v.Versions[0].ContentHash)
+		}
+		copy(d.RecordHash[:], h)
+		leaves = append(leaves, trials.LeafHash(DemoTrial, d))
+	}
+	return send("doctor1", &trials.MsgAnchor{ID: DemoTrial, Root: trials.Root(leaves), Leaves: uint64(len(leaves)),
+		Participants: []crypto.Address{p1}, CollectedFrom: collected, CollectedTo: collected})
 }

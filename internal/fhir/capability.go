@@ -24,6 +24,9 @@ func capability(base string) map[string]any {
 	for _, t := range fhirr4.ResourceTypes() {
 		if chainViews[t] {
 			params := []any{sp("patient", "reference", "the patient whose "+t+"s to list"), sp("_id", "token", "")}
+			if t == "ResearchStudy" { // public registrations: no patient
+				params = []any{sp("_id", "token", "the trial's NCT number")}
+			}
 			for _, d := range dateParams[t] {
 				params = append(params, sp(d.name, "date", ""))
 			}

@@ -10,16 +10,24 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/trials"
 )
 
-// searchChain serves GET /fhir/Consent and GET /fhir/AuditEvent: views of
-// the chain's consents and access trail, exported as internal/api exports
-// them. The patient (or a guardian) sees all of them; a grantee sees the
-// consents given to it or to its organization; nobody else sees any.
+// searchChain serves GET /fhir/Consent, GET /fhir/AuditEvent and GET
+// /fhir/ResearchSubject: views of the chain's consents, access trail and
+// trial participations, exported as internal/api exports them. The patient
+// (or a guardian) sees all of them; a grantee sees the consents given to it
+// or to its organization; an overseer of a trial (trials.Overseer) the
+// participations it oversees; nobody else sees any. ResearchStudy (public
+// trial registrations) goes to searchStudies.
 func (s *Server) searchChain(w http.ResponseWriter, rq *request, typ string, vals url.Values) {
 	q, p := parseQuery(rq, typ, vals, DefaultCount)
 	if p != nil {
 		writeProblem(w, p)
+		return
+	}
+	if typ == "ResearchStudy" {
+		s.searchStudies(w, rq, q)
 		return
 	}
 	if len(q.lastUpdated) > 0 {
@@ -62,6 +70,18 @@ func (s *Server) searchChain(w http.ResponseWriter, rq *request, typ string, val
 				writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "only %s, a guardian or a grantee sees these consents", pa))
 				return
 			}
+		case "ResearchSubject":
+			for _, part := range trials.ParticipationsOf(rq.snap, pa) {
+				t := trials.GetTrial(rq.snap, part.Trial)
+				if over, site := trials.Overseer(rq.snap, t, rq.sess.addr); own || over && (site == "" || site == part.Site) {
+					res := api.FHIRResearchSubject(t, part)
+					hs = append(hs, &hit{typ: typ, id: str(res["id"]), res: res})
+				}
+			}
+			if !own && len(hs) == 0 {
+				writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "only %s, a guardian or an overseer of the patient's trials sees these participations", pa))
+				return
+			}
 		case "AuditEvent":
 			if !own {
 				writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "only %s or a guardian sees the trail of the patient's records", pa))
@@ -77,4 +97,26 @@ func (s *Server) searchChain(w http.ResponseWriter, rq *request, typ string, val
 		hs = slices.DeleteFunc(hs, func(h *hit) bool { return !slices.Contains(q.ids, h.id) })
 	}
 	s.respondSearch(w, rq, q, hs, rq.base+"/"+typ)
+}
+
+// searchStudies serves GET /fhir/ResearchStudy: every registered trial as a
+// ResearchStudy. A trial's registration is public (docs/trials.md); the
+// token still needs a scope that allows searching ResearchStudy.
+func (s *Server) searchStudies(w http.ResponseWriter, rq *request, q *query) {
+	if anyPatient, contextOnly := reach(rq.sess.scopes, "ResearchStudy", permSearch); !anyPatient && !contextOnly {
+		writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "the token's scopes (%s) do not allow searching ResearchStudy", rq.sess.scope))
+		return
+	}
+	if len(q.sort) == 0 && q.sort == nil {
+		q.sort = []sortKey{{date: dateParams["ResearchStudy"][0].elems}}
+	}
+	var hs []*hit
+	for _, t := range trials.Trials(rq.snap) {
+		res := api.FHIRResearchStudy(rq.snap, t)
+		hs = append(hs, &hit{typ: "ResearchStudy", id: t.ID, res: res, updated: t.Registered.Time})
+	}
+	if q.idGiven {
+		hs = slices.DeleteFunc(hs, func(h *hit) bool { return !slices.Contains(q.ids, h.id) })
+	}
+	s.respondSearch(w, rq, q, hs, rq.base+"/ResearchStudy")
 }

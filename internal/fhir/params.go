@@ -45,6 +45,8 @@ var dateParams = map[string][]dateParam{
 	"Patient":                  {{"birthdate", []string{"birthDate"}}},
 	"Procedure":                {{"date", []string{"performedDateTime", "performedPeriod"}}},
 	"Provenance":               {{"recorded", []string{"recorded"}}},
+	"ResearchStudy":            {{"date", []string{"period"}}},
+	"ResearchSubject":          {{"date", []string{"period"}}},
 }
 
 // tokenParams lists, per resource type, the token parameters implemented
@@ -70,6 +72,8 @@ var tokenParams = map[string][]tokenParam{
 	"Observation":              {{"code", "code"}, {"category", "category"}, {"status", "status"}},
 	"Patient":                  {{"gender", "gender"}},
 	"Procedure":                {{"code", "code"}, {"category", "category"}, {"status", "status"}},
+	"ResearchStudy":            {{"status", "status"}},
+	"ResearchSubject":          {{"status", "status"}},
 }
 
 func findDate(typ, name string) (dateParam, bool) {

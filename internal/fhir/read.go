@@ -23,9 +23,9 @@ import (
 	"github.com/medchain/medchain/x/records"
 )
 
-// Resource types the chain itself answers for (views of consents and of the
-// trail); they are never stored as records.
-var chainViews = map[string]bool{"Consent": true, "AuditEvent": true}
+// Resource types the chain itself answers for (views of consents, of the
+// trail and of clinical trials); they are never stored as records.
+var chainViews = map[string]bool{"Consent": true, "AuditEvent": true, "ResearchStudy": true, "ResearchSubject": true}
 
 func knownType(t string) bool { return fhirr4.IsResourceType(t) }
 
