@@ -27,6 +27,7 @@ import (
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/session"
+	"github.com/medchain/medchain/x/telemed"
 )
 
 // Version of the application protocol, reported in Info.
@@ -90,7 +91,7 @@ type Options struct {
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
 	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs} {
+	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, telemed.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
@@ -102,6 +103,7 @@ func NewCore() (*exec.Core, *params.Registry) {
 		records.Module{},
 		audit.Module{},
 		session.Module{},
+		&telemed.Module{Params: reg},
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }

@@ -48,6 +48,22 @@ const (
 
 	PrefixSession byte = 0x50 // session: session public key → Session
 
+	PrefixTelemedOffer    byte = 0x68 // telemed: offer id (8 bytes) → Offer
+	PrefixTelemedSeq      byte = 0x69 // telemed: 0x01 next offer id, 0x02 next booking id
+	PrefixTelemedBooking  byte = 0x6A // telemed: booking id (8 bytes) → Booking
+	PrefixTelemedSlot     byte = 0x6B // telemed: offer ‖ start (8 bytes) ‖ booking → ∅ (live bookings)
+	PrefixTelemedDue      byte = 0x6C // telemed: release time (8 bytes) ‖ booking → ∅
+	PrefixTelemedByParty  byte = 0x6D // telemed: patient or provider address ‖ booking → ∅
+	PrefixTelemedDisputes byte = 0x6E // telemed: arbiter org ‖ 0x00 ‖ booking → ∅ (open disputes)
+
+	PrefixResearchRequest   byte = 0x70 // research: request id (8 bytes) → Request
+	PrefixResearchSeq       byte = 0x71 // research: next request id (one key)
+	PrefixResearchOptIn     byte = 0x72 // research: request ‖ patient → OptIn (with its payment)
+	PrefixResearchConsent   byte = 0x73 // research: consent id (8 bytes) → request id (the consent's one request)
+	PrefixResearchWatch     byte = 0x74 // research: researcher → last audit seq settled ‖ open requests
+	PrefixResearchCloses    byte = 0x75 // research: closing time (8 bytes) ‖ request → ∅
+	PrefixResearchByPatient byte = 0x76 // research: patient ‖ request → ∅
+
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
 	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
