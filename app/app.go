@@ -26,6 +26,7 @@ import (
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/telemed"
 )
@@ -91,7 +92,7 @@ type Options struct {
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
 	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, telemed.ParamDefs} {
+	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
@@ -104,6 +105,7 @@ func NewCore() (*exec.Core, *params.Registry) {
 		audit.Module{},
 		session.Module{},
 		&telemed.Module{Params: reg},
+		&research.Module{Params: reg},
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }
