@@ -64,7 +64,7 @@ func bookingClosed(outcome string) func(t *testing.T, h *apptest.Harness, _ *cry
 func init() {
 	rows := map[string]authRow{
 		telemed.TypeOffer: {
-			msg: fixedMsg(&telemed.MsgOffer{Service: "general-consultation", Price: authPrice, Duration: 1800, Arbiter: apptest.OrgLab}),
+			msg:  fixedMsg(&telemed.MsgOffer{Service: "general-consultation", Price: authPrice, Duration: 1800, Arbiter: apptest.OrgLab}),
 			want: only(telemed.ErrNotProvider, rolePractitioner),
 			check: func(t *testing.T, h *apptest.Harness, signer *crypto.PrivKey) {
 				if o := telemed.GetOffer(h.State(), 1); o == nil || o.Provider != signer.Address() {
@@ -75,7 +75,9 @@ func init() {
 		telemed.TypeWithdraw: {setup: authOffer, msg: fixedMsg(&telemed.MsgWithdraw{Offer: 1}), want: only(telemed.ErrNotOfferOwner, rolePractitioner)},
 		telemed.TypeBook: {
 			setup: authOffer,
-			msg:   func(h *apptest.Harness) sm.Msg { return &telemed.MsgBook{Offer: 1, Start: h.NextTime().Add(time.Hour).Unix()} },
+			msg: func(h *apptest.Harness) sm.Msg {
+				return &telemed.MsgBook{Offer: 1, Start: h.NextTime().Add(time.Hour).Unix()}
+			},
 			want: func() map[string]*sm.Error {
 				w := only(telemed.ErrNotPatient, rolePatient, roleOtherPatient, roleGuardian)
 				w[rolePractitioner] = telemed.ErrSelfBooking
@@ -96,7 +98,7 @@ func init() {
 			msg: fixedMsg(telemed.Confirm(1)), want: only(telemed.ErrNotBookingPat, rolePatient, roleGuardian),
 			check: bookingClosed(telemed.OutcomeConfirmed),
 		},
-		telemed.TypeCancel: {setup: authBooking, msg: fixedMsg(telemed.Cancel(1)), want: only(telemed.ErrNotParty, rolePatient, roleGuardian, rolePractitioner)},
+		telemed.TypeCancel:  {setup: authBooking, msg: fixedMsg(telemed.Cancel(1)), want: only(telemed.ErrNotParty, rolePatient, roleGuardian, rolePractitioner)},
 		telemed.TypeDispute: {setup: authStarted, msg: fixedMsg(telemed.Dispute(1)), want: only(telemed.ErrNotParty, rolePatient, roleGuardian, rolePractitioner)},
 		telemed.TypeResolve: {
 			setup: func(t *testing.T, h *apptest.Harness) {

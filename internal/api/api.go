@@ -224,6 +224,7 @@ func New(b Backend, opts Options) *Server {
 	s.handleSigned("GET /v1/records/{id}/access", accessGuard, s.access)
 	s.handleSigned("GET /v1/consents/{id}", consentGuard, s.consentByID)
 	s.handleSigned("GET /v1/grantees/{party}/consents", granteeGuard, s.granteeConsents)
+	s.routeEscrow()
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
