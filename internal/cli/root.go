@@ -105,6 +105,8 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewTxCmd(g),
 		NewShowValidatorCmd(g),
 		NewStateCmd(g),
+		NewTelemedCmd(g),
+		NewResearchCmd(g),
 	)
 	return root
 }
