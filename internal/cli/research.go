@@ -55,15 +55,10 @@ rest of the budget returns to you.`,
 			if m.End, err = parseWhen("end", end); err != nil {
 				return err
 			}
-			res, err := g.send(cmd.Context(), tf, m, func(res *api.TxResult) string {
+			return g.sendForID(cmd, tf, m, "research_opened", "request", func(res *api.TxResult) string {
 				id, _ := eventAttr(res, "research_opened", "request")
 				return fmt.Sprintf("request %s open: %d escrowed, %d per patient", id, budget, price)
 			})
-			if err == nil && !g.json {
-				id, _ := eventAttr(res, "research_opened", "request")
-				fmt.Fprintln(g.env.Stdout, id)
-			}
-			return err
 		},
 	}
 	f := cmd.Flags()

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/telemed"
 )
 
@@ -66,15 +67,10 @@ marked done nor claimed as a patient no-show can be reclaimed by the patient.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m := &telemed.MsgOffer{Service: service, Price: price, Duration: int64(duration / time.Second), Arbiter: arbiter,
 				CancelBefore: int64(cancelBefore / time.Second), Grace: int64(grace / time.Second)}
-			res, err := g.send(cmd.Context(), tf, m, func(res *api.TxResult) string {
+			return g.sendForID(cmd, tf, m, "telemed_offer", "offer", func(res *api.TxResult) string {
 				id, _ := eventAttr(res, "telemed_offer", "offer")
 				return "offer " + id + " published"
 			})
-			if err == nil && !g.json {
-				id, _ := eventAttr(res, "telemed_offer", "offer")
-				fmt.Fprintln(g.env.Stdout, id)
-			}
-			return err
 		},
 	}
 	f := cmd.Flags()
@@ -126,16 +122,11 @@ func newTelemedBookCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := g.send(cmd.Context(), tf, &telemed.MsgBook{Offer: id, Start: at}, func(res *api.TxResult) string {
+			return g.sendForID(cmd, tf, &telemed.MsgBook{Offer: id, Start: at}, "telemed_booked", "booking", func(res *api.TxResult) string {
 				b, _ := eventAttr(res, "telemed_booked", "booking")
 				amt, _ := eventAttr(res, "telemed_booked", "escrow")
 				return fmt.Sprintf("booking %s: %s paid into escrow for the slot at %s", b, amt, time.Unix(at, 0).UTC().Format(time.RFC3339))
 			})
-			if err == nil && !g.json {
-				b, _ := eventAttr(res, "telemed_booked", "booking")
-				fmt.Fprintln(g.env.Stdout, b)
-			}
-			return err
 		},
 	}
 	cmd.Flags().StringVar(&start, "start", "", "slot start: RFC 3339 time or a duration from now (required)")
@@ -311,4 +302,25 @@ func newTelemedShowCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// sendForID is send for a transaction that creates something: the
+// transaction's report goes to stderr and the new id (attribute key of the
+// event typ) alone to stdout, for scripts; with --json, the result as send
+// prints it.
+func (g *globals) sendForID(cmd *cobra.Command, tf txFlags, msg sm.Msg, typ, key string, outcome func(*api.TxResult) string) error {
+	if g.json {
+		_, err := g.send(cmd.Context(), tf, msg, outcome)
+		return err
+	}
+	out := g.env.Stdout
+	g.env.Stdout = g.env.Stderr
+	res, err := g.send(cmd.Context(), tf, msg, outcome)
+	g.env.Stdout = out
+	if err != nil {
+		return err
+	}
+	id, _ := eventAttr(res, typ, key)
+	_, err = fmt.Fprintln(out, id)
+	return err
 }
