@@ -405,7 +405,7 @@ func beUint64(b []byte) uint64 {
 
 // patientTxPrefixes are the transaction types whose events and logs name
 // patients, records or accessors.
-var patientTxPrefixes = []string{"records/", "consent/", "audit/", "accounts/set_guardian", "accounts/revoke_guardian", "telemed/", "research/"}
+var patientTxPrefixes = []string{"records/", "consent/", "audit/", "accounts/set_guardian", "accounts/revoke_guardian"}
 
 // redactPatientData removes, from a transaction result served publicly,
 // what names patient data: the events and log of a patient-scoped
