@@ -39,7 +39,9 @@
 // At the end date opt-ins stop; accesses before it are still paid when
 // their audit events arrive within research.settle_seconds (gateways report
 // in batches), after which the rest of the escrow returns to the
-// researcher. A researcher may end a request early (research/close): the
-// same grace applies. When the budget is spent — every opted-in patient
+// researcher. A researcher may end a request early (research/close), once
+// every patient who opted in with a consent still in force has been paid
+// (their consent, ending at the original end, would otherwise let the
+// researcher read unpaid); the same grace applies. When the budget is spent — every opted-in patient
 // paid and less than a price left — the request closes at once.
 package research

@@ -193,6 +193,17 @@ func (mod *Module) execClose(ctx sm.Context, msg sm.Msg) error {
 	if q.Closed != 0 || now >= q.End {
 		return sm.Wrapf(ErrEnded, "request %d ended at %d", q.ID, q.End)
 	}
+	// Ending early must not leave a consenting patient unpaid: their
+	// consent, which ends at the original end, would still let the
+	// researcher read for free.
+	for _, o := range Participants(kv, q.ID) {
+		if o.Amount != 0 {
+			continue
+		}
+		if c := consent.GetConsent(kv, o.Consent); c != nil && c.ActiveAt(now) {
+			return sm.Wrapf(ErrUnpaid, "request %d: patient %s (consent %d)", q.ID, o.Patient, c.ID)
+		}
+	}
 	kv.Delete(closesKey(q.Closes, q.ID))
 	q.End = now
 	q.Closes = now + int64(mod.Params.Get(kv, ParamSettleSeconds))

@@ -105,7 +105,9 @@ func decodeOptIn(b []byte) (sm.Msg, error) {
 }
 
 // MsgClose, signed by its researcher, ends a request now: accesses from now
-// on are not paid; the rest of the escrow returns after the settle time.
+// on are not paid; the rest of the escrow returns after the settle time. It
+// is refused while a patient who opted in, with a consent still in force,
+// has not been paid (that consent would let the researcher read unpaid).
 type MsgClose struct{ Request uint64 }
 
 func (m *MsgClose) Type() string           { return TypeClose }

@@ -274,11 +274,6 @@ func TestNotPaid(t *testing.T) {
 			e.at(time.Hour)
 			e.read(p1, "Observation", res, c1, true)
 		}},
-		{"read after the request was closed early", func(e *env, req, c1 uint64) {
-			e.OK(res, &research.MsgClose{Request: req})
-			e.at(time.Minute)
-			e.read(p1, "Observation", res, c1, true)
-		}},
 		{"read after the end date", func(e *env, req, c1 uint64) {
 			e.Now = time.Unix(end, 0)
 			e.read(p1, "Observation", res, c1, true)
@@ -382,20 +377,32 @@ func TestBudgetRunsOut(t *testing.T) {
 	e.conserved()
 }
 
-// TestCloseEarly: the researcher ends the request; reads before are paid
+// TestCloseEarly: the researcher may end the request early only once
+// every patient who opted in with a consent still in force is paid (else
+// that consent would let it read unpaid); reads before the close are paid
 // if logged within the settle time, then the rest returns.
 func TestCloseEarly(t *testing.T) {
 	e := newEnv(t)
 	req := e.open(res, stdOpen())
-	e.optIn(p1, req)
+	c1 := e.optIn(p1, req)
+	c2 := e.optIn(p2, req)
 	e.at(time.Hour)
+	wantErr(t, e.Run(res, &research.MsgClose{Request: req}), research.ErrUnpaid)
+	e.read(p1, "Observation", res, c1, true)
+	wantErr(t, e.Run(res, &research.MsgClose{Request: req}), research.ErrUnpaid)
+	e.OK(p2, &consent.MsgRevoke{ID: c2}) // p2 withdrew: no longer a reason to keep it open
 	e.OK(res, &research.MsgClose{Request: req})
 	wantErr(t, e.Run(res, &research.MsgClose{Request: req}), research.ErrEnded)
+	e.at(time.Hour + time.Minute)
+	e.read(p1, "Observation", res, c1, true) // after the close: neither paid nor listed
 	e.at(time.Hour + time.Duration(research.ParamDefs[0].Default)*time.Second)
 	e.endBlock()
 	q := research.GetRequest(e.KV, req)
-	if q.Closed == 0 || q.Returned != budget || e.bal(res) != startBal {
-		t.Fatalf("request %+v", q)
+	if q.Closed == 0 || q.Returned != budget-price || e.bal(res) != startBal-price || e.bal(p1) != price || e.bal(p2) != 0 {
+		t.Fatalf("request %+v, researcher %d", q, e.bal(res))
+	}
+	if ins := research.OptInsOf(e.KV, e.Addr(p1)); len(ins[0].Accesses) != 1 {
+		t.Fatalf("a read after the close was listed: %v", ins[0].Accesses)
 	}
 	e.conserved()
 }

@@ -38,6 +38,7 @@ var (
 	ErrNotOwner        = sm.Register(Codespace, 16, "only the request's researcher may close it")
 	ErrBadOptIn        = sm.Register(Codespace, 17, "invalid message: a request id, patient or consent id is missing")
 	ErrPatientNotFound = sm.Register(Codespace, 18, "the patient is not a registered patient")
+	ErrUnpaid          = sm.Register(Codespace, 19, "a patient who opted in, with a consent still in force, has not been paid: the request cannot end before its end date")
 )
 
 // Limits.
