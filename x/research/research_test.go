@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -553,4 +554,109 @@ func FuzzDecode(f *testing.F) {
 		smtest.FuzzCanonical(t, "request", b, research.DecodeRequest)
 		smtest.FuzzCanonical(t, "optin", b, research.DecodeOptIn)
 	})
+}
+
+// TestRandomOperationsPayOnce runs random opt-ins, reads (served or
+// refused, under any consent), revocations, early closes and block ends
+// over several requests, and checks after each step that tokens are
+// conserved, that every patient holds exactly price × the requests that
+// paid it (each at most once), and that every payment cites a served read
+// by the request's researcher of that patient.
+func TestRandomOperationsPayOnce(t *testing.T) {
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(7, 7))
+	patients := []string{p1, p2, p3}
+	researchers := []string{res, res2}
+	var reqs []uint64
+	consents := map[[2]string][]uint64{} // patient, researcher → consents granted
+	n := 600
+	if testing.Short() {
+		n = 150
+	}
+	for i := 0; i < n; i++ {
+		e.Now = e.Now.Add(time.Duration(rng.IntN(3*3600)) * time.Second)
+		p := patients[rng.IntN(len(patients))]
+		r := researchers[rng.IntN(len(researchers))]
+		switch rng.IntN(7) {
+		case 0:
+			m := stdOpen()
+			m.Budget = uint64(price * (1 + rng.IntN(3)))
+			m.End = e.Now.Unix() + int64(1+rng.IntN(10))*day
+			if e.Run(r, m) == nil {
+				qs := research.Requests(e.KV, crypto.Address{}, false)
+				reqs = append(reqs, qs[len(qs)-1].ID)
+			}
+		case 1:
+			if len(reqs) == 0 {
+				continue
+			}
+			q := research.GetRequest(e.KV, reqs[rng.IntN(len(reqs))])
+			until := q.End
+			if rng.IntN(4) == 0 {
+				until++ // a consent that does not fit
+			}
+			if until <= e.Now.Unix() {
+				continue
+			}
+			c := e.grant(p, p, researchName(e, q.Researcher), []string{"Observation"}, until)
+			k := [2]string{p, researchName(e, q.Researcher)}
+			consents[k] = append(consents[k], c)
+			_ = e.Run(p, &research.MsgOptIn{Request: q.ID, Patient: e.Addr(p), Consent: c})
+		case 2, 3:
+			var c uint64
+			if cs := consents[[2]string{p, r}]; len(cs) > 0 {
+				c = cs[rng.IntN(len(cs))]
+			}
+			typ := "Observation"
+			if rng.IntN(5) == 0 {
+				typ = "Condition"
+			}
+			e.read(p, typ, r, c, rng.IntN(6) != 0)
+		case 4:
+			if cs := consents[[2]string{p, r}]; len(cs) > 0 {
+				_ = e.Run(p, &consent.MsgRevoke{ID: cs[rng.IntN(len(cs))]})
+			}
+		case 5:
+			if len(reqs) > 0 {
+				_ = e.Run(r, &research.MsgClose{Request: reqs[rng.IntN(len(reqs))]})
+			}
+		case 6:
+			e.endBlock()
+		}
+		e.conserved()
+		for _, p := range patients {
+			var want uint64
+			for _, o := range research.OptInsOf(e.KV, e.Addr(p)) {
+				if o.Amount == 0 {
+					continue
+				}
+				want += o.Amount
+				q := research.GetRequest(e.KV, o.Request)
+				ev := audit.GetEvent(e.KV, e.Addr(p), o.Accesses[0])
+				if ev == nil || !ev.Served || ev.Accessor != q.Researcher || ev.ConsentID != o.Consent {
+					t.Fatalf("step %d: %s's payment by request %d cites %+v", i, p, o.Request, ev)
+				}
+			}
+			if got := e.bal(p); got != want {
+				t.Fatalf("step %d: %s holds %d, its payments sum to %d", i, p, got, want)
+			}
+		}
+	}
+	paid := 0
+	for _, q := range research.Requests(e.KV, crypto.Address{}, false) {
+		paid += int(q.PaidCount)
+	}
+	t.Logf("%d requests, %d payments", len(reqs), paid)
+	if paid < 5 {
+		t.Fatalf("only %d payments: the random walk exercised little", paid)
+	}
+}
+
+func researchName(e *env, a crypto.Address) string {
+	for _, n := range []string{res, res2} {
+		if e.Addr(n) == a {
+			return n
+		}
+	}
+	return ""
 }
