@@ -163,7 +163,8 @@ const (
 )
 
 // demoBooking: doctor1 offers a consultation arbitrated by the regulator;
-// patient1 books the slot an hour from now. It returns the booking id.
+// patient1 books the slot two hours from now (cancellable for an hour). It
+// returns the booking id.
 func demoBooking(ctx context.Context, c *client.Client, signers map[string]*client.Signer) (uint64, error) {
 	res, err := c.SubmitSigned(ctx, signers["doctor1"], &telemed.MsgOffer{Service: "general-consultation", Price: demoConsultPrice,
 		Duration: 1800, Arbiter: "dev-regulator", CancelBefore: 3600, Grace: 900}, true)
@@ -174,7 +175,7 @@ func demoBooking(ctx context.Context, c *client.Client, signers map[string]*clie
 	if err != nil {
 		return 0, err
 	}
-	res, err = c.SubmitSigned(ctx, signers["patient1"], &telemed.MsgBook{Offer: offer, Start: time.Now().Add(time.Hour).Unix()}, true)
+	res, err = c.SubmitSigned(ctx, signers["patient1"], &telemed.MsgBook{Offer: offer, Start: time.Now().Add(2 * time.Hour).Unix()}, true)
 	if err != nil {
 		return 0, fmt.Errorf("demo: patient1 books: %w", err)
 	}
