@@ -26,9 +26,11 @@ import (
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/staking"
 	"github.com/medchain/medchain/x/trials"
+	"github.com/medchain/medchain/x/telemed"
 )
 
 // Version of the application protocol, reported in Info.
@@ -92,7 +94,7 @@ type Options struct {
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
 	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs} {
+	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
@@ -108,6 +110,8 @@ func NewCore() (*exec.Core, *params.Registry) {
 		// pool that staking's BeginBlock distributes in the same block.
 		staking.New(reg),
 		trials.Module{},
+		&telemed.Module{Params: reg},
+		&research.Module{Params: reg},
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }

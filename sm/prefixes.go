@@ -53,6 +53,21 @@ const (
 	PrefixTrialParticipant byte = 0x47 // trials: id ‖ participant address → Participation
 	PrefixTrialAnchor      byte = 0x48 // trials: id ‖ seq (8 bytes) → Anchor
 	PrefixTrialResults     byte = 0x49 // trials: id → Results
+	PrefixTelemedOffer    byte = 0x68 // telemed: offer id (8 bytes) → Offer
+	PrefixTelemedSeq      byte = 0x69 // telemed: 0x01 next offer id, 0x02 next booking id
+	PrefixTelemedBooking  byte = 0x6A // telemed: booking id (8 bytes) → Booking
+	PrefixTelemedSlot     byte = 0x6B // telemed: offer ‖ start (8 bytes) ‖ booking → ∅ (live bookings)
+	PrefixTelemedDue      byte = 0x6C // telemed: release time (8 bytes) ‖ booking → ∅
+	PrefixTelemedByParty  byte = 0x6D // telemed: patient or provider address ‖ booking → ∅
+	PrefixTelemedDisputes byte = 0x6E // telemed: arbiter org ‖ 0x00 ‖ booking → ∅ (open disputes)
+
+	PrefixResearchRequest   byte = 0x70 // research: request id (8 bytes) → Request
+	PrefixResearchSeq       byte = 0x71 // research: next request id (one key)
+	PrefixResearchOptIn     byte = 0x72 // research: request ‖ patient → OptIn (with its payment)
+	PrefixResearchConsent   byte = 0x73 // research: consent id (8 bytes) → request id (the consent's one request)
+	PrefixResearchWatch     byte = 0x74 // research: researcher → last audit seq settled ‖ open requests
+	PrefixResearchCloses    byte = 0x75 // research: closing time (8 bytes) ‖ request → ∅
+	PrefixResearchByPatient byte = 0x76 // research: patient ‖ request → ∅
 
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).

@@ -402,6 +402,8 @@ func patientOfKey(kv store.Reader, key []byte) (crypto.Address, bool) {
 				return e.Patient, true
 			}
 		}
+	case sm.PrefixTelemedBooking, sm.PrefixTelemedByParty, sm.PrefixResearchOptIn, sm.PrefixResearchByPatient:
+		return patientOfEscrowKey(kv, key)
 	case sm.PrefixAccount:
 		// A patient's account is public like every account (its keys are
 		// what others wrap data keys to); it holds no health data.

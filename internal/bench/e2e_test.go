@@ -120,7 +120,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("failed %v rejected %v errors %v uncommitted %d: %v %v %v",
 					res.FailedByCode, res.RejectedByCode, res.Errors, res.Uncommitted, res.FailedSamples, res.RejectedSamples, res.ErrorSamples)
 			}
-			for _, typ := range []string{"records/add", "consent/grant", "audit/log"} {
+			for _, typ := range []string{"records/add", "consent/grant", "audit/log", "telemed/book", "telemed/cancel"} {
 				if res.ByType[typ] == nil || res.ByType[typ].Committed == 0 {
 					t.Errorf("no %s committed", typ)
 				}

@@ -18,6 +18,7 @@ import (
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/telemed"
 )
 
 // Account is a signing account of the load, with the sequence its next
@@ -30,8 +31,11 @@ type Account struct {
 	gen         uint64 // bumped on each rollback; older transactions no longer roll back
 	guardian    crypto.Address
 	guardianSet bool
-	mu          sync.Mutex // guards grants: the observer adds, the lane takes
+	mu          sync.Mutex // guards grants and bookings: the observer adds, the lane takes
 	grants      []uint64   // consents granted and seen committed, not yet revoked
+	bookings    []uint64   // bookings seen committed, not yet cancelled
+	offer       uint64     // a payer's own telemedicine offer (one payer per offer: its slots never overlap)
+	slot        uint64     // the payer's next slot of that offer
 }
 
 // NewAccount wraps a key whose next sequence is seq.
@@ -50,10 +54,11 @@ const (
 	roleConsent
 	roleGuardian
 	roleGateway
+	rolePayer
 	numRoles
 )
 
-var roleNames = [numRoles]string{"records", "consent", "guardian", "gateway"}
+var roleNames = [numRoles]string{"records", "consent", "guardian", "gateway", "payer"}
 
 func roleOf(k Kind) (role, bool) {
 	switch k {
@@ -65,6 +70,8 @@ func roleOf(k Kind) (role, bool) {
 		return roleGuardian, true
 	case KindAudit:
 		return roleGateway, true
+	case KindBook, KindCancel:
+		return rolePayer, true
 	}
 	return 0, false // register: a fresh key each time
 }
@@ -87,6 +94,12 @@ type MedchainConfig struct {
 	AuditEvents int
 	// RecordSize is the ciphertext size a record claims (default 600).
 	RecordSize uint64
+	// Payers are funded accounts (the development patients) that book
+	// telemedicine slots, each of its own offer (Account.offer), from
+	// SlotBase on; one slot lasts SlotSeconds.
+	Payers      []*Account
+	SlotBase    int64
+	SlotSeconds int64
 }
 
 // Medchain generates medchain's transaction mix. It implements Generator.
@@ -110,7 +123,7 @@ type ref struct {
 	acct        *Account
 	gen, seq    uint64
 	guardianSet bool   // before the transaction
-	revoked     uint64 // the consent a revoke names
+	revoked     uint64 // the consent a revoke names, or the booking a cancel names
 }
 
 var resourceTypes = []string{"Observation", "Condition", "MedicationRequest", "DiagnosticReport", "Immunization", "AllergyIntolerance", "Procedure", "Encounter"}
@@ -140,6 +153,9 @@ func NewMedchain(cfg MedchainConfig) (*Medchain, error) {
 	if mix[KindAudit] > 0 && len(cfg.Gateways) == 0 {
 		return nil, fmt.Errorf("the mix has audit/log but no gateway key is available")
 	}
+	if (mix[KindBook] > 0 || mix[KindCancel] > 0) && (len(cfg.Payers) == 0 || cfg.SlotSeconds <= 0) {
+		return nil, fmt.Errorf("the mix has telemedicine bookings but no funded payer with an offer (development patients)")
+	}
 	// Patients per role in proportion to the weights of their kinds.
 	w := [numRoles]float64{
 		roleRecords:  mix[KindRecord],
@@ -154,6 +170,7 @@ func NewMedchain(cfg MedchainConfig) (*Medchain, error) {
 		i += n
 	}
 	byRole[roleGateway] = cfg.Gateways
+	byRole[rolePayer] = cfg.Payers
 	for j, a := range byRole[roleGuardian] {
 		a.guardian = cfg.Guardians[j%len(cfg.Guardians)]
 	}
@@ -284,6 +301,12 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 		}
 		k = KindGrant // nothing to revoke yet: grant instead
 	}
+	if k == KindCancel {
+		if tx := m.cancel(l); tx != nil {
+			return tx
+		}
+		k = KindBook // nothing to cancel yet: book instead
+	}
 	switch k {
 	case KindRegister:
 		key, err := crypto.GenerateKey(nil)
@@ -345,6 +368,30 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 			e.Proof = p
 		}
 		return m.sign(a, msg, ref{kind: KindAudit})
+	case KindBook:
+		a := l.take(rolePayer)
+		if a == nil {
+			return nil
+		}
+		start := m.cfg.SlotBase + int64(a.slot)*m.cfg.SlotSeconds
+		a.slot++
+		return m.sign(a, &telemed.MsgBook{Offer: a.offer, Start: start}, ref{kind: KindBook})
+	}
+	return nil
+}
+
+func (m *Medchain) cancel(l *mlane) *Tx {
+	for range len(l.accts[rolePayer]) {
+		a := l.take(rolePayer)
+		a.mu.Lock()
+		if len(a.bookings) == 0 {
+			a.mu.Unlock()
+			continue
+		}
+		id := a.bookings[0]
+		a.bookings = a.bookings[1:]
+		a.mu.Unlock()
+		return m.sign(a, telemed.Cancel(id), ref{kind: KindCancel, revoked: id})
 	}
 	return nil
 }
@@ -390,9 +437,14 @@ func (m *Medchain) Rejected(tx *Tx) {
 		return
 	}
 	a := r.acct
-	if r.kind == KindRevoke {
+	switch r.kind {
+	case KindRevoke:
 		a.mu.Lock()
 		a.grants = append(a.grants, r.revoked)
+		a.mu.Unlock()
+	case KindCancel:
+		a.mu.Lock()
+		a.bookings = append(a.bookings, r.revoked)
 		a.mu.Unlock()
 	}
 	if r.gen != a.gen {
@@ -405,19 +457,24 @@ func (m *Medchain) Rejected(tx *Tx) {
 	}
 }
 
-// Committed learns the ids of committed grants, to revoke them later.
+// Committed learns the ids of committed grants and bookings, to revoke
+// and cancel them later.
 func (m *Medchain) Committed(tx *Tx, bt *BlockTx) {
 	r, ok := tx.ref.(*ref)
-	if !ok || r.kind != KindGrant || bt.Code != 0 {
+	if !ok || (r.kind != KindGrant && r.kind != KindBook) || bt.Code != 0 {
 		return
 	}
+	typ, attr, list := "consent_granted", "id", &r.acct.grants
+	if r.kind == KindBook {
+		typ, attr, list = "telemed_booked", "booking", &r.acct.bookings
+	}
 	for _, e := range bt.Events {
-		if e.Type != "consent_granted" {
+		if e.Type != typ {
 			continue
 		}
-		if id, err := strconv.ParseUint(e.Attrs["id"], 10, 64); err == nil {
+		if id, err := strconv.ParseUint(e.Attrs[attr], 10, 64); err == nil {
 			r.acct.mu.Lock()
-			r.acct.grants = append(r.acct.grants, id)
+			*list = append(*list, id)
 			r.acct.mu.Unlock()
 		}
 	}

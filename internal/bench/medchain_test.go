@@ -9,6 +9,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/telemed"
 )
 
 func testKey(t *testing.T) *crypto.PrivKey {
@@ -138,5 +139,51 @@ func TestKVTransactions(t *testing.T) {
 			t.Fatalf("tx %q: want one '=' and a new key", tx.Raw)
 		}
 		seen[tx.Hash] = true
+	}
+}
+
+// TestCancelNeedsACommittedBooking: a payer books consecutive slots of its
+// own offer; a cancel names a booking seen committed, and a rejected cancel
+// gives it back.
+func TestCancelNeedsACommittedBooking(t *testing.T) {
+	payer := NewAccount(testKey(t), 4)
+	payer.offer = 7
+	m, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindCancel: 1}, Lanes: 1, Payers: []*Account{payer}, SlotBase: 1_000_000, SlotSeconds: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []int64
+	for range 2 {
+		b := m.Next(0, time.Now())
+		d := decode(t, b)
+		if d.Body.Type != telemed.TypeBook || d.Signer() != payer.Addr {
+			t.Fatalf("with nothing to cancel the generator should book: %s", d.Body.Type)
+		}
+		_, msg, err := sm.NewRouter(&telemed.Module{}).DecodeMsg(d.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bk := msg.(*telemed.MsgBook)
+		if bk.Offer != 7 {
+			t.Fatalf("booked offer %d", bk.Offer)
+		}
+		starts = append(starts, bk.Start)
+		if len(starts) == 2 {
+			m.Committed(b, &BlockTx{Events: []Event{{Type: "telemed_booked", Attrs: map[string]string{"booking": "42"}}}})
+		}
+	}
+	if starts[0] != 1_000_000 || starts[1] != 1_000_060 {
+		t.Fatalf("slots %v overlap or skip", starts)
+	}
+	c := m.Next(0, time.Now())
+	if d := decode(t, c); d.Body.Type != telemed.TypeCancel {
+		t.Fatalf("got %s", d.Body.Type)
+	}
+	m.Rejected(c)
+	if len(payer.bookings) != 1 || payer.bookings[0] != 42 {
+		t.Fatalf("a rejected cancel must give its booking back: %v", payer.bookings)
+	}
+	if _, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindBook: 1}, Lanes: 1}); err == nil {
+		t.Fatal("a booking mix without payers was accepted")
 	}
 }

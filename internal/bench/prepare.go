@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/medchain/medchain/crypto"
@@ -13,6 +14,7 @@ import (
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/telemed"
 )
 
 // DevKeys are the development accounts the mix uses, read from a node
@@ -21,6 +23,15 @@ type DevKeys struct {
 	Practitioners []crypto.Address
 	Guardians     []crypto.Address // the development patients
 	Gateways      []*crypto.PrivKey
+	// Patients are the development patients' keys (funded in genesis): the
+	// payers of telemedicine bookings.
+	Patients []*crypto.PrivKey
+	// Provider is a development practitioner's key, with its organization,
+	// that publishes the payers' offers.
+	Provider    *crypto.PrivKey
+	ProviderOrg string
+	// Arbiter is a development organization other than the provider's.
+	Arbiter string
 }
 
 // LoadDevKeys reads the development keys under home with
@@ -49,10 +60,20 @@ func LoadDevKeys(home string) (DevKeys, error) {
 		switch {
 		case a.Kind == "patient":
 			k.Guardians = append(k.Guardians, key.Address())
+			k.Patients = append(k.Patients, key)
 		case a.Role == accounts.RolePractitioner:
 			k.Practitioners = append(k.Practitioners, key.Address())
+			if k.Provider == nil {
+				k.Provider, k.ProviderOrg = key, a.Org
+			}
 		default:
 			k.Gateways = append(k.Gateways, key)
+		}
+	}
+	for _, a := range devnet.Accounts {
+		if a.Org != "" && a.Org != k.ProviderOrg {
+			k.Arbiter = a.Org
+			break
 		}
 	}
 	return k, nil
@@ -114,12 +135,65 @@ func PrepareMedchain(ctx context.Context, o PrepareOptions) (*Medchain, *Setup, 
 	for i, k := range keys {
 		patients[i] = NewAccount(k, 1) // registration used sequence 0
 	}
+	payers, err := preparePayers(ctx, c, o)
+	if err != nil {
+		return nil, nil, err
+	}
 	m, err := NewMedchain(MedchainConfig{
 		ChainID: st.ChainID, Mix: o.Mix, Lanes: o.Lanes, Patients: patients, Gateways: gateways,
 		Practitioners: o.Keys.Practitioners, Guardians: o.Keys.Guardians, AuditEvents: o.AuditEvents,
+		Payers: payers, SlotBase: time.Now().Add(24 * time.Hour).Unix(), SlotSeconds: benchSlot,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, &Setup{Accounts: len(keys), Seconds: time.Since(start).Seconds(), Classes: m.Classes}, nil
+}
+
+// benchSlot is the duration of the bench's telemedicine offers (the
+// shortest allowed), so that a payer's consecutive slots, booked a day
+// ahead, stay within telemed.max_advance_seconds for half a million
+// bookings.
+const benchSlot = telemed.MinDuration
+
+// preparePayers, when the mix books telemedicine slots, has the
+// development practitioner publish one offer per development patient (at
+// price 1, so a payer's balance lasts) and returns the patients as payers
+// with their sequences and offers.
+func preparePayers(ctx context.Context, c *client.Client, o PrepareOptions) ([]*Account, error) {
+	if o.Mix[KindBook] == 0 && o.Mix[KindCancel] == 0 {
+		return nil, nil
+	}
+	k := o.Keys
+	if k.Provider == nil || k.Arbiter == "" || len(k.Patients) == 0 {
+		return nil, fmt.Errorf("telemedicine bookings need the development practitioners and patients")
+	}
+	s, _, err := c.NewAccountSigner(ctx, k.Provider)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Account
+	for _, pk := range k.Patients {
+		res, err := c.SubmitSigned(ctx, s, &telemed.MsgOffer{Service: "bench-consultation", Price: 1, Duration: benchSlot, Arbiter: k.Arbiter}, true)
+		if err != nil {
+			return nil, fmt.Errorf("bench offer: %w", err)
+		}
+		var offer uint64
+		for _, e := range res.Events {
+			if e.Type == "telemed_offer" {
+				offer, _ = strconv.ParseUint(e.Attrs["offer"], 10, 64)
+			}
+		}
+		if offer == 0 {
+			return nil, fmt.Errorf("bench offer: tx %s names no offer", res.Hash)
+		}
+		seq, err := c.Sequence(ctx, pk.Address())
+		if err != nil {
+			return nil, err
+		}
+		a := NewAccount(pk, seq)
+		a.offer = offer
+		out = append(out, a)
+	}
+	return out, nil
 }

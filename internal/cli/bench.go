@@ -64,6 +64,8 @@ it first registers, in the --mix of kinds:
   guardian  accounts/set_guardian, then revoke_guardian, naming a development patient
   record    records/add by the patient, one wrapped key (the patient: its only key holder)
   audit     audit/log of --audit-events access events by a development gateway
+  book      telemed/book of the next slot of the payer's own offer (price 1 into escrow) by a development patient
+  cancel    telemed/cancel of a booking seen committed (escrow back to the patient)
 
 The development keys come from --home's keystore (the target node's home).
 --rate N offers N tx/s open loop; --rate 0 runs closed loop at the maximum, with at

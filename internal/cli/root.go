@@ -107,6 +107,8 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewShowValidatorCmd(g),
 		NewStateCmd(g),
 		NewStakingCmd(g),
+		NewTelemedCmd(g),
+		NewResearchCmd(g),
 	)
 	return root
 }

@@ -8,13 +8,17 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/research"
+	"github.com/medchain/medchain/x/telemed"
 	"github.com/medchain/medchain/x/trials"
 )
 
@@ -41,8 +45,9 @@ func DemoResource(name string, patient crypto.Address) ([]byte, error) {
 
 // Seed fills a new development network with a small demo through the node's
 // API, exactly as users would: consents, then realistic synthetic FHIR
-// records written by a lab, a doctor and a patient, a research consent, an
-// emergency custodian, and a read that shows up in the audit trail.
+// records written by a lab, a doctor and a patient, an emergency custodian,
+// a read that shows up in the audit trail, a telemedicine booking paid into
+// escrow, and a paid research request a patient opted in to and was paid by.
 func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error {
 	ks := keystore.Open(keysDir)
 	ks.Params = keystore.LightParams()
@@ -118,13 +123,15 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 			labResults = append(labResults, id)
 		}
 	}
-	for _, f := range []string{"p2-bp.json", "p2-immunization.json"} {
-		if _, err := add("patient2", "patient2", f); err != nil {
+	var p2Obs consent.RecordID
+	for i, f := range []string{"p2-bp.json", "p2-immunization.json"} {
+		id, err := add("patient2", "patient2", f)
+		if err != nil {
 			return err
 		}
-	}
-	if err := grant("patient2", consent.Account(addr("researcher1")), consent.ActRead, []string{"Observation"}, consent.PurposeResearch, time.Now().Add(30*24*time.Hour).Unix()); err != nil {
-		return err
+		if i == 0 {
+			p2Obs = id
+		}
 	}
 	chainID := signers["doctor1"].ChainID
 	if _, _, err := c.ReadRecord(ctx, keys["doctor1"], chainID, first, 0); err != nil {
@@ -133,10 +140,21 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	if err := seedTrial(ctx, c, keys, labResults); err != nil {
 		return err
 	}
+	booking, err := demoBooking(ctx, c, signers)
+	if err != nil {
+		return err
+	}
+	request, err := demoResearch(ctx, c, signers, keys, p2Obs)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `Demo data seeded:
   patient1: 5 records (2 lab results by labtech1; condition, medication, allergy by doctor1);
             consents to labtech1 (write lab results), doctor1 (read/write), dev-hospital (emergency custodian)
-  patient2: 2 records of their own; a research consent to researcher1 for 30 days
+  patient2: 2 records of their own; opted in to researcher1's paid data request %d
+            (Observation, %d per patient), paid once researcher1 read the blood pressure
+  telemedicine: doctor1 offers a consultation (arbiter dev-regulator); patient1 booked it
+            (booking %d, %d in escrow until doctor1 marks it done and patient1 confirms)
   trial %s (sponsor dev-sponsor, site dev-hospital): patient1 consented, enrolled by doctor1,
             a batch of patient1's 2 lab results anchored
 Try:
@@ -144,10 +162,78 @@ Try:
   medchain record list --patient patient1
   medchain record get --from doctor1 %s
   medchain audit --from patient1
+  medchain telemed show --from patient1 %d
+  medchain research payments --from patient2
   medchain trial show %s
   medchain trial timeline %s --from sponsor-admin
-`, DemoTrial, DevPassphrase, hex.EncodeToString(first[:]), DemoTrial, DemoTrial)
+`, request, demoResearchPrice, booking, demoConsultPrice, DemoTrial, DevPassphrase, hex.EncodeToString(first[:]), booking, DemoTrial, DemoTrial)
 	return nil
+}
+
+// Demo amounts.
+const (
+	demoConsultPrice  = 5_000
+	demoResearchPrice = 1_000
+)
+
+// demoBooking: doctor1 offers a consultation arbitrated by the regulator;
+// patient1 books the slot two hours from now (cancellable for an hour). It
+// returns the booking id.
+func demoBooking(ctx context.Context, c *client.Client, signers map[string]*client.Signer) (uint64, error) {
+	res, err := c.SubmitSigned(ctx, signers["doctor1"], &telemed.MsgOffer{Service: "general-consultation", Price: demoConsultPrice,
+		Duration: 1800, Arbiter: "dev-regulator", CancelBefore: 3600, Grace: 900}, true)
+	if err != nil {
+		return 0, fmt.Errorf("demo: doctor1 offers: %w", err)
+	}
+	offer, err := eventID(res, "telemed_offer", "offer")
+	if err != nil {
+		return 0, err
+	}
+	res, err = c.SubmitSigned(ctx, signers["patient1"], &telemed.MsgBook{Offer: offer, Start: time.Now().Add(2 * time.Hour).Unix()}, true)
+	if err != nil {
+		return 0, fmt.Errorf("demo: patient1 books: %w", err)
+	}
+	return eventID(res, "telemed_booked", "booking")
+}
+
+// demoResearch: researcher1 opens a paid request for Observations; patient2
+// grants the research consent it needs and opts in; researcher1 reads
+// patient2's blood pressure through the gateway, which logs the read; the
+// chain pays patient2 from the escrow at the end of the block that logs it.
+func demoResearch(ctx context.Context, c *client.Client, signers map[string]*client.Signer, keys map[string]*crypto.PrivKey, rec consent.RecordID) (uint64, error) {
+	end := time.Now().Add(30 * 24 * time.Hour).Unix()
+	res, err := c.SubmitSigned(ctx, signers["researcher1"], &research.MsgOpen{Budget: 100 * demoResearchPrice, Price: demoResearchPrice,
+		Types: []string{"Observation"}, Codes: []string{"http://loinc.org|85354-9"}, Purpose: "blood-pressure-outcomes", End: end}, true)
+	if err != nil {
+		return 0, fmt.Errorf("demo: researcher1 opens a request: %w", err)
+	}
+	req, err := eventID(res, "research_opened", "request")
+	if err != nil {
+		return 0, err
+	}
+	gr, err := c.Grant(ctx, signers["patient2"], &consent.MsgGrant{Patient: keys["patient2"].Address(), Grantee: consent.Account(keys["researcher1"].Address()),
+		Actions: consent.ActRead, Types: []string{"Observation"}, Purpose: consent.PurposeResearch, Until: end})
+	if err != nil {
+		return 0, fmt.Errorf("demo: patient2 grants the research consent: %w", err)
+	}
+	if _, err := c.SubmitSigned(ctx, signers["patient2"], &research.MsgOptIn{Request: req, Patient: keys["patient2"].Address(), Consent: gr.ConsentID}, true); err != nil {
+		return 0, fmt.Errorf("demo: patient2 opts in: %w", err)
+	}
+	if _, _, err := c.ReadRecord(ctx, keys["researcher1"], signers["researcher1"].ChainID, rec, 0); err != nil {
+		return 0, fmt.Errorf("demo: researcher1 reads: %w", err)
+	}
+	return req, nil
+}
+
+func eventID(res *api.TxResult, typ, key string) (uint64, error) {
+	for _, e := range res.Events {
+		if e.Type == typ {
+			if id, err := strconv.ParseUint(e.Attrs[key], 10, 64); err == nil {
+				return id, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("demo: tx %s has no %s.%s", res.Hash, typ, key)
 }
 
 // DemoTrial is the registry id of the demo's clinical trial.
