@@ -22,6 +22,7 @@ echo "== EPCIS fixtures: internal/epcis/testdata/scenario must equal what js/epc
 fixtures="$(mktemp -d "${TMPDIR:-/tmp}/medchain-epcis.XXXXXX")"
 node js/epcis/make_fixtures.mjs "$fixtures"
 for f in "$fixtures"/*; do
+	[ -e "$f" ] || continue
 	if ! cmp -s "$f" "internal/epcis/testdata/scenario/$(basename "$f")"; then
 		echo "stale EPCIS fixture $(basename "$f"): run (cd js/epcis && node make_fixtures.mjs) and commit" >&2
 		exit 1
