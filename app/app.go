@@ -22,6 +22,7 @@ import (
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
+	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
@@ -112,6 +113,9 @@ func NewCore() (*exec.Core, *params.Registry) {
 		trials.Module{},
 		&telemed.Module{Params: reg},
 		&research.Module{Params: reg},
+		// Last: its genesis records the supply as the sum of what the
+		// modules before it credited.
+		bank.Module{},
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }

@@ -108,6 +108,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewStateCmd(g),
 		NewStakingCmd(g),
 		NewTelemedCmd(g),
+		NewBankCmd(g),
 		NewResearchCmd(g),
 	)
 	return root
