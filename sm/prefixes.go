@@ -53,13 +53,13 @@ const (
 	PrefixTrialParticipant byte = 0x47 // trials: id ‖ participant address → Participation
 	PrefixTrialAnchor      byte = 0x48 // trials: id ‖ seq (8 bytes) → Anchor
 	PrefixTrialResults     byte = 0x49 // trials: id → Results
-	PrefixTelemedOffer    byte = 0x68 // telemed: offer id (8 bytes) → Offer
-	PrefixTelemedSeq      byte = 0x69 // telemed: 0x01 next offer id, 0x02 next booking id
-	PrefixTelemedBooking  byte = 0x6A // telemed: booking id (8 bytes) → Booking
-	PrefixTelemedSlot     byte = 0x6B // telemed: offer ‖ start (8 bytes) ‖ booking → ∅ (live bookings)
-	PrefixTelemedDue      byte = 0x6C // telemed: release time (8 bytes) ‖ booking → ∅
-	PrefixTelemedByParty  byte = 0x6D // telemed: patient or provider address ‖ booking → ∅
-	PrefixTelemedDisputes byte = 0x6E // telemed: arbiter org ‖ 0x00 ‖ booking → ∅ (open disputes)
+	PrefixTelemedOffer     byte = 0x68 // telemed: offer id (8 bytes) → Offer
+	PrefixTelemedSeq       byte = 0x69 // telemed: 0x01 next offer id, 0x02 next booking id
+	PrefixTelemedBooking   byte = 0x6A // telemed: booking id (8 bytes) → Booking
+	PrefixTelemedSlot      byte = 0x6B // telemed: offer ‖ start (8 bytes) ‖ booking → ∅ (live bookings)
+	PrefixTelemedDue       byte = 0x6C // telemed: release time (8 bytes) ‖ booking → ∅
+	PrefixTelemedByParty   byte = 0x6D // telemed: patient or provider address ‖ booking → ∅
+	PrefixTelemedDisputes  byte = 0x6E // telemed: arbiter org ‖ 0x00 ‖ booking → ∅ (open disputes)
 
 	PrefixResearchRequest   byte = 0x70 // research: request id (8 bytes) → Request
 	PrefixResearchSeq       byte = 0x71 // research: next request id (one key)
@@ -69,10 +69,16 @@ const (
 	PrefixResearchCloses    byte = 0x75 // research: closing time (8 bytes) ‖ request → ∅
 	PrefixResearchByPatient byte = 0x76 // research: patient ‖ request → ∅
 
+	PrefixFeesBaseFee   byte = 0x14 // fees: the fee market's base fee (one key)
+	PrefixFeesAllowance byte = 0x15 // fees: granter ‖ grantee → Allowance
+	PrefixFeesByGrantee byte = 0x95 // fees: grantee ‖ granter → ∅ (index of 0x15)
+	PrefixMint          byte = 0x16 // mint: inflation remainder carried between blocks (one key)
+
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
 	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
-	//     of which x/staking uses 0x60–0x65 (index keys 0xE1, 0xE2, 0xE5; see x/staking/types.go)
+	//     of which x/staking uses 0x60–0x65 (index keys 0xE1, 0xE2, 0xE5; see x/staking/types.go),
+	//     x/fees 0x14–0x15 (index key 0x95), x/mint 0x16
 	//   0x36–0x3F                         patient links (hospital integration)
 	//   0x4A–0x4F                         trials (0x45–0x49 above)
 	//   0x51–0x5F                         supply chain

@@ -14,6 +14,7 @@ import (
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/internal/fhir"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/x/fees"
 )
 
 var _ fhir.Chain = (*Node)(nil)
@@ -26,7 +27,7 @@ func (n *Node) fhirHandler() http.Handler {
 	}
 	n.fhir = fhir.New(fhir.Config{
 		Key: n.gateway.Key, Chain: n, Blobs: n.gateway.Blobs, Auditor: n.auditor,
-		MinFee: func(kv store.Reader) uint64 { return n.app.Params().Get(kv, app.ParamMinFee) },
+		MinFee: func(kv store.Reader) uint64 { return fees.Keeper{Params: n.app.Params()}.MaxMinFee(kv) },
 		Peers:  n.cfg.Blobs.Peers, HTTP: n.peerHTTP,
 		Log:        n.log.With("module", "fhir"),
 		CommitWait: time.Duration(n.cfg.API.CommitWait),
