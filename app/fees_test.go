@@ -135,7 +135,7 @@ func TestSponsorship(t *testing.T) {
 	h.DeliverOK(t, paid(newcomer, 15, admin.Address(), send)) // period: 25 of 25
 	h.ResyncAll()
 	wantFeeCode(t, "over the period's limit", h.Deliver(t, paid(newcomer, 1, admin.Address(), send))[0], fees.ErrPeriodLimit)
-	h.Advance(10 * time.Minute) // a new period
+	h.Advance(10 * time.Minute)                               // a new period
 	h.DeliverOK(t, paid(newcomer, 10, admin.Address(), send)) // total: 35 of 35
 	h.ResyncAll()
 	wantFeeCode(t, "over the total limit", h.Deliver(t, paid(newcomer, 1, admin.Address(), send))[0], fees.ErrLimit)
