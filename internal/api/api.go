@@ -234,6 +234,7 @@ func New(b Backend, opts Options) *Server {
 	s.handleSigned("GET /v1/trials/{id}/participants/{address}", trialParticipantGuard, s.trialParticipant)
 	s.routeEscrow()
 	s.routeBank()
+	s.routeFees()
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
