@@ -26,6 +26,7 @@ import (
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/fees"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/mint"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
@@ -96,7 +97,7 @@ type Options struct {
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
 	reg := params.NewRegistry()
-	for _, defs := range [][]params.Def{fees.ParamDefs, gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
+	for _, defs := range [][]params.Def{fees.ParamDefs, mint.ParamDefs, gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
@@ -109,8 +110,9 @@ func NewCore() (*exec.Core, *params.Registry) {
 		records.Module{},
 		audit.Module{},
 		session.Module{},
-		// After x/mint (when wired): its BeginBlock fills the provision
-		// pool that staking's BeginBlock distributes in the same block.
+		// x/mint's BeginBlock fills the provision pool that staking's
+		// BeginBlock distributes in the same block.
+		mint.Module{Params: reg},
 		staking.New(reg),
 		trials.Module{},
 		&telemed.Module{Params: reg},

@@ -8,6 +8,7 @@ package devnet
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/mint"
 )
 
 // DevPassphrase protects the development accounts' key files. It is public:
@@ -83,6 +85,9 @@ func GatewayKeyName(org string) string {
 	}
 	return ""
 }
+
+// DevInflationBps is the development network's annual inflation (x/mint).
+const DevInflationBps = 500
 
 // DevBalance is each development account's starting balance.
 const DevBalance = 1_000_000_000
@@ -220,11 +225,13 @@ func Write(o Options) (*Result, error) {
 	if appState["accounts"], err = json.Marshal(accounts.Genesis{Orgs: orgs, Accounts: gAccts}); err != nil {
 		return nil, err
 	}
-	var params json.RawMessage
-	if len(o.Params) > 0 {
-		if params, err = json.Marshal(o.Params); err != nil {
-			return nil, err
-		}
+	// Validators earn block rewards: DevInflationBps a year unless the
+	// options say otherwise.
+	gp := map[string]uint64{mint.ParamInflationBps: DevInflationBps}
+	maps.Copy(gp, o.Params)
+	params, err := json.Marshal(gp)
+	if err != nil {
+		return nil, err
 	}
 	if appState["gov"], err = json.Marshal(gov.Genesis{Params: params, Validators: govVals}); err != nil {
 		return nil, err
