@@ -264,7 +264,10 @@ func TestRefusals(t *testing.T) {
 			e.toDistributor()
 		}, dA, func(e *env) sm.Msg { return capture(e.step("receiving", case1)) }, supply.ErrNotPartner},
 		{"receive an unknown unit", nil, dA, func(e *env) sm.Msg { return capture(e.step("receiving", unit("S404"))) }, supply.ErrUnknownUnit},
-		{"dispense a recalled lot", func(e *env) { atPharmacy(e); e.OK(rA, &supply.MsgRecall{GTIN: gtin, Lot: "L1", Reason: "contamination"}) },
+		{"dispense a recalled lot", func(e *env) {
+			atPharmacy(e)
+			e.OK(rA, &supply.MsgRecall{GTIN: gtin, Lot: "L1", Reason: "contamination"})
+		},
 			pS, func(e *env) sm.Msg { return capture(e.step("dispensing", unit("S1"))) }, supply.ErrRecalled},
 		{"dispense an expired unit", func(e *env) {
 			e.OK(mS, capture(e.commission("L0", "260131", "E1")))

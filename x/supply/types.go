@@ -432,7 +432,9 @@ func GetRecall(kv store.Reader, gtin, lot string) *Recall {
 }
 
 // Partners reports whether org lists partner as a trading partner.
-func Partners(kv store.Reader, org, partner string) bool { return kv.Get(PartnerKey(org, partner)) != nil }
+func Partners(kv store.Reader, org, partner string) bool {
+	return kv.Get(PartnerKey(org, partner)) != nil
+}
 
 // PartnersOf lists org's trading partners, sorted.
 func PartnersOf(kv store.Reader, org string) []string {

@@ -22,7 +22,7 @@ const (
 	SignalNeverCommissioned = "never_commissioned" // a registered GTIN, a serial outside the manufacturer's commissioned set
 	SignalLotMismatch       = "lot_mismatch"       // the identifier's lot is not the commissioned one
 	SignalExpiryMismatch    = "expiry_mismatch"
-	SignalAlreadyDispensed  = "already_dispensed" // a dispensed unit presented again
+	SignalAlreadyDispensed  = "already_dispensed"  // a dispensed unit presented again
 	SignalCustodianMismatch = "custodian_mismatch" // presented by an organization that does not hold it
 	SignalInTransit         = "in_transit"
 	SignalQuarantined       = "quarantined"
