@@ -29,6 +29,7 @@ import (
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/staking"
+	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/trials"
 	"github.com/medchain/medchain/x/telemed"
 )
@@ -112,6 +113,7 @@ func NewCore() (*exec.Core, *params.Registry) {
 		trials.Module{},
 		&telemed.Module{Params: reg},
 		&research.Module{Params: reg},
+		supply.Module{},
 	)
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }

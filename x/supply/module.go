@@ -639,7 +639,14 @@ func (s *eventState) observe(e *CaptureEvent, anyone bool) error {
 		if !anyone && u.Owner != s.org {
 			return sm.Wrapf(ErrNotCustodian, "%s is held by %q", u.Key, u.Owner)
 		}
-		s.log(u)
+		// An event on a container is in the provenance of its contents.
+		all, err := s.subtree(u)
+		if err != nil {
+			return err
+		}
+		for _, c := range all {
+			s.log(c)
+		}
 	}
 	return nil
 }
