@@ -11,7 +11,6 @@ import (
 	"github.com/medchain/medchain/gs1"
 	"github.com/medchain/medchain/internal/epcis"
 	"github.com/medchain/medchain/sm"
-	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/supply"
 )
 
@@ -69,34 +68,7 @@ func init() {
 
 func glnOf(twelve string) string { return twelve + string(gs1.CheckDigit(twelve)) }
 
-// The supply-chain organizations of the scenario, beyond apptest's pharmacy.
-const (
-	orgMaker       = "dev-manufacturer"
-	orgWholesale   = "dev-distributor"
-	orgRegulator   = "dev-regulator"
-	makerAdmin     = "manufacturer-admin"
-	wholesaleAdmin = "distributor-admin"
-	regulatorAdmin = "regulator-admin"
-)
-
-// SupplyConfig is apptest's network plus a manufacturer, a distributor and
-// a regulator with an admin each.
-func supplyConfig() apptest.Config {
-	return apptest.Config{
-		Orgs: []accounts.GenesisOrg{
-			{ID: orgMaker, Name: "Development Pharma", Type: "manufacturer"},
-			{ID: orgWholesale, Name: "Development Wholesale", Type: "distributor"},
-			{ID: orgRegulator, Name: "Development Medicines Agency", Type: "regulator"},
-		},
-		Members: []apptest.Member{
-			{Name: makerAdmin, Org: orgMaker, Role: accounts.RoleAdmin},
-			{Name: wholesaleAdmin, Org: orgWholesale, Role: accounts.RoleAdmin},
-			{Name: regulatorAdmin, Org: orgRegulator, Role: accounts.RoleAdmin},
-		},
-	}
-}
-
-// scenarioTxs reads a js/epcis fixture document (built with epcis2.js) and
+// scenarioCapture reads a js/epcis fixture document (built with epcis2.js) and
 // signs its events, one capture message for the whole document.
 func scenarioCapture(t *testing.T, name string) *supply.MsgCapture {
 	t.Helper()
@@ -123,19 +95,9 @@ func scenarioCapture(t *testing.T, name string) *supply.MsgCapture {
 // transactions: master data, then the manufacturer's, the distributor's and
 // the pharmacy's documents; every unit's provenance shows the whole chain.
 func TestSupplyScenario(t *testing.T) {
-	h := apptest.NewWithConfig(t, supplyConfig())
-	maker, whole, pharm := k(makerAdmin), k(wholesaleAdmin), k(apptest.PharmacyAdmin)
-	glnMaker, glnWhole, glnPharm := glnOf("061414100001"), glnOf("001234500010"), glnOf("009876500020")
-	h.DeliverOK(t,
-		h.Sign(maker, &supply.MsgProduct{GTIN: "00614141123452", Name: "Amoxicillin 500 mg capsules", NDC: "0614-1123-45", Strength: "500mg", Form: "capsule", PackSize: 30}),
-		h.Sign(maker, &supply.MsgLocation{GLN: glnMaker, Name: "Plant 1"}),
-		h.Sign(whole, &supply.MsgLocation{GLN: glnWhole, Name: "Warehouse"}),
-		h.Sign(pharm, &supply.MsgLocation{GLN: glnPharm, Name: "Main Street pharmacy"}),
-		h.Sign(maker, &supply.MsgPartner{Partner: orgWholesale}),
-		h.Sign(whole, &supply.MsgPartner{Partner: orgMaker}),
-		h.Sign(whole, &supply.MsgPartner{Partner: apptest.OrgPharmacy}),
-		h.Sign(pharm, &supply.MsgPartner{Partner: orgWholesale}),
-	)
+	h := apptest.NewWithConfig(t, apptest.Supply())
+	h.SupplyMasterData(t)
+	maker, whole, pharm := k(apptest.ManufacturerAdmin), k(apptest.DistributorAdmin), k(apptest.PharmacyAdmin)
 	// The distributor cannot receive before the manufacturer ships.
 	dist := scenarioCapture(t, "distributor.json")
 	res := h.Deliver(t, h.Sign(whole, dist))[0]
@@ -182,7 +144,7 @@ func TestSupplyScenario(t *testing.T) {
 		}
 	}
 	// The regulator recalls the lot: the pharmacy dispenses no more of it.
-	h.DeliverOK(t, h.Sign(k(regulatorAdmin), &supply.MsgRecall{GTIN: "00614141123452", Lot: "L2026A", Reason: "contamination"}))
+	h.DeliverOK(t, h.Sign(k(apptest.RegulatorAdmin), &supply.MsgRecall{GTIN: "00614141123452", Lot: "L2026A", Reason: "contamination"}))
 	d, _ := gs1.Parse("(01)00614141123452(21)S1002")
 	if v := supply.Verify(h.State(), d, apptest.OrgPharmacy, day); v.Status != supply.VerifyRecalled {
 		t.Fatalf("after the recall: %s", v.Status)
