@@ -52,7 +52,8 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	ks := keystore.Open(keysDir)
 	ks.Params = keystore.LightParams()
 	keys := map[string]*crypto.PrivKey{}
-	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1", "sponsor-admin"} {
+	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1", "sponsor-admin",
+		"manufacturer-admin", "distributor-admin", "pharmacy-admin"} {
 		k, err := ks.Load(name, DevPassphrase)
 		if err != nil {
 			return fmt.Errorf("demo: key %s: %w", name, err)
@@ -148,6 +149,9 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := seedSupply(ctx, c, keys); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `Demo data seeded:
   patient1: 5 records (2 lab results by labtech1; condition, medication, allergy by doctor1);
             consents to labtech1 (write lab results), doctor1 (read/write), dev-hospital (emergency custodian)
@@ -157,6 +161,8 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
             (booking %d, %d in escrow until doctor1 marks it done and patient1 confirms)
   trial %s (sponsor dev-sponsor, site dev-hospital): patient1 consented, enrolled by doctor1,
             a batch of patient1's 2 lab results anchored
+  supply chain: dev-manufacturer commissioned 3 units of %s lot %s, shipped them in a case
+            to dev-distributor, which shipped it to dev-pharmacy, which dispensed unit S1001
 Try:
   export MEDCHAIN_PASSPHRASE=%s
   medchain record list --patient patient1
@@ -166,7 +172,8 @@ Try:
   medchain research payments --from patient2
   medchain trial show %s
   medchain trial timeline %s --from sponsor-admin
-`, request, demoResearchPrice, booking, demoConsultPrice, DemoTrial, DevPassphrase, hex.EncodeToString(first[:]), booking, DemoTrial, DemoTrial)
+  medchain supply verify '%s'
+`, request, demoResearchPrice, booking, demoConsultPrice, DemoTrial, DemoGTIN, DemoLot, DevPassphrase, hex.EncodeToString(first[:]), booking, DemoTrial, DemoTrial, DemoUnitDL2)
 	return nil
 }
 
