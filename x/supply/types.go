@@ -232,14 +232,14 @@ func DecodeUnit(b []byte) (*Unit, error) {
 	u := &Unit{Key: r.String("key", MaxKeyLen), GTIN: r.String("gtin", 14), Lot: r.String("lot", 20), Expiry: r.String("expiry", 6)}
 	u.Brand = r.String("brand", accounts.MaxIDLen)
 	u.Owner = r.String("owner", accounts.MaxIDLen)
-	u.Status = uint8(r.Uint("status"))
+	u.Status = readSmall(r, "status", StatusDestroyed)
 	u.Parent = r.String("parent", MaxKeyLen)
 	u.Children = r.Uint("children")
 	u.ShipFrom = r.String("ship_from", accounts.MaxIDLen)
 	u.ShipTo = r.String("ship_to", accounts.MaxIDLen)
 	u.Commissioned = r.Int("commissioned")
 	u.Events = r.Uint("events")
-	u.Case = uint8(r.Uint("case"))
+	u.Case = readSmall(r, "case", CaseTerminated)
 	return u, r.Done()
 }
 
@@ -356,12 +356,23 @@ func DecodeCase(b []byte) (*Case, error) {
 	r := codec.NewReader(b)
 	c := &Case{Unit: r.String("unit", MaxKeyLen), FlaggedBy: r.String("flagged_by", accounts.MaxIDLen), Reason: r.String("reason", MaxCodeLen)}
 	c.Opened = r.Int("opened")
-	c.State = uint8(r.Uint("state"))
+	c.State = readSmall(r, "state", CaseTerminated)
 	c.ClosedBy = r.String("closed_by", accounts.MaxIDLen)
 	c.Closed = r.Int("closed")
 	c.Notified = r.Strings("notified", 1024, accounts.MaxIDLen)
 	c.Terminated = r.Int("terminated")
 	return c, r.Done()
+}
+
+// readSmall reads an enumeration value, at most max; a larger one fails
+// the reader (so that decoding stays canonical).
+func readSmall(r *codec.Reader, field string, max uint8) uint8 {
+	v := r.Uint(field)
+	if v > uint64(max) {
+		r.Fixed(field+" out of range", -1) // forces an error
+		return 0
+	}
+	return uint8(v)
 }
 
 // Store keys.
