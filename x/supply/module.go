@@ -343,8 +343,7 @@ func capture(ctx sm.Context, org string, e *CaptureEvent) error {
 	default:
 		return sm.Wrapf(ErrUnsupportedStep, "%q", e.BizStep)
 	}
-	s.record(e, to)
-	return nil
+	return s.record(e, to)
 }
 
 func (s *eventState) commission(e *CaptureEvent) error {
@@ -653,11 +652,14 @@ func (s *eventState) observe(e *CaptureEvent, anyone bool) error {
 
 // record stores the event and every touched unit, and logs the event in
 // the provenance of each.
-func (s *eventState) record(e *CaptureEvent, to string) {
+func (s *eventState) record(e *CaptureEvent, to string) error {
 	kv := s.ctx.Store
 	seq := uint64(1)
 	if b := kv.Get(seqKey); b != nil {
-		seq, _ = readUint(b)
+		var err error
+		if seq, err = readUint(b); err != nil || seq == 0 {
+			return sm.Wrapf(sm.ErrInternal, "supply: the event sequence is unreadable: %v", err)
+		}
 	}
 	kv.Set(seqKey, codec.Marshal(uintEnc(seq+1)))
 	ev := &StoredEvent{Hash: e.Hash, Seq: seq, Org: s.org, Signer: s.ctx.Signer, Height: s.ctx.Height, Time: s.ctx.Time.Unix(),
@@ -678,6 +680,7 @@ func (s *eventState) record(e *CaptureEvent, to string) {
 		attrs = append(attrs, attr("to", to))
 	}
 	s.ctx.Events.Emit("supply_event", attrs...)
+	return nil
 }
 
 type uintEnc uint64
