@@ -32,8 +32,9 @@ import (
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/staking"
-	"github.com/medchain/medchain/x/trials"
+	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
+	"github.com/medchain/medchain/x/trials"
 )
 
 // Version of the application protocol, reported in Info.
@@ -117,6 +118,7 @@ func NewCore() (*exec.Core, *params.Registry) {
 		trials.Module{},
 		&telemed.Module{Params: reg},
 		&research.Module{Params: reg},
+		supply.Module{},
 		feeKeeper,
 		// Last: its genesis records the supply as the sum of what the
 		// modules before it credited.

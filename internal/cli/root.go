@@ -111,6 +111,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewBankCmd(g),
 		NewFeesCmd(g),
 		NewResearchCmd(g),
+		NewSupplyCmd(g),
 	)
 	return root
 }

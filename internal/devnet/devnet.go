@@ -42,6 +42,7 @@ var Orgs = []accounts.GenesisOrg{
 	{ID: "dev-manufacturer", Name: "Development Pharma Manufacturing", Type: "manufacturer"},
 	{ID: "dev-sponsor", Name: "Development Research Sponsor", Type: "research_sponsor"},
 	{ID: "dev-regulator", Name: "Development Regulator", Type: "regulator"},
+	{ID: "dev-distributor", Name: "Development Wholesale Distributor", Type: "distributor"},
 }
 
 // Account is a development account.
@@ -74,6 +75,8 @@ var Accounts = []Account{
 	{Name: "patient1", Kind: "patient"},
 	{Name: "patient2", Kind: "patient"},
 	{Name: "patient3", Kind: "patient"},
+	{Name: "distributor-admin", Kind: "member", Org: "dev-distributor", Role: accounts.RoleAdmin},
+	{Name: "distributor-gateway", Kind: "member", Org: "dev-distributor", Role: accounts.RoleGateway},
 }
 
 // GatewayKeyName is the key file name of a development organization's gateway.
