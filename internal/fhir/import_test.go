@@ -72,14 +72,14 @@ func hospitalExport(tag, mrn string, encounters int) []byte {
 		end := when.Add(30 * time.Minute)
 		ts := func(t time.Time) string { return t.Format(time.RFC3339) }
 		enc := add(map[string]any{
-			"resourceType": "Encounter",
-			"identifier":   []any{map[string]any{"system": syntheaID, "value": fmt.Sprintf("enc-%s-%d", tag, i)}},
-			"status":       "finished",
-			"class":        map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
-			"type":         []any{cc("http://snomed.info/sct", "185349003", "Encounter for check up")},
-			"subject":      ref(pat),
-			"participant":  []any{map[string]any{"individual": map[string]any{"reference": "Practitioner?identifier=" + npi + "|" + practitionerNPI, "display": "Dr. Orrin Vantablack"}}},
-			"period":       map[string]any{"start": ts(when), "end": ts(end)},
+			"resourceType":    "Encounter",
+			"identifier":      []any{map[string]any{"system": syntheaID, "value": fmt.Sprintf("enc-%s-%d", tag, i)}},
+			"status":          "finished",
+			"class":           map[string]any{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+			"type":            []any{cc("http://snomed.info/sct", "185349003", "Encounter for check up")},
+			"subject":         ref(pat),
+			"participant":     []any{map[string]any{"individual": map[string]any{"reference": "Practitioner?identifier=" + npi + "|" + practitionerNPI, "display": "Dr. Orrin Vantablack"}}},
+			"period":          map[string]any{"start": ts(when), "end": ts(end)},
 			"serviceProvider": map[string]any{"reference": org, "display": "Fictown Family Clinic"},
 		}, post("Encounter"))
 		var results []any
