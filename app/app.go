@@ -26,6 +26,7 @@ import (
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/fees"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/mint"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
@@ -118,6 +119,7 @@ func NewCore() (*exec.Core, *params.Registry) {
 		trials.Module{},
 		&telemed.Module{Params: reg},
 		&research.Module{Params: reg},
+		links.Module{},
 		supply.Module{},
 		feeKeeper,
 		// Last: its genesis records the supply as the sum of what the

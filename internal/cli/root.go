@@ -112,6 +112,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewFeesCmd(g),
 		NewResearchCmd(g),
 		NewSupplyCmd(g),
+		NewLinkCmd(g),
 	)
 	return root
 }
