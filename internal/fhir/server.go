@@ -105,6 +105,9 @@ type Server struct {
 	mu       sync.Mutex
 	signers  map[crypto.Address]*signerState
 	inflight map[consent.RecordID]bool // records being updated through this node
+
+	bulk           bulkJobs        // Bulk Data jobs (bulk.go)
+	resolvePatient patientResolver // imported Patients without an address identifier; nil: none
 }
 
 // New builds a Server.
@@ -168,6 +171,7 @@ func New(cfg Config) *Server {
 func (s *Server) Close() {
 	s.auth.close()
 	s.orgKeys.wipe()
+	s.bulk.close()
 }
 
 // request is one authenticated FHIR request with the state it is judged on.
@@ -225,6 +229,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq, p := s.authenticate(r)
 	if p != nil {
 		writeProblem(w, p)
+		return
+	}
+	if isBulkPath(segs) && s.bulkRoute(w, rq, segs) {
 		return
 	}
 	switch {
@@ -329,7 +336,8 @@ func (s *Server) negotiate(r *http.Request) *problem {
 				continue
 			}
 			switch mt {
-			case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*":
+			case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*",
+				"application/fhir+ndjson", "application/ndjson": // Bulk Data files
 				ok = true
 			}
 		}
