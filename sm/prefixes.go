@@ -69,6 +69,10 @@ const (
 	PrefixResearchCloses    byte = 0x75 // research: closing time (8 bytes) ‖ request → ∅
 	PrefixResearchByPatient byte = 0x76 // research: patient ‖ request → ∅
 
+	PrefixLink             byte = 0x36 // links: org ‖ 0x00 ‖ identifier MAC (32 bytes) → Link
+	PrefixLinkByPatient    byte = 0xB7 // links: patient ‖ org ‖ 0x00 ‖ MAC → ∅ (index of 0x37)
+	PrefixLinkApprovalUsed byte = 0x38 // links: SHA-256 of a used approval signature → ∅
+
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
 	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
