@@ -24,6 +24,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -839,4 +840,22 @@ func (s *Server) runImport(ctx context.Context, rq *request, job *bulkJob, lines
 	job.mu.Lock()
 	job.state, job.outcome, job.done, job.finished = bulkComplete, out, total, s.cfg.Now()
 	job.mu.Unlock()
+}
+
+// UseLinks has $import resolve a Patient without a urn:medchain:address
+// identifier through the organization's links (x/links): the first of its
+// identifiers that r resolves on the latest state names its patient.
+func (s *Server) UseLinks(r *links.Resolver) {
+	s.resolvePatient = func(rq *request, res map[string]any) (crypto.Address, bool) {
+		ids, _ := res["identifier"].([]any)
+		for _, v := range ids {
+			id, _ := v.(map[string]any)
+			if l := r.Resolve(rq.snap, str(id["system"]), str(id["value"])); l != nil {
+				if a, p := patientAddress(rq, l.Patient); p == nil {
+					return a, true
+				}
+			}
+		}
+		return crypto.Address{}, false
+	}
 }

@@ -513,3 +513,22 @@ func pv1(fields map[int]string) string {
 	}
 	return strings.Join(out, "|")
 }
+
+func TestLinkResolver(t *testing.T) {
+	r := LinkResolver{Find: func(system, value string) (string, error) {
+		if system == "urn:oid:1.2.3.4" && value == "MRN9" {
+			return patientAddr, nil
+		}
+		return "", nil
+	}}
+	m, err := Parse(msg(`MSH|^~\&|A|F|R|RF|2024||ADT^A04|L1|P|2.5`, `PID|1||X1^^^OTHER~MRN9^^^HOSP&1.2.3.4&ISO^MR`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, f := r.Resolve(patientIdentifiers(m.Segment("PID"))); f != nil || a != patientAddr {
+		t.Fatalf("%q %v", a, f)
+	}
+	if _, f := r.Resolve([]Identifier{{System: "urn:oid:9", Value: "nobody"}}); f == nil || f.Code != CodeUnknownKey || f.Ack != AE {
+		t.Fatalf("unlinked: %v", f)
+	}
+}

@@ -752,3 +752,33 @@ func hl7DateTime(s string) (string, bool) {
 	}
 	return d + "T" + t[:2] + ":" + t[2:4] + ":" + t[4:6] + frac + zone, true
 }
+
+// LinkResolver resolves a patient by its medchain address when PID-3
+// carries one, else through the organization's links (x/links): Find is
+// asked for each PID-3 identifier in order, as (system, value), and
+// returns the linked patient's address ("" when not linked).
+type LinkResolver struct {
+	Find func(system, value string) (address string, err error)
+}
+
+// Resolve implements Resolver.
+func (r LinkResolver) Resolve(ids []Identifier) (string, *Failure) {
+	if a, f := (AddressResolver{}).Resolve(ids); f == nil || f.Code != CodeUnknownKey {
+		return a, f
+	}
+	for _, id := range ids {
+		a, err := r.Find(id.System, id.Value)
+		if err != nil {
+			return "", appError(CodeInternal, "PID", 3, "look up the patient's link: %v", err)
+		}
+		if a != "" {
+			return a, nil
+		}
+	}
+	var names []string
+	for _, id := range ids {
+		names = append(names, id.System)
+	}
+	return "", appError(CodeUnknownKey, "PID", 3, "no PID-3 identifier is linked to a medchain patient (systems %s): link it (links/link) with the patient's approval or consent",
+		strings.Join(names, ", "))
+}
