@@ -719,6 +719,23 @@ func (s *Server) runImport(ctx context.Context, rq *request, job *bulkJob, lines
 			return true
 		}
 		defer func() { batch = batch[:0] }()
+		// The batch's records are locked until their transactions commit:
+		// an import of the same file sent again while this one is still
+		// waiting for its block (after a DELETE) waits, then skips them.
+		ids := make([]consent.RecordID, len(batch))
+		for i, l := range batch {
+			ids[i] = l.id
+		}
+		release, lp := s.lockRecords(ids)
+		for lp != nil {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(100 * time.Millisecond):
+			}
+			release, lp = s.lockRecords(ids)
+		}
+		defer release()
 		snap, bt, err := s.cfg.Chain.Latest()
 		if err != nil {
 			for _, l := range batch {
@@ -782,7 +799,10 @@ func (s *Server) runImport(ctx context.Context, rq *request, job *bulkJob, lines
 		for i, d := range ok {
 			msgs[i] = d.msg
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.cfg.CommitWait)
+		// Not the job's context: once submitted, a batch is awaited even if
+		// the job is cancelled, so that its records stay locked until they
+		// are on chain.
+		wctx, cancel := context.WithTimeout(context.Background(), s.cfg.CommitWait)
 		defer cancel()
 		committed, _, sp := s.submit(wctx, &brq, msgs)
 		for i, d := range ok {

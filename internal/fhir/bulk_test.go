@@ -217,3 +217,41 @@ func TestBulkImportThenExport(t *testing.T) {
 		t.Fatalf("a file after delete: HTTP %d", r.status)
 	}
 }
+
+// TestBulkImportResumes cancels an import part-way (as a kill would stop
+// it) and sends the same file again: the second run writes only what is
+// missing, and every resource is stored once.
+func TestBulkImportResumes(t *testing.T) {
+	const n = 300
+	me := newPatient(t, "bulk-resume")
+	grant(t, me, consent.MsgGrant{Grantee: consent.Org("dev-hospital"), Actions: consent.ActRead | consent.ActWrite})
+	tok := token(t, "doctor1", "user/*.read user/*.write")
+	var nd bytes.Buffer
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&nd, `{"resourceType":"Observation","id":"r-%d","status":"final","code":{"text":"heart rate"},"subject":{"reference":"Patient/%s"},"valueQuantity":{"value":%d}}`+"\n", i, addr(t, me), 60+i%40)
+	}
+	status := startImport(t, tok, nd.Bytes())
+	path := status[strings.Index(status, "/fhir/"):]
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		r := do(t, http.MethodGet, path, tok, nil)
+		if r.status != http.StatusAccepted || !strings.HasPrefix(r.header.Get("X-Progress"), "writing: 0 ") && strings.HasPrefix(r.header.Get("X-Progress"), "writing") {
+			break
+		}
+	}
+	if r := do(t, http.MethodDelete, path, tok, nil); r.status != http.StatusAccepted && r.status != http.StatusNotFound {
+		t.Fatalf("cancel: HTTP %d", r.status)
+	}
+	summary := importSummary(t, poll(t, startImport(t, tok, nd.Bytes()), tok))
+	var created, present, failed int
+	if _, err := fmt.Sscanf(summary, "300 resources: %d created, %d already imported, %d failed", &created, &present, &failed); err != nil {
+		t.Fatalf("%q: %v", summary, err)
+	}
+	t.Logf("after the cancel: %s", summary)
+	if created+present != n || failed != 0 {
+		t.Fatalf("resumed import: %s", summary)
+	}
+	r := want(t, do(t, http.MethodGet, "/fhir/Observation?patient=Patient/"+addr(t, me).String()+"&_count=0", tok, nil), http.StatusOK)
+	if total := r.json(t)["total"]; total != float64(n) {
+		t.Fatalf("%v Observations stored, want %d", total, n)
+	}
+}
