@@ -31,9 +31,11 @@ func init() {
 		},
 	}
 	authRows[links.TypeUnlink] = authRow{
-		setup: func(t *testing.T, h *apptest.Harness) { h.DeliverOK(t, h.Sign(k(apptest.HospitalAdmin), authLinkMsg(h))) },
-		msg:   fixedMsg(&links.MsgUnlink{Org: apptest.OrgHospital, MAC: authLinkMAC}),
-		want:  only(links.ErrNotAllowed, rolePatient, roleGuardian, roleAdminA),
+		setup: func(t *testing.T, h *apptest.Harness) {
+			h.DeliverOK(t, h.Sign(k(apptest.HospitalAdmin), authLinkMsg(h)))
+		},
+		msg:  fixedMsg(&links.MsgUnlink{Org: apptest.OrgHospital, MAC: authLinkMAC}),
+		want: only(links.ErrNotAllowed, rolePatient, roleGuardian, roleAdminA),
 		check: func(t *testing.T, h *apptest.Harness, _ *crypto.PrivKey) {
 			if l := links.Get(h.State(), apptest.OrgHospital, authLinkMAC); l != nil {
 				t.Fatalf("still linked: %+v", l)
