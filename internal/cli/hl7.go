@@ -22,6 +22,7 @@ import (
 	"github.com/medchain/medchain/internal/fhir"
 	"github.com/medchain/medchain/internal/hl7"
 	"github.com/medchain/medchain/internal/lightproof"
+	"github.com/medchain/medchain/internal/linkkey"
 	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/session"
 )
@@ -78,7 +79,8 @@ decided by the patient's write consent to the organization, encrypted and
 audited like any other.
 
 Patients are found by a PID-3 identifier with assigning authority MEDCHAIN (the
-address itself), or with --link-key through the organization's links (x/links).
+address itself), or through the organization's links (x/links) with its link key
+(--link-key, by default HOME/config/link_key.json when it exists).
 A journal (--journal, default HOME/hl7/journal) records each message by sending
 application, facility and control id: a resent message is acknowledged again and
 not stored twice, across restarts.`,
@@ -126,27 +128,20 @@ not stored twice, across restarts.`,
 				return fmt.Errorf("FHIR login as %s: %w", account, err)
 			}
 			var resolver hl7.Resolver = hl7.AddressResolver{}
+			var r *links.Resolver
 			if linkKeyFile != "" {
-				raw, err := os.ReadFile(linkKeyFile)
-				if err != nil {
-					return err
+				r, err = linkkey.Load(linkKeyFile)
+			} else {
+				r, err = linkkey.LoadIfExists(linkkey.Path(g.home))
+			}
+			if err != nil {
+				return fmt.Errorf("link key: %w", err)
+			}
+			if r != nil {
+				if r.Org != acct.Org {
+					return fmt.Errorf("the link key is %s's, but %s is a member of %s", r.Org, account, acct.Org)
 				}
-				lk, err := links.ParseKey(strings.TrimSpace(string(raw)))
-				if err != nil {
-					return fmt.Errorf("--link-key: %w", err)
-				}
-				r := &links.Resolver{Org: acct.Org, Key: lk}
-				resolver = hl7.LinkResolver{Find: func(system, value string) (string, error) {
-					p, err := c.Proof(ctx, links.StoreKey(acct.Org, r.MAC(system, value)), 0)
-					if err != nil || !p.Exists {
-						return "", err
-					}
-					l, err := links.DecodeLink(p.Value)
-					if err != nil {
-						return "", err
-					}
-					return l.Patient.String(), nil
-				}}
+				resolver = hl7.NodeLinks(ctx, c.As(key, s.ChainID), r)
 			}
 			if journal == "" {
 				journal = filepath.Join(g.home, "hl7", "journal")
@@ -181,7 +176,7 @@ not stored twice, across restarts.`,
 	f.StringVar(&journal, "journal", "", "message journal file (default HOME/hl7/journal)")
 	f.StringVar(&app, "app", "MEDCHAIN", "this receiver's application name in ACKs (MSH-3)")
 	f.StringVar(&facility, "facility", "", "this receiver's facility in ACKs (MSH-4); default: the message's MSH-6")
-	f.StringVar(&linkKeyFile, "link-key", "", "file with the organization's link key (hex, x/links): resolve PID-3 identifiers through its links")
+	f.StringVar(&linkKeyFile, "link-key", "", "the organization's link key file (x/links; default HOME/config/link_key.json when it exists): resolve PID-3 identifiers through its links")
 	f.DurationVar(&ttl, "session", fhir.MaxTokenTTL, "lifetime of each FHIR session (renewed 10 minutes before it ends)")
 	f.StringVar(&witness, "witness", envOr(g.env.Getenv, "MEDCHAIN_WITNESS", ""), "CometBFT RPC URL whose light-client header proves the organization's key (see medchain fhir token)")
 	f.Int64Var(&trustHeight, "trust-height", 0, "height of the light client's trusted header (with --trust-hash)")

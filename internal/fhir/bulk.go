@@ -24,7 +24,6 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
-	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -618,11 +617,6 @@ type importLine struct {
 	err     *problem
 }
 
-// patientResolver finds the medchain patient of an imported Patient
-// resource that carries no urn:medchain:address identifier (x/links plugs
-// in here); nil resolves none.
-type patientResolver func(rq *request, res map[string]any) (crypto.Address, bool)
-
 func (s *Server) runImport(ctx context.Context, rq *request, job *bulkJob, lines []importLine) {
 	total := len(lines)
 	job.progress(0, total, "checking")
@@ -652,16 +646,10 @@ func (s *Server) runImport(ctx context.Context, rq *request, job *bulkJob, lines
 			l.srcID = "sha256:" + hex.EncodeToString(sum[:])
 		}
 		if l.typ == "Patient" {
+			// An address identifier, or (with the link key) a linked one.
 			a, p := patientOf(rq, "Patient", m, nil, crypto.Address{})
 			if p != nil {
-				if s.resolvePatient != nil {
-					if la, ok := s.resolvePatient(rq, m); ok {
-						a, p = la, nil
-					}
-				}
-			}
-			if p != nil {
-				lineErr(l, unprocessable("Patient/%s names no medchain patient: give it an identifier with system %s, or link the organization's identifier to the patient's account (links/link)", l.srcID, SystemAddress))
+				lineErr(l, p)
 				continue
 			}
 			l.patient = a
@@ -860,22 +848,4 @@ func (s *Server) runImport(ctx context.Context, rq *request, job *bulkJob, lines
 	job.mu.Lock()
 	job.state, job.outcome, job.done, job.finished = bulkComplete, out, total, s.cfg.Now()
 	job.mu.Unlock()
-}
-
-// UseLinks has $import resolve a Patient without a urn:medchain:address
-// identifier through the organization's links (x/links): the first of its
-// identifiers that r resolves on the latest state names its patient.
-func (s *Server) UseLinks(r *links.Resolver) {
-	s.resolvePatient = func(rq *request, res map[string]any) (crypto.Address, bool) {
-		ids, _ := res["identifier"].([]any)
-		for _, v := range ids {
-			id, _ := v.(map[string]any)
-			if l := r.Resolve(rq.snap, str(id["system"]), str(id["value"])); l != nil {
-				if a, p := patientAddress(rq, l.Patient); p == nil {
-					return a, true
-				}
-			}
-		}
-		return crypto.Address{}, false
-	}
 }

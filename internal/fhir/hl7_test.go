@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medchain/medchain/internal/client"
 	"github.com/medchain/medchain/internal/hl7"
+	"github.com/medchain/medchain/internal/linkkey"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/links"
 )
 
 // TestHL7FeedThroughFHIR runs the MLLP listener against the node's FHIR
@@ -106,5 +109,53 @@ func TestHL7FeedThroughFHIR(t *testing.T) {
 	if code, m := send(`MSH|^~\&|LAB|DEVHOSP|MEDCHAIN|DEVHOSP|20240301090000||ORU^R01|R-3|P|2.5.1`, `PID|1||`+addr(t, other).String()+`^^^MEDCHAIN`,
 		`OBR|1||F-3|24331-1^Lipid panel^LN`, `OBX|1|NM|2093-3^Cholesterol^LN||190|mg/dL`); code != hl7.AE || !strings.Contains(m.Segment("ERR").Value(8), "consent") {
 		t.Fatalf("no consent: %s %v", code, m.Segment("ERR"))
+	}
+}
+
+// TestLinkedMRNThroughHL7AndImport identifies a patient by the hospital's
+// MRN alone, linked on chain (x/links): an HL7 ORU and a bulk import both
+// find the patient through the link.
+func TestLinkedMRNThroughHL7AndImport(t *testing.T) {
+	me := newPatient(t, "hl7-linked")
+	grant(t, me, consent.MsgGrant{Grantee: consent.Org("dev-hospital"), Actions: consent.ActRead | consent.ActWrite})
+	lk, err := linkkey.Load(linkkey.Path(filepath.Join(shared.dir, "node0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const system, mrn = "urn:oid:1.2.3.4", "MRN-L1"
+	c := client.New(devNode(t))
+	ctx := context.Background()
+	if _, err := c.Send(ctx, key(t, "hospital-admin"), &links.MsgLink{Org: lk.Org, MAC: lk.MAC(system, mrn), Patient: addr(t, me)}); err != nil {
+		t.Fatalf("link: %v", err)
+	}
+	tok := token(t, "doctor1", "user/*.read user/*.write")
+	j, err := hl7.OpenJournal(filepath.Join(t.TempDir(), "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	proc := &hl7.Processor{Sink: &hl7.FHIRSink{Base: devNode(t) + "/fhir", Token: func() string { return tok }, HTTP: hc}, Journal: j,
+		Resolver: hl7.NodeLinks(ctx, c.As(key(t, "doctor1"), ""), lk)}
+	ack, err := hl7.Parse(proc.Handle(ctx, []byte(strings.Join([]string{
+		`MSH|^~\&|LAB|DEVHOSP|MEDCHAIN|DEVHOSP|20240301090000||ORU^R01|L-1|P|2.5.1`,
+		`PID|1||` + mrn + `^^^HOSP&1.2.3.4&ISO^MR`,
+		`OBR|1||F-9|24331-1^Lipid panel^LN`, `OBX|1|NM|2093-3^Cholesterol^LN||201|mg/dL`}, "\r"))))
+	if err != nil || ack.Segment("MSA").Value(1) != hl7.AA {
+		t.Fatalf("ORU by MRN: %v %v", err, ack.Segment("ERR"))
+	}
+	// Unlinked MRN: AE 204 saying how to link.
+	ack, _ = hl7.Parse(proc.Handle(ctx, []byte(`MSH|^~\&|LAB|DEVHOSP|MEDCHAIN|DEVHOSP|20240301090000||ORU^R01|L-2|P|2.5.1`+"\r"+
+		`PID|1||NOPE^^^HOSP&1.2.3.4&ISO^MR`+"\r"+`OBR|1||F-9|24331-1^Lipid panel^LN`+"\r"+`OBX|1|NM|2093-3^Cholesterol^LN||201|mg/dL`)))
+	if ack.Segment("MSA").Value(1) != hl7.AE || ack.Segment("ERR").Comp(3, 1) != "204" || !strings.Contains(ack.Segment("ERR").Value(8), "link") {
+		t.Fatalf("unlinked MRN: %v", ack.Segment("ERR"))
+	}
+	nd := `{"resourceType":"Patient","id":"px","identifier":[{"system":"` + system + `","value":"` + mrn + `"}],"gender":"male"}` + "\n" +
+		`{"resourceType":"Observation","id":"ox","status":"final","code":{"text":"pulse"},"subject":{"reference":"Patient/px"},"valueQuantity":{"value":61}}` + "\n"
+	if got := importSummary(t, poll(t, startImport(t, tok, []byte(nd)), tok)); got != "2 resources: 2 created, 0 already imported, 0 failed" {
+		t.Fatalf("import by MRN: %s", got)
+	}
+	r := want(t, do(t, http.MethodGet, "/fhir/Observation?patient=Patient/"+addr(t, me).String()+"&_count=0", tok, nil), http.StatusOK)
+	if total := r.json(t)["total"]; total != float64(2) {
+		t.Fatalf("%v Observations for the linked patient, want 2 (HL7 and import)", total)
 	}
 }

@@ -120,8 +120,7 @@ type Server struct {
 	signers  map[crypto.Address]*signerState
 	inflight map[consent.RecordID]bool // records being updated through this node
 
-	bulk           bulkJobs        // Bulk Data jobs (bulk.go)
-	resolvePatient patientResolver // imported Patients without an address identifier; nil: none
+	bulk bulkJobs // Bulk Data jobs (bulk.go)
 }
 
 // New builds a Server.
