@@ -310,7 +310,7 @@ func (s *Server) exportKickoff(w http.ResponseWriter, rq *request, level, group 
 		writeProblem(w, failf(http.StatusBadRequest, "not-supported", ErrNotSupported, "$export is asynchronous: send Prefer: respond-async"))
 		return
 	}
-	if anyRead, ctxOnly := reach(rq.sess.scopes, "Patient", permRead); !anyRead && !ctxOnly && !hasWildcardRead(rq.sess.scopes) {
+	if !slices.ContainsFunc(rq.sess.scopes, func(sc scope) bool { return sc.perms&permRead != 0 }) {
 		writeProblem(w, failf(http.StatusForbidden, "forbidden", ErrScope, "the token's scopes (%s) do not allow reading: ask for user/*.read or patient/*.read", rq.sess.scope))
 		return
 	}
@@ -368,10 +368,6 @@ func (s *Server) exportKickoff(w http.ResponseWriter, rq *request, level, group 
 	w.Header().Set("Content-Location", rq.base+"/"+bulkStatusExport+"/"+job.id)
 	writeJSONValue(w, http.StatusAccepted, map[string]any{"resourceType": "OperationOutcome", "issue": []any{map[string]any{
 		"severity": "information", "code": "informational", "diagnostics": "export started: poll the Content-Location URL"}}})
-}
-
-func hasWildcardRead(ss []scope) bool {
-	return slices.ContainsFunc(ss, func(sc scope) bool { return sc.typ == "*" && sc.perms&permRead != 0 })
 }
 
 func (s *Server) runExport(ctx context.Context, rq *request, job *bulkJob, patients []crypto.Address, ep *exportParams) {
