@@ -206,6 +206,32 @@ func TestBulkImportThenExport(t *testing.T) {
 	if sum != want {
 		t.Fatalf("exported values sum to %d, imported %d", sum, want)
 	}
+	// The organization's group holds this patient (a read consent to
+	// dev-hospital); a _since after every write exports nothing.
+	exportCount := func(path string) int {
+		r := do(t, http.MethodGet, path, tok, nil, "Prefer", "respond-async")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("%s: HTTP %d %s", path, r.status, r.body)
+		}
+		var m struct {
+			Output []struct{ Count int } `json:"output"`
+		}
+		done := poll(t, r.header.Get("Content-Location"), tok)
+		if err := json.Unmarshal(done.body, &m); err != nil || done.status != http.StatusOK {
+			t.Fatalf("%s: HTTP %d %s", path, done.status, done.body)
+		}
+		n := 0
+		for _, o := range m.Output {
+			n += o.Count
+		}
+		return n
+	}
+	if got := exportCount("/fhir/Group/dev-hospital/$export?_type=Observation&patient=Patient/" + addr(t, me).String()); got != n {
+		t.Fatalf("group export: %d Observations, want %d", got, n)
+	}
+	if got := exportCount("/fhir/$export?_since=2999-01-01T00:00:00Z"); got != 0 {
+		t.Fatalf("_since in the future: %d resources", got)
+	}
 	// Cancel (delete) ends the job and its files.
 	if r := do(t, http.MethodDelete, statusPath, tok, nil); r.status != http.StatusAccepted {
 		t.Fatalf("delete: HTTP %d", r.status)
