@@ -121,6 +121,9 @@ func (s *Server) bundle(w http.ResponseWriter, rq *request) {
 		if e.d.version > 1 {
 			perm = permUpdate
 		}
+		if e.condPut && e.d.version > 1 && s.unchanged(rq, e.d) {
+			e.skip = true // the same content again: no new version
+		}
 		if e.skip {
 			// Nothing is written, but only a writer learns that it exists.
 			if p := checkWrite(rq, e.d, perm); p != nil {
@@ -358,6 +361,8 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 		for a := range patients {
 			only = a
 		}
+	} else if len(patients) == 0 {
+		only = rq.sess.patient // a Bundle that names no patient: the token's
 	}
 	r := s.resolver(rq)
 	byID := map[consent.RecordID]*bentry{}

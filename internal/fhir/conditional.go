@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/fhirr4"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/links"
@@ -271,8 +273,44 @@ func (s *Server) resolveConditionalRefs(rq *request, v any, patient crypto.Addre
 	}
 }
 
-// conditionalOutcome is an OperationOutcome-free note of why a write stored
-// nothing: the resource already exists.
+// existsNote says why a conditional create stored nothing: the resource
+// already exists.
 func existsNote(typ string, rec *records.Record) string {
 	return fmt.Sprintf("%s/%s already exists (version %d): nothing stored", typ, idString(rec.ID), rec.Version)
+}
+
+// unchanged reports whether a conditional update would store what the
+// record's current version already holds, so that a re-import writes no
+// new version. It needs to read that version — a read like any other:
+// decided by consent, opened with a key this node may use, and reported to
+// the trail; when the writer may not read it, the update is written.
+func (s *Server) unchanged(rq *request, d *draft) bool {
+	rec := records.GetRecord(rq.snap, d.id)
+	if rec == nil || rec.Erased != 0 || rec.Version != d.version-1 {
+		return false
+	}
+	ver := records.GetVersion(rq.snap, rec.ID, rec.Version)
+	if ver == nil {
+		return false
+	}
+	if p := finish(d); p != nil {
+		return false
+	}
+	dec := records.MayRead(rq.snap, rq.now, rq.sess.addr, rec)
+	if !dec.Allowed {
+		return false
+	}
+	pt, dec, p := s.decrypt(rq.r.Context(), rq, rec, ver, dec)
+	if p != nil {
+		return false
+	}
+	defer clear(pt)
+	if s.report(rq, rec, ver.Version, dec, nil) != nil {
+		return false
+	}
+	if bytes.Equal(pt, d.content) {
+		return true
+	}
+	eq, err := fhirr4.Equal(pt, d.content)
+	return err == nil && eq
 }

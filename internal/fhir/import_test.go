@@ -288,9 +288,32 @@ func TestLinkedExportImportsTwice(t *testing.T) {
 		t.Fatalf("second conditional create: HTTP %d %s (first %s)", again.status, again.header.Get("Location"), created.header.Get("Location"))
 	}
 	// A conditional update: the record the criteria name gets a new version.
-	up := want(t, do(t, http.MethodPut, "/fhir/Practitioner?identifier="+npi+"|9999900777", tok, fmt.Sprintf(pr, "9999900777")), http.StatusOK)
+	changed := strings.Replace(fmt.Sprintf(pr, "9999900777"), "Okafor", "Okafor-Bassey", 1)
+	up := want(t, do(t, http.MethodPut, "/fhir/Practitioner?identifier="+npi+"|9999900777", tok, changed), http.StatusOK)
 	if up.header.Get("ETag") != `W/"2"` || !strings.Contains(up.header.Get("Location"), idOf(created.header.Get("Location"))) {
 		t.Fatalf("conditional update: %v", up.header)
+	}
+	// The same content again stores no new version.
+	same := want(t, do(t, http.MethodPut, "/fhir/Practitioner?identifier="+npi+"|9999900777", tok, changed), http.StatusOK)
+	if same.header.Get("ETag") != `W/"2"` {
+		t.Fatalf("unchanged conditional update: %v %s", same.header, same.body)
+	}
+	if rec := recordOf(t, idOf(created.header.Get("Location"))); rec == nil || rec.Version != 2 {
+		t.Fatalf("record after an unchanged update: %+v", rec)
+	}
+	// The same in a transaction: a conditional update with that content
+	// stores nothing, one with new content makes version 3.
+	var res any
+	if err := json.Unmarshal([]byte(changed), &res); err != nil {
+		t.Fatal(err)
+	}
+	tx := map[string]any{"resourceType": "Bundle", "type": "transaction", "entry": []any{map[string]any{
+		"resource": res, "request": map[string]any{"method": "PUT", "url": "Practitioner?identifier=" + npi + "|9999900777"}}}}
+	importBundle(t, tok, mustJSON(t, tx), "200 OK")
+	res.(map[string]any)["gender"] = "female"
+	importBundle(t, tok, mustJSON(t, tx), "200 OK")
+	if rec := recordOf(t, idOf(created.header.Get("Location"))); rec == nil || rec.Version != 3 {
+		t.Fatalf("record after Bundle conditional updates: %+v", rec)
 	}
 	if r := do(t, http.MethodPost, "/fhir/Practitioner", tok, fmt.Sprintf(pr, "1"), "If-None-Exist", "name=Okafor"); r.status != http.StatusBadRequest || r.outcomeCode(t) != "fhir/32" {
 		t.Fatalf("unsupported criteria: HTTP %d %s", r.status, r.body)
@@ -363,4 +386,13 @@ func TestOrganizationImportsUnderConsent(t *testing.T) {
 	// The patient reads what the hospital imported.
 	ptok := token(t, me, "patient/*.read")
 	want(t, do(t, http.MethodGet, "/fhir/"+strings.Join(strings.Split(first.Entry[2].Response.Location, "/")[:2], "/"), ptok, nil), http.StatusOK)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -836,6 +836,21 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, rq *request, typ, q st
 			return
 		}
 		defer release()
+		s.resolveConditionalRefs(rq, res, d.patient, nil)
+		if s.unchanged(rq, d) {
+			if p := checkWrite(rq, d, permUpdate); p != nil {
+				writeProblem(w, p)
+				return
+			}
+			rec := records.GetRecord(rq.snap, d.id)
+			loc := rq.base + "/" + typ + "/" + idString(rec.ID) + "/_history/" + strconv.FormatUint(uint64(rec.Version), 10)
+			w.Header().Set("Location", loc)
+			w.Header().Set("Content-Location", loc)
+			w.Header().Set("ETag", etag(rec.Version))
+			writeJSONValue(w, http.StatusOK, map[string]any{"resourceType": "OperationOutcome", "issue": []any{map[string]any{
+				"severity": "information", "code": "informational", "diagnostics": fmt.Sprintf("%s/%s version %d already holds this content: nothing stored", typ, idString(rec.ID), rec.Version)}}})
+			return
+		}
 	}
 	s.resolveConditionalRefs(rq, res, d.patient, nil)
 	if p := s.prepare(rq, d, perm); p != nil {
