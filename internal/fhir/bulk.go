@@ -42,6 +42,7 @@ const (
 	MaxBulkJobsPerAcct = 2
 	BulkFileResources  = 10_000 // resources per NDJSON output file
 	MaxImportBytes     = 256 << 20
+	MaxExportBytes     = 512 << 20 // an export's files together, held in memory
 	MaxImportResources = 1_000_000
 	importBatch        = 100 // records/add transactions submitted together
 	ndjson             = "application/fhir+ndjson"
@@ -371,7 +372,12 @@ func (s *Server) exportKickoff(w http.ResponseWriter, rq *request, level, group 
 }
 
 func (s *Server) runExport(ctx context.Context, rq *request, job *bulkJob, patients []crypto.Address, ep *exportParams) {
+	byType := map[string]*bulkFile{}
+	var files []*bulkFile
 	fail := func(p *problem) {
+		for _, f := range files {
+			clear(f.data)
+		}
 		job.mu.Lock()
 		job.state, job.outcome, job.finished = bulkFailed, p.outcome(), s.cfg.Now()
 		job.wipe()
@@ -384,10 +390,8 @@ func (s *Server) runExport(ctx context.Context, rq *request, job *bulkJob, patie
 	sortHits(hits, nil)
 	slices.SortStableFunc(hits, func(a, b *hit) int { return strings.Compare(a.typ, b.typ) })
 	job.progress(0, len(hits), "exporting")
-	byType := map[string]*bulkFile{}
-	var files []*bulkFile
 	var errLines bytes.Buffer
-	errCount := 0
+	errCount, size := 0, 0
 	for i, h := range hits {
 		if ctx.Err() != nil {
 			return // cancelled: the job is gone
@@ -418,6 +422,12 @@ func (s *Server) runExport(ctx context.Context, rq *request, job *bulkJob, patie
 			f = &bulkFile{typ: h.typ}
 			byType[h.typ] = f
 			files = append(files, f)
+		}
+		if size += len(body) + 1; size > MaxExportBytes {
+			clear(body)
+			fail(failf(http.StatusRequestEntityTooLarge, "too-costly", ErrTooLarge,
+				"the export is larger than %d MiB: narrow it with _type, _since or patient", MaxExportBytes>>20))
+			return
 		}
 		f.data = append(f.data, body...)
 		f.data = append(f.data, '\n')
