@@ -113,6 +113,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewResearchCmd(g),
 		NewSupplyCmd(g),
 		NewLinkCmd(g),
+		NewHL7Cmd(g),
 	)
 	return root
 }

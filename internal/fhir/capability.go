@@ -70,7 +70,8 @@ func capability(base string, conditional bool) map[string]any {
 			"searchParam":       params,
 		}
 		if t == "Patient" {
-			r["operation"] = []any{map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+			r["operation"] = []any{map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+				map[string]any{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}}
 		}
 		resources = append(resources, r)
 	}
@@ -100,6 +101,9 @@ func capability(base string, conditional bool) map[string]any {
 			"resource":    resources,
 			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
 			"searchParam": []any{sp("_count", "number", "page size"), sp("_sort", "special", "date or _lastUpdated, - for descending")},
+			"operation": []any{ // Bulk Data (bulk.go); Group/{organization id}/$export too
+				map[string]any{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
+				map[string]any{"name": "import", "definition": "urn:medchain:operation:import", "documentation": "POST application/fhir+ndjson with Prefer: respond-async"}},
 		}},
 	}
 }

@@ -273,8 +273,8 @@ func (s *Server) resolveConditionalRefs(rq *request, v any, patient crypto.Addre
 	}
 }
 
-// conditionalOutcome is an OperationOutcome-free note of why a write stored
-// nothing: the resource already exists.
+// existsNote says why a conditional create stored nothing: the resource
+// already exists.
 func existsNote(typ string, rec *records.Record) string {
 	return fmt.Sprintf("%s/%s already exists (version %d): nothing stored", typ, idString(rec.ID), rec.Version)
 }

@@ -119,6 +119,8 @@ type Server struct {
 	mu       sync.Mutex
 	signers  map[crypto.Address]*signerState
 	inflight map[consent.RecordID]bool // records being updated through this node
+
+	bulk bulkJobs // Bulk Data jobs (bulk.go)
 }
 
 // New builds a Server.
@@ -189,6 +191,7 @@ func New(cfg Config) *Server {
 func (s *Server) Close() {
 	s.auth.close()
 	s.orgKeys.wipe()
+	s.bulk.close()
 }
 
 // request is one authenticated FHIR request with the state it is judged on.
@@ -250,6 +253,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rq, p := s.authenticate(r)
 	if p != nil {
 		writeProblem(w, p)
+		return
+	}
+	if isBulkPath(segs) && s.bulkRoute(w, rq, segs) {
 		return
 	}
 	switch {
@@ -360,7 +366,8 @@ func (s *Server) negotiate(r *http.Request) *problem {
 				continue
 			}
 			switch mt {
-			case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*":
+			case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*",
+				"application/fhir+ndjson", "application/ndjson": // Bulk Data files
 				ok = true
 			}
 		}
