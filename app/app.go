@@ -71,6 +71,10 @@ type App struct {
 	committed     atomic.Pointer[merkle.Snapshot]
 	committedTime atomic.Int64 // block time (unix nanoseconds) of the committed state
 	onCommit      func(height int64, results []TxResult)
+
+	upgrades Upgrades
+	onHalt   func(*UpgradeHalt)
+	halted   atomic.Pointer[UpgradeHalt]
 }
 
 // blockState is a finalized block awaiting Commit.
@@ -87,6 +91,12 @@ type Options struct {
 	Logger *slog.Logger
 	// OnCommit, when set, is called after each Commit with the block's results.
 	OnCommit func(height int64, results []TxResult)
+	// Upgrades are the migrations this binary runs when an approved
+	// upgrade's height is reached (nil: none; see Registered).
+	Upgrades Upgrades
+	// OnHalt, when set, is called (inside FinalizeBlock, before it returns
+	// the error) when the app refuses a block at an upgrade's height.
+	OnHalt func(*UpgradeHalt)
 }
 
 // NewCore builds the execution core with medchain's modules and their
@@ -129,6 +139,8 @@ func New(tree *merkle.Tree, opts Options) *App {
 		params:   reg,
 		core:     core,
 		onCommit: opts.OnCommit,
+		upgrades: opts.Upgrades,
+		onHalt:   opts.OnHalt,
 	}
 	a.mempool = newMempool(a.core, a.ChainID, a.checkState, func() int64 { return a.CommittedTime().Unix() })
 	if v := tree.Version(); v > 0 {
@@ -307,6 +319,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if chainID == "" {
 		return nil, errors.New("finalize block: chain id unknown")
 	}
+	upgradeEvents, err := a.upgrade(req.Height)
+	if err != nil {
+		return nil, err
+	}
 	res := a.core.DeliverBlock(a.tree, exec.BlockContext{ChainID: chainID, Height: req.Height, Time: req.Time, Info: blockInfo(req)}, req.Txs, blockVerifier{a.mempool.verified})
 	bs := &blockState{time: req.Time, results: res.Txs}
 	txResults := make([]*abci.ExecTxResult, len(req.Txs))
@@ -337,7 +353,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	return &abci.ResponseFinalizeBlock{
 		TxResults:        txResults,
 		ValidatorUpdates: updates,
-		Events:           toABCIEvents(res.Events),
+		Events:           append(upgradeEvents, toABCIEvents(res.Events)...),
 		AppHash:          res.AppHash,
 	}, nil
 }

@@ -69,10 +69,15 @@ type Node struct {
 	// stopping is set once Stop begins: CometBFT's errors caused by the
 	// stop are then logged at info (logger.go).
 	stopping atomic.Bool
+
+	upgrades app.Upgrades
+	haltExit func(code int)
+	halted   chan struct{} // closed at an upgrade halt
+	haltOnce sync.Once
 }
 
 // New assembles a node from its home; nothing listens until Start.
-func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
+func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -95,8 +100,12 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{home: home, cfg: cfg, log: lg, tree: tree, commits: newCommits(), genesis: gen,
-		seen: newSeenSet(cfg.Mempool.CacheSize)}
-	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit})
+		seen: newSeenSet(cfg.Mempool.CacheSize), upgrades: app.Registered, halted: make(chan struct{})}
+	for _, o := range opts {
+		o(n)
+	}
+	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit,
+		Upgrades: n.upgrades, OnHalt: n.onUpgradeHalt})
 	n.app.SetChainID(gen.ChainID)
 	n.verifier = &reqsig.Verifier{
 		ChainID: gen.ChainID,
@@ -153,6 +162,9 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 	)
 	if err != nil {
 		closeAll()
+		if h := n.app.Halted(); h != nil { // CometBFT's replay of the upgrade block
+			return nil, h
+		}
 		return nil, fmt.Errorf("start cometbft: %w", err)
 	}
 	n.cmt = cmt
