@@ -93,6 +93,10 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 	}
 	tree, err := merkle.OpenTree(config.DataDir(home))
 	if errors.Is(err, merkle.ErrStateFormat) {
+		if info, ierr := merkle.ReadInfo(config.DataDir(home)); ierr == nil && info.Format == 2 {
+			return nil, fmt.Errorf("%w: state format 2 (medchain before the index digest); stop every validator "+
+				"at the same height and run `medchain state migrate --home %s` (docs/operations.md)", err, home)
+		}
 		return nil, fmt.Errorf("%w: its blocks carry app hashes this version cannot reproduce; start a new "+
 			"network (for a development network: a new --home, or remove this one)", err)
 	}
