@@ -97,3 +97,11 @@ func (a *App) halt(h *UpgradeHalt) error {
 
 // Halted is the upgrade halt that stopped this app, or nil.
 func (a *App) Halted() *UpgradeHalt { return a.halted.Load() }
+
+// Pause holds the consensus connection's state still: no block is finalized
+// or committed until resume is called. A backup takes its copies meanwhile.
+// It returns the committed height and app hash.
+func (a *App) Pause() (height int64, appHash []byte, resume func()) {
+	a.mu.Lock()
+	return a.tree.Version(), a.tree.Hash(), a.mu.Unlock
+}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	dbm "github.com/cometbft/cometbft-db"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
@@ -74,6 +75,25 @@ type Node struct {
 	haltExit func(code int)
 	halted   chan struct{} // closed at an upgrade halt
 	haltOnce sync.Once
+
+	dbMu  sync.Mutex
+	cmtDB map[string]dbm.DB // CometBFT's databases by id (blockstore, state, evidence), for backups
+	admin *http.Server      // the backup socket (admin.go)
+}
+
+// dbProvider opens CometBFT's databases as CometBFT does, keeping their
+// handles for backups.
+func (n *Node) dbProvider(ctx *cmtcfg.DBContext) (dbm.DB, error) {
+	db, err := cmtcfg.DefaultDBProvider(ctx)
+	if err == nil {
+		n.dbMu.Lock()
+		if n.cmtDB == nil {
+			n.cmtDB = map[string]dbm.DB{}
+		}
+		n.cmtDB[ctx.ID] = db
+		n.dbMu.Unlock()
+	}
+	return db, err
 }
 
 // New assembles a node from its home; nothing listens until Start.
@@ -160,7 +180,7 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 		// beside FinalizeBlock and Commit (the app guards its own state).
 		proxy.NewConnSyncLocalClientCreator(n.app),
 		nm.DefaultGenesisDocProviderFunc(cc),
-		cmtcfg.DefaultDBProvider,
+		n.dbProvider,
 		metricsProvider(cc),
 		cmtLogger{l: lg.With("module", "cometbft"), stopping: &n.stopping},
 	)
@@ -241,6 +261,7 @@ func (n *Node) Start() error {
 			n.log.Error("api server stopped", "err", err)
 		}
 	}()
+	n.serveAdmin()
 	if addr := os.Getenv("MEDCHAIN_PPROF"); addr != "" {
 		n.servePprof(addr)
 	}
@@ -257,6 +278,10 @@ func (n *Node) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, n.api.Shutdown(ctx))
 		cancel()
+	}
+	if n.admin != nil {
+		_ = n.admin.Close()
+		_ = os.Remove(AdminSocket(n.home))
 	}
 	if n.stopBg != nil {
 		n.stopBg()

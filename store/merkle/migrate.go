@@ -118,3 +118,25 @@ func MigrateFormat2(dir string) (Info, error) {
 	info.Format = StateFormat
 	return info, nil
 }
+
+// Checkpoint writes a consistent copy of the committed database to the new
+// directory dst (hard links where the file system allows). It runs beside
+// readers and the node's commits: the copy holds whole versions only.
+func (t *Tree) Checkpoint(dst string) error {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return errors.New("state db closed")
+	}
+	return t.db.Checkpoint(dst, pebble.WithFlushedWAL())
+}
+
+// CheckpointDir is Checkpoint of the database in dir/DBName, which no
+// process may hold open (a stopped node's).
+func CheckpointDir(dir, dst string) error {
+	db, err := pebble.Open(filepath.Join(dir, DBName), &pebble.Options{Logger: quietLogger{}, ErrorIfNotExists: true})
+	if err != nil {
+		return fmt.Errorf("open state db: %w", err)
+	}
+	return firstErr(db.Checkpoint(dst, pebble.WithFlushedWAL()), db.Close())
+}
