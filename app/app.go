@@ -74,6 +74,7 @@ type App struct {
 
 	upgrades Upgrades
 	onHalt   func(*UpgradeHalt)
+	snaps    *snapshotter // nil: no state sync snapshots
 	halted   atomic.Pointer[UpgradeHalt]
 }
 
@@ -97,6 +98,8 @@ type Options struct {
 	// OnHalt, when set, is called (inside FinalizeBlock, before it returns
 	// the error) when the app refuses a block at an upgrade's height.
 	OnHalt func(*UpgradeHalt)
+	// Snapshots configure the state sync snapshots offered and restored.
+	Snapshots SnapshotOptions
 }
 
 // NewCore builds the execution core with medchain's modules and their
@@ -141,6 +144,9 @@ func New(tree *merkle.Tree, opts Options) *App {
 		onCommit: opts.OnCommit,
 		upgrades: opts.Upgrades,
 		onHalt:   opts.OnHalt,
+	}
+	if opts.Snapshots.Dir != "" {
+		a.snaps = &snapshotter{opts: opts.Snapshots}
 	}
 	a.mempool = newMempool(a.core, a.ChainID, a.checkState, func() int64 { return a.CommittedTime().Unix() })
 	if v := tree.Version(); v > 0 {
@@ -421,6 +427,7 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	if bs != nil {
 		a.committedTime.Store(bs.time.UnixNano())
 	}
+	a.maybeSnapshot(snap)
 	a.block = nil
 	a.mu.Unlock()
 	// CometBFT holds the mempool's lock from before Commit until the
