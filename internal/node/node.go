@@ -129,7 +129,9 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 		o(n)
 	}
 	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit,
-		Upgrades: n.upgrades, OnHalt: n.onUpgradeHalt})
+		Upgrades: n.upgrades, OnHalt: n.onUpgradeHalt,
+		Snapshots: app.SnapshotOptions{Dir: filepath.Join(config.DataDir(home), "snapshots"),
+			Interval: cfg.StateSync.SnapshotInterval, Keep: cfg.StateSync.SnapshotKeep}})
 	n.app.SetChainID(gen.ChainID)
 	n.verifier = &reqsig.Verifier{
 		ChainID: gen.ChainID,
@@ -297,6 +299,7 @@ func (n *Node) Stop() error {
 		errs = append(errs, n.cmt.Stop())
 		n.cmt.Wait()
 	}
+	n.app.WaitSnapshots() // an export reads the tree
 	errs = append(errs, n.tree.Close())
 	return errors.Join(errs...)
 }
