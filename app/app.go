@@ -76,6 +76,11 @@ type App struct {
 	committed     atomic.Pointer[merkle.Snapshot]
 	committedTime atomic.Int64 // block time (unix nanoseconds) of the committed state
 	onCommit      func(height int64, results []TxResult)
+
+	upgrades Upgrades
+	onHalt   func(*UpgradeHalt)
+	snaps    *snapshotter // nil: no state sync snapshots
+	halted   atomic.Pointer[UpgradeHalt]
 }
 
 // blockState is a finalized block awaiting Commit.
@@ -92,6 +97,14 @@ type Options struct {
 	Logger *slog.Logger
 	// OnCommit, when set, is called after each Commit with the block's results.
 	OnCommit func(height int64, results []TxResult)
+	// Upgrades are the migrations this binary runs when an approved
+	// upgrade's height is reached (nil: none; see Registered).
+	Upgrades Upgrades
+	// OnHalt, when set, is called (inside FinalizeBlock, before it returns
+	// the error) when the app refuses a block at an upgrade's height.
+	OnHalt func(*UpgradeHalt)
+	// Snapshots configure the state sync snapshots offered and restored.
+	Snapshots SnapshotOptions
 }
 
 // NewCore builds the execution core with medchain's modules and their
@@ -145,6 +158,11 @@ func New(tree *merkle.Tree, opts Options) *App {
 		params:   reg,
 		core:     core,
 		onCommit: opts.OnCommit,
+		upgrades: opts.Upgrades,
+		onHalt:   opts.OnHalt,
+	}
+	if opts.Snapshots.Dir != "" {
+		a.snaps = &snapshotter{opts: opts.Snapshots}
 	}
 	a.mempool = newMempool(a.core, a.ChainID, a.checkState, func() int64 { return a.CommittedTime().Unix() })
 	if v := tree.Version(); v > 0 {
@@ -323,6 +341,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	if chainID == "" {
 		return nil, errors.New("finalize block: chain id unknown")
 	}
+	upgradeEvents, err := a.upgrade(req.Height)
+	if err != nil {
+		return nil, err
+	}
 	res := a.core.DeliverBlock(a.tree, exec.BlockContext{ChainID: chainID, Height: req.Height, Time: req.Time, Info: blockInfo(req)}, req.Txs, blockVerifier{a.mempool.verified})
 	bs := &blockState{time: req.Time, results: res.Txs}
 	txResults := make([]*abci.ExecTxResult, len(req.Txs))
@@ -353,7 +375,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	return &abci.ResponseFinalizeBlock{
 		TxResults:        txResults,
 		ValidatorUpdates: updates,
-		Events:           toABCIEvents(res.Events),
+		Events:           append(upgradeEvents, toABCIEvents(res.Events)...),
 		AppHash:          res.AppHash,
 	}, nil
 }
@@ -421,6 +443,7 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	if bs != nil {
 		a.committedTime.Store(bs.time.UnixNano())
 	}
+	a.maybeSnapshot(snap)
 	a.block = nil
 	a.mu.Unlock()
 	// CometBFT holds the mempool's lock from before Commit until the

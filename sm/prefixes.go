@@ -23,6 +23,10 @@ const (
 	PrefixProposal    byte = 0x11 // gov: id (8 bytes, big-endian) → Proposal
 	PrefixProposalSeq byte = 0x12 // gov: next proposal id (one key)
 	PrefixValidator   byte = 0x13 // gov: consensus public key → Validator
+	// 0x2E and 0x2F were free between consent's and records' prefixes
+	// when software upgrades came (issue 18); gov holds them.
+	PrefixUpgradePlan byte = 0x2E // gov: the approved upgrade plan awaiting its height (one key)
+	PrefixUpgradeDone byte = 0x2F // gov: upgrade name → height (8 bytes) at which it was applied
 
 	PrefixConsent          byte = 0x20 // consent: id (8 bytes) → Consent
 	PrefixConsentSeq       byte = 0x21 // consent: next consent id (one key)

@@ -294,6 +294,10 @@ func proposalView(p *gov.Proposal, now int64) ProposalView {
 	case gov.KindSetParam:
 		act["param"] = a.Param
 		act["value"] = a.Value
+	case gov.KindUpgrade:
+		act["name"], act["height"], act["info"] = a.Upgrade.Name, a.Upgrade.Height, a.Upgrade.Info
+	case gov.KindCancelUpgrade:
+		act["name"] = a.Upgrade.Name
 	}
 	votes := map[string]bool{}
 	for _, v := range p.Votes {

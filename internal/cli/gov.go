@@ -151,7 +151,34 @@ the base64 of pub_key.value in the node's config/priv_validator_key.json.`,
 		return gov.Action{Kind: gov.KindSetParam, Param: args[0], Value: v}, nil
 	})
 
-	cmd.AddCommand(addMember, removeMember, addValidator, removeValidator, setParam)
+	var upInfo string
+	upgrade := propose(&cobra.Command{
+		Use:   "upgrade --from ADMIN NAME HEIGHT [--info TEXT]",
+		Short: "Propose a software upgrade: at HEIGHT, nodes stop unless their binary has the migration NAME",
+		Long: `upgrade proposes a software upgrade plan. Once approved, every node stops
+before executing block HEIGHT unless its binary registers a migration named NAME
+(the release that brings the upgrade does); operators then install that release
+and start again, and it migrates the state at HEIGHT and goes on. See
+docs/operations.md, "Upgrading the network".`,
+		Args: cobra.ExactArgs(2),
+	}, func(args []string) (gov.Action, error) {
+		h, err := strconv.ParseInt(args[1], 10, 64)
+		if err != nil || h < 1 {
+			return gov.Action{}, fmt.Errorf("height %q: want a positive block height", args[1])
+		}
+		return gov.Action{Kind: gov.KindUpgrade, Upgrade: gov.Plan{Name: args[0], Height: h, Info: upInfo}}, nil
+	})
+	upgrade.Flags().StringVar(&upInfo, "info", "", fmt.Sprintf("for operators: where to get the release, its checksum (at most %d bytes)", gov.MaxUpgradeInfoLen))
+
+	cancelUpgrade := propose(&cobra.Command{
+		Use:   "cancel-upgrade --from ADMIN NAME",
+		Short: "Propose cancelling the pending upgrade plan NAME",
+		Args:  cobra.ExactArgs(1),
+	}, func(args []string) (gov.Action, error) {
+		return gov.Action{Kind: gov.KindCancelUpgrade, Upgrade: gov.Plan{Name: args[0]}}, nil
+	})
+
+	cmd.AddCommand(addMember, removeMember, addValidator, removeValidator, setParam, upgrade, cancelUpgrade)
 	return cmd
 }
 

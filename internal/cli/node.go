@@ -229,7 +229,7 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 	}
 	lg := newLogger(g.env.Stderr, cfg)
 	node.ApplyMemoryLimit(lg)
-	n, err := node.New(home, cfg, lg)
+	n, err := node.New(home, cfg, lg, node.WithHaltExit(exitProcess))
 	if err != nil {
 		return err
 	}
@@ -263,6 +263,11 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 	lg.Info("stopped cleanly")
 	return nil
 }
+
+// exitProcess ends the process when the node stops at an upgrade's height
+// (node.WithHaltExit): from inside the refused block, so that neither
+// consensus nor block sync goes on.
+var exitProcess = os.Exit
 
 // NewTestnetCmd builds `medchain testnet`: the homes of an N-validator network.
 func NewTestnetCmd(g *globals) *cobra.Command {

@@ -114,6 +114,8 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewSupplyCmd(g),
 		NewLinkCmd(g),
 		NewHL7Cmd(g),
+		NewBackupCmd(g),
+		NewRestoreCmd(g),
 	)
 	return root
 }

@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/node"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/audit"
@@ -130,7 +132,7 @@ var ErrIndexMismatch = errors.New("index entries differ from those derived from 
 func NewStateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "state",
-		Short: "Check the stored state of a stopped node (--home)",
+		Short: "Check or migrate the stored state of a stopped node (--home)",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check",
@@ -183,6 +185,36 @@ but not derivable) or different, and exits non-zero if there is any.`,
 			if rep.Mismatches != 0 {
 				return fmt.Errorf("%w: %d mismatches", ErrIndexMismatch, rep.Mismatches)
 			}
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "migrate",
+		Short: "Migrate a stopped node's state database to this release's format, in place (a copy is kept)",
+		Long: `state migrate brings the state database of the node whose home is --home (stop it
+first) to the format this medchain reads. A home of state format 2 (medchain
+before the index digest) is migrated: the database is first copied to
+data/medchain.db.format2-TIME, then marked format 3. The state keeps its height
+and app hash; from the next block on, blocks are hashed the format 3 way, so
+every validator of a network must migrate at the same height (see
+docs/operations.md, "Migrating a state format 2 home"). A home already in the
+current format is left as it is. Older homes cannot be migrated.`,
+		Example: `  medchain state migrate --home ~/.medchain`,
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			res, err := node.MigrateState(g.home, time.Now())
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printJSON(res)
+			}
+			if res.Backup == "" {
+				fmt.Fprintf(g.env.Stdout, "state is already format %d (height %d); nothing to do\n", res.To, res.Height)
+				return nil
+			}
+			fmt.Fprintf(g.env.Stdout, "migrated state format %d to %d at height %d (app hash %X, unchanged)\nthe database before: %s (remove it once the node runs)\n",
+				res.From, res.To, res.Height, res.AppHash, res.Backup)
 			return nil
 		},
 	})

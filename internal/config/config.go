@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,6 +118,53 @@ type Config struct {
 		MaxBytes  int64 `json:"max_txs_bytes"`
 		CacheSize int   `json:"cache_size"`
 	} `json:"mempool"`
+
+	// StateSync: the snapshots this node offers to nodes joining by state
+	// sync, and joining that way itself (docs/operations.md).
+	StateSync StateSync `json:"state_sync"`
+}
+
+// StateSync configures state sync. SnapshotInterval > 0 makes the node
+// write a snapshot of its state every that many heights (under
+// data/snapshots, the last SnapshotKeep kept) and offer them to peers.
+// Enable makes a new node join from a peer's snapshot instead of replaying
+// every block: CometBFT's light client verifies the snapshot's app hash
+// from TrustHeight and TrustHash (a block hash the operator got from a
+// node they trust) through at least two RPCServers.
+type StateSync struct {
+	SnapshotInterval int64    `json:"snapshot_interval"`
+	SnapshotKeep     int      `json:"snapshot_keep"`
+	Enable           bool     `json:"enable"`
+	RPCServers       []string `json:"rpc_servers,omitempty"`
+	TrustHeight      int64    `json:"trust_height,omitempty"`
+	TrustHash        string   `json:"trust_hash,omitempty"`
+	TrustPeriod      Duration `json:"trust_period,omitempty"`
+	DiscoveryTime    Duration `json:"discovery_time,omitempty"` // how long to gather snapshots (at least 5s; default 15s)
+}
+
+func (s StateSync) validate() error {
+	var errs []error
+	if s.SnapshotInterval < 0 || s.SnapshotKeep < 0 {
+		errs = append(errs, errors.New("state_sync.snapshot_interval and snapshot_keep must not be negative"))
+	}
+	if s.Enable {
+		if len(s.RPCServers) < 2 {
+			errs = append(errs, errors.New("state_sync.rpc_servers: at least two (they may name the same node)"))
+		}
+		if s.TrustHeight <= 0 {
+			errs = append(errs, errors.New("state_sync.trust_height must be positive"))
+		}
+		if b, err := hex.DecodeString(s.TrustHash); err != nil || len(b) != 32 {
+			errs = append(errs, errors.New("state_sync.trust_hash: want a block hash, 64 hex digits"))
+		}
+		if s.TrustPeriod <= 0 {
+			errs = append(errs, errors.New("state_sync.trust_period must be positive (less than the unbonding time)"))
+		}
+	}
+	if s.DiscoveryTime != 0 && s.DiscoveryTime < Duration(5*time.Second) {
+		errs = append(errs, errors.New("state_sync.discovery_time: at least 5s"))
+	}
+	return errors.Join(errs...)
 }
 
 // TLS is the API listener's TLS. Paths are relative to HOME unless absolute.
@@ -222,7 +270,7 @@ func (c Config) Validate() error {
 	if c.Mempool.Size <= 0 {
 		errs = append(errs, errors.New("mempool.size must be positive"))
 	}
-	errs = append(errs, c.API.TLS.validate(), c.API.RateLimit.validate(), c.Blobs.PeerTLS.validate())
+	errs = append(errs, c.API.TLS.validate(), c.API.RateLimit.validate(), c.Blobs.PeerTLS.validate(), c.StateSync.validate())
 	return errors.Join(errs...)
 }
 
@@ -367,5 +415,15 @@ func (c Config) CometBFT(home string) *cmtcfg.Config {
 	// medchain indexes transactions itself, with the state (app/txindex.go):
 	// CometBFT's indexer sees a bundle as one transaction.
 	cc.TxIndex.Indexer = "null"
+	if ss := c.StateSync; ss.Enable {
+		cc.StateSync.Enable = true
+		cc.StateSync.RPCServers = ss.RPCServers
+		cc.StateSync.TrustHeight = ss.TrustHeight
+		cc.StateSync.TrustHash = ss.TrustHash
+		cc.StateSync.TrustPeriod = time.Duration(ss.TrustPeriod)
+		if ss.DiscoveryTime > 0 {
+			cc.StateSync.DiscoveryTime = time.Duration(ss.DiscoveryTime)
+		}
+	}
 	return cc
 }

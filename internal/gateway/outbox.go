@@ -283,3 +283,21 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("audit outbox: "+format, args...))
 }
+
+// Checkpoint writes a consistent copy of the outbox's database to the new
+// directory dst (a backup of the node).
+func (o *Outbox) Checkpoint(dst string) error { return o.db.Checkpoint(dst, pebble.WithFlushedWAL()) }
+
+// CheckpointOutbox is Checkpoint of the outbox in dir, which no process may
+// hold open.
+func CheckpointOutbox(dir, dst string) error {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}, ErrorIfNotExists: true})
+	if err != nil {
+		return fmt.Errorf("audit outbox %s: %w", dir, err)
+	}
+	err = db.Checkpoint(dst, pebble.WithFlushedWAL())
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

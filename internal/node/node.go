@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	dbm "github.com/cometbft/cometbft-db"
 	cmtcfg "github.com/cometbft/cometbft/config"
 	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
@@ -69,10 +70,34 @@ type Node struct {
 	// stopping is set once Stop begins: CometBFT's errors caused by the
 	// stop are then logged at info (logger.go).
 	stopping atomic.Bool
+
+	upgrades app.Upgrades
+	haltExit func(code int)
+	halted   chan struct{} // closed at an upgrade halt
+	haltOnce sync.Once
+
+	dbMu  sync.Mutex
+	cmtDB map[string]dbm.DB // CometBFT's databases by id (blockstore, state, evidence), for backups
+	admin *http.Server      // the backup socket (admin.go)
+}
+
+// dbProvider opens CometBFT's databases as CometBFT does, keeping their
+// handles for backups.
+func (n *Node) dbProvider(ctx *cmtcfg.DBContext) (dbm.DB, error) {
+	db, err := cmtcfg.DefaultDBProvider(ctx)
+	if err == nil {
+		n.dbMu.Lock()
+		if n.cmtDB == nil {
+			n.cmtDB = map[string]dbm.DB{}
+		}
+		n.cmtDB[ctx.ID] = db
+		n.dbMu.Unlock()
+	}
+	return db, err
 }
 
 // New assembles a node from its home; nothing listens until Start.
-func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
+func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -88,6 +113,10 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 	}
 	tree, err := merkle.OpenTree(config.DataDir(home))
 	if errors.Is(err, merkle.ErrStateFormat) {
+		if info, ierr := merkle.ReadInfo(config.DataDir(home)); ierr == nil && info.Format == 2 {
+			return nil, fmt.Errorf("%w: state format 2 (medchain before the index digest); stop every validator "+
+				"at the same height and run `medchain state migrate --home %s` (docs/operations.md)", err, home)
+		}
 		return nil, fmt.Errorf("%w: its blocks carry app hashes this version cannot reproduce; start a new "+
 			"network (for a development network: a new --home, or remove this one)", err)
 	}
@@ -95,8 +124,14 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{home: home, cfg: cfg, log: lg, tree: tree, commits: newCommits(), genesis: gen,
-		seen: newSeenSet(cfg.Mempool.CacheSize)}
-	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit})
+		seen: newSeenSet(cfg.Mempool.CacheSize), upgrades: app.Registered, halted: make(chan struct{})}
+	for _, o := range opts {
+		o(n)
+	}
+	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit,
+		Upgrades: n.upgrades, OnHalt: n.onUpgradeHalt,
+		Snapshots: app.SnapshotOptions{Dir: filepath.Join(config.DataDir(home), "snapshots"),
+			Interval: cfg.StateSync.SnapshotInterval, Keep: cfg.StateSync.SnapshotKeep}})
 	n.app.SetChainID(gen.ChainID)
 	n.verifier = &reqsig.Verifier{
 		ChainID: gen.ChainID,
@@ -147,12 +182,15 @@ func New(home string, cfg config.Config, lg *slog.Logger) (*Node, error) {
 		// beside FinalizeBlock and Commit (the app guards its own state).
 		proxy.NewConnSyncLocalClientCreator(n.app),
 		nm.DefaultGenesisDocProviderFunc(cc),
-		cmtcfg.DefaultDBProvider,
+		n.dbProvider,
 		metricsProvider(cc),
 		cmtLogger{l: lg.With("module", "cometbft"), stopping: &n.stopping},
 	)
 	if err != nil {
 		closeAll()
+		if h := n.app.Halted(); h != nil { // CometBFT's replay of the upgrade block
+			return nil, h
+		}
 		return nil, fmt.Errorf("start cometbft: %w", err)
 	}
 	n.cmt = cmt
@@ -230,6 +268,7 @@ func (n *Node) Start() error {
 			n.log.Error("api server stopped", "err", err)
 		}
 	}()
+	n.serveAdmin()
 	if addr := os.Getenv("MEDCHAIN_PPROF"); addr != "" {
 		n.servePprof(addr)
 	}
@@ -247,6 +286,10 @@ func (n *Node) Stop() error {
 		errs = append(errs, n.api.Shutdown(ctx))
 		cancel()
 	}
+	if n.admin != nil {
+		_ = n.admin.Close()
+		_ = os.Remove(AdminSocket(n.home))
+	}
 	if n.stopBg != nil {
 		n.stopBg()
 		n.bg.Wait()
@@ -261,6 +304,7 @@ func (n *Node) Stop() error {
 		errs = append(errs, n.cmt.Stop())
 		n.cmt.Wait()
 	}
+	n.app.WaitSnapshots() // an export reads the tree
 	errs = append(errs, n.tree.Close())
 	return errors.Join(errs...)
 }

@@ -179,10 +179,14 @@ func (t *Tree) WorkingHash() []byte {
 // hash and number.
 func (t *Tree) Commit(side ...Side) ([]byte, int64, error) {
 	t.foldIndexWrites()
-	h := t.trie.rootHash()
 	t.mu.RLock()
 	version := t.version + 1
 	t.mu.RUnlock()
+	return t.commitAt(version, side)
+}
+
+func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
+	h := t.trie.rootHash()
 
 	b := t.db.NewBatch()
 	var err error

@@ -320,6 +320,10 @@ func (m *Module) execute(ctx sm.Context, a Action) error {
 		}
 		ctx.Events.Emit("param_changed", sm.Attr{Key: "name", Value: a.Param}, sm.Attr{Key: "value", Value: strconv.FormatUint(a.Value, 10)})
 		return nil
+	case KindUpgrade:
+		return scheduleUpgrade(ctx, a.Upgrade)
+	case KindCancelUpgrade:
+		return cancelUpgrade(ctx, a.Upgrade.Name)
 	}
 	return sm.Wrapf(ErrBadProposal, "kind %q", a.Kind)
 }

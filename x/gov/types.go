@@ -26,6 +26,10 @@ var (
 	ErrExpired          = sm.Register(Codespace, 10, "proposal expired")
 	ErrValidatorOrg     = sm.Register(Codespace, 11, "validator organization is not a member")
 	ErrGenesisValidator = sm.Register(Codespace, 12, "genesis validators do not match the consensus genesis")
+	ErrUpgradeHeight    = sm.Register(Codespace, 13, "upgrade height has passed")
+	ErrUpgradeDone      = sm.Register(Codespace, 14, "upgrade already applied")
+	ErrUpgradePending   = sm.Register(Codespace, 15, "another upgrade is pending")
+	ErrNoUpgrade        = sm.Register(Codespace, 16, "no such pending upgrade")
 )
 
 // Proposal kinds.
@@ -35,10 +39,12 @@ const (
 	KindAddValidator    = "add_validator"
 	KindRemoveValidator = "remove_validator"
 	KindSetParam        = "set_param"
+	KindUpgrade         = "upgrade"
+	KindCancelUpgrade   = "cancel_upgrade"
 )
 
 // Kinds lists the proposal kinds.
-var Kinds = []string{KindAddMember, KindRemoveMember, KindAddValidator, KindRemoveValidator, KindSetParam}
+var Kinds = []string{KindAddMember, KindRemoveMember, KindAddValidator, KindRemoveValidator, KindSetParam, KindUpgrade, KindCancelUpgrade}
 
 // MaxPower bounds one validator's voting power.
 const MaxPower = 1_000_000
@@ -59,7 +65,13 @@ type Action struct {
 	// set_param
 	Param string
 	Value uint64
+	// upgrade: the plan; cancel_upgrade: Upgrade.Name only
+	Upgrade Plan
 }
+
+// hasPlan: the kind's encoding carries a plan after the other fields (the
+// earlier kinds' encoding is unchanged).
+func hasPlan(kind string) bool { return kind == KindUpgrade || kind == KindCancelUpgrade }
 
 func (a *Action) Encode(w *codec.Writer) {
 	w.String(a.Kind)
@@ -73,6 +85,9 @@ func (a *Action) Encode(w *codec.Writer) {
 	w.Int(a.Power)
 	w.String(a.Param)
 	w.Uint(a.Value)
+	if hasPlan(a.Kind) {
+		a.Upgrade.Encode(w)
+	}
 }
 
 func readAction(r *codec.Reader) Action {
@@ -88,6 +103,9 @@ func readAction(r *codec.Reader) Action {
 	a.Power = r.Int("power")
 	a.Param = r.String("param", 64)
 	a.Value = r.Uint("value")
+	if hasPlan(a.Kind) {
+		a.Upgrade = readPlan(r)
+	}
 	return a
 }
 
@@ -108,6 +126,7 @@ func (a *Action) ValidateBasic() error {
 			{"validator", a.Validator == crypto.PubKey{}},
 			{"power", a.Power == 0},
 			{"param", a.Param == "" && a.Value == 0},
+			{"upgrade", a.Upgrade == Plan{}},
 		}
 		for _, c := range check {
 			if !set[c.name] && !c.zero {
@@ -152,6 +171,25 @@ func (a *Action) ValidateBasic() error {
 			return sm.Wrapf(ErrBadProposal, "set_param needs a parameter name")
 		}
 		return zeroExcept("param")
+	case KindUpgrade:
+		if err := ValidateUpgradeName(a.Upgrade.Name); err != nil {
+			return err
+		}
+		if a.Upgrade.Height < 1 {
+			return sm.Wrapf(ErrBadProposal, "upgrade needs a height")
+		}
+		if len(a.Upgrade.Info) > MaxUpgradeInfoLen {
+			return sm.Wrapf(ErrBadProposal, "upgrade info longer than %d bytes", MaxUpgradeInfoLen)
+		}
+		return zeroExcept("upgrade")
+	case KindCancelUpgrade:
+		if err := ValidateUpgradeName(a.Upgrade.Name); err != nil {
+			return err
+		}
+		if a.Upgrade.Height != 0 || a.Upgrade.Info != "" {
+			return sm.Wrapf(ErrBadProposal, "cancel_upgrade takes the upgrade's name only")
+		}
+		return zeroExcept("upgrade")
 	}
 	return sm.Wrapf(ErrBadProposal, "kind %q, want one of %v", a.Kind, Kinds)
 }
