@@ -53,7 +53,8 @@ export class Api {
       }
       throw new ApiError(resp.status, b);
     }
-    return raw ? text : JSON.parse(new TextDecoder().decode(text));
+    if (raw) return text;
+    return text.length ? JSON.parse(new TextDecoder().decode(text)) : null;
   }
 
   get(path, key) {

@@ -38,9 +38,11 @@ export function field(label, input, hint) {
 }
 
 export function table(caption, headers, rows, { rowClass } = {}) {
+  // The wrapper scrolls sideways on a narrow screen: focusable, so the
+  // keyboard can scroll it too.
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
     h(
       "table",
       {},
