@@ -148,7 +148,7 @@ test("consent flow: patient decrypts, grants, doctor reads, patient revokes, doc
 
   // Grant doctor2 read access to Observations, until a date.
   const doctor2 = addressOf("doctor2");
-  await patient.getByLabel("Who").fill(doctor2);
+  await patient.getByRole("textbox", { name: "Who", exact: true }).fill(doctor2);
   await patient.getByLabel("May", { exact: true }).selectOption("1");
   await patient.getByLabel("Observation", { exact: true }).check();
   await patient.getByLabel("Until").fill("2030-01-31");
@@ -187,9 +187,9 @@ test("consent flow: patient decrypts, grants, doctor reads, patient revokes, doc
     served = await rows.filter({ hasText: "served" }).count();
     refused = await rows.filter({ hasText: "refused" }).count();
   }
+  await patient.screenshot({ path: join(shots, "patient-trail.png"), fullPage: true });
   assert.ok(served >= 1, "doctor2's read is in the trail");
   assert.ok(refused >= 1, "doctor2's refused read is in the trail");
-  await patient.screenshot({ path: join(shots, "patient-trail.png"), fullPage: true });
   await patient.context().close();
   await doctor.context().close();
 });
