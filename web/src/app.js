@@ -69,9 +69,10 @@ const REASONS = {
 const TYPES = ["Observation", "Condition", "MedicationRequest", "AllergyIntolerance", "DiagnosticReport", "DocumentReference", "Immunization", "Procedure"];
 
 /** A consent in plain language. */
-async function consentText(c) {
+async function consentText(c, { grantee = false } = {}) {
   const acts = c.actions.includes("write") ? (c.actions.includes("read") ? "see and add to" : "add to") : "see";
-  const scope = c.types?.length ? `your ${c.types.join(", ")} records` : c.records?.length ? `${c.records.length} chosen record(s)` : "all your records";
+  const whose = grantee ? "the patient's" : "your";
+  const scope = c.types?.length ? `${whose} ${c.types.join(", ")} records` : c.records?.length ? `${c.records.length} chosen record(s)` : `all ${whose} records`;
   const until = c.until ? `until ${fmtDate(c.until)}` : "with no end date";
   if (c.purpose === "emergency") return `${await partyText(c.grantee)} may ${acts} ${scope} only during an emergency access its practitioners open, ${until}.`;
   return `${await partyText(c.grantee)} may ${acts} ${scope} for ${PURPOSES[c.purpose] ?? c.purpose}, ${until}.`;
@@ -514,7 +515,7 @@ async function practitionerPage(el) {
   for (const [p, cs] of patients)
     rows.push([
       await who(p),
-      (await Promise.all(cs.map(consentText))).join(" "),
+      (await Promise.all(cs.map((c) => consentText(c, { grantee: true })))).join(" "),
       cs.some((c) => c.purpose !== "emergency") ? h("button", { type: "button", onclick: () => showPatient(p) }, `Show records of ${nameOf(p) ?? short(p)}`) : "emergency custody only",
     ]);
 
@@ -529,7 +530,7 @@ async function practitionerPage(el) {
         ev.preventDefault();
         act(est, "Opening an emergency access…", async () => {
           const r = await api.send(state.key, "consent/open_emergency", msg.openEmergency({ patient: epat.value.trim(), reason: ereason.value }));
-          const id = r.events?.find((e) => e.type?.includes("emergency"))?.attrs?.id;
+          const id = r.events?.find((e) => e.type?.includes("emergency"))?.attributes?.id;
           return `Emergency access${id ? " " + id : ""} opened. Every read under it is flagged in the patient's trail and reviewed by your organization.`;
         });
       },

@@ -25,6 +25,7 @@ const skip = !BIN ? "MEDCHAIN_BIN is not set" : !existsSync(BROWSER) ? `no brows
 const shots = process.env.PORTAL_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "medchain-portal-shots-"));
 
 let node, home, base, browser;
+let nodeErr = "";
 const cspErrors = [];
 
 function freePort() {
@@ -45,7 +46,7 @@ before(async () => {
   node = spawn(BIN, ["dev", "--home", home, "--api", `127.0.0.1:${api}`, "--rpc", `127.0.0.1:${rpc}`, "--p2p", `127.0.0.1:${p2p}`, "--log-level", "error"], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
-  node.stderr.on("data", (d) => (err += d));
+  node.stderr.on("data", (d) => ((err += d), (nodeErr += d)));
   base = await new Promise((res, rej) => {
     const t = setTimeout(() => rej(new Error("medchain dev did not print the portal URL within 90 s:\n" + out + err)), 90_000);
     node.stdout.on("data", (d) => {
@@ -70,6 +71,7 @@ after(async () => {
   }
   if (home) rmSync(home, { recursive: true, force: true });
   if (!skip) console.log(`portal screenshots: ${shots}`);
+  if (nodeErr) console.log("medchain dev's log (errors only):\n" + nodeErr.slice(-4000));
 });
 
 async function newPage({ phone = false } = {}) {
@@ -83,6 +85,9 @@ async function newPage({ phone = false } = {}) {
 }
 
 async function go(page, hash) {
+  // The same hash again is no navigation: pass by another page to re-render
+  // (a reload would lock the key, which lives in the tab's memory only).
+  if (page.url().endsWith(`#/${hash}`)) await page.goto(`${base}#/${hash === "verify" ? "keys" : "verify"}`);
   await page.goto(`${base}#/${hash}`);
   await page.locator("main:not([aria-busy])").waitFor();
   await page.locator("main h1").first().waitFor();
@@ -172,8 +177,13 @@ test("consent flow: patient decrypts, grants, doctor reads, patient revokes, doc
   // The patient revokes; doctor2's next read is refused.
   await patient.getByRole("button", { name: `Revoke consent ${consentId}` }).click();
   await patient.getByText(`Consent ${consentId} revoked`).waitFor({ timeout: 30_000 });
+  // A revocation takes effect from the block after it: wait for that block.
+  const revokedAt = (await (await fetch(new URL("/v1/status", base))).json()).height;
+  while ((await (await fetch(new URL("/v1/status", base))).json()).height <= revokedAt + 1) await doctor.waitForTimeout(200);
   await doctor.getByRole("button", { name: /^Open Observation/ }).first().click();
-  await doctor.getByRole("alert").filter({ hasText: /api\/9|consent\/19|consent\/17|gateway/ }).waitFor();
+  const refusal = doctor.getByRole("alert").filter({ hasText: /\((api\/9|consent\/19|consent\/17)\)/ });
+  await refusal.waitFor();
+  await doctor.screenshot({ path: join(shots, "practitioner-refused.png"), fullPage: true });
 
   // Both in the patient's trail: doctor2 served, then refused. The gateway
   // reports reads in its next transaction: reload until they are in.

@@ -11,7 +11,7 @@ const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body?.message || `HTTP ${status}`);
+    super(body?.message || body?.log || `HTTP ${status}`);
     this.status = status;
     this.code = body?.code;
     this.codespace = body?.codespace;
@@ -166,7 +166,7 @@ export class Api {
    */
   async grant(key, m) {
     const res = await this.send(key, "consent/grant", msg.consentGrant(m));
-    const id = Number(res.events?.find((e) => e.type === "consent_granted")?.attrs?.id ?? 0);
+    const id = Number(res.events?.find((e) => e.type === "consent_granted")?.attributes?.id ?? 0);
     let shared = 0;
     if (m.actions & msg.ACT_READ) {
       const granteeEnc =
