@@ -605,13 +605,13 @@ function addRecordForm(patient) {
 
 async function explorerPage(el) {
   const st = await api.get("/v1/status");
-  // The latest blocks, then further back (at most 240 blocks) until 15
+  // The latest blocks, then further back (at most 180 blocks) until 15
   // transactions are found: most blocks of a quiet network are empty.
   const got = [];
   let txs = [];
-  for (let top = st.height; top > 0 && got.length < 240 && txs.length < 15; top -= 40) {
+  for (let top = st.height; top > 0 && got.length < 180 && txs.length < 15; top -= 60) {
     const heights = [];
-    for (let i = top; i > 0 && i > top - 40; i--) heights.push(i);
+    for (let i = top; i > 0 && i > top - 60; i--) heights.push(i);
     const blocks = (await Promise.all(heights.map((x) => api.get(`/v1/blocks/${x}`).catch(() => null)))).filter(Boolean);
     got.push(...blocks);
     txs = got.flatMap((b) => b.txs.map((t) => ({ ...t, time: b.time })));

@@ -251,12 +251,15 @@ test("the verify page says so when the node has no supply verification", { skip 
 });
 
 const PAGES = ["", "keys", "patient", "practitioner", "explorer", "org", "trials", "verify"];
+// Phone-size screenshots of the pages people use on a phone (the time budget
+// of the whole test is about two minutes).
+const PHONE_PAGES = ["", "patient", "practitioner", "explorer", "verify"];
 
 test("every page passes axe-core (no serious or critical violations); screenshots desktop and phone size", { skip }, async () => {
   for (const phone of [false, true]) {
     const page = await newPage({ phone });
     await importAndUnlock(page, phone ? "hospital-admin" : "patient1");
-    for (const p of PAGES) {
+    for (const p of phone ? PHONE_PAGES : PAGES) {
       await go(page, p);
       if (!phone) {
         const res = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
