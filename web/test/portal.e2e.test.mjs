@@ -258,7 +258,7 @@ const PHONE_PAGES = ["", "patient", "practitioner", "explorer", "verify"];
 test("every page passes axe-core (no serious or critical violations); screenshots desktop and phone size", { skip }, async () => {
   for (const phone of [false, true]) {
     const page = await newPage({ phone });
-    await importAndUnlock(page, phone ? "hospital-admin" : "patient1");
+    await importAndUnlock(page, "patient1");
     for (const p of phone ? PHONE_PAGES : PAGES) {
       await go(page, p);
       if (!phone) {
