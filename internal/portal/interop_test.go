@@ -104,7 +104,7 @@ func TestBrowserMessageEncodings(t *testing.T) {
 }
 
 // TestBrowserKeyFileOpensInGo: a key file the portal wrote in JavaScript
-// (web/test/make_keyfile.mjs) loads with the CLI's keystore, and gives the
+// (web/make_keyfile.mjs) loads with the CLI's keystore, and gives the
 // keys the file names.
 func TestBrowserKeyFileOpensInGo(t *testing.T) {
 	ks := keystore.Open(testdata)
