@@ -36,3 +36,28 @@ trap 'echo "== go test log: $log"' EXIT
 echo "== go test (log: $log)"
 # -p 1 keeps the multi-node tests from competing with each other for the two cores.
 go test -count=1 -timeout 40m -p 1 ./... 2>&1 | tee "$log"
+# The web portal (web/, served by internal/portal): its built assets must be
+# what web/src builds, and its pages are driven in a real browser (Debian's
+# chromium, installed here when absent) against a dev node the test starts.
+echo "== npm ci (web/: esbuild, @hpke/core, @noble/hashes, @noble/ciphers, playwright-core, @axe-core/playwright)"
+(cd web && npm ci --no-audit --no-fund --loglevel=error)
+echo "== web portal: internal/portal/dist must equal what web/build.mjs builds from web/src"
+portal_dist="$(mktemp -d "${TMPDIR:-/tmp}/medchain-portal-dist.XXXXXX")"
+node web/build.mjs "$portal_dist" >/dev/null
+for f in "$portal_dist"/*; do
+	[ -e "$f" ] || continue
+	if ! cmp -s "$f" "internal/portal/dist/$(basename "$f")"; then
+		echo "stale portal build internal/portal/dist/$(basename "$f"): run (cd web && npm ci && node build.mjs) and commit" >&2
+		exit 1
+	fi
+done
+rm -rf "$portal_dist"
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "== apt-get install chromium (the browser the portal tests drive)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+echo "== node --test web/test/ (the portal in headless chromium against a dev node; screenshots under \$PORTAL_SCREENSHOTS or a temp dir)"
+portal_bin="$(mktemp -d "${TMPDIR:-/tmp}/medchain-portal-bin.XXXXXX")"
+go build -o "$portal_bin/medchain" ./cmd/medchain
+MEDCHAIN_BIN="$portal_bin/medchain" CHROMIUM="$(command -v chromium)" node --test --test-concurrency=1 web/test/
+rm -rf "$portal_bin"

@@ -15,8 +15,8 @@ import (
 // each run (never the fixed /tmp/medchain-test.log) and prints where.
 func TestLogPerRun(t *testing.T) {
 	bin := t.TempDir()
-	// go, npm and node stand-ins: they print their arguments and succeed.
-	for _, tool := range []string{"go", "npm", "node"} {
+	// go, npm, node and chromium stand-ins: they print their arguments and succeed.
+	for _, tool := range []string{"go", "npm", "node", "chromium"} {
 		stub := "#!/bin/sh\necho \"" + tool + " $*\"\n"
 		if err := os.WriteFile(filepath.Join(bin, tool), []byte(stub), 0o755); err != nil {
 			t.Fatal(err)

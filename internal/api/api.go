@@ -66,6 +66,7 @@ type Options struct {
 	MaxBlobBytes int64                 // largest blob upload
 	Gateway      Gateway               // nil: the node serves no blobs
 	FHIR         http.Handler          // nil: no FHIR interface; else served under /fhir (internal/fhir)
+	Portal       http.Handler          // nil: no web portal; else served under /portal/ (internal/portal)
 	Registry     prometheus.Registerer // nil: the default registry
 	Gatherer     prometheus.Gatherer
 	// ChainID is the chain whose signed requests are accepted when Verifier
@@ -252,6 +253,12 @@ func New(b Backend, opts Options) *Server {
 		// (OperationOutcome); it is not part of the /v1 OpenAPI document.
 		s.mux.Handle("/fhir", opts.FHIR)
 		s.mux.Handle("/fhir/", opts.FHIR)
+	}
+	if opts.Portal != nil {
+		// The web portal's static pages (internal/portal), with their own
+		// Content-Security-Policy; not part of the /v1 OpenAPI document.
+		s.mux.Handle("/portal", opts.Portal)
+		s.mux.Handle("/portal/", opts.Portal)
 	}
 	metrics := promhttp.HandlerFor(gat, promhttp.HandlerOpts{})
 	s.handle("GET /metrics", metrics.ServeHTTP)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/medchain/medchain/internal/portal"
 	"io"
 	"log/slog"
 	"os"
@@ -254,6 +255,7 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 	}
 	if ctx.Err() == nil {
 		fmt.Fprintf(g.env.Stdout, "medchain node running: API %s://%s  (Ctrl-C to stop)\n", scheme, n.APIAddr())
+		fmt.Fprintf(g.env.Stdout, "web portal: %s://%s%s\n", scheme, n.APIAddr(), portal.Prefix)
 	}
 	<-ctx.Done()
 	lg.Info("stopping")

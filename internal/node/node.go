@@ -29,6 +29,7 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/fhir"
 	"github.com/medchain/medchain/internal/gateway"
+	"github.com/medchain/medchain/internal/portal"
 	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
@@ -226,6 +227,7 @@ func (n *Node) Start() error {
 		Verifier:         n.verifier,
 		RateLimit:        apiRateLimit(n.cfg),
 		PeerCertRequired: n.cfg.API.TLS.ClientCAFile != "",
+		Portal:           portal.Handler(),
 	}
 	if n.gateway != nil {
 		opts.Gateway = n.gateway

@@ -1,0 +1,125 @@
+package portal
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/medchain/medchain/codec"
+	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/research"
+)
+
+var update = flag.Bool("update", false, "rewrite web/test/testdata/msgs.json from the Go encoders")
+
+const testdata = "../../web/test/testdata"
+
+// msgVector is one message the portal encodes in the browser, with the
+// fields web/src/lib/codec.js takes and the bytes Go's encoder gives.
+type msgVector struct {
+	Type   string         `json:"type"`
+	Fields map[string]any `json:"fields"`
+	Hex    string         `json:"hex"`
+}
+
+func addr(b byte) crypto.Address {
+	var a crypto.Address
+	for i := range a {
+		a[i] = b + byte(i)
+	}
+	return a
+}
+
+func fill32(b byte) (out [32]byte) {
+	for i := range out {
+		out[i] = b
+	}
+	return
+}
+
+// TestBrowserMessageEncodings pins what the portal's JavaScript encoders
+// (web/test/codec.test.mjs) must produce: the Go encoders' bytes.
+func TestBrowserMessageEncodings(t *testing.T) {
+	p, g := addr(0x10), addr(0x40)
+	rid := consent.RecordID{0xaa, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	var enc1, enc2 [records.WrappedEncLen]byte
+	var ct1, ct2 [records.WrappedCTLen]byte
+	enc1[0], enc2[0], ct1[0], ct2[0] = 1, 2, 3, 4
+	vs := []struct {
+		m      codec.Encoder
+		typ    string
+		fields map[string]any
+	}{
+		{&consent.MsgGrant{Patient: p, Grantee: consent.Account(g), Actions: 1, Types: []string{"Condition", "Observation"}, Purpose: "treatment", Until: 1900000000},
+			"consent/grant", map[string]any{"patient": p.String(), "grantee": map[string]any{"kind": "account", "address": g.String()}, "actions": 1, "types": []string{"Observation", "Condition"}, "records": []string{}, "purpose": "treatment", "until": 1900000000}},
+		{&consent.MsgGrant{Patient: p, Grantee: consent.Org("dev-hospital"), Actions: 3, Records: []consent.RecordID{rid}, Purpose: "emergency"},
+			"consent/grant", map[string]any{"patient": p.String(), "grantee": map[string]any{"kind": "org", "org": "dev-hospital"}, "actions": 3, "types": []string{}, "records": []string{hex.EncodeToString(rid[:])}, "purpose": "emergency", "until": 0}},
+		{&consent.MsgRevoke{ID: 300}, "consent/revoke", map[string]any{"id": 300}},
+		{&consent.MsgOpenEmergency{Patient: p, Reason: "life_threatening"}, "consent/open_emergency", map[string]any{"patient": p.String(), "reason": "life_threatening"}},
+		{&records.MsgAdd{ID: rid, Patient: p, ResourceType: "Observation", ContentHash: fill32(0xcd), Size: 1234, Keys: []records.WrappedKey{
+			{Recipient: consent.Account(p), Enc: enc1, CT: ct1}, {Recipient: consent.Org("dev-hospital"), Enc: enc2, CT: ct2}}},
+			"records/add", map[string]any{"id": hex.EncodeToString(rid[:]), "patient": p.String(), "resourceType": "Observation", "contentHash": hex.EncodeToString(bytes.Repeat([]byte{0xcd}, 32)), "size": 1234,
+				// Given unsorted: the encoder sorts by the recipients' index keys.
+				"keys": []map[string]any{
+					{"recipient": map[string]any{"kind": "org", "org": "dev-hospital"}, "enc": hex.EncodeToString(enc2[:]), "ct": hex.EncodeToString(ct2[:])},
+					{"recipient": map[string]any{"kind": "account", "address": p.String()}, "enc": hex.EncodeToString(enc1[:]), "ct": hex.EncodeToString(ct1[:])},
+				}}},
+		{&records.MsgShare{ID: rid, Version: 2, Keys: []records.WrappedKey{{Recipient: consent.Account(g), Enc: enc1, CT: ct1}}},
+			"records/share", map[string]any{"id": hex.EncodeToString(rid[:]), "version": 2, "keys": []map[string]any{{"recipient": map[string]any{"kind": "account", "address": g.String()}, "enc": hex.EncodeToString(enc1[:]), "ct": hex.EncodeToString(ct1[:])}}}},
+		{&gov.MsgVote{ProposalID: 7, Approve: true}, "gov/vote", map[string]any{"proposal": 7, "approve": true}},
+		{&research.MsgOptIn{Request: 1, Patient: p, Consent: 9}, "research/optin", map[string]any{"request": 1, "patient": p.String(), "consent": 9}},
+		{&accounts.MsgRegisterPatient{EncKey: crypto.EncKey(fill32(0xee))}, "accounts/register_patient", map[string]any{"encKey": hex.EncodeToString(bytes.Repeat([]byte{0xee}, 32))}},
+	}
+	var out []msgVector
+	for _, v := range vs {
+		if m, ok := v.m.(interface{ Type() string }); ok && m.Type() != v.typ {
+			t.Fatalf("%T is %s, not %s", v.m, m.Type(), v.typ)
+		}
+		out = append(out, msgVector{Type: v.typ, Fields: v.fields, Hex: hex.EncodeToString(codec.Marshal(v.m))})
+	}
+	want, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, '\n')
+	path := filepath.Join(testdata, "msgs.json")
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s is stale (or missing: %v): go test ./internal/portal -run TestBrowserMessageEncodings -update", path, err)
+	}
+}
+
+// TestBrowserKeyFileOpensInGo: a key file the portal wrote in JavaScript
+// (web/make_keyfile.mjs) loads with the CLI's keystore, and gives the
+// keys the file names.
+func TestBrowserKeyFileOpensInGo(t *testing.T) {
+	ks := keystore.Open(testdata)
+	key, err := ks.Load("js-fixture", "portal passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := ks.Info("js-fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.Address() != info.Address || key.PubKey() != info.PubKey || key.EncKey() != info.EncKey {
+		t.Fatalf("the JS key file's keys do not match its public fields")
+	}
+	if _, err := ks.Load("js-fixture", "wrong passphrase"); err == nil {
+		t.Fatal("a wrong passphrase opened the JS key file")
+	}
+}

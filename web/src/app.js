@@ -1,0 +1,859 @@
+// medchain's web portal: one page application under /portal/, hash-routed.
+// Keys live in this browser's storage as encrypted key files (the CLI's
+// format) and are opened only in memory; records are decrypted here.
+import { Api, ApiError } from "./lib/api.js";
+import * as msg from "./lib/codec.js";
+import { field, fill, fmtDate, fmtTime, fmtTokens, h, short, status, table } from "./lib/dom.js";
+import { buildResource, render, title } from "./lib/fhir.js";
+import { DEFAULT_PARAMS, KeyFileError, checkName, keyFileText, openKeyFile, parseKeyFile, sealKeyFile } from "./lib/keyfile.js";
+import { Key } from "./lib/keys.js";
+
+const api = new Api("");
+const STORE = "medchain.keyfiles";
+const state = { key: null, keyName: null, account: null };
+const main = () => document.getElementById("main");
+
+// ---- key storage ----
+const storedFiles = () => {
+  try {
+    return JSON.parse(localStorage.getItem(STORE) ?? "[]");
+  } catch {
+    return [];
+  }
+};
+function storeFile(f) {
+  const files = storedFiles();
+  if (files.some((x) => x.name === f.name)) throw new KeyFileError(`a key named ${f.name} is already stored in this browser`);
+  files.push(f);
+  localStorage.setItem(STORE, JSON.stringify(files));
+}
+function removeFile(name) {
+  localStorage.setItem(STORE, JSON.stringify(storedFiles().filter((f) => f.name !== name)));
+}
+const nameOf = (addr) => storedFiles().find((f) => f.address === addr)?.name;
+
+// ---- labels for parties ----
+const accountCache = new Map();
+async function account(addr) {
+  if (!accountCache.has(addr)) accountCache.set(addr, api.get(`/v1/accounts/${addr}`).catch(() => null));
+  return accountCache.get(addr);
+}
+async function who(addr) {
+  if (!addr) return "—";
+  if (addr === state.key?.address) return `you (${short(addr)})`;
+  const a = await account(addr);
+  const n = nameOf(addr);
+  const base = n ? `${n} (${short(addr)})` : short(addr);
+  if (a?.kind === "member") return `${base}, ${a.role} at ${a.org}`;
+  if (a?.kind === "patient") return `${base}, patient`;
+  return base;
+}
+const partyText = async (p) => (p.kind === "org" ? `organization ${p.org}` : await who(p.address));
+
+const PURPOSES = {
+  treatment: "treatment",
+  research: "research",
+  payment: "payment",
+  operations: "healthcare operations",
+  public_health: "public health",
+  care_coordination: "care coordination",
+  emergency: "emergencies only (emergency custodian)",
+};
+const REASONS = {
+  unable_to_consent: "the patient cannot consent (unconscious, incapacitated)",
+  life_threatening: "life-threatening condition",
+  imminent_harm: "risk of imminent serious harm",
+  legal_requirement: "required by law",
+  other: "other (documented in the hospital's own system)",
+};
+const TYPES = ["Observation", "Condition", "MedicationRequest", "AllergyIntolerance", "DiagnosticReport", "DocumentReference", "Immunization", "Procedure"];
+
+/** A consent in plain language. */
+async function consentText(c, { grantee = false } = {}) {
+  const acts = c.actions.includes("write") ? (c.actions.includes("read") ? "see and add to" : "add to") : "see";
+  const whose = grantee ? "the patient's" : "your";
+  const scope = c.types?.length ? `${whose} ${c.types.join(", ")} records` : c.records?.length ? `${c.records.length} chosen record(s)` : `all ${whose} records`;
+  const until = c.until ? `until ${fmtDate(c.until)}` : "with no end date";
+  if (c.purpose === "emergency") return `${await partyText(c.grantee)} may ${acts} ${scope} only during an emergency access its practitioners open, ${until}.`;
+  return `${await partyText(c.grantee)} may ${acts} ${scope} for ${PURPOSES[c.purpose] ?? c.purpose}, ${until}.`;
+}
+
+function errText(e) {
+  if (e instanceof ApiError) return `${e.message} (${e.id})`;
+  return e?.message ?? String(e);
+}
+
+/** Runs an action from a button, reporting progress and errors in statusEl. */
+async function act(statusEl, busy, fn) {
+  status(statusEl, busy, "info");
+  // An action that re-renders the page detaches statusEl: its outcome then
+  // goes to the flash line above the page, which stays until the next page.
+  const out = () => (statusEl.isConnected ? statusEl : document.getElementById("flash"));
+  try {
+    const done = await fn();
+    status(out(), done ?? "Done.", "ok");
+  } catch (e) {
+    status(out(), errText(e), "error");
+  }
+}
+
+function needKey(what) {
+  if (state.key) return null;
+  return h(
+    "section",
+    { class: "card" },
+    h("h2", {}, "Unlock a key first"),
+    h("p", {}, `The ${what} works with a key held in this browser. `, h("a", { href: "#/keys" }, "Create, import or unlock a key"), "."),
+  );
+}
+
+// ---- pages ----
+
+async function keysPage(el) {
+  const st = h("p", { class: "status", role: "status" });
+  const files = storedFiles();
+  const unlockSel = h("select", {}, files.map((f) => h("option", { value: f.name }, `${f.name} (${short(f.address)})`)));
+  const unlockPass = h("input", { type: "password", autocomplete: "current-password" });
+  const unlock = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        const f = storedFiles().find((x) => x.name === unlockSel.value);
+        act(st, "Unlocking (deriving the key from the passphrase)…", async () => {
+          if (!f) throw new Error("no key stored in this browser yet");
+          const seeds = await openKeyFile(parseKeyFile(JSON.stringify(f)), unlockPass.value);
+          state.key = await Key.fromSeeds(seeds);
+          seeds.fill(0);
+          state.keyName = f.name;
+          state.account = await api.get(`/v1/accounts/${state.key.address}`).catch(() => null);
+          unlockPass.value = "";
+          header();
+          return `Unlocked ${f.name}. It stays unlocked in this tab only, until you lock it or close the tab.`;
+        });
+      },
+    },
+    h("h2", {}, "Unlock a key"),
+    files.length ? [field("Key", unlockSel), field("Passphrase", unlockPass), h("button", { type: "submit" }, "Unlock")] : h("p", {}, "No key is stored in this browser yet: create or import one below."),
+  );
+
+  const newName = h("input", { type: "text", autocomplete: "off", required: true, pattern: "[a-z0-9][a-z0-9._\\-]{0,63}" });
+  const newPass = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 8 });
+  const newPass2 = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: 8 });
+  const create = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Creating the key and protecting it with your passphrase…", async () => {
+          checkName(newName.value);
+          if (newPass.value.length < 8) throw new Error("choose a passphrase of at least 8 characters");
+          if (newPass.value !== newPass2.value) throw new Error("the two passphrases differ");
+          if (storedFiles().some((x) => x.name === newName.value)) throw new Error(`a key named ${newName.value} is already stored`);
+          const { key, seeds } = await Key.generate();
+          const f = await sealKeyFile({ name: newName.value, address: key.address, pubKey: key.pubHex, encKey: key.encHex }, seeds, newPass.value, DEFAULT_PARAMS);
+          seeds.fill(0);
+          storeFile(f);
+          state.key = key;
+          state.keyName = f.name;
+          state.account = null;
+          header();
+          route();
+          return `Created ${f.name} (${key.address}). Export it to keep a copy: without the file and passphrase it cannot be recovered.`;
+        });
+      },
+    },
+    h("h2", {}, "Create a key"),
+    field("New key name", newName, "Lower-case letters, digits, dot, dash or underscore."),
+    field("New passphrase", newPass, "At least 8 characters. It never leaves this browser."),
+    field("New passphrase again", newPass2),
+    h("button", { type: "submit" }, "Create key"),
+  );
+
+  const importText = h("textarea", { rows: 6, spellcheck: "false" });
+  const importFile = h("input", { type: "file", accept: ".json,application/json" });
+  importFile.addEventListener("change", async () => {
+    if (importFile.files?.[0]) importText.value = await importFile.files[0].text();
+  });
+  const imp = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Checking the key file…", async () => {
+          const f = parseKeyFile(importText.value.trim() + "\n");
+          storeFile(f);
+          importText.value = "";
+          route();
+          return `Imported ${f.name} (${f.address}). Unlock it with its passphrase.`;
+        });
+      },
+    },
+    h("h2", {}, "Import a key file"),
+    h("p", {}, "A key file written by ", h("code", {}, "medchain keys add"), " or exported from this page (for example ", h("code", {}, "~/.medchain/keys/patient1.json"), ")."),
+    field("Key file", importFile),
+    field("Or paste its contents", importText),
+    h("button", { type: "submit" }, "Import"),
+  );
+
+  const list = table(
+    "Keys stored in this browser (encrypted)",
+    ["Name", "Address", "Actions"],
+    files.map((f) => [
+      f.name,
+      h("code", {}, f.address),
+      h(
+        "span",
+        { class: "actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            onclick: () => {
+              const a = h("a", { href: URL.createObjectURL(new Blob([keyFileText(f)], { type: "application/json" })), download: `${f.name}.json` });
+              a.click();
+              URL.revokeObjectURL(a.href);
+            },
+          },
+          `Export ${f.name}`,
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "danger",
+            onclick: () => {
+              if (!confirm(`Remove ${f.name} from this browser? Without an exported copy it is lost.`)) return;
+              removeFile(f.name);
+              if (state.keyName === f.name) lock();
+              route();
+            },
+          },
+          `Remove ${f.name}`,
+        ),
+      ),
+    ]),
+  );
+
+  let register = null;
+  if (state.key && !state.account) {
+    const rst = h("p", { class: "status", role: "status" });
+    register = h(
+      "section",
+      { class: "card" },
+      h("h2", {}, "Register as a patient"),
+      h("p", {}, `${state.keyName} has no account on the chain yet. Register it as a patient account to hold records and give consents.`),
+      h(
+        "button",
+        {
+          type: "button",
+          onclick: () =>
+            act(rst, "Registering…", async () => {
+              await api.send(state.key, "accounts/register_patient", msg.registerPatient({ encKey: state.key.encHex }));
+              state.account = await api.get(`/v1/accounts/${state.key.address}`);
+              header();
+              return "Registered: this key is now a patient account.";
+            }),
+        },
+        "Register as a patient",
+      ),
+      rst,
+    );
+  }
+  fill(el, h("h1", {}, "Your keys"), st, register, unlock, list, create, imp);
+}
+
+function lock() {
+  state.key = null;
+  state.keyName = null;
+  state.account = null;
+  header();
+}
+
+async function patientPage(el) {
+  const need = needKey("patient page");
+  if (need) return fill(el, h("h1", {}, "Patient"), need);
+  const me = state.key.address;
+  const acct = await api.get(`/v1/accounts/${me}`).catch(() => null);
+  const st = h("p", { class: "status", role: "status" });
+  const sections = [h("h1", {}, "My health record"), st];
+  sections.push(
+    h(
+      "section",
+      { class: "card" },
+      h("h2", {}, "Account"),
+      h("dl", { class: "facts" }, h("dt", {}, "Address"), h("dd", {}, h("code", {}, me)), h("dt", {}, "Balance"), h("dd", {}, fmtTokens(acct?.balance)), h("dt", {}, "Kind"), h("dd", {}, acct?.kind ?? "not registered")),
+    ),
+  );
+  if (!acct) {
+    sections.push(h("p", {}, "This key has no account yet. ", h("a", { href: "#/keys" }, "Register it as a patient"), "."));
+    return fill(el, sections);
+  }
+
+  // Records, decrypted here on demand (each read goes to the trail).
+  const recs = await api.records(state.key, me).catch((e) => (status(st, errText(e), "error"), []));
+  const recList = h("ul", { class: "records" });
+  const openOne = async (r, slot, btn) => {
+    btn.disabled = true;
+    try {
+      const { resource } = await api.readRecord(state.key, r.id);
+      fill(slot, render(resource));
+      btn.remove();
+    } catch (e) {
+      fill(slot, h("p", { class: "status error", role: "alert" }, errText(e)));
+      btn.disabled = false;
+    }
+  };
+  const openers = [];
+  for (const r of recs) {
+    const slot = h("div", { class: "record-body" });
+    const btn = h("button", { type: "button" }, `Open ${r.resource_type} of ${fmtDate(r.created)}`);
+    btn.addEventListener("click", () => openOne(r, slot, btn));
+    openers.push(() => btn.isConnected && openOne(r, slot, btn));
+    recList.append(h("li", { class: "record" }, h("p", {}, h("strong", {}, r.resource_type), ` · added ${fmtTime(r.created)} · version ${r.version}`, r.erased ? " · erased" : ""), slot, r.erased ? null : btn));
+  }
+  sections.push(
+    h(
+      "section",
+      { class: "card" },
+      h("h2", {}, "Records"),
+      h("p", {}, "Records are decrypted in this browser with your key; the node only ever holds ciphertext. Each opening is written to your access trail."),
+      recs.length ? h("button", { type: "button", onclick: () => openers.forEach((f) => f()) }, "Open all records") : h("p", {}, "No records yet."),
+      recList,
+    ),
+  );
+
+  // Consents.
+  const consents = (await api.get(`/v1/patients/${me}/consents`, state.key).catch(() => ({ consents: [] }))).consents ?? [];
+  const cst = h("p", { class: "status", role: "status" });
+  const rows = [];
+  for (const c of consents) {
+    const active = c.status === "active";
+    rows.push([
+      String(c.id),
+      await consentText(c),
+      c.status,
+      active
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "danger",
+              onclick: () =>
+                act(cst, `Revoking consent ${c.id}…`, async () => {
+                  await api.send(state.key, "consent/revoke", msg.consentRevoke({ id: c.id }));
+                  await route();
+                  return `Consent ${c.id} revoked: from the next block on it gives no access.`;
+                }),
+            },
+            `Revoke consent ${c.id}`,
+          )
+        : "",
+    ]);
+  }
+  const grantee = h("input", { type: "text", required: true, autocomplete: "off", placeholder: "mc… or dev-hospital" });
+  const access = h("select", {}, h("option", { value: "1" }, "see my records"), h("option", { value: "3" }, "see and add to my records"), h("option", { value: "2" }, "add records only"));
+  const purpose = h("select", {}, Object.entries(PURPOSES).map(([k, v]) => h("option", { value: k }, v)));
+  const typeBoxes = TYPES.map((t) => h("input", { type: "checkbox", value: t, id: `type-${t}` }));
+  const until = h("input", { type: "date" });
+  const grantForm = h(
+    "form",
+    {
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(cst, "Granting (and sharing the keys of the covered records)…", async () => {
+          const g = grantee.value.trim();
+          const p = /^mc[0-9a-f]{40}$/.test(g) ? { kind: "account", address: g } : { kind: "org", org: g };
+          if (p.kind === "org") await api.get(`/v1/orgs/${g}`).catch(() => Promise.reject(new Error(`no account or organization "${g}"`)));
+          const end = until.value ? Math.floor(Date.parse(until.value + "T23:59:59Z") / 1000) : 0;
+          const r = await api.grant(state.key, {
+            patient: me,
+            grantee: p,
+            actions: Number(access.value),
+            types: typeBoxes.filter((b) => b.checked).map((b) => b.value),
+            purpose: purpose.value,
+            until: end,
+          });
+          await route();
+          return `Consent ${r.id} granted${r.shared ? `; ${r.shared} record key(s) shared with the grantee` : ""}.`;
+        });
+      },
+    },
+    h("h3", {}, "Give access"),
+    field("Who", grantee, "An account address (mc…) or an organization id."),
+    field("May", access),
+    field("For", purpose),
+    h("fieldset", {}, h("legend", {}, "Which records (none ticked: all of them)"), typeBoxes.map((b) => h("span", { class: "check" }, b, h("label", { for: b.id }, b.value)))),
+    field("Until", until, "Leave empty for no end date."),
+    h("button", { type: "submit" }, "Give access"),
+  );
+  sections.push(h("section", { class: "card" }, h("h2", {}, "Who may see my records"), cst, table("Consents", ["#", "What it allows", "Status", ""], rows), grantForm));
+
+  // Access trail, emergencies highlighted.
+  const [audit, signals, emerg] = await Promise.all([
+    api.get(`/v1/patients/${me}/audit`, state.key).catch(() => ({ events: [] })),
+    api.get(`/v1/patients/${me}/signals`, state.key).catch(() => ({ signals: [] })),
+    api.get(`/v1/patients/${me}/emergencies`, state.key).catch(() => ({ emergencies: [] })),
+  ]);
+  const events = [...(audit.events ?? [])].reverse();
+  const trailRows = [];
+  for (const e of events)
+    trailRows.push([
+      fmtTime(e.time),
+      await who(e.accessor),
+      short(e.record),
+      e.emergency ? h("strong", { class: "badge emergency" }, "EMERGENCY access") : e.basis ?? "",
+      e.served ? "served" : h("strong", { class: "badge refused" }, "refused"),
+    ]);
+  sections.push(
+    h(
+      "section",
+      { class: "card" },
+      h("h2", {}, "Access trail"),
+      (signals.signals ?? []).length ? h("ul", { class: "signals", "aria-label": "Suspicious-access signals" }, signals.signals.map((s) => h("li", { class: "badge refused" }, `${s.kind ?? s.type ?? "signal"}: ${s.detail ?? s.message ?? JSON.stringify(s)}`))) : null,
+      table("Who opened which record, newest first", ["When", "Who", "Record", "Grounds", "Outcome"], trailRows, { rowClass: (i) => (events[i].emergency ? "row-emergency" : events[i].served ? "" : "row-refused") }),
+      (emerg.emergencies ?? []).length
+        ? table(
+            "Emergency accesses",
+            ["#", "Opened by", "Reason", "Opened", "Review"],
+            await Promise.all(emerg.emergencies.map(async (x) => [String(x.id), await who(x.practitioner ?? x.opener), REASONS[x.reason] ?? x.reason, fmtTime(x.opened ?? x.start), x.review || "not reviewed"])),
+            { rowClass: () => "row-emergency" },
+          )
+        : null,
+    ),
+  );
+
+  // Telemedicine and research.
+  const [bookings, research, requests] = await Promise.all([
+    api.get(`/v1/accounts/${me}/bookings`, state.key).catch(() => ({ bookings: [] })),
+    api.get(`/v1/patients/${me}/research`, state.key).catch(() => ({ participations: [] })),
+    api.get(`/v1/research/requests`).catch(() => ({ requests: [] })),
+  ]);
+  const bRows = [];
+  for (const b of bookings.bookings ?? []) bRows.push([String(b.id), await who(b.provider), fmtTime(b.start), b.state, fmtTokens(b.price), fmtTokens(b.held)]);
+  sections.push(h("section", { class: "card" }, h("h2", {}, "Telemedicine bookings"), table("Bookings", ["#", "With", "Starts", "State", "Price", "In escrow"], bRows)));
+
+  const rst = h("p", { class: "status", role: "status" });
+  const joined = new Set((research.participations ?? []).map((p) => p.request));
+  const reqRows = (requests.requests ?? []).map((r) => [
+    String(r.id),
+    `${r.purpose}: ${r.resource_types.join(", ")}`,
+    fmtTokens(r.price),
+    fmtDate(r.end),
+    joined.has(r.id)
+      ? "You take part"
+      : h(
+          "button",
+          {
+            type: "button",
+            onclick: () =>
+              act(rst, `Opting in to request ${r.id}…`, async () => {
+                const g = await api.grant(state.key, { patient: me, grantee: { kind: "account", address: r.researcher }, actions: msg.ACT_READ, types: r.resource_types, purpose: "research", until: r.end });
+                await api.send(state.key, "research/optin", msg.researchOptin({ request: r.id, patient: me, consent: g.id }));
+                await route();
+                return `You take part in request ${r.id} (consent ${g.id}); you are paid ${fmtTokens(r.price)} at the researcher's first read.`;
+              }),
+          },
+          `Take part in request ${r.id}`,
+        ),
+  ]);
+  const partRows = (research.participations ?? []).map((p) => [String(p.request), p.paid ? fmtTokens(p.paid) : "not yet", p.payment ? `read of record ${short(p.payment.record)} at ${fmtTime(p.payment.time)}` : "—"]);
+  sections.push(
+    h(
+      "section",
+      { class: "card" },
+      h("h2", {}, "Research requests"),
+      rst,
+      table("Open paid data requests", ["#", "What for", "Pays", "Ends", ""], reqRows),
+      table(`Your participation (total paid ${fmtTokens(research.total_paid)})`, ["Request", "Paid", "What the payment bought"], partRows),
+    ),
+  );
+  fill(el, sections);
+}
+
+async function practitionerPage(el) {
+  const need = needKey("practitioner page");
+  if (need) return fill(el, h("h1", {}, "Practitioner"), need);
+  const me = state.key.address;
+  const acct = await api.get(`/v1/accounts/${me}`).catch(() => null);
+  const st = h("p", { class: "status", role: "status" });
+  const lists = [api.get(`/v1/grantees/${me}/consents`, state.key).catch(() => ({ consents: [] }))];
+  if (acct?.org) lists.push(api.get(`/v1/grantees/org:${acct.org}/consents`, state.key).catch(() => ({ consents: [] })));
+  const consents = (await Promise.all(lists)).flatMap((x) => x.consents ?? []).filter((c) => c.status === "active");
+  const patients = new Map();
+  for (const c of consents) {
+    if (!patients.has(c.patient)) patients.set(c.patient, []);
+    patients.get(c.patient).push(c);
+  }
+  const detail = h("div", {});
+  const showPatient = async (p) => {
+    fill(detail, h("p", {}, "Loading…"));
+    const recs = await api.records(state.key, p).catch((e) => (fill(detail, h("p", { class: "status error", role: "alert" }, errText(e))), null));
+    if (!recs) return;
+    const ul = h("ul", { class: "records" });
+    for (const r of recs) {
+      const slot = h("div", { class: "record-body" });
+      const btn = h("button", { type: "button" }, `Open ${r.resource_type} of ${fmtDate(r.created)}`);
+      btn.addEventListener("click", async () => {
+        btn.disabled = true;
+        try {
+          fill(slot, render((await api.readRecord(state.key, r.id)).resource));
+          btn.remove();
+        } catch (e) {
+          fill(slot, h("p", { class: "status error", role: "alert" }, errText(e)));
+          btn.disabled = false;
+        }
+      });
+      ul.append(h("li", { class: "record" }, h("p", {}, h("strong", {}, r.resource_type), ` · added ${fmtTime(r.created)}`), slot, btn));
+    }
+    fill(detail, h("h3", {}, `Records of ${await who(p)}`), recs.length ? ul : h("p", {}, "No records."), addRecordForm(p));
+  };
+  const rows = [];
+  for (const [p, cs] of patients)
+    rows.push([
+      await who(p),
+      (await Promise.all(cs.map((c) => consentText(c, { grantee: true })))).join(" "),
+      cs.some((c) => c.purpose !== "emergency") ? h("button", { type: "button", onclick: () => showPatient(p) }, `Show records of ${nameOf(p) ?? short(p)}`) : "emergency custody only",
+    ]);
+
+  const epat = h("input", { type: "text", required: true, autocomplete: "off", placeholder: "mc…" });
+  const ereason = h("select", {}, Object.entries(REASONS).map(([k, v]) => h("option", { value: k }, v)));
+  const est = h("p", { class: "status", role: "status" });
+  const emergency = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(est, "Opening an emergency access…", async () => {
+          const r = await api.send(state.key, "consent/open_emergency", msg.openEmergency({ patient: epat.value.trim(), reason: ereason.value }));
+          const id = r.events?.find((e) => e.type?.includes("emergency"))?.attributes?.id;
+          return `Emergency access${id ? " " + id : ""} opened. Every read under it is flagged in the patient's trail and reviewed by your organization.`;
+        });
+      },
+    },
+    h("h2", {}, "Emergency access"),
+    h("p", {}, "Only for a patient whose emergency custodian is your organization. The reason is a code: write the clinical justification in your hospital's own system, never here."),
+    field("Patient address", epat),
+    field("Reason", ereason),
+    h("button", { type: "submit", class: "danger" }, "Open emergency access"),
+    est,
+  );
+  fill(
+    el,
+    h("h1", {}, "Practitioner"),
+    st,
+    h("p", {}, acct ? `Signed in as ${state.keyName}: ${acct.role ?? acct.kind}${acct.org ? " at " + acct.org : ""}.` : "This key has no account."),
+    h("section", { class: "card" }, h("h2", {}, "Patients who gave you access"), table("Patients", ["Patient", "Consent", ""], rows), detail),
+    emergency,
+  );
+}
+
+function addRecordForm(patient) {
+  const kind = h("select", {}, ["Observation", "Condition", "MedicationRequest"].map((k) => h("option", { value: k }, k)));
+  const code = h("input", { type: "text", required: true, autocomplete: "off" });
+  const display = h("input", { type: "text", autocomplete: "off" });
+  const value = h("input", { type: "text", inputmode: "decimal", autocomplete: "off" });
+  const unit = h("input", { type: "text", autocomplete: "off" });
+  const dosage = h("input", { type: "text", autocomplete: "off" });
+  const date = h("input", { type: "date" });
+  const json = h("textarea", { rows: 4, spellcheck: "false" });
+  const st = h("p", { class: "status", role: "status" });
+  const obsOnly = h("div", {}, field("Value", value), field("Unit", unit, "UCUM, e.g. mg/dL, mmol/L, %"));
+  const medOnly = h("div", { hidden: true }, field("Dosage", dosage));
+  const codeHint = h("span", {});
+  const sync = () => {
+    obsOnly.hidden = kind.value !== "Observation";
+    medOnly.hidden = kind.value !== "MedicationRequest";
+    fill(codeHint, { Observation: "LOINC code", Condition: "SNOMED CT code", MedicationRequest: "RxNorm code" }[kind.value]);
+  };
+  kind.addEventListener("change", sync);
+  sync();
+  const codeField = field("Code", code);
+  codeField.querySelector("label").append(" (", codeHint, ")");
+  return h(
+    "form",
+    {
+      class: "subcard",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Encrypting in the browser and adding the record…", async () => {
+          const res = json.value.trim()
+            ? JSON.parse(json.value)
+            : buildResource(kind.value, { code: code.value.trim(), display: display.value.trim(), value: value.value, unit: unit.value.trim(), dosage: dosage.value.trim(), date: date.value }, patient);
+          if (json.value.trim() && res.subject?.reference && res.subject.reference !== `Patient/${patient}`) throw new Error("the resource is about another patient (subject/1)");
+          const r = await api.addRecord(state.key, patient, res);
+          return `Added ${res.resourceType} "${title(res)}" as record ${r.id}.`;
+        });
+      },
+    },
+    h("h3", {}, "Add a record"),
+    field("Kind", kind),
+    codeField,
+    field("Name", display, "What a reader sees, e.g. Hemoglobin A1c."),
+    obsOnly,
+    medOnly,
+    field("Date", date),
+    field("Or a FHIR R4 resource (JSON)", json, "Overrides the fields above."),
+    h("button", { type: "submit", onclick: () => (code.required = !json.value.trim()) }, "Add record"),
+    st,
+  );
+}
+
+async function explorerPage(el) {
+  const st = await api.get("/v1/status");
+  // The latest blocks, then further back (at most 180 blocks) until 15
+  // transactions are found: most blocks of a quiet network are empty.
+  const got = [];
+  let txs = [];
+  for (let top = st.height; top > 0 && got.length < 180 && txs.length < 15; top -= 60) {
+    const heights = [];
+    for (let i = top; i > 0 && i > top - 60; i--) heights.push(i);
+    const blocks = (await Promise.all(heights.map((x) => api.get(`/v1/blocks/${x}`).catch(() => null)))).filter(Boolean);
+    got.push(...blocks);
+    txs = got.flatMap((b) => b.txs.map((t) => ({ ...t, time: b.time })));
+  }
+  const vals = (await api.get("/v1/staking/validators").catch(() => ({ validators: [] }))).validators ?? [];
+  const revenue = await Promise.all(vals.map((v) => api.get(`/v1/validators/revenue/${v.org}`).catch(() => null)));
+  const sum = (r, k) => (r?.days ?? []).reduce((a, d) => a + Number(d[k] ?? 0), 0);
+  const times = got.slice(0, 40).map((b) => Date.parse(b.time)).filter(Number.isFinite);
+  const avg = times.length > 1 ? (times[0] - times[times.length - 1]) / (times.length - 1) / 1000 : 0;
+  const lookup = h("input", { type: "text", autocomplete: "off" });
+  const lst = h("div", {});
+  fill(
+    el,
+    h("h1", {}, "Explorer"),
+    h(
+      "section",
+      { class: "card" },
+      h("h2", {}, "Network"),
+      h(
+        "dl",
+        { class: "facts" },
+        [
+          ["Chain", st.chain_id],
+          ["Height", String(st.height)],
+          ["Latest block", fmtTime(st.latest_block_time)],
+          ["Average block time", avg ? `${avg.toFixed(2)} s over the last ${times.length} blocks` : "—"],
+          ["Peers", String(st.peers)],
+          ["Node", `${st.moniker} (${st.version})`],
+        ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+      ),
+    ),
+    h(
+      "form",
+      {
+        class: "card",
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          const q = lookup.value.trim();
+          try {
+            const r = /^\d+$/.test(q) ? await api.get(`/v1/blocks/${q}`) : await api.get(`/v1/txs/${q.toUpperCase()}`);
+            fill(lst, h("pre", { class: "json" }, JSON.stringify(r, null, 2)));
+          } catch (e) {
+            fill(lst, h("p", { class: "status error", role: "alert" }, errText(e)));
+          }
+        },
+      },
+      field("Block height or transaction hash", lookup),
+      h("button", { type: "submit" }, "Look up"),
+      lst,
+    ),
+    table("Latest blocks", ["Height", "Time", "Transactions", "Hash"], got.slice(0, 15).map((b) => [String(b.height), fmtTime(b.time), String(b.num_txs), h("code", {}, short(b.hash))])),
+    table(
+      `Transactions in the last ${got.length} blocks (health data is never on chain; patient-scoped events are withheld)`,
+      ["Height", "Type", "Signer", "Result", "Hash"],
+      txs.map((t) => [String(t.height), t.type, h("code", {}, short(t.signer)), t.code === 0 ? "ok" : `failed (${t.codespace ?? ""}/${t.code})`, h("code", {}, short(t.hash))]),
+    ),
+    table(
+      "Validators and their revenue",
+      ["Organization", "Power", "Bonded", "Commission", "Rewards earned", "Status"],
+      vals.map((v, i) => [v.org, String(v.power), fmtTokens(v.tokens), `${(v.commission_bps / 100).toFixed(2)} %`, fmtTokens(sum(revenue[i], "rewards") + sum(revenue[i], "commission")), v.tombstoned ? "tombstoned" : v.jailed ? "jailed" : "active"]),
+    ),
+  );
+}
+
+async function orgPage(el) {
+  const myOrg = state.key ? (await api.get(`/v1/accounts/${state.key.address}`).catch(() => null))?.org : null;
+  const orgs = (await api.get("/v1/orgs")).orgs ?? [];
+  const sel = h("select", {}, orgs.map((o) => h("option", { value: o.id, selected: o.id === myOrg }, `${o.name} (${o.id})`)));
+  const detail = h("div", {});
+  const st = h("p", { class: "status", role: "status" });
+  const show = async () => {
+    const o = await api.get(`/v1/orgs/${sel.value}`);
+    const members = [];
+    for (const m of o.members ?? []) members.push([await who(m.address), m.role, m.active ? "active" : "deactivated"]);
+    fill(detail, h("dl", { class: "facts" }, h("dt", {}, "Type"), h("dd", {}, o.type), h("dt", {}, "Member of the consortium"), h("dd", {}, o.member ? "yes" : "no"), h("dt", {}, "Joined"), h("dd", {}, fmtTime(o.joined))), table(`Members of ${o.name}`, ["Account", "Role", "State"], members));
+  };
+  sel.addEventListener("change", show);
+  const props = (await api.get("/v1/proposals")).proposals ?? [];
+  const amAdmin = state.key && (await api.get(`/v1/accounts/${state.key.address}`).catch(() => null))?.role === "admin";
+  const propRows = props.map((p) => [
+    String(p.id),
+    `${p.action?.kind ?? ""} ${p.action?.org?.id ?? p.action?.param ?? p.action?.name ?? ""}`.trim(),
+    p.reason ?? "",
+    p.status,
+    Object.entries(p.votes ?? {}).map(([org, v]) => `${org}: ${v === true || v === "yes" ? "yes" : v === false || v === "no" ? "no" : v}`).join(", ") || "—",
+    amAdmin && p.status === "open"
+      ? h(
+          "span",
+          { class: "actions" },
+          [true, false].map((yes) =>
+            h(
+              "button",
+              {
+                type: "button",
+                onclick: () =>
+                  act(st, "Voting…", async () => {
+                    await api.send(state.key, "gov/vote", msg.govVote({ proposal: p.id, approve: yes }));
+                    await route();
+                    return `Voted ${yes ? "yes" : "no"} on proposal ${p.id}.`;
+                  }),
+              },
+              `Vote ${yes ? "yes" : "no"} on ${p.id}`,
+            ),
+          ),
+        )
+      : "",
+  ]);
+  fill(el, h("h1", {}, "Organizations and governance"), st, h("section", { class: "card" }, field("Organization", sel), detail), table("Governance proposals", ["#", "Action", "Reason", "Status", "Votes", ""], propRows));
+  if (orgs.length) await show();
+}
+
+function outcomeKey(o) {
+  return `${o.type}: ${o.measure} (${o.time_frame})`;
+}
+
+async function trialsPage(el) {
+  const trials = (await api.get("/v1/trials")).trials ?? [];
+  const detail = h("div", {});
+  const show = async (t) => {
+    const versions = t.versions ?? [];
+    const first = new Set((versions[0]?.outcomes ?? []).map(outcomeKey));
+    const last = versions[versions.length - 1];
+    const lastSet = new Set((last?.outcomes ?? []).map(outcomeKey));
+    const cmp = [...new Set([...first, ...lastSet])].map((k) => [k, first.has(k) ? "yes" : "no", lastSet.has(k) ? "yes" : "no", first.has(k) && lastSet.has(k) ? "unchanged" : first.has(k) ? h("strong", { class: "badge refused" }, "dropped") : h("strong", { class: "badge emergency" }, "added later")]);
+    let timeline = h("p", {}, "The timeline names participants: it is shown to the sponsor, the sites and regulators. Unlock such a key to see it.");
+    if (state.key) {
+      try {
+        const tl = await api.get(`/v1/trials/${t.id}/timeline`, state.key);
+        timeline = table("Timeline", ["When", "Block", "Event", "Detail"], (tl.items ?? []).map((i) => [fmtTime(i.time), String(i.height), i.kind, i.anchor ? `${i.anchor.leaves} data points from ${i.anchor.site}${i.anchor.late ? " (late)" : ""}` : i.site ?? (i.version ? `protocol version ${i.version}` : "")]));
+      } catch (e) {
+        timeline = h("p", { class: "status info" }, `Timeline not available to this key: ${errText(e)}`);
+      }
+    }
+    const c = t.counts ?? {};
+    fill(
+      detail,
+      h("h2", {}, t.title),
+      h("dl", { class: "facts" }, [["Id", t.id], ["Sponsor", t.sponsor], ["Sites", (t.sites ?? []).join(", ")], ["Status", t.status], ["Enrolled", `${c.enrolled ?? 0} of ${t.planned_enrollment} planned (${c.withdrawn ?? 0} withdrawn)`], ["Data anchors", `${c.anchors ?? 0} (${c.late_anchors ?? 0} late)`], ["Registered", fmtTime(t.registered?.time)]].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+      table(`Outcomes: registered (version 1) against current (version ${last?.number ?? 1})`, ["Outcome", "At registration", "Now", "Change"], cmp),
+      timeline,
+    );
+  };
+  fill(
+    el,
+    h("h1", {}, "Clinical trials"),
+    table("Registered trials", ["Id", "Title", "Status", ""], trials.map((t) => [t.id, t.title, t.status, h("button", { type: "button", onclick: () => show(t) }, `Show ${t.id}`)])),
+    detail,
+  );
+  if (trials.length) await show(trials[0]);
+}
+
+function verifyPage(el) {
+  const input = h("input", { type: "text", autocomplete: "off", placeholder: "https://id.gs1.org/01/09506000134352/21/ABC123" });
+  const out = h("div", { "aria-live": "polite" });
+  fill(
+    el,
+    h("h1", {}, "Verify a medicine"),
+    h(
+      "form",
+      {
+        class: "card",
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          fill(out, h("p", {}, "Checking…"));
+          try {
+            const r = await api.get(`/v1/supply/verify?id=${encodeURIComponent(input.value.trim())}`);
+            const verdict = r.status ?? r.verdict ?? "unknown";
+            const { status: _s, verdict: _v, ...rest } = r;
+            fill(
+              out,
+              h("p", { class: `verdict verdict-${verdict}` }, h("strong", {}, verdict.toUpperCase())),
+              h("dl", { class: "facts" }, Object.entries(rest).map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, typeof v === "object" ? h("pre", { class: "json" }, JSON.stringify(v, null, 2)) : String(v))])),
+            );
+          } catch (e) {
+            if (e instanceof ApiError && e.status === 404 && /no route/.test(e.message)) {
+              fill(out, h("p", { class: "status error", role: "alert" }, "This node does not offer supply-chain verification (no /v1/supply/verify endpoint): it runs a medchain version without the supply module."));
+            } else fill(out, h("p", { class: "status error", role: "alert" }, errText(e)));
+          }
+        },
+      },
+      field("GS1 Digital Link, element string or EPC", input, "As printed in the 2D barcode on the pack."),
+      h("button", { type: "submit" }, "Verify"),
+    ),
+    out,
+  );
+}
+
+function homePage(el) {
+  fill(
+    el,
+    h("h1", {}, "medchain portal"),
+    h("p", {}, "Your keys stay in this browser, protected by your passphrase; your records are decrypted here and nowhere else."),
+    h(
+      "ul",
+      { class: "tiles" },
+      [
+        ["#/keys", "Keys", "Create, import, unlock or export a key."],
+        ["#/patient", "Patient", "Your records, who may see them, and who did."],
+        ["#/practitioner", "Practitioner", "Patients who gave you access; add a record; emergency access."],
+        ["#/explorer", "Explorer", "Blocks, transactions and validators. No login."],
+        ["#/org", "Organizations", "Members, roles, governance proposals and votes."],
+        ["#/trials", "Trials", "Registered trials, their outcomes and timeline."],
+        ["#/verify", "Verify a medicine", "Check a pack's GS1 Digital Link."],
+      ].map(([href, t, d]) => h("li", {}, h("a", { href }, h("strong", {}, t)), h("span", {}, d))),
+    ),
+  );
+}
+
+const routes = { "": homePage, keys: keysPage, patient: patientPage, practitioner: practitionerPage, explorer: explorerPage, org: orgPage, trials: trialsPage, verify: verifyPage };
+
+function header() {
+  const who = document.getElementById("who");
+  if (!who) return;
+  fill(
+    who,
+    state.key
+      ? [h("span", {}, `Key: ${state.keyName} (${short(state.key.address)})`), " ", h("button", { type: "button", onclick: () => (lock(), route()) }, "Lock")]
+      : h("a", { href: "#/keys" }, "No key unlocked"),
+  );
+}
+
+async function route() {
+  const name = location.hash.replace(/^#\/?/, "").split("/")[0];
+  const page = routes[name] ?? homePage;
+  for (const a of document.querySelectorAll("nav a")) a.toggleAttribute("aria-current", a.getAttribute("href") === `#/${name}`);
+  const el = main();
+  el.setAttribute("aria-busy", "true");
+  try {
+    await page(el);
+  } catch (e) {
+    fill(el, h("h1", {}, "Something went wrong"), h("p", { class: "status error", role: "alert" }, errText(e)));
+  }
+  el.removeAttribute("aria-busy");
+  document.title = `${el.querySelector("h1")?.textContent ?? "medchain"} · medchain`;
+}
+
+window.addEventListener("hashchange", () => {
+  // "#main" is the skip link's target, not a page.
+  if (location.hash === "" || location.hash.startsWith("#/")) {
+    fill(document.getElementById("flash"));
+    route();
+  }
+});
+header();
+route();

@@ -1,0 +1,66 @@
+// Message encodings of docs/transactions.md section 5, for the messages the
+// portal sends. Each returns the message bytes; web/test/msgs.test.mjs pins
+// them against the Go encoders' output.
+import { blob, concat, hexToBytes, str, uvarint } from "../../../js/medchain-tx.mjs";
+
+const utf8 = new TextEncoder();
+export const bool = (b) => Uint8Array.of(b ? 1 : 0);
+export const list = (items, enc) => concat(uvarint(items.length), ...items.map(enc));
+export const address = (a) => {
+  if (!/^mc[0-9a-f]{40}$/.test(a)) throw new Error("not an address: " + a);
+  return hexToBytes(a.slice(2));
+};
+export const fixed = (hex, n) => {
+  const b = hexToBytes(hex);
+  if (b.length !== n) throw new Error(`want ${n} bytes`);
+  return b;
+};
+
+/** Party = kind 1 address | kind 2 org_id. p: {kind:"account", address} | {kind:"org", org}. */
+export const party = (p) => (p.kind === "org" ? concat(uvarint(2), str(p.org)) : concat(uvarint(1), address(p.address)));
+
+/** A party's index key, the sort order of wrapped keys: 0x01‖address or 0x02‖org‖0x00. */
+export const partyKey = (p) => (p.kind === "org" ? concat(Uint8Array.of(2), utf8.encode(p.org), Uint8Array.of(0)) : concat(Uint8Array.of(1), address(p.address)));
+
+export function compareBytes(a, b) {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+const sortedStrings = (xs) => [...new Set(xs)].sort((a, b) => compareBytes(utf8.encode(a), utf8.encode(b)));
+
+export const ACT_READ = 1;
+export const ACT_WRITE = 2;
+
+export function consentGrant({ patient, grantee, actions, types = [], records = [], purpose, until = 0 }) {
+  return concat(
+    address(patient),
+    party(grantee),
+    uvarint(actions),
+    list(sortedStrings(types), str),
+    list([...new Set(records)].sort(), (r) => fixed(r, 16)),
+    str(purpose),
+    uvarint(until),
+  );
+}
+
+export const consentRevoke = ({ id }) => uvarint(id);
+export const openEmergency = ({ patient, reason }) => concat(address(patient), str(reason));
+export const registerPatient = ({ encKey }) => fixed(encKey, 32);
+export const govVote = ({ proposal, approve }) => concat(uvarint(proposal), bool(approve));
+export const researchOptin = ({ request, patient, consent }) => concat(uvarint(request), address(patient), uvarint(consent));
+
+/** WrappedKey = recipient Party, enc(32), ct(48). keys: [{recipient, enc, ct}] with enc/ct bytes. */
+const wrappedKeys = (keys) =>
+  list(
+    [...keys].sort((a, b) => compareBytes(partyKey(a.recipient), partyKey(b.recipient))),
+    (k) => concat(party(k.recipient), k.enc, k.ct),
+  );
+
+export function recordsAdd({ id, patient, resourceType, contentHash, size, keys }) {
+  return concat(fixed(id, 16), address(patient), str(resourceType), fixed(contentHash, 32), uvarint(size), wrappedKeys(keys));
+}
+
+export const recordsShare = ({ id, version, keys }) => concat(fixed(id, 16), uvarint(version), wrappedKeys(keys));
+
+export { blob, str, uvarint };

@@ -1,0 +1,277 @@
+// The portal in a real browser (Debian's chromium, driven by playwright-core)
+// against a real development node that this test starts: keys created and
+// imported in the browser, a record decrypted there, a consent granted and
+// revoked (the doctor reads, then is refused, and the patient sees both in
+// the trail), a practitioner adding a record, the explorer's blocks, and an
+// axe-core accessibility check of every page. Screenshots of each page,
+// desktop and phone size, go to $PORTAL_SCREENSHOTS (default: a temp dir).
+//
+//   MEDCHAIN_BIN=/path/to/medchain node --test web/test/portal.e2e.test.mjs
+//
+// Skipped (with a message) when MEDCHAIN_BIN or the browser is missing.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
+
+const BIN = process.env.MEDCHAIN_BIN;
+const BROWSER = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const skip = !BIN ? "MEDCHAIN_BIN is not set" : !existsSync(BROWSER) ? `no browser at ${BROWSER}` : false;
+const shots = process.env.PORTAL_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "medchain-portal-shots-"));
+
+let node, home, base, browser;
+let nodeErr = "";
+const cspErrors = [];
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  home = mkdtempSync(join(tmpdir(), "medchain-portal-"));
+  const [api, rpc, p2p] = [await freePort(), await freePort(), await freePort()];
+  node = spawn(BIN, ["dev", "--home", home, "--api", `127.0.0.1:${api}`, "--rpc", `127.0.0.1:${rpc}`, "--p2p", `127.0.0.1:${p2p}`, "--log-level", "error"], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  node.stderr.on("data", (d) => ((err += d), (nodeErr += d)));
+  base = await new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error("medchain dev did not print the portal URL within 90 s:\n" + out + err)), 90_000);
+    node.stdout.on("data", (d) => {
+      out += d;
+      const m = /web portal: (http\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        res(m[1]);
+      }
+    });
+    node.on("exit", (code) => rej(new Error(`medchain dev exited with ${code}:\n${out}${err}`)));
+  });
+  browser = await chromium.launch({ executablePath: BROWSER, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+  mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  if (node && node.exitCode === null) {
+    node.kill("SIGTERM");
+    await new Promise((r) => node.once("exit", r));
+  }
+  if (home) rmSync(home, { recursive: true, force: true });
+  if (!skip) console.log(`portal screenshots: ${shots}`);
+  if (nodeErr) console.log("medchain dev's log (errors only):\n" + nodeErr.slice(-4000));
+});
+
+async function newPage({ phone = false } = {}) {
+  const ctx = await browser.newContext(phone ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  page.on("console", (m) => {
+    if (/Content Security Policy|Refused to/.test(m.text())) cspErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => cspErrors.push("page error: " + e.message));
+  return page;
+}
+
+async function go(page, hash) {
+  // The same hash again is no navigation: pass by another page to re-render
+  // (a reload would lock the key, which lives in the tab's memory only).
+  if (page.url().endsWith(`#/${hash}`)) await page.goto(`${base}#/${hash === "verify" ? "keys" : "verify"}`);
+  await page.goto(`${base}#/${hash}`);
+  await page.locator("main:not([aria-busy])").waitFor();
+  await page.locator("main h1").first().waitFor();
+}
+
+/** Imports a dev key file through the Keys page and unlocks it. */
+async function importAndUnlock(page, name) {
+  await go(page, "keys");
+  await page.getByLabel("Or paste its contents").fill(readFileSync(join(home, "keys", `${name}.json`), "utf8"));
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByText(`Imported ${name}`).waitFor();
+  await page.getByLabel("Key", { exact: true }).selectOption(name);
+  await page.getByLabel("Passphrase", { exact: true }).fill("medchain-dev");
+  await page.getByRole("button", { name: "Unlock" }).click();
+  await page.getByText(`Unlocked ${name}`).waitFor();
+}
+
+const addressOf = (name) => JSON.parse(readFileSync(join(home, "keys", `${name}.json`), "utf8")).address;
+
+test("the node serves the portal with a strict Content-Security-Policy", { skip }, async () => {
+  const r = await fetch(base);
+  assert.equal(r.status, 200);
+  const csp = r.headers.get("content-security-policy");
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+  assert.match(await r.text(), /<script type="module" src="app.js">/);
+});
+
+test("create a key in the browser and register it as a patient", { skip }, async () => {
+  const page = await newPage();
+  await go(page, "keys");
+  await page.getByLabel("New key name").fill("alice");
+  await page.getByLabel("New passphrase", { exact: true }).fill("correct horse battery");
+  await page.getByLabel("New passphrase again").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.getByText("Created alice").waitFor({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Register as a patient" }).click();
+  await page.getByText("Registered: this key is now a patient account.").waitFor();
+  // The stored file is the CLI's format, sealed with the CLI's default cost.
+  const f = await page.evaluate(() => JSON.parse(localStorage.getItem("medchain.keyfiles"))[0]);
+  assert.equal(f.version, 1);
+  assert.equal(f.kdf, "argon2id");
+  assert.deepEqual([f.kdf_params.time, f.kdf_params.memory_kib, f.kdf_params.threads], [3, 65536, 2]);
+  const acct = await (await fetch(new URL(`/v1/accounts/${f.address}`, base))).json();
+  assert.equal(acct.kind, "patient");
+  assert.equal(acct.enc_key, f.enc_key);
+  await page.context().close();
+});
+
+test("consent flow: patient decrypts, grants, doctor reads, patient revokes, doctor refused, both in the trail", { skip }, async () => {
+  const patient = await newPage();
+  await importAndUnlock(patient, "patient1");
+  await go(patient, "patient");
+  // A record decrypted in the browser, rendered readably.
+  await patient.getByRole("button", { name: /^Open Observation/ }).first().click();
+  await patient.getByText(/HbA1c|Glucose/).first().waitFor();
+  await patient.getByText(/^(7\.2 %|142 mg\/dL)$/).first().waitFor();
+  await patient.getByRole("button", { name: "Open all records" }).click();
+  await patient.getByText("Diabetes mellitus type 2").waitFor();
+  await patient.getByText(/metformin/).first().waitFor();
+  await patient.getByText("1 tablet by mouth twice daily with meals").waitFor();
+
+  // Grant doctor2 read access to Observations, until a date.
+  const doctor2 = addressOf("doctor2");
+  await patient.getByRole("textbox", { name: "Who", exact: true }).fill(doctor2);
+  await patient.getByLabel("May", { exact: true }).selectOption("1");
+  await patient.getByLabel("Observation", { exact: true }).check();
+  await patient.getByLabel("Until").fill("2030-01-31");
+  await patient.getByRole("button", { name: "Give access" }).click();
+  await patient.getByText(/Consent \d+ granted; 2 record key\(s\) shared/).waitFor({ timeout: 30_000 });
+  const row = patient.getByRole("row").filter({ hasText: "doctor2" }).or(patient.getByRole("row").filter({ hasText: doctor2.slice(0, 8) }));
+  await row.getByText("may see your Observation records for treatment, until 31 January 2030").waitFor();
+  const consentId = (await row.first().locator("td").first().textContent()).trim();
+
+  // doctor2 sees patient1 and decrypts a record.
+  const doctor = await newPage();
+  await importAndUnlock(doctor, "doctor2");
+  await go(doctor, "practitioner");
+  await doctor.getByRole("button", { name: /^Show records of/ }).click();
+  const opens = doctor.getByRole("button", { name: /^Open Observation/ });
+  await opens.first().waitFor();
+  assert.equal(await opens.count(), 2);
+  await opens.first().click();
+  await doctor.getByText(/HbA1c|Glucose/).first().waitFor();
+
+  // The patient revokes; doctor2's next read is refused.
+  await patient.getByRole("button", { name: `Revoke consent ${consentId}` }).click();
+  await patient.getByText(`Consent ${consentId} revoked`).waitFor({ timeout: 30_000 });
+  // A revocation takes effect from the block after it: wait for that block.
+  const revokedAt = (await (await fetch(new URL("/v1/status", base))).json()).height;
+  while ((await (await fetch(new URL("/v1/status", base))).json()).height <= revokedAt + 1) await doctor.waitForTimeout(200);
+  await doctor.getByRole("button", { name: /^Open Observation/ }).first().click();
+  const refusal = doctor.getByRole("alert").filter({ hasText: /\((api\/9|consent\/19|consent\/17)\)/ });
+  await refusal.waitFor();
+  await doctor.screenshot({ path: join(shots, "practitioner-refused.png"), fullPage: true });
+
+  // Both in the patient's trail: doctor2 served, then refused. The gateway
+  // reports reads in its next transaction: reload until they are in.
+  const d2 = new RegExp(doctor2.slice(0, 8));
+  let served = 0;
+  let refused = 0;
+  for (let i = 0; i < 20 && !(served && refused); i++) {
+    if (i) await patient.waitForTimeout(1000);
+    await go(patient, "patient");
+    const rows = patient.getByRole("table", { name: /Who opened which record/ }).getByRole("row").filter({ hasText: d2 });
+    served = await rows.filter({ hasText: "served" }).count();
+    refused = await rows.filter({ hasText: "refused" }).count();
+  }
+  await patient.screenshot({ path: join(shots, "patient-trail.png"), fullPage: true });
+  assert.ok(served >= 1, "doctor2's read is in the trail");
+  assert.ok(refused >= 1, "doctor2's refused read is in the trail");
+  await patient.context().close();
+  await doctor.context().close();
+});
+
+test("a practitioner adds a record from the form and the patient reads it", { skip }, async () => {
+  const doctor = await newPage();
+  await importAndUnlock(doctor, "doctor1");
+  await go(doctor, "practitioner");
+  await doctor.getByRole("button", { name: /^Show records of/ }).first().click();
+  await doctor.getByRole("heading", { name: /Add a record/ }).waitFor();
+  await doctor.getByLabel("Kind").selectOption("Observation");
+  await doctor.getByLabel(/^Code/).fill("8867-4");
+  await doctor.getByLabel("Name", { exact: true }).fill("Heart rate");
+  await doctor.getByLabel("Value").fill("72");
+  await doctor.getByLabel("Unit", { exact: true }).fill("/min");
+  await doctor.getByLabel("Date").fill("2026-12-01");
+  await doctor.getByRole("button", { name: "Add record" }).click();
+  await doctor.getByText(/^Added Observation "Heart rate" as record [0-9a-f]{32}|\(\w+\/\d+\)$/).waitFor({ timeout: 30_000 });
+  await doctor.getByText(/Added Observation "Heart rate" as record [0-9a-f]{32}/).waitFor({ timeout: 1000 });
+  await doctor.context().close();
+
+  const patient = await newPage();
+  await importAndUnlock(patient, "patient1");
+  await go(patient, "patient");
+  await patient.getByRole("button", { name: "Open all records" }).click();
+  await patient.getByText("Heart rate").waitFor();
+  await patient.getByText("72 /min").waitFor();
+  await patient.context().close();
+});
+
+test("the explorer lists blocks and transactions without logging in", { skip }, async () => {
+  const page = await newPage();
+  await go(page, "explorer");
+  const blocks = page.getByRole("table", { name: "Latest blocks" });
+  await blocks.waitFor();
+  assert.ok((await blocks.getByRole("row").count()) >= 6);
+  await page.getByRole("table", { name: /^Transactions in the last/ }).getByRole("row").filter({ hasText: /consent\/(grant|revoke)|records\/add/ }).first().waitFor();
+  await page.getByRole("table", { name: "Validators and their revenue" }).getByRole("row").filter({ hasText: "dev-hospital" }).waitFor();
+  await page.context().close();
+});
+
+test("the verify page says so when the node has no supply verification", { skip }, async () => {
+  const page = await newPage();
+  await go(page, "verify");
+  await page.getByLabel(/GS1 Digital Link/).fill("https://id.gs1.org/01/09506000134352/21/ABC123");
+  await page.getByRole("button", { name: "Verify" }).click();
+  await page.getByText(/does not offer supply-chain verification|GENUINE|SUSPECT|RECALLED|DISPENSED|UNKNOWN/).waitFor();
+  await page.context().close();
+});
+
+const PAGES = ["", "keys", "patient", "practitioner", "explorer", "org", "trials", "verify"];
+// Phone-size screenshots of the pages people use on a phone (the time budget
+// of the whole test is about two minutes).
+const PHONE_PAGES = ["", "patient", "practitioner", "explorer", "verify"];
+
+test("every page passes axe-core (no serious or critical violations); screenshots desktop and phone size", { skip }, async () => {
+  for (const phone of [false, true]) {
+    const page = await newPage({ phone });
+    await importAndUnlock(page, "patient1");
+    for (const p of phone ? PHONE_PAGES : PAGES) {
+      await go(page, p);
+      if (!phone) {
+        const res = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+        const bad = res.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+        assert.deepEqual(
+          bad.map((v) => `${p || "home"}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
+          [],
+        );
+      }
+      await page.screenshot({ path: join(shots, `${p || "home"}-${phone ? "phone" : "desktop"}.png`), fullPage: true });
+    }
+    await page.context().close();
+  }
+  assert.deepEqual(cspErrors, []);
+});
