@@ -76,7 +76,7 @@ func TestTokenPropertyAgainstModel(t *testing.T) {
 		type pending struct {
 			signer crypto.Address
 			fee    uint64
-			paid   bool // by the sponsor
+			paid   bool                              // by the sponsor
 			apply  func(res *abci.ExecTxResult) bool // the model's move; reports whether the message should succeed
 			op     string
 		}

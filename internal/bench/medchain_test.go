@@ -7,9 +7,9 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
-	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/telemed"
 )
 

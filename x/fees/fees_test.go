@@ -12,7 +12,7 @@ import (
 
 func TestNextBaseFee(t *testing.T) {
 	for _, c := range []struct {
-		name                                     string
+		name                                    string
 		base, used, target, denom, lo, hi, want uint64
 	}{
 		{"at target: unchanged", 1000, 100, 100, 8, 1, 1 << 30, 1000},
