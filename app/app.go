@@ -26,14 +26,16 @@ import (
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/fees"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/mint"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/staking"
-	"github.com/medchain/medchain/x/trials"
+	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
+	"github.com/medchain/medchain/x/trials"
 )
 
 // Version of the application protocol, reported in Info.
@@ -117,6 +119,8 @@ func NewCore() (*exec.Core, *params.Registry) {
 		trials.Module{},
 		&telemed.Module{Params: reg},
 		&research.Module{Params: reg},
+		links.Module{},
+		supply.Module{},
 		feeKeeper,
 		// Last: its genesis records the supply as the sum of what the
 		// modules before it credited.

@@ -108,6 +108,8 @@ type Config struct {
 	OrgEncKeys bool
 	// Members are extra member accounts, after the default ones.
 	Members []Member
+	// Orgs are extra organizations, after the default ones.
+	Orgs []accounts.GenesisOrg
 }
 
 // Domain is the configuration of record, consent and audit tests: the
@@ -151,6 +153,7 @@ func GenesisFor(cfg Config) (app.GenesisState, []abci.ValidatorUpdate, error) {
 			ag.Orgs[i].EncKey = OrgKey(ag.Orgs[i].ID).EncKey()
 		}
 	}
+	ag.Orgs = append(slices.Clip(ag.Orgs), cfg.Orgs...)
 	for _, m := range cfg.Members {
 		ag.Accounts = append(ag.Accounts, member(m.Name, m.Org, m.Role))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/trials"
@@ -412,6 +413,12 @@ func patientOfKey(kv store.Reader, key []byte) (crypto.Address, bool) {
 			copy(g[:], body[20:])
 			if a := accounts.GetAccount(kv, g); a != nil && a.Kind == accounts.KindPatient {
 				return g, true
+			}
+		}
+	case sm.PrefixLink:
+		if v := kv.Get(key); v != nil {
+			if l, err := links.DecodeLink(v); err == nil {
+				return l.Patient, true
 			}
 		}
 	case sm.PrefixAccount:

@@ -111,6 +111,9 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewBankCmd(g),
 		NewFeesCmd(g),
 		NewResearchCmd(g),
+		NewSupplyCmd(g),
+		NewLinkCmd(g),
+		NewHL7Cmd(g),
 	)
 	return root
 }

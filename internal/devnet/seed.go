@@ -53,7 +53,8 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	ks := keystore.Open(keysDir)
 	ks.Params = keystore.LightParams()
 	keys := map[string]*crypto.PrivKey{}
-	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1", "sponsor-admin", "hospital-admin"} {
+	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1", "sponsor-admin", "hospital-admin",
+		"manufacturer-admin", "distributor-admin", "pharmacy-admin"} {
 		k, err := ks.Load(name, DevPassphrase)
 		if err != nil {
 			return fmt.Errorf("demo: key %s: %w", name, err)
@@ -154,6 +155,9 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 		Limit: demoSponsorLimit, Period: 30 * 24 * 3600, PeriodLimit: demoSponsorLimit / 10}, true); err != nil {
 		return fmt.Errorf("demo: hospital-admin sponsors patient1: %w", err)
 	}
+	if err := seedSupply(ctx, c, keys); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `Demo data seeded:
   patient1: 5 records (2 lab results by labtech1; condition, medication, allergy by doctor1);
             consents to labtech1 (write lab results), doctor1 (read/write), dev-hospital (emergency custodian)
@@ -165,6 +169,8 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
             a batch of patient1's 2 lab results anchored
   tokens: every development account holds %d; hospital-admin sponsors patient1's fees
             (%d in all, %d per 30 days: send with --fee-payer hospital-admin)
+  supply chain: dev-manufacturer commissioned 3 units of %s lot %s, shipped them in a case
+            to dev-distributor, which shipped it to dev-pharmacy, which dispensed unit S1001
 Try:
   export MEDCHAIN_PASSPHRASE=%s
   medchain record list --patient patient1
@@ -176,7 +182,8 @@ Try:
   medchain fees show --from patient1
   medchain trial show %s
   medchain trial timeline %s --from sponsor-admin
-`, request, demoResearchPrice, booking, demoConsultPrice, DemoTrial, DevBalance, demoSponsorLimit, demoSponsorLimit/10, DevPassphrase, hex.EncodeToString(first[:]), booking, DemoTrial, DemoTrial)
+  medchain supply verify '%s'
+`, request, demoResearchPrice, booking, demoConsultPrice, DemoTrial, DevBalance, demoSponsorLimit, demoSponsorLimit/10, DemoGTIN, DemoLot, DevPassphrase, hex.EncodeToString(first[:]), booking, DemoTrial, DemoTrial, DemoUnitDL2)
 	return nil
 }
 
