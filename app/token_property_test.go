@@ -14,6 +14,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/bank"
+	"github.com/medchain/medchain/x/fees"
 	"github.com/medchain/medchain/x/staking"
 	"github.com/medchain/medchain/x/telemed"
 )
@@ -29,8 +30,9 @@ type tokenModel struct {
 }
 
 // TestTokenPropertyAgainstModel runs thousands of random operations
-// (transfers, fees, escrow bookings and cancellations, delegations,
-// reward withdrawals, transfers that must fail) through the application,
+// (transfers, fees paid by the signer or by a sponsor under an allowance,
+// escrow bookings and cancellations, delegations, reward withdrawals,
+// transfers that must fail) through the application,
 // one transaction per account per block, and after every block compares
 // every balance, the bonded stake and the escrow with a reference model.
 // apptest checks the supply invariant after every block.
@@ -54,6 +56,14 @@ func TestTokenPropertyAgainstModel(t *testing.T) {
 		keys = append(keys, k(n))
 		m.balance[k(n).Address()] = h.Account(k(n)).Balance
 	}
+	// The hospital pays some of everyone's fees (sponsorship).
+	sponsor := k(apptest.HospitalAdmin)
+	var grants [][]byte
+	for _, key := range keys {
+		grants = append(grants, h.Sign(sponsor, &fees.MsgGrant{Grantee: key.Address(), Limit: 1 << 40}))
+	}
+	h.DeliverOK(t, grants...)
+	sponsorBalance := h.Account(sponsor).Balance
 	supply := bank.Supply(h.State())
 	val := k(apptest.Validator).PubKey()
 	minDelegation := h.App.Params().Get(h.State(), staking.ParamMinDelegation)
@@ -66,6 +76,7 @@ func TestTokenPropertyAgainstModel(t *testing.T) {
 		type pending struct {
 			signer crypto.Address
 			fee    uint64
+			paid   bool                              // by the sponsor
 			apply  func(res *abci.ExecTxResult) bool // the model's move; reports whether the message should succeed
 			op     string
 		}
@@ -169,13 +180,27 @@ func TestTokenPropertyAgainstModel(t *testing.T) {
 				}}
 			}
 			p.signer, p.fee = a, fee
-			txs = append(txs, h.SignFee(key, fee, msg))
+			if fee <= bal && rng.IntN(5) == 0 {
+				p.paid = true
+				txs = append(txs, sm.SignTxPaidBy(key, apptest.ChainID, h.Seq(key), fee, sponsor.Address(), msg))
+			} else {
+				txs = append(txs, h.SignFee(key, fee, msg))
+			}
 			want = append(want, p)
 		}
 		res := h.Deliver(t, txs...)
 		h.ResyncAll()
 		for i, p := range want {
 			r := res[i]
+			if p.paid {
+				sponsorBalance -= p.fee
+				ok := p.apply(r)
+				if ok != (r.Code == 0) {
+					t.Fatalf("block %d tx %d (sponsored %s): model says ok=%v, chain %s/%d %s", h.Height, i, p.op, ok, r.Codespace, r.Code, r.Log)
+				}
+				ops["sponsored-"+p.op]++
+				continue
+			}
 			if p.fee > m.balance[p.signer] {
 				if r.Code != sm.ErrFunds.Code || r.Codespace != sm.Codespace {
 					t.Fatalf("block %d tx %d (%s, fee %d over balance %d): %s/%d %s", h.Height, i, p.op, p.fee, m.balance[p.signer], r.Codespace, r.Code, r.Log)
@@ -191,6 +216,9 @@ func TestTokenPropertyAgainstModel(t *testing.T) {
 			ops[p.op+"-"+strconv.FormatBool(ok)]++
 		}
 		st := h.State()
+		if got := h.Account(sponsor).Balance; got != sponsorBalance {
+			t.Fatalf("block %d: sponsor balance %d, model %d", h.Height, got, sponsorBalance)
+		}
 		for _, key := range keys {
 			if got, want := h.Account(key).Balance, m.balance[key.Address()]; got != want {
 				t.Fatalf("block %d: %s balance %d, model %d", h.Height, key.Address(), got, want)
@@ -214,7 +242,7 @@ func TestTokenPropertyAgainstModel(t *testing.T) {
 	for _, n := range ops {
 		total += n
 	}
-	if total < 4000 || ops["send-true"] < 1000 || ops["send-false"] == 0 || ops["delegate-true"] == 0 || ops["book-true"] == 0 || ops["cancel-true"] == 0 || ops["refused-fee"] == 0 {
+	if total < 4000 || ops["send-true"] < 1000 || ops["send-false"] == 0 || ops["delegate-true"] == 0 || ops["book-true"] == 0 || ops["cancel-true"] == 0 || ops["refused-fee"] == 0 || ops["sponsored-send"] == 0 {
 		t.Fatalf("the random mix missed cases: %v", ops)
 	}
 	t.Logf("%d operations: %v", total, ops)

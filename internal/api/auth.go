@@ -405,6 +405,16 @@ func patientOfKey(kv store.Reader, key []byte) (crypto.Address, bool) {
 		}
 	case sm.PrefixTelemedBooking, sm.PrefixTelemedByParty, sm.PrefixResearchOptIn, sm.PrefixResearchByPatient:
 		return patientOfEscrowKey(kv, key)
+	case sm.PrefixFeesAllowance:
+		// granter ‖ grantee: an allowance to a patient tells which
+		// organization pays for the patient.
+		if len(body) == 40 {
+			var g crypto.Address
+			copy(g[:], body[20:])
+			if a := accounts.GetAccount(kv, g); a != nil && a.Kind == accounts.KindPatient {
+				return g, true
+			}
+		}
 	case sm.PrefixLink:
 		if v := kv.Get(key); v != nil {
 			if l, err := links.DecodeLink(v); err == nil {
@@ -429,7 +439,7 @@ func beUint64(b []byte) uint64 {
 // patientTxPrefixes are the transaction types whose events and logs name
 // patients, records or accessors.
 var patientTxPrefixes = []string{"records/", "consent/", "audit/", "accounts/set_guardian", "accounts/revoke_guardian",
-	"trials/consent", "trials/enroll", "trials/withdraw", "trials/anchor"}
+	"trials/consent", "trials/enroll", "trials/withdraw", "trials/anchor", "fees/grant", "fees/revoke"}
 
 // redactPatientData removes, from a transaction result served publicly,
 // what names patient data: the events and log of a patient-scoped

@@ -17,6 +17,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
+	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/supply"
@@ -72,7 +73,7 @@ func roleOf(k Kind) (role, bool) {
 		return roleGuardian, true
 	case KindAudit, KindEPCIS:
 		return roleGateway, true
-	case KindBook, KindCancel:
+	case KindBook, KindCancel, KindTransfer:
 		return rolePayer, true
 	}
 	return 0, false // register: a fresh key each time
@@ -113,6 +114,7 @@ type Medchain struct {
 	lanes   []*mlane
 	Classes map[string]int // accounts per role
 	targets []crypto.Address
+	payees  []crypto.Address // recipients of transfers: the payers and the practitioners
 }
 
 type mlane struct {
@@ -167,6 +169,13 @@ func NewMedchain(cfg MedchainConfig) (*Medchain, error) {
 	if (mix[KindBook] > 0 || mix[KindCancel] > 0) && (len(cfg.Payers) == 0 || cfg.SlotSeconds <= 0) {
 		return nil, fmt.Errorf("the mix has telemedicine bookings but no funded payer with an offer (development patients)")
 	}
+	if mix[KindTransfer] > 0 && (len(cfg.Payers) == 0 || len(cfg.Payers)+len(cfg.Practitioners) < 2) {
+		return nil, fmt.Errorf("the mix has transfers but no funded payer and recipient (development patients and practitioners)")
+	}
+	for _, a := range cfg.Payers {
+		m.payees = append(m.payees, a.Addr)
+	}
+	m.payees = append(m.payees, cfg.Practitioners...)
 	// Patients per role in proportion to the weights of their kinds.
 	w := [numRoles]float64{
 		roleRecords:  mix[KindRecord],
@@ -393,6 +402,16 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 		start := m.cfg.SlotBase + int64(a.slot)*m.cfg.SlotSeconds
 		a.slot++
 		return m.sign(a, &telemed.MsgBook{Offer: a.offer, Start: start}, ref{kind: KindBook})
+	case KindTransfer:
+		a := l.take(rolePayer)
+		if a == nil {
+			return nil
+		}
+		to := m.pick(l, m.payees)
+		for to == a.Addr {
+			to = m.pick(l, m.payees)
+		}
+		return m.sign(a, &bank.MsgSend{To: to, Amount: 1}, ref{kind: KindTransfer})
 	}
 	return nil
 }

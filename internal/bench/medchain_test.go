@@ -8,6 +8,7 @@ import (
 	"github.com/medchain/medchain/internal/epcis"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/supply"
@@ -187,6 +188,31 @@ func TestCancelNeedsACommittedBooking(t *testing.T) {
 	}
 	if _, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindBook: 1}, Lanes: 1}); err == nil {
 		t.Fatal("a booking mix without payers was accepted")
+	}
+}
+
+// TestTransferKind: a transfer is a bank/send of 1 token from a payer to
+// another funded account, never to itself; a transfer mix without
+// recipients is refused.
+func TestTransferKind(t *testing.T) {
+	a, b := NewAccount(testKey(t), 0), NewAccount(testKey(t), 3)
+	m, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindTransfer: 1}, Lanes: 1, Payers: []*Account{a, b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		d := decode(t, m.Next(0, time.Now()))
+		_, msg, err := sm.NewRouter(bank.Module{}).DecodeMsg(d.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send := msg.(*bank.MsgSend)
+		if send.Amount != 1 || send.To == d.Signer() || (send.To != a.Addr && send.To != b.Addr) {
+			t.Fatalf("transfer %+v from %s", send, d.Signer())
+		}
+	}
+	if _, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindTransfer: 1}, Lanes: 1, Payers: []*Account{a}}); err == nil {
+		t.Fatal("a transfer mix with one account and no recipient was accepted")
 	}
 }
 

@@ -162,9 +162,10 @@ const benchSlot = telemed.MinDuration
 // price 1, so a payer's balance lasts) and returns the patients as payers
 // with their sequences and offers.
 func preparePayers(ctx context.Context, c *client.Client, o PrepareOptions) ([]*Account, error) {
-	if o.Mix[KindBook] == 0 && o.Mix[KindCancel] == 0 {
+	if o.Mix[KindBook] == 0 && o.Mix[KindCancel] == 0 && o.Mix[KindTransfer] == 0 {
 		return nil, nil
 	}
+	offers := o.Mix[KindBook] > 0 || o.Mix[KindCancel] > 0
 	k := o.Keys
 	if k.Provider == nil || k.Arbiter == "" || len(k.Patients) == 0 {
 		return nil, fmt.Errorf("telemedicine bookings need the development practitioners and patients")
@@ -175,6 +176,14 @@ func preparePayers(ctx context.Context, c *client.Client, o PrepareOptions) ([]*
 	}
 	var out []*Account
 	for _, pk := range k.Patients {
+		if !offers { // transfers only: funded patients, no offers
+			seq, err := c.Sequence(ctx, pk.Address())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, NewAccount(pk, seq))
+			continue
+		}
 		res, err := c.SubmitSigned(ctx, s, &telemed.MsgOffer{Service: "bench-consultation", Price: 1, Duration: benchSlot, Arbiter: k.Arbiter}, true)
 		if err != nil {
 			return nil, fmt.Errorf("bench offer: %w", err)

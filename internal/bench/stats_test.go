@@ -68,10 +68,10 @@ func TestParseMix(t *testing.T) {
 		want    Mix
 		wantErr bool
 	}{
-		{name: "default", in: DefaultMix, want: Mix{KindRegister: 1, KindGrant: 1, KindRevoke: 1, KindGuardian: 1, KindRecord: 4, KindAudit: 2, KindBook: 1, KindCancel: 1}},
+		{name: "default", in: DefaultMix, want: Mix{KindRegister: 1, KindGrant: 1, KindRevoke: 1, KindGuardian: 1, KindRecord: 4, KindAudit: 2, KindBook: 1, KindCancel: 1, KindTransfer: 1}},
 		{name: "spaces and fractions", in: " record = 2.5 , audit=0.5 ", want: Mix{KindRecord: 2.5, KindAudit: 0.5}},
 		{name: "zero weights allowed beside a positive one", in: "record=1,grant=0", want: Mix{KindRecord: 1, KindGrant: 0}},
-		{name: "unknown kind", in: "transfer=1", wantErr: true},
+		{name: "unknown kind", in: "mining=1", wantErr: true},
 		{name: "missing weight", in: "record", wantErr: true},
 		{name: "negative weight", in: "record=-1", wantErr: true},
 		{name: "not a number", in: "record=lots", wantErr: true},

@@ -10,6 +10,7 @@ import (
 // TestBank sends tokens between development accounts, reads the balances
 // with verified proofs and the supply, and checks the refusals' codes.
 func TestBank(t *testing.T) {
+	eventually(t, "bank", "supply") // the first block is committed
 	var before, after api.BalanceView
 	okJSON(t, &before, "bank", "balance", "manufacturer-gateway")
 	var supply api.SupplyView

@@ -68,6 +68,7 @@ it first registers, in the --mix of kinds:
   book      telemed/book of the next slot of the payer's own offer (price 1 into escrow) by a development patient
   cancel    telemed/cancel of a booking seen committed (escrow back to the patient)
   epcis     supply/capture of --epcis-events commissioning events (fresh SSCCs) by a development gateway
+  transfer  bank/send of 1 token between funded development accounts
 
 The development keys come from --home's keystore (the target node's home).
 --rate N offers N tx/s open loop; --rate 0 runs closed loop at the maximum, with at

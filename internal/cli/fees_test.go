@@ -11,6 +11,7 @@ import (
 // amount; the allowance shows what was spent; after a revoke the same
 // sponsored transfer is refused with its code.
 func TestFeesSponsorship(t *testing.T) {
+	eventually(t, "bank", "supply") // the first block is committed
 	wantContains(t, ok(t, "fees", "price"), "tx.min_fee 0; fee market off", "bank/send", "fees/grant")
 	wantContains(t, ok(t, "fees", "price", "bank/send"), "bank/send: 0")
 	wantContains(t, ok(t, "fees", "grant", "--from", "hospital-admin", "patient3", "--limit", "100", "--period", "24h", "--period-limit", "50",
