@@ -50,10 +50,19 @@ func snapshotOf(t *testing.T, nw *localNet, mc medchain, patient string) patient
 		t.Fatal(err)
 	}
 	st := patientState{records: fmt.Sprintf("%+v", recs), consents: fmt.Sprintf("%+v", cs.Consents), state: map[string]string{}}
-	nw.nodes[0].App().Committed().Iterate([]byte{sm.PrefixConsent}, []byte{sm.PrefixRecordByHash + 1}, func(k, v []byte) bool {
-		st.state[hex.EncodeToString(k)] = hex.EncodeToString(v)
-		return true
-	})
+	// The consent and records modules' keys only: other modules (staking's
+	// rewards, minting, the index digest) change with every block.
+	for _, r := range [][2]byte{
+		{sm.PrefixConsent, sm.PrefixEmergencySeq + 1},
+		{sm.PrefixRecord, sm.PrefixSessionDataKey + 1},
+		{sm.PrefixConsentByPatient, sm.PrefixEmergencyByOrg + 1},
+		{sm.PrefixRecordByPatient, sm.PrefixRecordByHash + 1},
+	} {
+		nw.nodes[0].App().Committed().Iterate([]byte{r[0]}, []byte{r[1]}, func(k, v []byte) bool {
+			st.state[hex.EncodeToString(k)] = hex.EncodeToString(v)
+			return true
+		})
+	}
 	return st
 }
 
