@@ -22,15 +22,20 @@ import (
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
+	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/fees"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/links"
+	"github.com/medchain/medchain/x/mint"
 	"github.com/medchain/medchain/x/params"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/staking"
-	"github.com/medchain/medchain/x/trials"
+	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
+	"github.com/medchain/medchain/x/trials"
 )
 
 // Version of the application protocol, reported in Info.
@@ -39,8 +44,8 @@ const (
 	SoftVersion        = "0.1.0"
 )
 
-// ParamMinFee is the smallest fee a transaction may carry.
-const ParamMinFee = "tx.min_fee"
+// ParamMinFee is the smallest fee a transaction may carry (x/fees).
+const ParamMinFee = fees.ParamMinFee
 
 // TxResult is the outcome of one committed transaction, handed to the
 // commit listener after the block is durably saved, and kept in the
@@ -106,12 +111,13 @@ type Options struct {
 // parameters: this is the one place where domains are wired into the state
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
-	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
+	reg := params.NewRegistry()
+	for _, defs := range [][]params.Def{fees.ParamDefs, mint.ParamDefs, gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
 	}
+	feeKeeper := fees.Module{Keeper: fees.Keeper{Params: reg}}
 	router := sm.NewRouter(
 		accounts.Module{Params: reg},
 		&gov.Module{Params: reg, Active: staking.Active},
@@ -119,14 +125,24 @@ func NewCore() (*exec.Core, *params.Registry) {
 		records.Module{},
 		audit.Module{},
 		session.Module{},
-		// After x/mint (when wired): its BeginBlock fills the provision
-		// pool that staking's BeginBlock distributes in the same block.
+		// x/mint's BeginBlock fills the provision pool that staking's
+		// BeginBlock distributes in the same block.
+		mint.Module{Params: reg},
 		staking.New(reg),
 		trials.Module{},
 		&telemed.Module{Params: reg},
 		&research.Module{Params: reg},
+		links.Module{},
+		supply.Module{},
+		feeKeeper,
+		// Last: its genesis records the supply as the sum of what the
+		// modules before it credited.
+		bank.Module{},
 	)
-	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
+	for _, d := range fees.TypeParamDefs(router.Types()) {
+		reg.Declare(d)
+	}
+	return exec.New(router, feeKeeper.Keeper), reg
 }
 
 // New builds the application over a tree with NewCore's modules.

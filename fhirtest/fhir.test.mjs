@@ -11,7 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -235,5 +235,69 @@ describe('FHIR R4 interface through fhir-kit-client', () => {
     const { status, outcome } = await refusal(anonymous.read({ resourceType: 'Observation', id: observationId }));
     assert.equal(status, 401);
     assert.equal(outcome.resourceType, 'OperationOutcome');
+  });
+});
+
+// A hospital export whose Patient carries only the hospital's MRN (no
+// medchain address), with a Practitioner made with ifNoneExist and a
+// conditional Practitioner?identifier= reference: refused until the MRN is
+// linked (medchain link), then imported, then imported again with nothing
+// new (the same locations, 200 OK).
+describe('a hospital export through fhir-kit-client', () => {
+  const mrnSystem = 'http://hospital.example.org/mrn';
+  const npi = 'http://hl7.org/fhir/sid/us-npi';
+  const bundle = () => ({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: 'urn:uuid:7d1f0000-0000-4000-8000-000000000001',
+        resource: { resourceType: 'Patient', identifier: [{ system: mrnSystem, value: 'MRN-JS-4410' }],
+          name: [{ family: 'Quillfeather', given: ['Ansel'] }], birthDate: '1961-04-12' },
+        request: { method: 'POST', url: 'Patient' } },
+      { fullUrl: 'urn:uuid:7d1f0000-0000-4000-8000-000000000002',
+        resource: { resourceType: 'Practitioner', identifier: [{ system: npi, value: '9999944100' }], name: [{ family: 'Vantablack' }] },
+        request: { method: 'POST', url: 'Practitioner', ifNoneExist: `identifier=${npi}|9999944100` } },
+      { fullUrl: 'urn:uuid:7d1f0000-0000-4000-8000-000000000003',
+        resource: { resourceType: 'Encounter', status: 'finished',
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+          subject: { reference: 'urn:uuid:7d1f0000-0000-4000-8000-000000000001' },
+          participant: [{ individual: { reference: `Practitioner?identifier=${npi}|9999944100` } }],
+          period: { start: '2024-01-02T09:00:00Z', end: '2024-01-02T09:30:00Z' } },
+        request: { method: 'POST', url: 'Encounter' } },
+      { fullUrl: 'urn:uuid:7d1f0000-0000-4000-8000-000000000004',
+        resource: { resourceType: 'Observation', status: 'final',
+          code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+          subject: { reference: 'urn:uuid:7d1f0000-0000-4000-8000-000000000001' },
+          encounter: { reference: 'urn:uuid:7d1f0000-0000-4000-8000-000000000003' },
+          effectiveDateTime: '2024-01-02T09:10:00Z', valueQuantity: { value: 64, unit: '/min' } },
+        request: { method: 'POST', url: 'Observation' } },
+    ],
+  });
+
+  test('an unlinked patient is refused with how to link, then the export imports twice with one copy', async () => {
+    const client = await clientFor('patient3', 'patient/*.read patient/*.write');
+    const { status, outcome } = await refusal(client.transaction({ body: bundle() }));
+    assert.equal(status, 422);
+    assert.equal(code(outcome), 'fhir/30');
+    assert.match(outcome.issue[0].diagnostics, /medchain link add/);
+
+    const mac = await medchain('link', 'mac', '--system', mrnSystem, '--value', 'MRN-JS-4410');
+    const approval = await medchain('link', 'approve', '--from', 'patient3', '--org', 'dev-hospital', '--mac', mac);
+    const file = join(dir, 'approval.json');
+    await writeFile(file, approval);
+    await medchain('link', 'add', '--from', 'hospital-admin', '--patient', 'patient3', '--mac', mac, '--approval', file);
+
+    const first = await client.transaction({ body: bundle() });
+    assert.deepEqual(first.entry.map((e) => e.response.status), Array(4).fill('201 Created'));
+    const second = await client.transaction({ body: bundle() });
+    assert.deepEqual(second.entry.map((e) => e.response.status), Array(4).fill('200 OK'));
+    assert.deepEqual(second.entry.map((e) => e.response.location), first.entry.map((e) => e.response.location));
+
+    const [, practitioner, encounter] = first.entry.map((e) => e.response.location.split('/_history')[0]);
+    const enc = await client.read({ resourceType: 'Encounter', id: encounter.split('/')[1] });
+    assert.equal(enc.id, encounter.split('/')[1]);
+    assert.equal(enc.participant[0].individual.reference, practitioner);
+    const found = await client.search({ resourceType: 'Encounter', searchParams: { patient: await medchain('keys', 'show', 'patient3', '--address') } });
+    assert.equal(found.total, 1);
   });
 });

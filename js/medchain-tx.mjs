@@ -39,10 +39,18 @@ export function hexToBytes(h) {
 
 export const bytesToHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
-/** Body = chain_id, signer, sequence, fee, type, msg. */
-export function encodeBody({ chainId, signer, sequence, fee, type, msg }) {
+/**
+ * Body = chain_id, signer, sequence, fee, type, msg [, fee_payer].
+ * feePayer (20 bytes, optional) is the sponsor paying the fee under a fee
+ * allowance (x/fees); it is written only when set and not all zero.
+ */
+export function encodeBody({ chainId, signer, sequence, fee, type, msg, feePayer }) {
   if (signer.length !== 32) throw new Error("signer must be a 32-byte Ed25519 public key");
-  return concat(str(chainId), signer, uvarint(sequence), uvarint(fee), str(type), blob(msg));
+  const body = concat(str(chainId), signer, uvarint(sequence), uvarint(fee), str(type), blob(msg));
+  if (!feePayer) return body;
+  if (feePayer.length !== 20) throw new Error("feePayer must be a 20-byte address");
+  if (feePayer.every((b) => b === 0)) return body;
+  return concat(body, feePayer);
 }
 
 /** The bytes an Ed25519 signature covers. */

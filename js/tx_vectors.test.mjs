@@ -36,3 +36,15 @@ for (const v of vectors) {
     assert.equal(createHash("sha256").update(tx).digest("hex").toUpperCase(), v.tx_hash);
   });
 }
+
+test("a fee payer is appended after the message, and a zero one is left out", () => {
+  const base = { chainId: "c", signer: new Uint8Array(32), sequence: 3, fee: 7, type: "bank/send", msg: Uint8Array.of(1, 2) };
+  const plain = encodeBody(base);
+  const payer = new Uint8Array(20);
+  payer[0] = 0xab;
+  payer[19] = 0xcd;
+  const paid = encodeBody({ ...base, feePayer: payer });
+  assert.deepEqual(paid.slice(0, plain.length), plain);
+  assert.deepEqual(paid.slice(plain.length), payer);
+  assert.deepEqual(encodeBody({ ...base, feePayer: new Uint8Array(20) }), plain);
+});

@@ -54,3 +54,11 @@ type BeginBlocker interface {
 type EndBlocker interface {
 	EndBlock(ctx Context)
 }
+
+// UsageObserver is implemented by modules that price by load (the fee
+// market): after a block's transactions and before the EndBlock hooks it is
+// told how many transactions the block carried (bundled ones counted one by
+// one, failed ones included). Like the hooks it cannot fail.
+type UsageObserver interface {
+	ObserveUsage(ctx Context, txs int)
+}

@@ -57,6 +57,21 @@ const (
 	PrefixTrialParticipant byte = 0x47 // trials: id ‖ participant address → Participation
 	PrefixTrialAnchor      byte = 0x48 // trials: id ‖ seq (8 bytes) → Anchor
 	PrefixTrialResults     byte = 0x49 // trials: id → Results
+
+	PrefixSupplyProduct  byte = 0x51 // supply: GTIN (14 digits) → Product
+	PrefixSupplyLocation byte = 0x52 // supply: GLN (13 digits) → Location
+	PrefixSupplyPartner  byte = 0x53 // supply: org ‖ 0x00 ‖ partner org → ∅ (org trades with partner)
+	PrefixSupplyUnit     byte = 0x54 // supply: unit key (element string) → Unit
+	PrefixSupplyEvent    byte = 0x55 // supply: event hash → StoredEvent
+	PrefixSupplyChild    byte = 0x56 // supply: parent key ‖ 0x00 ‖ child key → ∅
+	PrefixSupplyRecall   byte = 0x57 // supply: GTIN ‖ lot → Recall
+	PrefixSupplyCase     byte = 0x58 // supply: unit key → Case (suspect-product investigation)
+	PrefixSupplyNotice   byte = 0x59 // supply: org ‖ 0x00 ‖ unit key → ∅ (illegitimate-product notification)
+	PrefixSupplySeq      byte = 0x5A // supply: next event sequence (one key)
+	PrefixSupplyUnitLog  byte = 0x5B // supply: unit key ‖ 0x00 ‖ n (8 bytes) → event hash (provenance)
+	PrefixSupplyEventSeq byte = 0xDC // supply: event seq (8 bytes) → event hash (query order)
+	PrefixSupplyLotUnits byte = 0xDD // supply: GTIN ‖ lot ‖ 0x00 ‖ unit key → ∅ (recall holders)
+
 	PrefixTelemedOffer    byte = 0x68 // telemed: offer id (8 bytes) → Offer
 	PrefixTelemedSeq      byte = 0x69 // telemed: 0x01 next offer id, 0x02 next booking id
 	PrefixTelemedBooking  byte = 0x6A // telemed: booking id (8 bytes) → Booking
@@ -73,13 +88,22 @@ const (
 	PrefixResearchCloses    byte = 0x75 // research: closing time (8 bytes) ‖ request → ∅
 	PrefixResearchByPatient byte = 0x76 // research: patient ‖ request → ∅
 
+	PrefixFeesBaseFee      byte = 0x14 // fees: the fee market's base fee (one key)
+	PrefixFeesAllowance    byte = 0x15 // fees: granter ‖ grantee → Allowance
+	PrefixFeesByGrantee    byte = 0x95 // fees: grantee ‖ granter → ∅ (index of 0x15)
+	PrefixMint             byte = 0x16 // mint: inflation remainder carried between blocks (one key)
+	PrefixLink             byte = 0x36 // links: org ‖ 0x00 ‖ identifier MAC (32 bytes) → Link
+	PrefixLinkByPatient    byte = 0xB7 // links: patient ‖ org ‖ 0x00 ‖ MAC → ∅ (index of 0x37)
+	PrefixLinkApprovalUsed byte = 0x38 // links: SHA-256 of a used approval signature → ∅
+
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
 	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing
-	//     of which x/staking uses 0x60–0x65 (index keys 0xE1, 0xE2, 0xE5; see x/staking/types.go)
+	//     of which x/staking uses 0x60–0x65 (index keys 0xE1, 0xE2, 0xE5; see x/staking/types.go),
+	//     x/fees 0x14–0x15 (index key 0x95), x/mint 0x16
 	//   0x36–0x3F                         patient links (hospital integration)
 	//   0x4A–0x4F                         trials (0x45–0x49 above)
-	//   0x51–0x5F                         supply chain
+	//   0x51–0x5F                         supply chain (0x51–0x5B, 0xDC, 0xDD above)
 	//   0x68–0x6F                         telemedicine escrow
 	//   0x70–0x77                         paid research data use
 	//   0x78–0x7E                         policies (CEL conditions and automations)

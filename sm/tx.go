@@ -25,6 +25,10 @@ type Body struct {
 	Fee      uint64
 	Type     string // message type, "module/action"
 	Msg      []byte // canonical encoding of the message
+	// FeePayer, when not zero, is the account that pays the fee under a fee
+	// allowance it granted the signer (x/fees). It is encoded only when set,
+	// after Msg, so bodies without a sponsor keep their bytes.
+	FeePayer crypto.Address
 }
 
 func (b Body) Encode(w *codec.Writer) {
@@ -34,6 +38,9 @@ func (b Body) Encode(w *codec.Writer) {
 	w.Uint(b.Fee)
 	w.String(b.Type)
 	w.Blob(b.Msg)
+	if b.FeePayer != (crypto.Address{}) {
+		w.Fixed(b.FeePayer[:])
+	}
 }
 
 // Tx is a decoded transaction.
@@ -67,9 +74,15 @@ func EncodeTx(body []byte, sig []byte) []byte {
 
 // SignTx builds and signs a transaction.
 func SignTx(key *crypto.PrivKey, chainID string, seq, fee uint64, msg Msg) []byte {
+	return SignTxPaidBy(key, chainID, seq, fee, crypto.Address{}, msg)
+}
+
+// SignTxPaidBy builds and signs a transaction whose fee payer (zero: none)
+// pays its fee under a fee allowance.
+func SignTxPaidBy(key *crypto.PrivKey, chainID string, seq, fee uint64, payer crypto.Address, msg Msg) []byte {
 	body := codec.Marshal(Body{
 		ChainID: chainID, Signer: key.PubKey(), Sequence: seq, Fee: fee,
-		Type: msg.Type(), Msg: codec.Marshal(msg),
+		Type: msg.Type(), Msg: codec.Marshal(msg), FeePayer: payer,
 	})
 	return EncodeTx(body, key.Sign(SignBytes(body)))
 }
@@ -107,6 +120,12 @@ func DecodeBody(b []byte) (Body, error) {
 	body.Fee = r.Uint("fee")
 	body.Type = r.String("type", MaxTypeLen)
 	body.Msg = r.Blob("msg", MaxTxBytes)
+	if r.Err() == nil && r.Remaining() > 0 {
+		r.Into("fee_payer", body.FeePayer[:])
+		if r.Err() == nil && body.FeePayer == (crypto.Address{}) {
+			return Body{}, Wrapf(ErrTxDecode, "body: fee_payer: a zero fee payer is written as no fee payer")
+		}
+	}
 	if err := r.Done(); err != nil {
 		return Body{}, Wrapf(ErrTxDecode, "body: %v", err)
 	}

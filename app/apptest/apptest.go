@@ -24,6 +24,7 @@ import (
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/gov"
 )
 
@@ -107,6 +108,8 @@ type Config struct {
 	OrgEncKeys bool
 	// Members are extra member accounts, after the default ones.
 	Members []Member
+	// Orgs are extra organizations, after the default ones.
+	Orgs []accounts.GenesisOrg
 }
 
 // Domain is the configuration of record, consent and audit tests: the
@@ -150,6 +153,7 @@ func GenesisFor(cfg Config) (app.GenesisState, []abci.ValidatorUpdate, error) {
 			ag.Orgs[i].EncKey = OrgKey(ag.Orgs[i].ID).EncKey()
 		}
 	}
+	ag.Orgs = append(slices.Clip(ag.Orgs), cfg.Orgs...)
 	for _, m := range cfg.Members {
 		ag.Accounts = append(ag.Accounts, member(m.Name, m.Org, m.Role))
 	}
@@ -228,6 +232,9 @@ func NewWithConfig(t testing.TB, cfg Config) *Harness {
 		t.Fatalf("apptest: InitChain: %v", err)
 	}
 	h.InitAppHash = resp.AppHash
+	if err := bank.CheckInvariant(h.Tree); err != nil {
+		t.Fatalf("apptest: after genesis: %v", err)
+	}
 	return h
 }
 
@@ -269,6 +276,11 @@ func (h *Harness) Finalize(t testing.TB, txs ...[]byte) *abci.ResponseFinalizeBl
 	if !bytes.Equal(h.Tree.Hash(), resp.AppHash) || h.Tree.Version() != h.Height {
 		t.Fatalf("apptest: committed v%d %X, FinalizeBlock said v%d %X", h.Tree.Version(), h.Tree.Hash(), h.Height, resp.AppHash)
 	}
+	// Every block conserves tokens: what accounts, pools and the fee pool
+	// hold is the supply.
+	if err := bank.CheckInvariant(h.State()); err != nil {
+		t.Fatalf("apptest: after block %d: %v", h.Height, err)
+	}
 	h.Last = resp
 	h.Blocks = append(h.Blocks, Block{Height: h.Height, Time: h.Time, Txs: txs, Resp: resp})
 	return resp
@@ -309,6 +321,13 @@ func (h *Harness) Sign(key *crypto.PrivKey, msg sm.Msg) []byte {
 	seq := h.Seq(key)
 	h.seqs[key.Address()] = seq + 1
 	return sm.SignTx(key, ChainID, seq, 0, msg)
+}
+
+// SignFee is Sign with a fee.
+func (h *Harness) SignFee(key *crypto.PrivKey, fee uint64, msg sm.Msg) []byte {
+	seq := h.Seq(key)
+	h.seqs[key.Address()] = seq + 1
+	return sm.SignTx(key, ChainID, seq, fee, msg)
 }
 
 // Seq is the sequence the key's next Sign will use.

@@ -84,6 +84,11 @@ type Options struct {
 	// (X-Medchain-Forwarder) unless it came over TLS with a verified client
 	// certificate: node-to-node fetches use mutual TLS.
 	PeerCertRequired bool
+	// SupplyKey signs the supply/capture transactions of EPCIS captures
+	// (POST /epcis/capture) for the node's organization: a member account
+	// of that organization. nil: the node captures nothing over the
+	// binding (its queries still work).
+	SupplyKey *crypto.PrivKey
 }
 
 // RateLimit configures the API's token buckets. A rate of 0 turns that
@@ -131,6 +136,7 @@ type Server struct {
 	latency     *prometheus.HistogramVec
 	txs         *prometheus.CounterVec
 	limited     *prometheus.CounterVec
+	epcisJobs   *epcisJobs
 }
 
 // New builds the API handler over a backend.
@@ -233,6 +239,10 @@ func New(b Backend, opts Options) *Server {
 	s.handleTrialSigned("GET /v1/trials/{id}/participants", trialGuard, s.trialParticipants)
 	s.handleSigned("GET /v1/trials/{id}/participants/{address}", trialParticipantGuard, s.trialParticipant)
 	s.routeEscrow()
+	s.routeBank()
+	s.routeFees()
+	s.routeSupply()
+	s.routeLinks()
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)

@@ -15,6 +15,7 @@ import (
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/session"
 	"github.com/medchain/medchain/x/trials"
@@ -404,6 +405,12 @@ func patientOfKey(kv store.Reader, key []byte) (crypto.Address, bool) {
 		}
 	case sm.PrefixTelemedBooking, sm.PrefixTelemedByParty, sm.PrefixResearchOptIn, sm.PrefixResearchByPatient:
 		return patientOfEscrowKey(kv, key)
+	case sm.PrefixLink:
+		if v := kv.Get(key); v != nil {
+			if l, err := links.DecodeLink(v); err == nil {
+				return l.Patient, true
+			}
+		}
 	case sm.PrefixAccount:
 		// A patient's account is public like every account (its keys are
 		// what others wrap data keys to); it holds no health data.

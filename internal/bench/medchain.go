@@ -13,11 +13,13 @@ import (
 	cryptorand "crypto/rand"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/gs1"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
 )
 
@@ -68,7 +70,7 @@ func roleOf(k Kind) (role, bool) {
 		return roleConsent, true
 	case KindGuardian:
 		return roleGuardian, true
-	case KindAudit:
+	case KindAudit, KindEPCIS:
 		return roleGateway, true
 	case KindBook, KindCancel:
 		return rolePayer, true
@@ -92,6 +94,9 @@ type MedchainConfig struct {
 	Guardians []crypto.Address
 	// AuditEvents is the number of access events per audit/log (default 1).
 	AuditEvents int
+	// EPCISEvents is the number of EPCIS events per supply/capture
+	// (default 10).
+	EPCISEvents int
 	// RecordSize is the ciphertext size a record claims (default 600).
 	RecordSize uint64
 	// Payers are funded accounts (the development patients) that book
@@ -136,6 +141,12 @@ func NewMedchain(cfg MedchainConfig) (*Medchain, error) {
 	if cfg.AuditEvents <= 0 {
 		cfg.AuditEvents = 1
 	}
+	if cfg.EPCISEvents <= 0 {
+		cfg.EPCISEvents = 10
+	}
+	if cfg.EPCISEvents > supply.MaxEventsInMsg {
+		return nil, fmt.Errorf("at most %d EPCIS events per transaction", supply.MaxEventsInMsg)
+	}
 	if cfg.AuditEvents > audit.MaxEvents {
 		return nil, fmt.Errorf("at most %d audit events per transaction", audit.MaxEvents)
 	}
@@ -150,8 +161,8 @@ func NewMedchain(cfg MedchainConfig) (*Medchain, error) {
 	if mix[KindGuardian] > 0 && len(cfg.Guardians) == 0 {
 		return nil, fmt.Errorf("the mix needs guardian accounts (development patients)")
 	}
-	if mix[KindAudit] > 0 && len(cfg.Gateways) == 0 {
-		return nil, fmt.Errorf("the mix has audit/log but no gateway key is available")
+	if (mix[KindAudit] > 0 || mix[KindEPCIS] > 0) && len(cfg.Gateways) == 0 {
+		return nil, fmt.Errorf("the mix has audit/log or EPCIS capture but no gateway key is available")
 	}
 	if (mix[KindBook] > 0 || mix[KindCancel] > 0) && (len(cfg.Payers) == 0 || cfg.SlotSeconds <= 0) {
 		return nil, fmt.Errorf("the mix has telemedicine bookings but no funded payer with an offer (development patients)")
@@ -368,6 +379,12 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 			e.Proof = p
 		}
 		return m.sign(a, msg, ref{kind: KindAudit})
+	case KindEPCIS:
+		a := l.take(roleGateway)
+		if a == nil {
+			return nil
+		}
+		return m.sign(a, m.epcis(l, now), ref{kind: KindEPCIS})
 	case KindBook:
 		a := l.take(rolePayer)
 		if a == nil {
@@ -378,6 +395,31 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 		return m.sign(a, &telemed.MsgBook{Offer: a.offer, Start: start}, ref{kind: KindBook})
 	}
 	return nil
+}
+
+// epcis builds a capture of cfg.EPCISEvents commissioning events, each of
+// one fresh SSCC (any organization may commission a logistic unit, so the
+// events commit): a real EPCIS 2.0 event document of about 450 bytes each.
+// The hash is SHA-256 of the document in the CBV 2.0 hash's form, not the
+// CBV algorithm itself (that runs at the node's edge, docs/supply.md).
+func (m *Medchain) epcis(l *mlane, now time.Time) *supply.MsgCapture {
+	msg := &supply.MsgCapture{Events: make([]supply.CaptureEvent, m.cfg.EPCISEvents)}
+	for i := range msg.Events {
+		serial := fmt.Sprintf("%010d", l.rng.Uint64()%10_000_000_000) // extension digit and serial reference
+		payload := serial[:1] + "0614141" + serial[1:]
+		sscc := payload + string(gs1.CheckDigit(payload))
+		var id [16]byte
+		l.fill(id[:])
+		eventID := fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:])
+		doc := fmt.Sprintf(`{"type":"ObjectEvent","eventTime":%q,"eventTimeZoneOffset":"+00:00","epcList":["urn:epc:id:sscc:0614141.%s"],`+
+			`"action":"ADD","bizStep":"commissioning","disposition":"active","readPoint":{"id":"urn:epc:id:sgln:0614141.00001.0"},"eventID":%q}`,
+			now.UTC().Format("2006-01-02T15:04:05.000Z"), serial, eventID)
+		sum := sha256.Sum256([]byte(doc))
+		msg.Events[i] = supply.CaptureEvent{Hash: "ni:///sha-256;" + hex.EncodeToString(sum[:]) + "?ver=CBV2.0", EventID: eventID,
+			Type: supply.ObjectEvent, Action: supply.ActionAdd, BizStep: "commissioning", Disposition: "active",
+			EventTime: now.UnixMilli(), EPCs: []string{"(00)" + sscc}, JSON: []byte(doc)}
+	}
+	return msg
 }
 
 func (m *Medchain) cancel(l *mlane) *Tx {

@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/epcis"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/records"
+	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
 )
 
@@ -185,5 +187,41 @@ func TestCancelNeedsACommittedBooking(t *testing.T) {
 	}
 	if _, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindBook: 1}, Lanes: 1}); err == nil {
 		t.Fatal("a booking mix without payers was accepted")
+	}
+}
+
+// TestEPCISKind: the epcis kind's captures are valid supply/capture
+// messages whose event documents read back (as GET /epcis/events does)
+// to the units the message names.
+func TestEPCISKind(t *testing.T) {
+	gw := NewAccount(testKey(t), 0)
+	m, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindEPCIS: 1}, Gateways: []*Account{gw}, EPCISEvents: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := m.Next(0, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	if tx == nil || tx.Type != supply.TypeCapture {
+		t.Fatalf("tx %+v", tx)
+	}
+	stx, err := sm.DecodeTx(tx.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := sm.NewRouter(supply.Module{}).DecodeMsg(stx.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := msg.(*supply.MsgCapture).Events
+	if len(evs) != 5 {
+		t.Fatalf("%d events", len(evs))
+	}
+	for _, e := range evs {
+		parsed, err := epcis.Parse(e.JSON)
+		if err != nil {
+			t.Fatalf("%s: %v", e.JSON, err)
+		}
+		if parsed[0].EPCs[0].Key() != e.EPCs[0] || parsed[0].EventID != e.EventID {
+			t.Fatalf("document names %s, message %s", parsed[0].EPCs[0].Key(), e.EPCs[0])
+		}
 	}
 }

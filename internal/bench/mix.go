@@ -21,10 +21,11 @@ const (
 	KindAudit    Kind = "audit"    // audit/log by a development gateway
 	KindBook     Kind = "book"     // telemed/book of a future slot by a development patient: its price into escrow
 	KindCancel   Kind = "cancel"   // telemed/cancel of a booking seen committed: the escrow back to the patient
+	KindEPCIS    Kind = "epcis"    // supply/capture by a development gateway: EPCISEvents commissioning events of fresh SSCCs
 )
 
 // Kinds lists the kinds in a fixed order.
-var Kinds = []Kind{KindRegister, KindGrant, KindRevoke, KindGuardian, KindRecord, KindAudit, KindBook, KindCancel}
+var Kinds = []Kind{KindRegister, KindGrant, KindRevoke, KindGuardian, KindRecord, KindAudit, KindBook, KindCancel, KindEPCIS}
 
 // DefaultMix is the mix used unless --mix says otherwise.
 const DefaultMix = "register=1,grant=1,revoke=1,guardian=1,record=4,audit=2,book=1,cancel=1"

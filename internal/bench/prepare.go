@@ -89,6 +89,7 @@ type PrepareOptions struct {
 	Accounts    int // fresh patients to register
 	Mix         Mix
 	AuditEvents int
+	EPCISEvents int // events per supply/capture (kind epcis)
 	Lanes       int // of the run
 	Batch       int // transactions per submission during setup
 	Progress    io.Writer
@@ -141,7 +142,7 @@ func PrepareMedchain(ctx context.Context, o PrepareOptions) (*Medchain, *Setup, 
 	}
 	m, err := NewMedchain(MedchainConfig{
 		ChainID: st.ChainID, Mix: o.Mix, Lanes: o.Lanes, Patients: patients, Gateways: gateways,
-		Practitioners: o.Keys.Practitioners, Guardians: o.Keys.Guardians, AuditEvents: o.AuditEvents,
+		Practitioners: o.Keys.Practitioners, Guardians: o.Keys.Guardians, AuditEvents: o.AuditEvents, EPCISEvents: o.EPCISEvents,
 		Payers: payers, SlotBase: time.Now().Add(24 * time.Hour).Unix(), SlotSeconds: benchSlot,
 	})
 	if err != nil {

@@ -37,6 +37,7 @@ type benchFlags struct {
 	duration, warmup      time.Duration
 	drain, timeoutCommit  time.Duration
 	accounts, auditEvents int
+	epcisEvents           int
 	mix, intake, out      string
 	lanes, batch, txBytes int
 	baseline, rpc, kvApp  string
@@ -66,6 +67,7 @@ it first registers, in the --mix of kinds:
   audit     audit/log of --audit-events access events by a development gateway
   book      telemed/book of the next slot of the payer's own offer (price 1 into escrow) by a development patient
   cancel    telemed/cancel of a booking seen committed (escrow back to the patient)
+  epcis     supply/capture of --epcis-events commissioning events (fresh SSCCs) by a development gateway
 
 The development keys come from --home's keystore (the target node's home).
 --rate N offers N tx/s open loop; --rate 0 runs closed loop at the maximum, with at
@@ -107,6 +109,7 @@ CometBFT's JSON-RPC or straight into its mempool.`,
 	fl.IntVar(&f.accounts, "accounts", 2000, "fresh patients registered before the load")
 	fl.StringVar(&f.mix, "mix", bench.DefaultMix, "weights of the transaction kinds")
 	fl.IntVar(&f.auditEvents, "audit-events", 1, "access events per audit/log transaction")
+	fl.IntVar(&f.epcisEvents, "epcis-events", 10, "EPCIS events per supply/capture transaction (kind epcis)")
 	fl.StringVar(&f.intake, "intake", "http", "how transactions enter the node: http, batch, inproc (with --inproc-node)")
 	fl.IntVar(&f.lanes, "lanes", 0, "concurrent submitters (default 64 for http and JSON-RPC, 4 for batch and inproc)")
 	fl.IntVar(&f.batch, "batch", 500, fmt.Sprintf("transactions per batch request (at most %d)", txbatch.MaxTxs))
@@ -405,7 +408,7 @@ func medchainTarget(ctx context.Context, g *globals, f benchFlags, mix bench.Mix
 	fmt.Fprintf(g.env.Stdout, "setup: registering %d patients through %s\n", f.accounts, in.Name())
 	gen, setup, err := bench.PrepareMedchain(ctx, bench.PrepareOptions{
 		API: nodes[0], Client: hc, Intake: in, Observer: obs, Keys: keys, Accounts: f.accounts,
-		Mix: mix, AuditEvents: f.auditEvents, Lanes: f.lanes, Batch: f.batch, Progress: quietOr(f, g),
+		Mix: mix, AuditEvents: f.auditEvents, EPCISEvents: f.epcisEvents, Lanes: f.lanes, Batch: f.batch, Progress: quietOr(f, g),
 	})
 	if err != nil {
 		return bench.Target{}, nil, cleanup, err

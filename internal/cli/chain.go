@@ -129,10 +129,14 @@ func (k *keyFlags) resolve(g *globals) (crypto.PubKey, crypto.EncKey, error) {
 }
 
 // txFlags are the flags every transaction command has.
-type txFlags struct{ fee uint64 }
+type txFlags struct {
+	fee      uint64
+	feePayer string
+}
 
 func (t *txFlags) add(cmd *cobra.Command) {
-	cmd.Flags().Uint64Var(&t.fee, "fee", 0, "fee to pay; at least the chain's tx.min_fee parameter")
+	cmd.Flags().Uint64Var(&t.fee, "fee", 0, "fee to pay; at least the chain's minimum for the type (medchain fees price)")
+	cmd.Flags().StringVar(&t.feePayer, "fee-payer", "", "a sponsor (address or key name) that pays the fee under its fee allowance to you (medchain fees grant)")
 }
 
 // send checks msg, signs it with the --from key, submits it and waits for its
@@ -158,6 +162,11 @@ func (g *globals) send(ctx context.Context, tf txFlags, msg sm.Msg, outcome func
 		return nil, err
 	}
 	s.Fee = tf.fee
+	if tf.feePayer != "" {
+		if s.FeePayer, err = g.account(tf.feePayer); err != nil {
+			return nil, fmt.Errorf("--fee-payer: %w", err)
+		}
+	}
 	res, err := c.SubmitSigned(ctx, s, msg, true)
 	if err != nil {
 		var te *client.TxError

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -23,7 +25,7 @@ import (
 // NewFHIRCmd builds `medchain fhir`: the FHIR R4 interface of a node.
 func NewFHIRCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "fhir", Short: "Use a node's FHIR R4 interface (/fhir)"}
-	cmd.AddCommand(newFHIRTokenCmd(g))
+	cmd.AddCommand(newFHIRTokenCmd(g), newFHIRRevokeCmd(g))
 	return cmd
 }
 
@@ -185,4 +187,38 @@ func provenOrgKey(ctx context.Context, g *globals, c *client.Client, chainID, wi
 		fmt.Fprintf(g.env.Stderr, "note: the light-client header comes from the node itself (node %s); give --witness another node's RPC for an independent check\n", st.NodeID)
 	}
 	return o.EncKey, nil
+}
+
+func newFHIRRevokeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke TOKEN|-",
+		Short: "End a FHIR token at once (POST /fhir/auth/revoke); '-' reads it from stdin. Its on-chain session lives on until it expires or is revoked (session/revoke)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tok := args[0]
+			if tok == "-" {
+				b, err := io.ReadAll(io.LimitReader(g.env.Stdin, 4096))
+				if err != nil {
+					return err
+				}
+				tok = strings.TrimSpace(string(b))
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(g.node, "/")+"/fhir/auth/revoke", nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("revoke: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+			}
+			_, err = fmt.Fprintln(g.env.Stdout, "token revoked")
+			return err
+		},
+	}
 }

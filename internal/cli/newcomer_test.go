@@ -193,6 +193,7 @@ func TestDevReadyAfterDemoStopsCleanly(t *testing.T) {
 	if i, j := strings.Index(out, "Demo data seeded"), strings.Index(out, "medchain node running"); i < 0 || i > j {
 		t.Fatalf("running announced before the demo was seeded:\n%s", out)
 	}
+	wantContains(t, out, "hospital-admin sponsors patient1's fees", "medchain fees show --from patient1")
 	// The README's first transaction, at once: patient1 sent demo
 	// transactions a moment ago.
 	var cout, cerr bytes.Buffer

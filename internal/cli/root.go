@@ -108,9 +108,14 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewStateCmd(g),
 		NewStakingCmd(g),
 		NewTelemedCmd(g),
+		NewBankCmd(g),
+		NewFeesCmd(g),
 		NewResearchCmd(g),
 		NewBackupCmd(g),
 		NewRestoreCmd(g),
+		NewSupplyCmd(g),
+		NewLinkCmd(g),
+		NewHL7Cmd(g),
 	)
 	return root
 }

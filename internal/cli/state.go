@@ -19,6 +19,7 @@ import (
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -31,6 +32,7 @@ var indexers = []struct {
 	{"consent", consent.IndexEntries},
 	{"records", records.IndexEntries},
 	{"audit", audit.IndexEntries},
+	{"links", links.IndexEntries},
 }
 
 // IndexMismatch is one index entry that differs from its derivation.

@@ -27,6 +27,8 @@ func NewVerifyCmd(g *globals) *cobra.Command {
 		access      string
 		reader      string
 		inclusion   string
+		supplyID    string
+		holder      string
 		height      int64
 		trustHeight int64
 		trustHash   string
@@ -34,7 +36,7 @@ func NewVerifyCmd(g *globals) *cobra.Command {
 		timeout     time.Duration
 	}
 	cmd := &cobra.Command{
-		Use:   "verify (--key HEX | --account ACCOUNT | --access RECORD_ID --reader ACCOUNT | --inclusion PROOF_FILE) --witness RPC_URL",
+		Use:   "verify (--key HEX | --account ACCOUNT | --access RECORD_ID --reader ACCOUNT | --inclusion PROOF_FILE | --supply ID) --witness RPC_URL",
 		Short: "Check a state proof from --node against a light-client header from another node",
 		Long: `verify fetches a value (or its absence) at a state key from the node at --node,
 with an ICS23 proof, and checks the proof against the app hash of a block header
@@ -74,6 +76,12 @@ anchored in and whether the anchor was late (docs/trials.md). The anchor names
 participants: the request is signed with --from (an overseer of the trial),
 else with the participant's key when it is in the keystore.
 
+--supply ID checks the node's answer to the DSCSA verification question for a
+serialised medicine (a GS1 Digital Link, element string or EPC URN): every proof
+of the answer is checked against a light-client header, the status and
+provenance are re-derived from the proven values alone, and an answer resting
+on a key it does not prove fails (docs/supply.md).
+
 Exits non-zero when the proof does not verify.`,
 		Example: `  medchain verify --account doctor1 --witness http://127.0.0.1:26667
   medchain verify --access 3f2a...e1 --reader doctor1 --witness http://127.0.0.1:26667
@@ -81,8 +89,8 @@ Exits non-zero when the proof does not verify.`,
   medchain verify --node http://127.0.0.1:8081 --witness http://127.0.0.1:26657 --key 01ab... --height 40`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if n := btoi(f.key != "") + btoi(f.account != "") + btoi(f.access != "") + btoi(f.inclusion != ""); n != 1 {
-				return errors.New("give exactly one of --key HEX, --account ACCOUNT, --access RECORD_ID and --inclusion PROOF_FILE")
+			if n := btoi(f.key != "") + btoi(f.account != "") + btoi(f.access != "") + btoi(f.inclusion != "") + btoi(f.supplyID != ""); n != 1 {
+				return errors.New("give exactly one of --key HEX, --account ACCOUNT, --access RECORD_ID, --inclusion PROOF_FILE and --supply ID")
 			}
 			if (f.access == "") != (f.reader == "") {
 				return errors.New("--access RECORD_ID and --reader ACCOUNT go together")
@@ -93,6 +101,9 @@ Exits non-zero when the proof does not verify.`,
 			root, err := trustRoot(f.trustHeight, f.trustHash, f.trustPeriod)
 			if err != nil {
 				return err
+			}
+			if f.supplyID != "" {
+				return verifySupply(cmd.Context(), g, f.supplyID, f.holder, f.height, f.witness, root, f.timeout)
 			}
 			if f.inclusion != "" {
 				return verifyInclusion(cmd.Context(), g, f.inclusion, f.height, f.witness, root, f.timeout)
@@ -176,6 +187,8 @@ Exits non-zero when the proof does not verify.`,
 	fl.StringVar(&f.access, "access", "", "a record id (32 hex digits): check the node's access answer for --reader")
 	fl.StringVar(&f.reader, "reader", "", "with --access: the reader, an address or the name of a local key")
 	fl.StringVar(&f.inclusion, "inclusion", "", "a trial datum's inclusion proof file (medchain trial prove): check it against the anchored root in chain state")
+	fl.StringVar(&f.supplyID, "supply", "", "a serialised medicine (Digital Link, element string or EPC URN): check the node's verification answer and provenance (docs/supply.md)")
+	fl.StringVar(&f.holder, "holder", "", "with --supply: the organization presenting the unit")
 	fl.Int64Var(&f.height, "height", 0, "state height of the proof (default: the node's latest)")
 	fl.Int64Var(&f.trustHeight, "trust-height", 0, "height of the light client's trusted header (with --trust-hash)")
 	fl.StringVar(&f.trustHash, "trust-hash", "", "hash of the trusted header, in hex (with --trust-height)")

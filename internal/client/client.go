@@ -292,6 +292,8 @@ type Signer struct {
 	ChainID string
 	Seq     uint64
 	Fee     uint64
+	// FeePayer, when set, pays the fee under a fee allowance (x/fees).
+	FeePayer crypto.Address
 }
 
 // NewSigner fetches the chain id and the key's sequence from the node.
@@ -309,7 +311,7 @@ func (c *Client) NewSigner(ctx context.Context, key *crypto.PrivKey) (*Signer, e
 
 // Sign encodes and signs msg with the next sequence and advances it.
 func (s *Signer) Sign(msg sm.Msg) []byte {
-	tx := sm.SignTx(s.Key, s.ChainID, s.Seq, s.Fee, msg)
+	tx := sm.SignTxPaidBy(s.Key, s.ChainID, s.Seq, s.Fee, s.FeePayer, msg)
 	s.Seq++
 	return tx
 }

@@ -92,6 +92,16 @@ type Config struct {
 		PassphraseFile string `json:"passphrase_file,omitempty"`
 	} `json:"gateway"`
 
+	// Supply configures the EPCIS 2.0 capture binding (docs/supply.md):
+	// CaptureKey is a key name in HOME/keys of a member account of the
+	// organization this node serves; it signs the supply/capture
+	// transactions of POST /epcis/capture. Its passphrase comes as the
+	// gateway key's. Without it the node answers EPCIS queries but captures
+	// nothing over the binding.
+	Supply struct {
+		CaptureKey string `json:"capture_key,omitempty"`
+	} `json:"supply"`
+
 	// Blobs is where ciphertext is kept and which peers to fetch it from.
 	Blobs struct {
 		Dir      string   `json:"dir,omitempty"`   // default data/blobs (relative to HOME)

@@ -6,8 +6,10 @@
 package devnet
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,8 +25,11 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/internal/linkkey"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/links"
+	"github.com/medchain/medchain/x/mint"
 )
 
 // DevPassphrase protects the development accounts' key files. It is public:
@@ -40,6 +45,7 @@ var Orgs = []accounts.GenesisOrg{
 	{ID: "dev-manufacturer", Name: "Development Pharma Manufacturing", Type: "manufacturer"},
 	{ID: "dev-sponsor", Name: "Development Research Sponsor", Type: "research_sponsor"},
 	{ID: "dev-regulator", Name: "Development Regulator", Type: "regulator"},
+	{ID: "dev-distributor", Name: "Development Wholesale Distributor", Type: "distributor"},
 }
 
 // Account is a development account.
@@ -72,6 +78,8 @@ var Accounts = []Account{
 	{Name: "patient1", Kind: "patient"},
 	{Name: "patient2", Kind: "patient"},
 	{Name: "patient3", Kind: "patient"},
+	{Name: "distributor-admin", Kind: "member", Org: "dev-distributor", Role: accounts.RoleAdmin},
+	{Name: "distributor-gateway", Kind: "member", Org: "dev-distributor", Role: accounts.RoleGateway},
 }
 
 // GatewayKeyName is the key file name of a development organization's gateway.
@@ -83,6 +91,9 @@ func GatewayKeyName(org string) string {
 	}
 	return ""
 }
+
+// DevInflationBps is the development network's annual inflation (x/mint).
+const DevInflationBps = 500
 
 // DevBalance is each development account's starting balance.
 const DevBalance = 1_000_000_000
@@ -180,6 +191,7 @@ func Write(o Options) (*Result, error) {
 	var gvals []cmttypes.GenesisValidator
 	var govVals []gov.GenesisValidator
 	var peers []string
+	linkKeys := map[string]*links.Resolver{}
 	for i, home := range o.Homes {
 		for _, d := range []string{filepath.Join(home, "config"), config.DataDir(home), config.KeysDir(home)} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
@@ -220,11 +232,13 @@ func Write(o Options) (*Result, error) {
 	if appState["accounts"], err = json.Marshal(accounts.Genesis{Orgs: orgs, Accounts: gAccts}); err != nil {
 		return nil, err
 	}
-	var params json.RawMessage
-	if len(o.Params) > 0 {
-		if params, err = json.Marshal(o.Params); err != nil {
-			return nil, err
-		}
+	// Validators earn block rewards: DevInflationBps a year unless the
+	// options say otherwise.
+	gp := map[string]uint64{mint.ParamInflationBps: DevInflationBps}
+	maps.Copy(gp, o.Params)
+	params, err := json.Marshal(gp)
+	if err != nil {
+		return nil, err
 	}
 	if appState["gov"], err = json.Marshal(gov.Genesis{Params: params, Validators: govVals}); err != nil {
 		return nil, err
@@ -274,6 +288,11 @@ func Write(o Options) (*Result, error) {
 		if err := os.WriteFile(filepath.Join(home, c.Gateway.PassphraseFile), []byte(DevPassphrase+"\n"), 0o600); err != nil {
 			return nil, err
 		}
+		// Its patient-link key (x/links), one per organization, the same
+		// in every home of that organization.
+		if err := writeLinkKey(home, Orgs[i%len(Orgs)].ID, linkKeys); err != nil {
+			return nil, err
+		}
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}
@@ -291,4 +310,17 @@ func Write(o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// writeLinkKey writes org's link key to home, made on first use.
+func writeLinkKey(home, org string, keys map[string]*links.Resolver) error {
+	r := keys[org]
+	if r == nil {
+		r = &links.Resolver{Org: org}
+		if _, err := rand.Read(r.Key[:]); err != nil {
+			return err
+		}
+		keys[org] = r
+	}
+	return linkkey.Save(linkkey.Path(home), r)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/fees"
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/telemed"
 	"github.com/medchain/medchain/x/trials"
@@ -52,7 +53,8 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	ks := keystore.Open(keysDir)
 	ks.Params = keystore.LightParams()
 	keys := map[string]*crypto.PrivKey{}
-	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1", "sponsor-admin"} {
+	for _, name := range []string{"patient1", "patient2", "doctor1", "doctor2", "labtech1", "researcher1", "sponsor-admin", "hospital-admin",
+		"manufacturer-admin", "distributor-admin", "pharmacy-admin"} {
 		k, err := ks.Load(name, DevPassphrase)
 		if err != nil {
 			return fmt.Errorf("demo: key %s: %w", name, err)
@@ -148,6 +150,14 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
 	if err != nil {
 		return err
 	}
+	// The sponsor: the hospital pays patient1's fees.
+	if _, err := c.SubmitSigned(ctx, signers["hospital-admin"], &fees.MsgGrant{Grantee: keys["patient1"].Address(),
+		Limit: demoSponsorLimit, Period: 30 * 24 * 3600, PeriodLimit: demoSponsorLimit / 10}, true); err != nil {
+		return fmt.Errorf("demo: hospital-admin sponsors patient1: %w", err)
+	}
+	if err := seedSupply(ctx, c, keys); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `Demo data seeded:
   patient1: 5 records (2 lab results by labtech1; condition, medication, allergy by doctor1);
             consents to labtech1 (write lab results), doctor1 (read/write), dev-hospital (emergency custodian)
@@ -157,6 +167,10 @@ func Seed(ctx context.Context, api string, keysDir string, out io.Writer) error 
             (booking %d, %d in escrow until doctor1 marks it done and patient1 confirms)
   trial %s (sponsor dev-sponsor, site dev-hospital): patient1 consented, enrolled by doctor1,
             a batch of patient1's 2 lab results anchored
+  tokens: every development account holds %d; hospital-admin sponsors patient1's fees
+            (%d in all, %d per 30 days: send with --fee-payer hospital-admin)
+  supply chain: dev-manufacturer commissioned 3 units of %s lot %s, shipped them in a case
+            to dev-distributor, which shipped it to dev-pharmacy, which dispensed unit S1001
 Try:
   export MEDCHAIN_PASSPHRASE=%s
   medchain record list --patient patient1
@@ -164,9 +178,12 @@ Try:
   medchain audit --from patient1
   medchain telemed show --from patient1 %d
   medchain research payments --from patient2
+  medchain bank balance patient1 --prove
+  medchain fees show --from patient1
   medchain trial show %s
   medchain trial timeline %s --from sponsor-admin
-`, request, demoResearchPrice, booking, demoConsultPrice, DemoTrial, DevPassphrase, hex.EncodeToString(first[:]), booking, DemoTrial, DemoTrial)
+  medchain supply verify '%s'
+`, request, demoResearchPrice, booking, demoConsultPrice, DemoTrial, DevBalance, demoSponsorLimit, demoSponsorLimit/10, DemoGTIN, DemoLot, DevPassphrase, hex.EncodeToString(first[:]), booking, DemoTrial, DemoTrial, DemoUnitDL2)
 	return nil
 }
 
@@ -174,6 +191,7 @@ Try:
 const (
 	demoConsultPrice  = 5_000
 	demoResearchPrice = 1_000
+	demoSponsorLimit  = 1_000_000
 )
 
 // demoBooking: doctor1 offers a consultation arbitrated by the regulator;

@@ -15,7 +15,7 @@ import (
 )
 
 // TestGovernanceValidatorChange: a full node's consensus key, added as a
-// validator by a governance proposal that four of the six organizations
+// validator by a governance proposal that five of the seven organizations
 // approve, enters the state's and CometBFT's validator sets and signs
 // blocks; removed by a second proposal, it leaves both and signs no more.
 func TestGovernanceValidatorChange(t *testing.T) {
@@ -69,11 +69,11 @@ func TestGovernanceValidatorChange(t *testing.T) {
 	}
 }
 
-// orgAdmins are the development admins who vote, the proposer first: four
-// of six organizations, the two thirds a proposal needs.
-var orgAdmins = []string{"hospital-admin", "lab-admin", "pharmacy-admin", "manufacturer-admin"}
+// orgAdmins are the development admins who vote, the proposer first: five
+// of seven organizations, the two thirds a proposal needs.
+var orgAdmins = []string{"hospital-admin", "lab-admin", "pharmacy-admin", "manufacturer-admin", "distributor-admin"}
 
-// passProposal has the first admin propose the action and the next three
+// passProposal has the first admin propose the action and the next four
 // approve it, each through a different node, and returns the height of the
 // block in which the last vote passed and executed it.
 func passProposal(t *testing.T, ctx context.Context, nw *testnet.Network, action gov.Action) int64 {
@@ -104,7 +104,7 @@ func passProposal(t *testing.T, ctx context.Context, nw *testnet.Network, action
 	}
 	if status, _ := eventAttr(last, "proposal_closed", "status"); status != gov.StatusPassed {
 		result, _ := eventAttr(last, "proposal_closed", "result")
-		t.Fatalf("proposal %d (%s) after four approvals: status %q %s", id, action.Kind, status, result)
+		t.Fatalf("proposal %d (%s) after %d approvals: status %q %s", id, action.Kind, len(orgAdmins)-1, status, result)
 	}
 	var p api.ProposalView // from the node that reported the deciding vote committed
 	if err := lastNode.Client().Get(ctx, fmt.Sprintf("/v1/proposals/%d", id), &p); err != nil {

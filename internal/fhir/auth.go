@@ -320,6 +320,9 @@ type authStore struct {
 	byIP       map[string]int            // outstanding challenges per IP
 	tokens     map[[32]byte]*session
 	tokensOf   map[crypto.Address][]*session // live tokens per account, oldest first
+	// onRemove, when set, is called after a token is removed (expiry,
+	// revocation, an ended session), outside mu: the token file is saved.
+	onRemove func()
 }
 
 func newAuthStore(lim authLimits) *authStore {
@@ -464,9 +467,13 @@ func (a *authStore) remove(k [32]byte) {
 	if s != nil {
 		a.dropToken(k, s)
 	}
+	onRemove := a.onRemove
 	a.mu.Unlock()
 	if s != nil {
 		s.wipe()
+		if onRemove != nil {
+			onRemove()
+		}
 	}
 }
 
@@ -489,6 +496,7 @@ func (a *authStore) lookup(tok string, now time.Time) *session {
 // close wipes every session (node shutdown).
 func (a *authStore) close() {
 	a.mu.Lock()
+	a.onRemove = nil // the token file keeps them for the next start
 	all := a.tokens
 	a.tokens = map[[32]byte]*session{}
 	a.tokensOf = map[crypto.Address][]*session{}

@@ -9,7 +9,10 @@ import (
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/fhirr4"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/links"
+	"github.com/medchain/medchain/x/records"
 )
 
 // bentry is one entry of a transaction or batch Bundle.
@@ -22,6 +25,15 @@ type bentry struct {
 	d       *draft
 	p       *problem // batch: this entry's failure
 	prefix  string
+	// Conditional interactions: cond is an entry's ifNoneExist criteria
+	// (POST) or the criteria of its conditional update (PUT Type?…).
+	cond    *criteria
+	condPut bool
+	// skip: the entry stores nothing (it exists already, or was erased);
+	// have is the record it names.
+	skip   bool
+	have   *records.Record
+	erased bool
 }
 
 func statusText(code int) string { return strconv.Itoa(code) + " " + http.StatusText(code) }
@@ -66,7 +78,7 @@ func (s *Server) bundle(w http.ResponseWriter, rq *request) {
 	batch := kind == "batch"
 	seen := map[consent.RecordID]bool{}
 	for _, e := range entries {
-		if e.p == nil && e.method == http.MethodPut {
+		if e.p == nil && e.method == http.MethodPut && !e.condPut {
 			if seen[e.d.id] {
 				e.p = entryProblem(e, unprocessable("%s/%s is updated twice in one Bundle", e.typ, idString(e.d.id)))
 			}
@@ -88,9 +100,9 @@ func (s *Server) bundle(w http.ResponseWriter, rq *request) {
 	var drafts []*draft
 	var ids []consent.RecordID
 	for _, e := range entries {
-		if e.p == nil {
+		if e.p == nil && !e.skip {
 			drafts = append(drafts, e.d)
-			if e.method == http.MethodPut {
+			if e.d.version > 1 {
 				ids = append(ids, e.d.id)
 			}
 		}
@@ -106,8 +118,22 @@ func (s *Server) bundle(w http.ResponseWriter, rq *request) {
 			continue
 		}
 		perm := permCreate
-		if e.method == http.MethodPut {
+		if e.d.version > 1 {
 			perm = permUpdate
+		}
+		if e.condPut && e.d.version > 1 && s.unchanged(rq, e.d) {
+			e.skip = true // the same content again: no new version
+		}
+		if e.skip {
+			// Nothing is written, but only a writer learns that it exists.
+			if p := checkWrite(rq, e.d, perm); p != nil {
+				if !batch {
+					writeProblem(w, entryProblem(e, p))
+					return
+				}
+				e.p = p
+			}
+			continue
 		}
 		if p := s.prepare(rq, e.d, perm); p != nil {
 			if !batch {
@@ -119,7 +145,7 @@ func (s *Server) bundle(w http.ResponseWriter, rq *request) {
 	}
 	drafts = drafts[:0]
 	for _, e := range entries {
-		if e.p == nil {
+		if e.p == nil && !e.skip {
 			drafts = append(drafts, e.d)
 		}
 	}
@@ -131,7 +157,7 @@ func (s *Server) bundle(w http.ResponseWriter, rq *request) {
 		}
 		drafts = drafts[:0]
 		for _, e := range entries {
-			if e.p == nil {
+			if e.p == nil && !e.skip {
 				if fp := failed[e.d]; fp != nil {
 					e.p = fp
 				} else {
@@ -147,7 +173,7 @@ func (s *Server) bundle(w http.ResponseWriter, rq *request) {
 				return
 			}
 			for _, e := range entries {
-				if e.p == nil && e.d.ver == nil {
+				if e.p == nil && !e.skip && e.d.ver == nil {
 					e.p = p
 				}
 			}
@@ -188,7 +214,7 @@ func (s *Server) readEntry(rq *request, i int, raw any) *bentry {
 	if req == nil {
 		return bad(unprocessable("entry.request is required in a transaction or batch"))
 	}
-	for _, k := range []string{"ifNoneExist", "ifMatch", "ifNoneMatch", "ifModifiedSince"} {
+	for _, k := range []string{"ifMatch", "ifNoneMatch", "ifModifiedSince"} {
 		if _, ok := req[k]; ok {
 			return bad(failf(http.StatusBadRequest, "not-supported", ErrNotSupported, "entry.request.%s is not supported", k))
 		}
@@ -213,12 +239,37 @@ func (s *Server) readEntry(rq *request, i int, raw any) *bentry {
 		if strings.TrimPrefix(url, rq.base+"/") != e.typ {
 			return bad(unprocessable("entry.request.url %q: a create posts to %q", url, e.typ))
 		}
+		if q, ok := req["ifNoneExist"]; ok {
+			c, p := parseCriteria(strings.TrimPrefix(str(q), "?"))
+			if p != nil {
+				return bad(p)
+			}
+			e.cond = &c
+		}
 		id, err := newRecordID()
 		if err != nil {
 			return bad(failf(http.StatusInternalServerError, "exception", ErrUnavailable, "%v", err))
 		}
 		d.id, d.version = id, 1
 	case http.MethodPut:
+		if typ, q, ok := strings.Cut(strings.TrimPrefix(url, rq.base+"/"), "?"); ok {
+			// A conditional update: the record the criteria name, created
+			// when there is none (bundlePlan, once the patient is known).
+			if typ != e.typ {
+				return bad(unprocessable("entry.request.url %q does not name a %s", url, e.typ))
+			}
+			c, p := parseCriteria(q)
+			if p != nil {
+				return bad(p)
+			}
+			e.cond, e.condPut = &c, true
+			id, err := newRecordID()
+			if err != nil {
+				return bad(failf(http.StatusInternalServerError, "exception", ErrUnavailable, "%v", err))
+			}
+			d.id, d.version = id, 1
+			return e
+		}
 		typ, idStr, _ := strings.Cut(strings.TrimPrefix(url, rq.base+"/"), "/")
 		if typ != e.typ {
 			return bad(unprocessable("entry.request.url %q does not name a %s", url, e.typ))
@@ -238,11 +289,14 @@ func (s *Server) readEntry(rq *request, i int, raw any) *bentry {
 	return e
 }
 
-// bundlePlan resolves every entry's patient and rewrites the references
-// between entries (fullUrl, such as urn:uuid:…) to the assigned ids.
+// bundlePlan resolves every entry's patient, gives creates and conditional
+// updates their ids (derived from their identity at this organization, so
+// that importing the same Bundle again finds them: see derivedID), marks
+// the entries that exist already, and rewrites the references between
+// entries (fullUrl, such as urn:uuid:…) and conditional references
+// (Practitioner?identifier=…) to the assigned ids.
 func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem {
 	local := map[string]localRef{}
-	refs := map[string]string{}
 	fail := func(e *bentry, p *problem) *problem {
 		p = entryProblem(e, p)
 		if batch {
@@ -261,9 +315,9 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 			}
 			continue
 		}
-		l := localRef{ref: e.typ + "/" + idString(e.d.id), typ: e.typ}
+		l := localRef{typ: e.typ}
 		if e.typ == "Patient" {
-			a, p := patientOf(rq, e.typ, e.res, nil, crypto.Address{})
+			a, p := s.patientOfEntry(rq, e, nil)
 			if p != nil {
 				if p := fail(e, p); p != nil {
 					return p
@@ -273,7 +327,6 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 			l.patient = a
 		}
 		local[e.fullURL] = l
-		refs[e.fullURL] = l.ref
 	}
 	// The one patient the Bundle is about, for entries without a subject.
 	patients := map[crypto.Address]bool{}
@@ -284,7 +337,7 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 		var a crypto.Address
 		var p *problem
 		if _, has := subjectRef(e.typ, e.res); has || e.typ == "Patient" {
-			a, p = patientOf(rq, e.typ, e.res, local, crypto.Address{})
+			a, p = s.patientOfEntry(rq, e, local)
 		} else {
 			continue
 		}
@@ -308,7 +361,11 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 		for a := range patients {
 			only = a
 		}
+	} else if len(patients) == 0 {
+		only = rq.sess.patient // a Bundle that names no patient: the token's
 	}
+	r := s.resolver(rq)
+	byID := map[consent.RecordID]*bentry{}
 	for _, e := range entries {
 		if e.p != nil {
 			continue
@@ -322,7 +379,114 @@ func (s *Server) bundlePlan(rq *request, entries []*bentry, batch bool) *problem
 			}
 			e.d.patient = only
 		}
+		if p := s.identify(rq, r, e); p != nil {
+			if p := fail(e, p); p != nil {
+				return p
+			}
+			continue
+		}
+		// Two entries naming one record (the same identity twice): the
+		// later ones stand for the first.
+		if first := byID[e.d.id]; first != nil {
+			e.skip, e.have = true, &records.Record{ID: first.d.id, Type: first.typ, Patient: first.d.patient, Version: first.d.version}
+			if first.have != nil {
+				e.have = first.have
+			}
+			continue
+		}
+		byID[e.d.id] = e
+	}
+	refs := map[string]string{}
+	type tokenKey struct{ typ, system, value string }
+	tokens := map[tokenKey]string{}
+	for _, e := range entries {
+		if e.p != nil {
+			continue
+		}
+		ref := e.typ + "/" + idString(e.d.id)
+		if e.fullURL != "" {
+			if l, ok := local[e.fullURL]; ok {
+				l.ref = ref
+				local[e.fullURL] = l
+			}
+			refs[e.fullURL] = ref
+		}
+		ids := identifiers(e.res)
+		if e.cond != nil && e.cond.id != nil {
+			ids = append(ids, *e.cond.id)
+		}
+		for _, id := range ids {
+			k := tokenKey{e.typ, id.system, id.value}
+			if _, taken := tokens[k]; !taken {
+				tokens[k] = ref
+			}
+		}
+	}
+	inBundle := func(typ string, id identifier) string { return tokens[tokenKey{typ, id.system, id.value}] }
+	for _, e := range entries {
+		if e.p != nil || e.skip {
+			continue
+		}
 		rewriteRefs(e.res, refs)
+		s.resolveConditionalRefs(rq, e.res, e.d.patient, inBundle)
+	}
+	return nil
+}
+
+// patientOfEntry is patientOf for a Bundle entry.
+func (s *Server) patientOfEntry(rq *request, e *bentry, local map[string]localRef) (crypto.Address, *problem) {
+	return patientOf(rq, e.typ, e.res, local, crypto.Address{})
+}
+
+// identify gives a create or a conditional update its record id once its
+// patient is known: the record its criteria name, or the id derived from
+// its identity (importKey) with the organization's link key, so that the
+// same entry imported again names the same record. An entry whose record
+// exists is skipped (a create, ifNoneExist or not) or becomes its next
+// version (a conditional update); an erased one is skipped.
+func (s *Server) identify(rq *request, r *links.Resolver, e *bentry) *problem {
+	d := e.d
+	if e.method == http.MethodPut && !e.condPut {
+		return nil // an update of a named record
+	}
+	var rec *records.Record
+	switch {
+	case e.cond != nil && e.cond.hasID:
+		rec = records.GetRecord(rq.snap, e.cond.recID)
+		if rec == nil || rec.Type != e.typ {
+			if e.condPut {
+				return failf(http.StatusNotFound, "not-found", ErrNotFound, "%s?_id=%s: no such %s (ids are assigned by this server)", e.typ, idString(e.cond.recID), e.typ)
+			}
+			return nil // no match: a create with a fresh id
+		}
+		if rec.Patient != d.patient {
+			return otherPatient(e.typ, d.patient, rec.Patient)
+		}
+	default:
+		key := importKey(e.res, e.fullURL, e.cond)
+		if r == nil {
+			if e.cond != nil {
+				return fail(http.StatusBadRequest, "not-supported", sm.Wrapf(ErrNoLinkKey, "conditional %s of %s", e.method, e.typ))
+			}
+			return nil // no organization key: a fresh random id, as a plain create
+		}
+		if key == "" {
+			return nil
+		}
+		d.id = derivedID(r, d.patient, e.typ, key)
+		rec, _ = existing(rq, d.id, e.typ, d.patient)
+	}
+	if rec == nil {
+		return nil
+	}
+	e.have, d.id = rec, rec.ID
+	switch {
+	case rec.Erased != 0:
+		e.skip, e.erased = true, true
+	case e.condPut:
+		d.version = rec.Version + 1
+	default:
+		e.skip = true
 	}
 	return nil
 }
@@ -337,6 +501,23 @@ func (s *Server) respondBundle(w http.ResponseWriter, rq *request, entries []*be
 			continue
 		}
 		d := e.d
+		if e.skip {
+			status := http.StatusOK
+			if e.erased {
+				status = http.StatusGone
+			}
+			resp := map[string]any{
+				"status":   statusText(status),
+				"location": e.have.Type + "/" + idString(e.have.ID) + "/_history/" + strconv.FormatUint(uint64(e.have.Version), 10),
+				"etag":     etag(e.have.Version),
+			}
+			if e.erased {
+				resp["outcome"] = map[string]any{"resourceType": "OperationOutcome", "issue": []any{map[string]any{
+					"severity": "information", "code": "deleted", "diagnostics": "erased by the patient: not imported again"}}}
+			}
+			out = append(out, map[string]any{"fullUrl": rq.base + "/" + e.have.Type + "/" + idString(e.have.ID), "response": resp})
+			continue
+		}
 		status := http.StatusCreated
 		if d.version > 1 {
 			status = http.StatusOK

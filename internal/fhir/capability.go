@@ -12,7 +12,9 @@ const softwareVersion = "0.1.0"
 
 // capability builds the CapabilityStatement: exactly the interactions,
 // search parameters and operations this server implements.
-func capability(base string) map[string]any {
+// Conditional create and update, and conditional references, need the
+// organization's link key (Config.Links): they are listed only with it.
+func capability(base string, conditional bool) map[string]any {
 	common := []any{
 		sp("_id", "token", "record id"),
 		sp("_lastUpdated", "date", "block time of the latest version"),
@@ -61,14 +63,15 @@ func capability(base string) map[string]any {
 			"versioning":        "versioned-update",
 			"readHistory":       true,
 			"updateCreate":      false,
-			"conditionalCreate": false,
+			"conditionalCreate": conditional,
 			"conditionalRead":   "not-supported",
-			"conditionalUpdate": false,
+			"conditionalUpdate": conditional,
 			"conditionalDelete": "not-supported",
 			"searchParam":       params,
 		}
 		if t == "Patient" {
-			r["operation"] = []any{map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}}
+			r["operation"] = []any{map[string]any{"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+				map[string]any{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export"}}
 		}
 		resources = append(resources, r)
 	}
@@ -98,6 +101,9 @@ func capability(base string) map[string]any {
 			"resource":    resources,
 			"interaction": []any{map[string]any{"code": "transaction"}, map[string]any{"code": "batch"}},
 			"searchParam": []any{sp("_count", "number", "page size"), sp("_sort", "special", "date or _lastUpdated, - for descending")},
+			"operation": []any{ // Bulk Data (bulk.go); Group/{organization id}/$export too
+				map[string]any{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"},
+				map[string]any{"name": "import", "definition": "urn:medchain:operation:import", "documentation": "POST application/fhir+ndjson with Prefer: respond-async"}},
 		}},
 	}
 }
@@ -112,5 +118,5 @@ func sp(name, typ, doc string) map[string]any {
 
 // metadata serves GET /fhir/metadata; it needs no token.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
-	writeJSONValue(w, http.StatusOK, capability(baseURL(r)))
+	writeJSONValue(w, http.StatusOK, capability(baseURL(r), s.cfg.Links != nil))
 }

@@ -33,6 +33,7 @@ var shared struct {
 	once sync.Once
 	dir  string
 	api  string
+	home string
 	node *node.Node
 	keys map[string]*crypto.PrivKey
 	err  error
@@ -66,7 +67,7 @@ func devNode(t testing.TB) string {
 			shared.err = err
 			return
 		}
-		shared.node, shared.api = dev.Node, dev.API()
+		shared.node, shared.api, shared.home = dev.Node, dev.API(), dev.Home
 		home := dev.Home
 		ks := keystore.Open(config.KeysDir(home))
 		ks.Params = keystore.LightParams()

@@ -376,7 +376,7 @@ func TestTokensExpireAndAreWiped(t *testing.T) {
 
 func TestRender(t *testing.T) {
 	in := []byte(`{"id":"ab","meta":{"profile":["http://x"]},"resourceType":"Observation","valueQuantity":{"value":4.0}}`)
-	out, err := render(in, &records.Version{Version: 3, Created: 1700000000})
+	out, err := render(in, &records.Version{Record: consent.RecordID{0xab}, Version: 3, Created: 1700000000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,6 +386,9 @@ func TestRender(t *testing.T) {
 	}
 	if string(m["meta"]) != `{"lastUpdated":"2023-11-14T22:13:20Z","profile":["http://x"],"versionId":"3"}` {
 		t.Fatalf("meta %s", m["meta"])
+	}
+	if string(m["id"]) != `"ab000000000000000000000000000000"` {
+		t.Fatalf("id %s: the record id, whatever the content carried", m["id"])
 	}
 	if string(m["valueQuantity"]) != `{"value":4.0}` {
 		t.Fatalf("decimal changed: %s", m["valueQuantity"])

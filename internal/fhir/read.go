@@ -269,6 +269,9 @@ func render(content []byte, ver *records.Version) ([]byte, error) {
 		return nil, err
 	}
 	top["meta"] = mb
+	// Every resource has its id, whichever path wrote it: the record id
+	// (a record added by the CLI or the API may carry none, or its own).
+	top["id"] = json.RawMessage(strconv.Quote(idString(ver.Record)))
 	return json.Marshal(top)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/links"
 	xsession "github.com/medchain/medchain/x/session"
 )
 
@@ -93,6 +94,17 @@ type Config struct {
 	// (default 4,096); a negative value keeps none.
 	OrgKeyCache     int
 	SessionKeyCache int
+	// Links is the organization's patient-link resolver (its link key,
+	// x/links): Patient resources and Patient?identifier= references
+	// resolve through the organization's links, and conditional creates,
+	// updates and references and idempotent imports derive record ids with
+	// it. Nil: a Patient must carry a urn:medchain:address identifier, and
+	// conditional interactions are refused.
+	Links *links.Resolver
+	// TokenFile, when set, keeps tokens across restarts: each live token's
+	// session, sealed under a key derived from the gateway key
+	// (tokenstore.go). Empty: tokens live in memory only.
+	TokenFile string
 }
 
 // Server is the FHIR R4 interface of one node. It is an http.Handler for
@@ -102,9 +114,13 @@ type Server struct {
 	auth    *authStore
 	orgKeys *keyCache // data keys opened with the organization key
 
+	tokenFileMu sync.Mutex // one writer of the token file at a time
+
 	mu       sync.Mutex
 	signers  map[crypto.Address]*signerState
 	inflight map[consent.RecordID]bool // records being updated through this node
+
+	bulk bulkJobs // Bulk Data jobs (bulk.go)
 }
 
 // New builds a Server.
@@ -154,7 +170,7 @@ func New(cfg Config) *Server {
 	if cfg.SessionKeyCache == 0 {
 		cfg.SessionKeyCache = 4096
 	}
-	return &Server{
+	srv := &Server{
 		cfg: cfg,
 		auth: newAuthStore(authLimits{challenges: cfg.MaxChallenges, challengesPerAccount: cfg.MaxChallengesPerAccount,
 			challengesPerIP: cfg.MaxChallengesPerIP, tokens: cfg.MaxTokens, tokensPerAccount: cfg.MaxTokensPerAccount}),
@@ -162,12 +178,20 @@ func New(cfg Config) *Server {
 		signers:  map[crypto.Address]*signerState{},
 		inflight: map[consent.RecordID]bool{},
 	}
+	if cfg.TokenFile != "" {
+		srv.auth.onRemove = srv.saveTokens
+		if err := srv.loadTokens(); err != nil {
+			cfg.Log.Warn("FHIR tokens not restored: clients must log in again", "err", err)
+		}
+	}
+	return srv
 }
 
 // Close forgets every token and wipes the delegated keys.
 func (s *Server) Close() {
 	s.auth.close()
 	s.orgKeys.wipe()
+	s.bulk.close()
 }
 
 // request is one authenticated FHIR request with the state it is judged on.
@@ -179,6 +203,7 @@ type request struct {
 	now  int64     // the same, unix seconds
 	org  string    // the gateway's organization
 	base string    // this server's base URL, ".../fhir"
+	srv  *Server
 }
 
 // gatewayOrg is the organization of the gateway account, from state.
@@ -221,10 +246,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(segs) == 2 && segs[0] == "auth" && segs[1] == "token":
 		s.only(w, r, http.MethodPost, s.token)
 		return
+	case len(segs) == 2 && segs[0] == "auth" && segs[1] == "revoke":
+		s.only(w, r, http.MethodPost, s.revoke)
+		return
 	}
 	rq, p := s.authenticate(r)
 	if p != nil {
 		writeProblem(w, p)
+		return
+	}
+	if isBulkPath(segs) && s.bulkRoute(w, rq, segs) {
 		return
 	}
 	switch {
@@ -247,6 +278,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.search(w, rq, typ, r.URL.Query())
 		case http.MethodPost:
 			s.create(w, rq, typ)
+		case http.MethodPut:
+			if r.URL.RawQuery == "" {
+				writeProblem(w, notAllowed(r))
+				return
+			}
+			s.conditionalUpdate(w, rq, typ, r.URL.RawQuery)
 		default:
 			writeProblem(w, notAllowed(r))
 		}
@@ -329,7 +366,8 @@ func (s *Server) negotiate(r *http.Request) *problem {
 				continue
 			}
 			switch mt {
-			case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*":
+			case "application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*",
+				"application/fhir+ndjson", "application/ndjson": // Bulk Data files
 				ok = true
 			}
 		}
@@ -368,7 +406,7 @@ func (s *Server) authenticate(r *http.Request) (*request, *problem) {
 	if org == "" {
 		return nil, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "this node's gateway account is not an active gateway")
 	}
-	return &request{r: r, sess: sess, snap: snap, time: bt, now: bt.Unix(), org: org, base: baseURL(r)}, nil
+	return &request{r: r, sess: sess, snap: snap, time: bt, now: bt.Unix(), org: org, base: baseURL(r), srv: s}, nil
 }
 
 // readBody reads a request body up to limit bytes: 413 beyond.
@@ -616,6 +654,7 @@ func (s *Server) issue(req *TokenRequest) (*TokenResponse, *problem) {
 		sess.wipe()
 		return nil, failf(http.StatusServiceUnavailable, "transient", ErrUnavailable, "%v", err)
 	}
+	s.saveTokens()
 	out := &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(exp.Sub(now) / time.Second),
 		Scope: scopeText, Address: addr.String(), Delegated: onChain != nil}
 	if onChain != nil {
@@ -650,3 +689,21 @@ func (s *Server) smartConfiguration(w http.ResponseWriter, r *http.Request) {
 }
 
 func sameEncKey(a, b crypto.EncKey) bool { return subtle.ConstantTimeCompare(a[:], b[:]) == 1 }
+
+// revoke serves POST /fhir/auth/revoke: the bearer token ends at once, here
+// and in the token file (its on-chain session lives on until it expires or
+// is revoked with session/revoke, which ends every token made for it).
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(tok) == "" {
+		writeProblem(w, failf(http.StatusUnauthorized, "login", ErrUnauthenticated, "send the token to revoke as Authorization: Bearer TOKEN"))
+		return
+	}
+	sess := s.auth.lookup(strings.TrimSpace(tok), s.cfg.Now())
+	if sess == nil {
+		writeProblem(w, failf(http.StatusUnauthorized, "expired", ErrUnauthenticated, "unknown or expired token"))
+		return
+	}
+	s.auth.remove(sess.tok)
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": true})
+}

@@ -134,6 +134,9 @@ func resolvePatientRef(rq *request, ref string, local map[string]localRef) (cryp
 		}
 		return l.patient, nil
 	}
+	if q, ok := strings.CutPrefix(strings.TrimPrefix(ref, rq.base+"/"), "Patient?"); ok && rq.srv != nil {
+		return rq.srv.conditionalPatient(rq, q)
+	}
 	lookup := func(id consent.RecordID) (crypto.Address, string, bool) {
 		rec := records.GetRecord(rq.snap, id)
 		if rec == nil || rec.Erased != 0 {
@@ -154,6 +157,9 @@ func resolvePatientRef(rq *request, ref string, local map[string]localRef) (cryp
 func patientOf(rq *request, typ string, res map[string]any, local map[string]localRef, fallback crypto.Address) (crypto.Address, *problem) {
 	if typ == "Patient" {
 		v, ok := addressIdentifier(res)
+		if !ok && rq.srv != nil && rq.srv.cfg.Links != nil {
+			return rq.srv.linkedPatient(rq, res)
+		}
 		if !ok {
 			hint := ""
 			if !rq.sess.patient.IsZero() {
@@ -605,9 +611,14 @@ func (s *Server) create(w http.ResponseWriter, rq *request, typ string) {
 		writeProblem(w, p)
 		return
 	}
-	if rq.r.Header.Get("If-None-Exist") != "" {
-		writeProblem(w, failf(http.StatusBadRequest, "not-supported", ErrNotSupported, "conditional create (If-None-Exist) is not supported"))
-		return
+	var cond *criteria
+	if q := rq.r.Header.Get("If-None-Exist"); q != "" {
+		c, p := parseCriteria(strings.TrimPrefix(q, "?"))
+		if p != nil {
+			writeProblem(w, p)
+			return
+		}
+		cond = &c
 	}
 	id, err := newRecordID()
 	if err != nil {
@@ -619,6 +630,24 @@ func (s *Server) create(w http.ResponseWriter, rq *request, typ string) {
 		writeProblem(w, p)
 		return
 	}
+	if cond != nil {
+		// A conditional create: the record the criteria name at this
+		// organization (derivedID), created under that id when absent.
+		e := &bentry{index: -1, method: http.MethodPost, typ: typ, res: res, d: d, cond: cond}
+		if p := s.identify(rq, s.resolver(rq), e); p != nil {
+			writeProblem(w, p)
+			return
+		}
+		if e.skip {
+			if p := checkWrite(rq, d, permCreate); p != nil {
+				writeProblem(w, p)
+				return
+			}
+			s.respondExisting(w, rq, e.have)
+			return
+		}
+	}
+	s.resolveConditionalRefs(rq, res, d.patient, nil)
 	if p := s.prepare(rq, d, permCreate); p != nil {
 		writeProblem(w, p)
 		return
@@ -696,6 +725,7 @@ func (s *Server) update(w http.ResponseWriter, rq *request, typ, idStr string) {
 		return
 	}
 	defer release()
+	s.resolveConditionalRefs(rq, res, d.patient, nil)
 	if p := s.prepare(rq, d, permUpdate); p != nil {
 		writeProblem(w, p)
 		return
@@ -738,4 +768,98 @@ func (s *Server) erase(w http.ResponseWriter, rq *request, typ, idStr string) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// respondExisting answers a conditional create whose record exists: 200
+// with its location and version, and an informational OperationOutcome
+// (reading the resource back is a read of its own, audited: GET it).
+func (s *Server) respondExisting(w http.ResponseWriter, rq *request, rec *records.Record) {
+	if rec.Erased != 0 {
+		writeProblem(w, failf(http.StatusGone, "deleted", ErrGone, "%s/%s was erased by the patient: not created again", rec.Type, idString(rec.ID)))
+		return
+	}
+	loc := rq.base + "/" + rec.Type + "/" + idString(rec.ID) + "/_history/" + strconv.FormatUint(uint64(rec.Version), 10)
+	w.Header().Set("Location", loc)
+	w.Header().Set("Content-Location", loc)
+	w.Header().Set("ETag", etag(rec.Version))
+	writeJSONValue(w, http.StatusOK, map[string]any{"resourceType": "OperationOutcome", "issue": []any{map[string]any{
+		"severity": "information", "code": "duplicate", "diagnostics": existsNote(rec.Type, rec)}}})
+}
+
+// conditionalUpdate serves PUT /fhir/{type}?criteria: a new version of the
+// record the criteria name at this organization, or a new record under the
+// id they derive when there is none (201).
+func (s *Server) conditionalUpdate(w http.ResponseWriter, rq *request, typ, q string) {
+	if !storable(typ) {
+		writeProblem(w, notStorable(typ))
+		return
+	}
+	res, p := s.parseBody(rq, typ)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	c, p := parseCriteria(q)
+	if p != nil {
+		writeProblem(w, p)
+		return
+	}
+	id, err := newRecordID()
+	if err != nil {
+		writeProblem(w, failf(http.StatusInternalServerError, "exception", ErrUnavailable, "%v", err))
+		return
+	}
+	d := &draft{entry: -1, typ: typ, id: id, version: 1, res: res}
+	if d.patient, p = patientOf(rq, typ, res, nil, rq.sess.patient); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	e := &bentry{index: -1, method: http.MethodPut, typ: typ, res: res, d: d, cond: &c, condPut: true}
+	if p := s.identify(rq, s.resolver(rq), e); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	if e.erased {
+		writeProblem(w, failf(http.StatusGone, "deleted", ErrGone, "%s/%s was erased by the patient", typ, idString(e.have.ID)))
+		return
+	}
+	perm, status := permCreate, http.StatusCreated
+	if d.version > 1 {
+		perm, status = permUpdate, http.StatusOK
+		if im := rq.r.Header.Get("If-Match"); im != "" && im != etag(e.have.Version) && strings.Trim(im, `"`) != strconv.FormatUint(uint64(e.have.Version), 10) {
+			writeProblem(w, failf(http.StatusPreconditionFailed, "conflict", ErrConflict, "If-Match %s, but the current version is %s", im, etag(e.have.Version)))
+			return
+		}
+		release, p := s.lockRecords([]consent.RecordID{d.id})
+		if p != nil {
+			writeProblem(w, p)
+			return
+		}
+		defer release()
+		s.resolveConditionalRefs(rq, res, d.patient, nil)
+		if s.unchanged(rq, d) {
+			if p := checkWrite(rq, d, permUpdate); p != nil {
+				writeProblem(w, p)
+				return
+			}
+			rec := records.GetRecord(rq.snap, d.id)
+			loc := rq.base + "/" + typ + "/" + idString(rec.ID) + "/_history/" + strconv.FormatUint(uint64(rec.Version), 10)
+			w.Header().Set("Location", loc)
+			w.Header().Set("Content-Location", loc)
+			w.Header().Set("ETag", etag(rec.Version))
+			writeJSONValue(w, http.StatusOK, map[string]any{"resourceType": "OperationOutcome", "issue": []any{map[string]any{
+				"severity": "information", "code": "informational", "diagnostics": fmt.Sprintf("%s/%s version %d already holds this content: nothing stored", typ, idString(rec.ID), rec.Version)}}})
+			return
+		}
+	}
+	s.resolveConditionalRefs(rq, res, d.patient, nil)
+	if p := s.prepare(rq, d, perm); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	if p := s.commit(rq.r.Context(), rq, []*draft{d}); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	s.respondWritten(w, rq, d, status)
 }

@@ -514,3 +514,33 @@ func BenchmarkJSONObservation(b *testing.B) {
 		}
 	}
 }
+
+// Conditional references (Type?identifier=system|value, as Synthea exports
+// carry) are valid R4 references: they parse, and SetID keeps them
+// verbatim, so the FHIR interface can store those it cannot resolve as
+// they are (docs/fhir.md, conditional interactions).
+func TestConditionalReferencesKept(t *testing.T) {
+	in := []byte(`{"resourceType":"Encounter","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+		"subject":{"reference":"Patient?identifier=http://hospital.example.org/mrn|MRN-1"},
+		"participant":[{"individual":{"reference":"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999900001"}}],
+		"serviceProvider":{"reference":"Organization?identifier=https://github.com/synthetichealth/synthea|org-1"}}`)
+	r, err := Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := describe(r.Proto).Subject; got != "Patient?identifier=http://hospital.example.org/mrn|MRN-1" {
+		t.Errorf("subject %q", got)
+	}
+	out, err := SetID(in, "0123456789abcdef0123456789abcdef", "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|9999900001", "Organization?identifier=https://github.com/synthetichealth/synthea|org-1"} {
+		if !strings.Contains(string(out), `"reference":"`+ref+`"`) {
+			t.Errorf("%s not kept in %s", ref, out)
+		}
+	}
+	if eq, err := Equal(in, out, "id"); err != nil || !eq {
+		t.Fatalf("not equal apart from id: %v", err)
+	}
+}

@@ -6,14 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 	mempl "github.com/cometbft/cometbft/mempool"
 
 	"github.com/medchain/medchain/app"
+	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/fhir"
+	"github.com/medchain/medchain/internal/linkkey"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/x/fees"
 )
 
 var _ fhir.Chain = (*Node)(nil)
@@ -24,9 +28,17 @@ func (n *Node) fhirHandler() http.Handler {
 	if n.gateway == nil {
 		return nil
 	}
+	// The organization's patient-link key (x/links), when this home has
+	// one: imports resolve Patient.identifier through the links.
+	lk, err := linkkey.LoadIfExists(linkkey.Path(n.home))
+	if err != nil {
+		n.log.Error("patient-link key not loaded: linked identifiers and conditional FHIR interactions are refused", "err", err)
+	}
 	n.fhir = fhir.New(fhir.Config{
-		Key: n.gateway.Key, Chain: n, Blobs: n.gateway.Blobs, Auditor: n.auditor,
-		MinFee: func(kv store.Reader) uint64 { return n.app.Params().Get(kv, app.ParamMinFee) },
+		Links:     lk,
+		TokenFile: filepath.Join(config.DataDir(n.home), "fhir-tokens.bin"),
+		Key:       n.gateway.Key, Chain: n, Blobs: n.gateway.Blobs, Auditor: n.auditor,
+		MinFee: func(kv store.Reader) uint64 { return fees.Keeper{Params: n.app.Params()}.MaxMinFee(kv) },
 		Peers:  n.cfg.Blobs.Peers, HTTP: n.peerHTTP,
 		Log:        n.log.With("module", "fhir"),
 		CommitWait: time.Duration(n.cfg.API.CommitWait),

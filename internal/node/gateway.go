@@ -32,6 +32,20 @@ const GatewayPassphraseEnv = "MEDCHAIN_GATEWAY_PASSPHRASE"
 const S3SecretEnv = "MEDCHAIN_S3_SECRET_KEY"
 
 func loadGatewayKey(home string, cfg config.Config) (*crypto.PrivKey, error) {
+	return loadKey(home, cfg, "gateway", cfg.Gateway.Key)
+}
+
+// loadSupplyKey loads the EPCIS capture key (supply.capture_key), nil
+// when none is configured.
+func loadSupplyKey(home string, cfg config.Config) (*crypto.PrivKey, error) {
+	if cfg.Supply.CaptureKey == "" {
+		return nil, nil
+	}
+	return loadKey(home, cfg, "supply capture", cfg.Supply.CaptureKey)
+}
+
+// loadKey loads a key of the node's keystore with the gateway passphrase.
+func loadKey(home string, cfg config.Config, what, name string) (*crypto.PrivKey, error) {
 	pass := os.Getenv(GatewayPassphraseEnv)
 	if pass == "" && cfg.Gateway.PassphraseFile != "" {
 		p := cfg.Gateway.PassphraseFile
@@ -45,11 +59,11 @@ func loadGatewayKey(home string, cfg config.Config) (*crypto.PrivKey, error) {
 		pass = strings.TrimRight(string(b), "\r\n")
 	}
 	if pass == "" {
-		return nil, fmt.Errorf("gateway key %q: set %s or gateway.passphrase_file", cfg.Gateway.Key, GatewayPassphraseEnv)
+		return nil, fmt.Errorf("%s key %q: set %s or gateway.passphrase_file", what, name, GatewayPassphraseEnv)
 	}
-	k, err := keystore.Open(config.KeysDir(home)).Load(cfg.Gateway.Key, pass)
+	k, err := keystore.Open(config.KeysDir(home)).Load(name, pass)
 	if err != nil {
-		return nil, fmt.Errorf("gateway key %q: %w", cfg.Gateway.Key, err)
+		return nil, fmt.Errorf("%s key %q: %w", what, name, err)
 	}
 	return k, nil
 }

@@ -231,6 +231,11 @@ func (n *Node) Start() error {
 		opts.Gateway = n.gateway
 		opts.FHIR = n.fhirHandler()
 	}
+	if opts.SupplyKey, err = loadSupplyKey(n.home, n.cfg); err != nil {
+		_ = ln.Close()
+		_ = n.cmt.Stop()
+		return err
+	}
 	h := api.New(n, opts)
 	// CometBFT's cometbft_mempool_size counts a bundle once. The first
 	// node of a process registers (as with CometBFT's own metrics).

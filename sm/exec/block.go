@@ -149,6 +149,11 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 		res.Txs[i] = c.deliverTx(ctx, &flat[i], i)
 	}
 	for _, m := range c.router.Modules() {
+		if o, ok := m.(sm.UsageObserver); ok {
+			o.ObserveUsage(hookCtx, len(flat))
+		}
+	}
+	for _, m := range c.router.Modules() {
 		if h, ok := m.(sm.EndBlocker); ok {
 			h.EndBlock(hookCtx)
 		}
@@ -193,15 +198,18 @@ func (c *Core) deliver(ctx sm.Context, tx *sm.Tx) error {
 		return sm.Wrapf(sm.ErrUnknownType, "%q", tx.Body.Type)
 	}
 	who, keyErr := session.Authorize(ctx.Store, tx.Body.Signer, tx.Body.Type, ctx.Time.Unix())
-	if err := c.authenticate(ctx.Store, tx, rt, who, keyErr, who.Sequence()); err != nil {
+	now := ctx.Time.Unix()
+	if err := c.authenticate(ctx.Store, tx, rt, who, keyErr, who.Sequence(), now); err != nil {
 		return err
 	}
 	signer, acct := who.Address, who.Account
 	if acct != nil {
 		who.Advance(ctx.Store)
-		if err := accounts.ChargeFee(ctx.Store, acct, tx.Body.Fee); err != nil {
-			return err
-		}
+	}
+	if err := c.fees.ChargeFee(ctx.Store, tx, signer, acct, now); err != nil {
+		return err
+	}
+	if acct != nil {
 		accounts.PutAccount(ctx.Store, acct)
 	}
 	_, msg, err := c.router.DecodeMsg(tx.Body)

@@ -64,9 +64,9 @@ func (c *Core) CheckTx(kv store.Reader, pending Pending, tx *sm.Tx, hash [32]byt
 		return CheckResult{Err: sm.ErrBadSignature}
 	}
 	if seq := tx.Body.Sequence; opt.HoldAhead && seq > next && seq-next <= MaxAhead {
-		return CheckResult{Held: true, Err: c.authenticate(kv, tx, rt, who, keyErr, seq)}
+		return CheckResult{Held: true, Err: c.authenticate(kv, tx, rt, who, keyErr, seq, opt.BlockTime)}
 	}
-	if err := c.authenticate(kv, tx, rt, who, keyErr, next); err != nil {
+	if err := c.authenticate(kv, tx, rt, who, keyErr, next, opt.BlockTime); err != nil {
 		return CheckResult{Err: err}
 	}
 	return CheckResult{Next: next + 1}

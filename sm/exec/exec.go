@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
@@ -22,13 +23,78 @@ type State interface {
 // Core executes transactions with a fixed set of modules.
 type Core struct {
 	router *sm.Router
-	minFee func(kv store.Reader) uint64
+	fees   FeeRules
 }
 
-// New builds a core over the router's modules; minFee reads the smallest
-// fee a transaction may carry from state.
-func New(router *sm.Router, minFee func(kv store.Reader) uint64) *Core {
-	return &Core{router: router, minFee: minFee}
+// FeeRules price and charge transactions: the one place the cost of a
+// transaction is decided (x/fees implements them for the app; SignerPays
+// is the plain rule). principal is the account the key signs for (its
+// address even when it has no account yet: acct nil, a self-registration);
+// now is the block time (unix seconds) the check is made at.
+type FeeRules interface {
+	// CheckFee reports why tx's fee cannot be paid, or nil: the fee is below
+	// the minimum for its type, or whoever pays (the signer, or the
+	// envelope's fee payer under an allowance) cannot.
+	CheckFee(kv store.Reader, tx *sm.Tx, principal crypto.Address, acct *accounts.Account, now int64) error
+	// ChargeFee takes the fee into the fee pool after CheckFee passed on the
+	// same state; a fee the signer pays comes off acct, which the caller
+	// stores.
+	ChargeFee(kv store.KV, tx *sm.Tx, principal crypto.Address, acct *accounts.Account, now int64) error
+}
+
+// New builds a core over the router's modules with the fee rules.
+func New(router *sm.Router, fees FeeRules) *Core {
+	return &Core{router: router, fees: fees}
+}
+
+// SignerPays is the plain fee rule: the signer pays the fee it carries,
+// which must be at least minFee of its type (nil: no minimum) and within
+// its balance; a new account has no balance and pays nothing. A fee payer
+// in the envelope is refused: sponsorship needs x/fees.
+func SignerPays(minFee func(kv store.Reader, typ string) uint64) FeeRules { return signerPays{minFee} }
+
+type signerPays struct {
+	minFee func(kv store.Reader, typ string) uint64
+}
+
+func (r signerPays) CheckFee(kv store.Reader, tx *sm.Tx, _ crypto.Address, acct *accounts.Account, _ int64) error {
+	if tx.Body.FeePayer != (crypto.Address{}) {
+		return sm.Wrapf(sm.ErrFunds, "this chain has no fee sponsorship")
+	}
+	var min uint64
+	if r.minFee != nil {
+		min = r.minFee(kv, tx.Body.Type)
+	}
+	return CheckSignerFee(tx.Body.Fee, min, acct)
+}
+
+func (r signerPays) ChargeFee(kv store.KV, tx *sm.Tx, _ crypto.Address, acct *accounts.Account, _ int64) error {
+	if acct == nil {
+		return nil
+	}
+	return accounts.ChargeFee(kv, acct, tx.Body.Fee)
+}
+
+// CheckSignerFee is the rule for a fee the signer pays: at least min and
+// within the balance; a new account (acct nil) pays nothing, so it may
+// carry no fee, and is refused when the minimum is above zero.
+func CheckSignerFee(fee, min uint64, acct *accounts.Account) error {
+	if acct == nil {
+		if fee != 0 {
+			return sm.Wrapf(sm.ErrFunds, "a new account has no balance for a fee: a sponsor must pay it (fee_payer)")
+		}
+		if min > 0 {
+			return sm.Wrapf(sm.ErrFeeTooLow, "fee 0, minimum %d: a sponsor must pay it (fee_payer)", min)
+		}
+		return nil
+	}
+	if fee < min {
+		return sm.Wrapf(sm.ErrFeeTooLow, "fee %d, minimum %d", fee, min)
+	}
+	if fee > acct.Balance {
+		return sm.Wrapf(sm.ErrFunds, "balance %d, fee %d", acct.Balance, fee)
+	}
+	return nil
 }
 
 // Router is the core's message routes.
@@ -101,34 +167,13 @@ func (c *Core) Message(tx *sm.Tx) (sm.Route, error) {
 	return rt, err
 }
 
-// Fee is what a transaction costs its signer: the fee it carries, which
-// must be at least the minimum fee in state and within the signer's
-// balance. A new account (acct nil) has no balance and pays nothing. This
-// is the one place the price of a transaction is decided; the charge itself
-// is accounts.ChargeFee of the amount returned.
-func (c *Core) Fee(kv store.Reader, tx *sm.Tx, acct *accounts.Account) (uint64, error) {
-	if acct == nil {
-		if tx.Body.Fee != 0 {
-			return 0, sm.Wrapf(sm.ErrFunds, "a new account has no balance for a fee")
-		}
-		return 0, nil
-	}
-	if min := c.minFee(kv); tx.Body.Fee < min {
-		return 0, sm.Wrapf(sm.ErrFeeTooLow, "fee %d, minimum %d", tx.Body.Fee, min)
-	}
-	if tx.Body.Fee > acct.Balance {
-		return 0, sm.Wrapf(sm.ErrFunds, "balance %d, fee %d", acct.Balance, tx.Body.Fee)
-	}
-	return tx.Body.Fee, nil
-}
-
 // authenticate applies the envelope rules shared by CheckTx and
 // DeliverBlock: the signing key resolves to a principal (session.Authorize:
 // an account's current key, or a live session key whose limits allow the
 // message type; keyErr is why it does not), the sequence is next, the
 // account exists (or the route lets a new signer register), can sign, and
 // can pay.
-func (c *Core) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, who session.Principal, keyErr error, next uint64) error {
+func (c *Core) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, who session.Principal, keyErr error, next uint64, now int64) error {
 	if keyErr != nil {
 		return keyErr
 	}
@@ -140,12 +185,10 @@ func (c *Core) authenticate(kv store.Reader, tx *sm.Tx, rt sm.Route, who session
 		if !rt.NewSigner {
 			return sm.Wrapf(sm.ErrUnknownSigner, "%s", tx.Signer())
 		}
-		_, err := c.Fee(kv, tx, nil)
-		return err
+		return c.fees.CheckFee(kv, tx, who.Address, nil, now)
 	}
 	if !accounts.CanSign(kv, acct) {
 		return sm.Wrapf(sm.ErrInactive, "%s", acct.Address)
 	}
-	_, err := c.Fee(kv, tx, acct)
-	return err
+	return c.fees.CheckFee(kv, tx, who.Address, acct, now)
 }

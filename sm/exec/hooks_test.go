@@ -6,7 +6,6 @@ import (
 
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/exec"
-	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 )
 
@@ -38,7 +37,7 @@ func (m hookModule) EndBlock(ctx sm.Context) {
 }
 
 func TestBlockHooksRunAroundTransactionsInModuleOrder(t *testing.T) {
-	core := exec.New(sm.NewRouter(hookModule{"one"}, hookModule{"two"}), func(store.Reader) uint64 { return 0 })
+	core := exec.New(sm.NewRouter(hookModule{"one"}, hookModule{"two"}), exec.SignerPays(nil))
 	tree := merkle.NewMemTree()
 	info := sm.BlockInfo{
 		Proposer:    sm.ConsAddress{7},

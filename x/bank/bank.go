@@ -135,6 +135,9 @@ func credit(kv store.KV, a crypto.Address, amount uint64) error {
 
 var supplyKey = []byte{sm.PrefixSupply}
 
+// SupplyKey is the store key of the supply (for proofs).
+func SupplyKey() []byte { return []byte{sm.PrefixSupply} }
+
 // Supply returns the tokens in existence: the genesis supply, plus what was
 // minted, less what was burned.
 func Supply(kv store.Reader) uint64 {

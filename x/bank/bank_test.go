@@ -1,7 +1,10 @@
 package bank_test
 
 import (
+	"encoding/json"
 	"errors"
+	"github.com/medchain/medchain/sm"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/crypto"
@@ -61,5 +64,59 @@ func TestMintAndBurnMoveTheSupply(t *testing.T) {
 	}
 	if s := bank.Supply(kv); s != 11 || s != bank.Balance(kv, a)+bank.PoolBalance(kv, pool) {
 		t.Fatalf("supply %d, balances %d + %d", s, bank.Balance(kv, a), bank.PoolBalance(kv, pool))
+	}
+}
+
+func TestGenesisSupplyAndInvariant(t *testing.T) {
+	kv := store.NewMemory()
+	var a crypto.Address
+	a[0] = 1
+	accounts.PutAccount(kv, &accounts.Account{Address: a, Kind: accounts.KindPatient, Active: true, Balance: 100})
+	ctx := sm.Context{Store: kv, Events: &sm.Events{}}
+	var stranger crypto.Address
+	stranger[0] = 9
+	for _, c := range []struct {
+		name, raw, wantErr string
+	}{
+		{"allocation to a non-account", `{"allocations":[{"address":"` + stranger.String() + `","amount":5}]}`, "not a genesis account"},
+		{"zero allocation", `{"allocations":[{"module":"mint","sub":"provision","amount":0}]}`, "positive"},
+		{"wrong supply", `{"supply":99}`, "sum to 100"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := bank.Module{}.InitGenesis(ctx.WithStore(store.NewCache(kv)), json.RawMessage(c.raw))
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("err %v, want %q", err, c.wantErr)
+			}
+		})
+	}
+	raw := `{"allocations":[{"address":"` + a.String() + `","amount":5},{"module":"mint","sub":"provision","amount":7}],"supply":112}`
+	if err := (bank.Module{}).InitGenesis(ctx, json.RawMessage(raw)); err != nil {
+		t.Fatal(err)
+	}
+	if bank.Supply(kv) != 112 || bank.Balance(kv, a) != 105 || bank.PoolBalance(kv, bank.ModuleAddress("mint", "provision")) != 7 {
+		t.Fatalf("supply %d", bank.Supply(kv))
+	}
+	if err := bank.CheckInvariant(kv); err != nil {
+		t.Fatal(err)
+	}
+	// A fee charged stays in the invariant; a credit from nowhere breaks it.
+	acct := accounts.GetAccount(kv, a)
+	if err := accounts.ChargeFee(kv, acct, 3); err != nil {
+		t.Fatal(err)
+	}
+	accounts.PutAccount(kv, acct)
+	if err := bank.CheckInvariant(kv); err != nil {
+		t.Fatal(err)
+	}
+	if got := bank.TakeFees(kv, bank.ModuleAddress("staking", "rewards")); got != 3 || accounts.FeePool(kv) != 0 {
+		t.Fatalf("took %d", got)
+	}
+	if err := bank.CheckInvariant(kv); err != nil {
+		t.Fatal(err)
+	}
+	acct.Balance++
+	accounts.PutAccount(kv, acct)
+	if err := bank.CheckInvariant(kv); err == nil || !strings.Contains(err.Error(), "113 held, supply 112") {
+		t.Fatalf("a minted-from-nowhere token: %v", err)
 	}
 }

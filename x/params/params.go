@@ -80,6 +80,9 @@ func (r *Registry) Validate(name string, v uint64) error {
 
 func key(name string) []byte { return append([]byte{sm.PrefixParam}, name...) }
 
+// Has reports whether name is declared.
+func (r *Registry) Has(name string) bool { _, ok := r.defs[name]; return ok }
+
 // Get returns the value in state, or the default when never set. Unknown
 // names panic: they are programming errors, not user input.
 func (r *Registry) Get(kv store.Reader, name string) uint64 {

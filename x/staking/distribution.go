@@ -9,7 +9,6 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
-	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/gov"
 )
@@ -35,15 +34,8 @@ func setDust(kv store.KV, v uint64) {
 // RewardsPool and returns what there is to divide, dust included.
 func collect(kv store.KV) uint64 {
 	total := Dust(kv)
-	if fees := accounts.TakeFeePool(kv); fees > 0 {
-		// The fee pool is a counter of x/accounts, not a bank pool: its
-		// tokens are already in the supply, so crediting RewardsPool is a
-		// transfer, done as a mint that leaves the supply unchanged.
-		supply := bank.Supply(kv)
-		store.Check(bank.Mint(kv, RewardsPool, fees))
-		bank.SetSupply(kv, supply)
-		total += fees
-	}
+	// The fees go to the validators: a transfer from the fee pool.
+	total += bank.TakeFees(kv, RewardsPool)
 	if prov := bank.PoolBalance(kv, ProvisionPool); prov > 0 {
 		store.Check(bank.Send(kv, ProvisionPool, RewardsPool, prov))
 		total += prov

@@ -38,6 +38,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/gov"
 )
@@ -93,7 +94,11 @@ type runner struct {
 func (r *runner) do(t *testing.T, td *datadriven.TestData) string {
 	switch td.Cmd {
 	case "init":
-		return fmt.Sprintf("app_hash %X\n", r.d.Init(t))
+		hash := r.d.Init(t)
+		if err := bank.CheckInvariant(r.d.State()); err != nil {
+			td.Fatalf(t, "after genesis: %v", err)
+		}
+		return fmt.Sprintf("app_hash %X\n", hash)
 	case "block":
 		var advance time.Duration
 		for _, a := range td.CmdArgs {
@@ -109,6 +114,9 @@ func (r *runner) do(t *testing.T, td *datadriven.TestData) string {
 		r.height++
 		r.at = r.at.Add(apptest.BlockInterval + advance)
 		b := r.d.Block(t, r.height, r.at, txs)
+		if err := bank.CheckInvariant(r.d.State()); err != nil {
+			td.Fatalf(t, "after block %d: %v", r.height, err)
+		}
 		var out strings.Builder
 		for _, k := range slices.Sorted(mapKeys(b.Bundles)) {
 			fmt.Fprintf(&out, "bundle %d: %s\n", k, outcome(b.Bundles[k]))
