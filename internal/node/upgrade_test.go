@@ -17,6 +17,7 @@ import (
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/gov"
 )
 
@@ -102,8 +103,15 @@ func TestUpgradeHaltsAndResumes(t *testing.T) {
 	}
 	plan := gov.Plan{Name: "v2", Height: n.App().Committed().Version() + 25, Info: "test release"}
 	submit("hospital-admin", &gov.MsgPropose{Action: gov.Action{Kind: gov.KindUpgrade, Upgrade: plan}}, true)
-	// Five of the dev network's seven organizations approve.
-	voters := []string{"lab-admin", "pharmacy-admin", "manufacturer-admin", "distributor-admin"}
+	// Two thirds of the development organizations approve: the proposer's
+	// and as many more admins as needed.
+	var admins []string
+	for _, a := range devnet.Accounts {
+		if a.Role == accounts.RoleAdmin && a.Name != "hospital-admin" {
+			admins = append(admins, a.Name)
+		}
+	}
+	voters := admins[:(2*len(devnet.Orgs)+2)/3-1]
 	for i, admin := range voters {
 		submit(admin, &gov.MsgVote{ProposalID: 1, Approve: true}, i == len(voters)-1)
 	}
