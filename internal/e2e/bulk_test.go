@@ -377,4 +377,3 @@ func contentDiff(imported, exported map[string]any) string {
 	jb, _ := json.Marshal(b)
 	return fmt.Sprintf("imported %s, exported %s", ja, jb)
 }
-
