@@ -7,6 +7,7 @@ import { field, fill, fmtDate, fmtTime, fmtTokens, h, short, status, table } fro
 import { buildResource, render, title } from "./lib/fhir.js";
 import { DEFAULT_PARAMS, KeyFileError, checkName, keyFileText, openKeyFile, parseKeyFile, sealKeyFile } from "./lib/keyfile.js";
 import { Key } from "./lib/keys.js";
+import { captureEvent, pharmacyEvent, supplyCapture } from "./lib/supply.js";
 
 const api = new Api("");
 const STORE = "medchain.keyfiles";
@@ -763,9 +764,104 @@ async function trialsPage(el) {
   if (trials.length) await show(trials[0]);
 }
 
+// Plain words for the CBV steps and dispositions x/supply records.
+const STEP_WORDS = { commissioning: "commissioned", packing: "packed into a case", unpacking: "unpacked from its case", shipping: "shipped", receiving: "received", dispensing: "dispensed to a patient", decommissioning: "decommissioned", destroying: "destroyed", inspecting: "inspected" };
+const stepText = (p) => `${STEP_WORDS[p.biz_step] ?? p.biz_step}${p.to ? ` to ${p.to}` : ""}`;
+
+/** The provenance, oldest first, as a timeline. */
+function provenanceTimeline(prov) {
+  if (!prov?.length) return h("p", {}, "No custody events are recorded for this identifier.");
+  return h(
+    "section",
+    { "aria-label": "Provenance" },
+    h("h2", {}, "Provenance"),
+    h(
+      "ol",
+      { class: "timeline" },
+      prov.map((p) =>
+        h(
+          "li",
+          {},
+          h("time", { datetime: p.event_time }, fmtTime(p.event_time)),
+          " ",
+          h("strong", {}, p.org),
+          ` ${stepText(p)}`,
+          h("span", { class: "muted" }, ` · ${p.type}${p.disposition ? `, now ${p.disposition.replace(/_/g, " ")}` : ""} · recorded in block ${p.height} at ${fmtTime(p.record_time)}`),
+        ),
+      ),
+    ),
+  );
+}
+
+function facts(pairs) {
+  const rows = pairs.filter(([, v]) => v !== undefined && v !== null && v !== "");
+  return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]));
+}
+
+/** Receive / dispense for a signed-in member of an organization (supply/capture). */
+function pharmacyActions(r, org, again) {
+  const u = r.unit;
+  if (!u || !org) return null;
+  const gln = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]{13}", placeholder: "0098765000205" });
+  const st = h("p", { "aria-live": "polite" });
+  const run = (step) =>
+    act(st, step === "receiving" ? "Recording the receipt…" : "Recording the dispensing…", async () => {
+      const ev = pharmacyEvent({ step, unitKey: u.key, time: Date.now(), gln: gln.value.trim() });
+      const ce = await captureEvent(ev);
+      await api.send(state.key, "supply/capture", supplyCapture({ events: [ce] }));
+      await again();
+      return `${step === "receiving" ? "Received" : "Dispensed"} by ${org}: event ${ce.hash}.`;
+    });
+  const buttons = [];
+  if (u.status === "in_transit" && u.shipped_to === org) buttons.push(h("button", { type: "button", onclick: () => run("receiving") }, `Receive at ${org}`));
+  if (u.custodian === org && u.status === "active" && !u.packed_in) buttons.push(h("button", { type: "button", onclick: () => run("dispensing") }, `Dispense from ${org}`));
+  if (!buttons.length) {
+    const why = u.custodian === org ? `${org} holds this unit, but it is ${u.status.replace(/_/g, " ")}${u.packed_in ? ` and packed in ${u.packed_in}` : ""}: it cannot be dispensed now.` : `${org} neither holds this unit nor is it on its way to ${org}: there is nothing to receive or dispense.`;
+    return h("section", { class: "card", "aria-label": "Pharmacy" }, h("h2", {}, "Pharmacy"), h("p", {}, why));
+  }
+  return h(
+    "section",
+    { class: "card", "aria-label": "Pharmacy" },
+    h("h2", {}, "Pharmacy"),
+    h("p", {}, `Signed in for ${org}. The event is an EPCIS ObjectEvent signed here with your key and captured on chain (supply/capture).`),
+    field("Site GLN (optional)", gln, "13 digits: the registered location where this happens."),
+    ...buttons,
+    st,
+  );
+}
+
 function verifyPage(el) {
   const input = h("input", { type: "text", autocomplete: "off", placeholder: "https://id.gs1.org/01/09506000134352/21/ABC123" });
   const out = h("div", { "aria-live": "polite" });
+  const check = async () => {
+    fill(out, h("p", {}, "Checking…"));
+    try {
+      const me = state.key ? await api.get(`/v1/accounts/${state.key.address}`).catch(() => null) : null;
+      const org = me?.kind === "member" && me.active !== false ? me.org : null;
+      const q = `id=${encodeURIComponent(input.value.trim())}${org ? `&holder=${encodeURIComponent(org)}` : ""}`;
+      const r = await api.get(`/v1/supply/verify?${q}`);
+      const verdict = r.status ?? "unknown";
+      const u = r.unit, p = r.product, rc = r.recall, inv = r.investigation;
+      fill(
+        out,
+        h("p", { class: `verdict verdict-${verdict}` }, h("strong", {}, verdict.toUpperCase())),
+        r.signals?.length ? h("p", {}, `Signals: ${r.signals.map((s) => s.replace(/_/g, " ")).join(", ")}${org ? ` (checked as presented by ${org})` : ""}.`) : null,
+        p ? h("section", { "aria-label": "Product" }, h("h2", {}, p.name), facts([["GTIN", p.gtin], ["Manufacturer", p.manufacturer], ["National code", p.ndc], ["Strength", p.strength], ["Dosage form", p.dosage_form], ["Pack size", p.pack_size]])) : null,
+        u
+          ? h("section", { "aria-label": "Unit" }, h("h2", {}, "This unit"), facts([["Identifier", u.key], ["Lot", u.lot], ["Expiry (YYMMDD)", u.expiry], ["Held by", u.custodian], ["State", u.status.replace(/_/g, " ")], ["Packed in", u.packed_in], ["Shipped from", u.shipped_from], ["Shipped to", u.shipped_to], ["Under investigation", u.investigation]]))
+          : null,
+        rc ? h("section", { "aria-label": "Recall" }, h("h2", {}, "Recall"), facts([["Lot", rc.lot], ["Recalled by", rc.recalled_by], ["Reason", rc.reason], ["When", fmtTime(rc.time)]])) : null,
+        inv ? h("section", { "aria-label": "Investigation" }, h("h2", {}, "Investigation"), facts([["State", inv.state], ["Flagged by", inv.flagged_by], ["Reason", inv.reason], ["Opened", fmtTime(inv.opened)], ["Closed by", inv.closed_by]])) : null,
+        provenanceTimeline(r.provenance),
+        h("p", { class: "muted" }, `Answer at block ${r.height}, with ${r.proofs?.length ?? 0} state proofs (medchain verify --supply checks them against a light client).`),
+        pharmacyActions(r, org, check),
+      );
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && /no route/.test(e.message)) {
+        fill(out, h("p", { class: "status error", role: "alert" }, "This node does not offer supply-chain verification (no /v1/supply/verify endpoint): it runs a medchain version without the supply module."));
+      } else fill(out, h("p", { class: "status error", role: "alert" }, errText(e)));
+    }
+  };
   fill(
     el,
     h("h1", {}, "Verify a medicine"),
@@ -773,23 +869,9 @@ function verifyPage(el) {
       "form",
       {
         class: "card",
-        onsubmit: async (ev) => {
+        onsubmit: (ev) => {
           ev.preventDefault();
-          fill(out, h("p", {}, "Checking…"));
-          try {
-            const r = await api.get(`/v1/supply/verify?id=${encodeURIComponent(input.value.trim())}`);
-            const verdict = r.status ?? r.verdict ?? "unknown";
-            const { status: _s, verdict: _v, ...rest } = r;
-            fill(
-              out,
-              h("p", { class: `verdict verdict-${verdict}` }, h("strong", {}, verdict.toUpperCase())),
-              h("dl", { class: "facts" }, Object.entries(rest).map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, typeof v === "object" ? h("pre", { class: "json" }, JSON.stringify(v, null, 2)) : String(v))])),
-            );
-          } catch (e) {
-            if (e instanceof ApiError && e.status === 404 && /no route/.test(e.message)) {
-              fill(out, h("p", { class: "status error", role: "alert" }, "This node does not offer supply-chain verification (no /v1/supply/verify endpoint): it runs a medchain version without the supply module."));
-            } else fill(out, h("p", { class: "status error", role: "alert" }, errText(e)));
-          }
+          check();
         },
       },
       field("GS1 Digital Link, element string or EPC", input, "As printed in the 2D barcode on the pack."),
