@@ -81,6 +81,9 @@ func TestBrowserMessageEncodings(t *testing.T) {
 		{&gov.MsgVote{ProposalID: 7, Approve: true}, "gov/vote", map[string]any{"proposal": 7, "approve": true}},
 		{&research.MsgOptIn{Request: 1, Patient: p, Consent: 9}, "research/optin", map[string]any{"request": 1, "patient": p.String(), "consent": 9}},
 		{&accounts.MsgRegisterPatient{EncKey: crypto.EncKey(fill32(0xee))}, "accounts/register_patient", map[string]any{"encKey": hex.EncodeToString(bytes.Repeat([]byte{0xee}, 32))}},
+		{&accounts.MsgSetGuardian{Guardian: g}, "accounts/set_guardian", map[string]any{"guardian": g.String()}},
+		{&accounts.MsgRevokeGuardian{Guardian: g}, "accounts/revoke_guardian", map[string]any{"guardian": g.String()}},
+		{&records.MsgErase{ID: rid}, "records/erase", map[string]any{"id": hex.EncodeToString(rid[:])}},
 		// A pharmacy's receiving and dispensing (web/src/lib/supply.js): the
 		// Go side parses the EPCIS document, hashes and encodes the events.
 		{pharmacyCapture(t, `{"type":"ObjectEvent","eventTime":"2026-03-06T10:00:00.000Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/01/00614141123452/21/S1002"],"action":"OBSERVE","bizStep":"dispensing","disposition":"dispensed"}`),

@@ -274,6 +274,80 @@ function lock() {
   header();
 }
 
+/** Erasing a record: a first button asks, a second one erases (records/erase). */
+function eraseControl(r) {
+  const st = h("span", { class: "status", role: "status" });
+  const box = h("span", { class: "erase" });
+  const label = `${r.resource_type} of ${fmtDate(r.created)}`;
+  const ask = h("button", { type: "button", class: "danger" }, `Erase ${label}`);
+  ask.addEventListener("click", () => {
+    const yes = h(
+      "button",
+      {
+        type: "button",
+        class: "danger",
+        onclick: () =>
+          act(st, "Erasing…", async () => {
+            await api.send(state.key, "records/erase", msg.recordsErase({ id: r.id }));
+            await route();
+            return `Record ${short(r.id)} erased: its keys are gone from the chain and every node deletes its ciphertext; the chain keeps only a tombstone.`;
+          }),
+      },
+      `Yes, erase it for good`,
+    );
+    const no = h("button", { type: "button", onclick: () => fill(box, ask) }, "Keep it");
+    fill(box, h("span", {}, `Erase this ${label}? No one, you included, can read it afterwards. `), yes, no, st);
+  });
+  fill(box, ask);
+  return box;
+}
+
+/** The patient's guardians, who may act for them (accounts/set_guardian, accounts/revoke_guardian). */
+async function guardiansCard(me) {
+  const signed = await api.get(`/v1/accounts/${me}`, state.key).catch(() => null);
+  const gs = signed?.guardians ?? [];
+  const st = h("p", { class: "status", role: "status" });
+  const rows = [];
+  for (const g of gs)
+    rows.push([
+      await who(g),
+      h("code", {}, g),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          onclick: () =>
+            act(st, "Removing the guardian…", async () => {
+              await api.send(state.key, "accounts/revoke_guardian", msg.revokeGuardian({ guardian: g }));
+              await route();
+              return `${short(g)} is no longer your guardian.`;
+            }),
+        },
+        `Remove guardian ${short(g)}`,
+      ),
+    ]);
+  const addr = h("input", { type: "text", required: true, autocomplete: "off", pattern: "mc[0-9a-f]{40}", placeholder: "mc…" });
+  const form = h(
+    "form",
+    {
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Adding the guardian…", async () => {
+          const g = addr.value.trim();
+          if (!/^mc[0-9a-f]{40}$/.test(g)) throw new Error("a guardian is an account address: mc followed by 40 hexadecimal digits");
+          await api.send(state.key, "accounts/set_guardian", msg.setGuardian({ guardian: g }));
+          await route();
+          return `${short(g)} is now your guardian.`;
+        });
+      },
+    },
+    field("Guardian's account", addr, "A guardian can do what you can: read and add records, give and revoke access, erase."),
+    h("button", { type: "submit" }, "Add guardian"),
+  );
+  return h("section", { class: "card" }, h("h2", {}, "Guardians"), st, gs.length ? table("People who may act for you", ["Who", "Account", ""], rows) : h("p", {}, "No one acts for you."), form);
+}
+
 async function patientPage(el) {
   const need = needKey("patient page");
   if (need) return fill(el, h("h1", {}, "Patient"), need);
@@ -314,7 +388,7 @@ async function patientPage(el) {
     const btn = h("button", { type: "button" }, `Open ${r.resource_type} of ${fmtDate(r.created)}`);
     btn.addEventListener("click", () => openOne(r, slot, btn));
     openers.push(() => btn.isConnected && openOne(r, slot, btn));
-    recList.append(h("li", { class: "record" }, h("p", {}, h("strong", {}, r.resource_type), ` · added ${fmtTime(r.created)} · version ${r.version}`, r.erased ? " · erased" : ""), slot, r.erased ? null : btn));
+    recList.append(h("li", { class: "record" }, h("p", {}, h("strong", {}, r.resource_type), ` · added ${fmtTime(r.created)} · version ${r.version}`, r.erased ? " · erased" : ""), slot, r.erased ? null : btn, r.erased ? null : eraseControl(r)));
   }
   sections.push(
     h(
@@ -326,6 +400,8 @@ async function patientPage(el) {
       recList,
     ),
   );
+
+  sections.push(await guardiansCard(me));
 
   // Consents.
   const consents = (await api.get(`/v1/patients/${me}/consents`, state.key).catch(() => ({ consents: [] }))).consents ?? [];

@@ -24,6 +24,9 @@ const encoders = {
   "gov/vote": codec.govVote,
   "research/optin": codec.researchOptin,
   "accounts/register_patient": codec.registerPatient,
+  "accounts/set_guardian": codec.setGuardian,
+  "accounts/revoke_guardian": codec.revokeGuardian,
+  "records/erase": codec.recordsErase,
   // The event hash, the event's JSON and the encoding, against Go's EPCIS parser and hasher.
   "supply/capture": async (f) => supplyCapture({ events: await Promise.all(f.events.map((e) => captureEvent(pharmacyEvent(e)))) }),
 };

@@ -267,6 +267,28 @@ test("a pharmacy verifies a unit, reads its provenance as a timeline and dispens
   await page.context().close();
 });
 
+test("a patient adds and removes a guardian, and erases a record", { skip }, async () => {
+  const page = await newPage();
+  await importAndUnlock(page, "patient2");
+  await go(page, "patient");
+  const g = addressOf("patient1");
+  await page.getByLabel("Guardian's account").fill(g);
+  await page.getByRole("button", { name: "Add guardian" }).click();
+  const guardians = page.getByRole("table", { name: "People who may act for you" });
+  await guardians.getByRole("row").filter({ hasText: g }).waitFor({ timeout: 30_000 });
+  await guardians.getByRole("button", { name: /^Remove guardian/ }).click();
+  await page.getByText("No one acts for you.").waitFor({ timeout: 30_000 });
+
+  const before = await page.getByRole("button", { name: /^Erase / }).count();
+  assert.ok(before >= 1);
+  await page.getByRole("button", { name: /^Erase / }).first().click();
+  await page.getByRole("button", { name: "Yes, erase it for good" }).click();
+  await page.getByText(/^Record .* erased: its keys are gone/).waitFor({ timeout: 30_000 });
+  await page.locator("li.record", { hasText: "· erased" }).first().waitFor();
+  assert.equal(await page.getByRole("button", { name: /^Erase / }).count(), before - 1);
+  await page.context().close();
+});
+
 const PAGES = ["", "keys", "patient", "practitioner", "explorer", "org", "trials", "verify"];
 // Phone-size screenshots of the pages people use on a phone (the time budget
 // of the whole test is about two minutes).
