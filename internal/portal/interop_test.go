@@ -20,6 +20,7 @@ import (
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/supply"
+	"github.com/medchain/medchain/x/telemed"
 )
 
 var update = flag.Bool("update", false, "rewrite web/test/testdata/msgs.json from the Go encoders")
@@ -84,6 +85,10 @@ func TestBrowserMessageEncodings(t *testing.T) {
 		{&accounts.MsgSetGuardian{Guardian: g}, "accounts/set_guardian", map[string]any{"guardian": g.String()}},
 		{&accounts.MsgRevokeGuardian{Guardian: g}, "accounts/revoke_guardian", map[string]any{"guardian": g.String()}},
 		{&records.MsgErase{ID: rid}, "records/erase", map[string]any{"id": hex.EncodeToString(rid[:])}},
+		{telemed.Confirm(12), "telemed/confirm", map[string]any{"booking": 12}},
+		{telemed.Cancel(300), "telemed/cancel", map[string]any{"booking": 300}},
+		{telemed.Dispute(1), "telemed/dispute", map[string]any{"booking": 1}},
+		{telemed.NoShow(70000), "telemed/noshow", map[string]any{"booking": 70000}},
 		// A pharmacy's receiving and dispensing (web/src/lib/supply.js): the
 		// Go side parses the EPCIS document, hashes and encodes the events.
 		{pharmacyCapture(t, `{"type":"ObjectEvent","eventTime":"2026-03-06T10:00:00.000Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/01/00614141123452/21/S1002"],"action":"OBSERVE","bizStep":"dispensing","disposition":"dispensed"}`),

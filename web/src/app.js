@@ -509,15 +509,52 @@ async function patientPage(el) {
     api.get(`/v1/patients/${me}/research`, state.key).catch(() => ({ participations: [] })),
     api.get(`/v1/research/requests`).catch(() => ({ requests: [] })),
   ]);
+  const bst = h("p", { class: "status", role: "status" });
+  const now = Date.now() / 1000;
+  const bookingButton = (b, type, label, done) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: type === "telemed/cancel" || type === "telemed/dispute" ? "danger" : undefined,
+        onclick: () =>
+          act(bst, `${label}…`, async () => {
+            await api.send(state.key, type, msg.bookingAction({ booking: b.id }));
+            await route();
+            return done;
+          }),
+      },
+      `${label} (booking ${b.id})`,
+    );
   const bRows = [];
-  for (const b of bookings.bookings ?? []) bRows.push([String(b.id), await who(b.provider), fmtTime(b.start), b.state, fmtTokens(b.price), fmtTokens(b.held)]);
-  sections.push(h("section", { class: "card" }, h("h2", {}, "Telemedicine bookings"), table("Bookings", ["#", "With", "Starts", "State", "Price", "In escrow"], bRows)));
+  for (const b of bookings.bookings ?? []) {
+    const acts = [];
+    if (b.state === "booked" && now < b.patient_cancel_before) acts.push(bookingButton(b, "telemed/cancel", "Cancel", `Booking ${b.id} cancelled: ${fmtTokens(b.price)} back to you.`));
+    if (b.state === "done" || b.state === "patient_no_show_claimed") acts.push(bookingButton(b, "telemed/confirm", "Confirm it took place", `Booking ${b.id} confirmed: the escrow goes to the provider.`));
+    if ((b.state === "booked" && now >= b.start) || ((b.state === "done" || b.state === "patient_no_show_claimed") && (!b.release_at || now < b.release_at)))
+      acts.push(bookingButton(b, "telemed/dispute", "Dispute", `Booking ${b.id} disputed: the payment is frozen until the arbiter, ${b.arbiter}, decides.`));
+    if (b.state === "booked" && now >= b.provider_no_show_after) acts.push(bookingButton(b, "telemed/noshow", "The provider did not come", `Booking ${b.id} closed: ${fmtTokens(b.price)} back to you.`));
+    const stateText = b.state === "closed" ? `closed: ${(b.outcome ?? "").replace(/_/g, " ")}${b.to_patient ? `, ${fmtTokens(b.to_patient)} back to you` : ""}` : b.state.replace(/_/g, " ");
+    const cancelNote = b.state === "booked" ? (now < b.patient_cancel_before ? `cancel free of charge until ${fmtTime(b.patient_cancel_before)}` : "too late to cancel") : "";
+    bRows.push([String(b.id), await who(b.provider), `${fmtTime(b.start)} – ${fmtTime(b.end)}`, stateText, fmtTokens(b.price), fmtTokens(b.held), [cancelNote ? h("span", { class: "hint" }, cancelNote, " ") : null, acts]]);
+  }
+  sections.push(h("section", { class: "card" }, h("h2", {}, "Telemedicine bookings"), bst, table("Bookings", ["#", "With", "When", "State", "Price", "In escrow", ""], bRows)));
 
   const rst = h("p", { class: "status", role: "status" });
   const joined = new Set((research.participations ?? []).map((p) => p.request));
-  const reqRows = (requests.requests ?? []).map((r) => [
+  const reqRows = [];
+  for (const r of requests.requests ?? []) reqRows.push([
     String(r.id),
-    `${r.purpose}: ${r.resource_types.join(", ")}`,
+    h(
+      "div",
+      {},
+      h("p", {}, h("strong", {}, r.purpose), ` by ${await who(r.researcher)}`),
+      h(
+        "p",
+        { class: "hint" },
+        `Reads your ${r.resource_types.join(", ")} records${r.codes?.length ? ` with codes ${r.codes.join(", ")}` : ""}, until ${fmtDate(r.end)}. Taking part grants the researcher read access to those records for research until then (you can revoke it). ${r.patients} patient(s) take part, ${r.paid_patients} paid so far; ${fmtTokens(Math.max(0, r.held - r.reserved))} of the budget left.`,
+      ),
+    ),
     fmtTokens(r.price),
     fmtDate(r.end),
     joined.has(r.id)

@@ -27,6 +27,10 @@ const encoders = {
   "accounts/set_guardian": codec.setGuardian,
   "accounts/revoke_guardian": codec.revokeGuardian,
   "records/erase": codec.recordsErase,
+  "telemed/confirm": codec.bookingAction,
+  "telemed/cancel": codec.bookingAction,
+  "telemed/dispute": codec.bookingAction,
+  "telemed/noshow": codec.bookingAction,
   // The event hash, the event's JSON and the encoding, against Go's EPCIS parser and hasher.
   "supply/capture": async (f) => supplyCapture({ events: await Promise.all(f.events.map((e) => captureEvent(pharmacyEvent(e)))) }),
 };

@@ -289,6 +289,21 @@ test("a patient adds and removes a guardian, and erases a record", { skip }, asy
   await page.context().close();
 });
 
+test("a patient cancels a telemedicine booking and reads what a research request asks", { skip }, async () => {
+  const page = await newPage();
+  await importAndUnlock(page, "patient1");
+  await go(page, "patient");
+  // The demo's booking starts in two hours and may be cancelled for one more hour.
+  const bookings = page.getByRole("table", { name: "Bookings" });
+  await bookings.getByText(/cancel free of charge until/).waitFor();
+  await bookings.getByRole("button", { name: /^Cancel \(booking \d+\)$/ }).click();
+  await page.getByText(/^Booking \d+ cancelled: .* back to you\.$/).waitFor({ timeout: 30_000 });
+  await bookings.getByText(/closed: cancelled by patient/).waitFor();
+  assert.equal(await bookings.getByRole("button").count(), 0);
+  await page.getByRole("table", { name: "Open paid data requests" }).getByText(/Taking part grants the researcher read access/).first().waitFor();
+  await page.context().close();
+});
+
 const PAGES = ["", "keys", "patient", "practitioner", "explorer", "org", "trials", "verify"];
 // Phone-size screenshots of the pages people use on a phone (the time budget
 // of the whole test is about two minutes).

@@ -69,3 +69,6 @@ export { blob, str, uvarint };
 export const setGuardian = ({ guardian }) => address(guardian);
 export const revokeGuardian = ({ guardian }) => address(guardian);
 export const recordsErase = ({ id }) => fixed(id, 16);
+
+/** telemed/confirm, telemed/cancel, telemed/dispute, telemed/noshow: the booking id. */
+export const bookingAction = ({ booking }) => uvarint(booking);
