@@ -7,16 +7,20 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
+	"github.com/medchain/medchain/internal/epcis"
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
+	"github.com/medchain/medchain/x/supply"
+	"github.com/medchain/medchain/x/telemed"
 )
 
 var update = flag.Bool("update", false, "rewrite web/test/testdata/msgs.json from the Go encoders")
@@ -78,6 +82,23 @@ func TestBrowserMessageEncodings(t *testing.T) {
 		{&gov.MsgVote{ProposalID: 7, Approve: true}, "gov/vote", map[string]any{"proposal": 7, "approve": true}},
 		{&research.MsgOptIn{Request: 1, Patient: p, Consent: 9}, "research/optin", map[string]any{"request": 1, "patient": p.String(), "consent": 9}},
 		{&accounts.MsgRegisterPatient{EncKey: crypto.EncKey(fill32(0xee))}, "accounts/register_patient", map[string]any{"encKey": hex.EncodeToString(bytes.Repeat([]byte{0xee}, 32))}},
+		{&accounts.MsgSetGuardian{Guardian: g}, "accounts/set_guardian", map[string]any{"guardian": g.String()}},
+		{&accounts.MsgRevokeGuardian{Guardian: g}, "accounts/revoke_guardian", map[string]any{"guardian": g.String()}},
+		{&records.MsgErase{ID: rid}, "records/erase", map[string]any{"id": hex.EncodeToString(rid[:])}},
+		{telemed.Confirm(12), "telemed/confirm", map[string]any{"booking": 12}},
+		{telemed.Cancel(300), "telemed/cancel", map[string]any{"booking": 300}},
+		{telemed.Dispute(1), "telemed/dispute", map[string]any{"booking": 1}},
+		{telemed.NoShow(70000), "telemed/noshow", map[string]any{"booking": 70000}},
+		// A pharmacy's receiving and dispensing (web/src/lib/supply.js): the
+		// Go side parses the EPCIS document, hashes and encodes the events.
+		{pharmacyCapture(t, `{"type":"ObjectEvent","eventTime":"2026-03-06T10:00:00.000Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/01/00614141123452/21/S1002"],"action":"OBSERVE","bizStep":"dispensing","disposition":"dispensed"}`),
+			"supply/capture", map[string]any{"events": []map[string]any{{"step": "dispensing", "unitKey": "(01)00614141123452(21)S1002", "time": 1772791200000, "gln": ""}}}},
+		{pharmacyCapture(t,
+			`{"type":"ObjectEvent","eventTime":"2026-03-06T10:00:00.123Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/01/00614141123452/21/A%2FB%211"],"action":"OBSERVE","bizStep":"receiving","disposition":"in_progress","bizLocation":{"id":"https://id.gs1.org/414/0098765000205"}}`,
+			`{"type":"ObjectEvent","eventTime":"2026-03-06T10:05:00.000Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/00/006141410000000012"],"action":"OBSERVE","bizStep":"dispensing","disposition":"dispensed","bizLocation":{"id":"https://id.gs1.org/414/0098765000205"}}`),
+			"supply/capture", map[string]any{"events": []map[string]any{
+				{"step": "receiving", "unitKey": "(01)00614141123452(21)A/B!1", "time": 1772791200123, "gln": "0098765000205"},
+				{"step": "dispensing", "unitKey": "(00)006141410000000012", "time": 1772791500000, "gln": "0098765000205"}}}},
 	}
 	var out []msgVector
 	for _, v := range vs {
@@ -101,6 +122,29 @@ func TestBrowserMessageEncodings(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("%s is stale (or missing: %v): go test ./internal/portal -run TestBrowserMessageEncodings -update", path, err)
 	}
+}
+
+// pharmacyCapture is the supply/capture of an EPCIS document of the given
+// events, as medchain supply capture builds it.
+func pharmacyCapture(t *testing.T, events ...string) *supply.MsgCapture {
+	t.Helper()
+	doc := `{"@context":["` + epcis.ContextURL + `"],"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2026-03-06T10:00:00.000Z","epcisBody":{"eventList":[` + strings.Join(events, ",") + `]}}`
+	evs, err := epcis.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &supply.MsgCapture{}
+	for _, e := range evs {
+		c, err := epcis.CaptureEvent(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Events = append(m.Events, c)
+	}
+	if err := m.ValidateBasic(); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestBrowserKeyFileOpensInGo: a key file the portal wrote in JavaScript

@@ -7,6 +7,7 @@ import { field, fill, fmtDate, fmtTime, fmtTokens, h, short, status, table } fro
 import { buildResource, render, title } from "./lib/fhir.js";
 import { DEFAULT_PARAMS, KeyFileError, checkName, keyFileText, openKeyFile, parseKeyFile, sealKeyFile } from "./lib/keyfile.js";
 import { Key } from "./lib/keys.js";
+import { captureEvent, pharmacyEvent, supplyCapture } from "./lib/supply.js";
 
 const api = new Api("");
 const STORE = "medchain.keyfiles";
@@ -273,6 +274,80 @@ function lock() {
   header();
 }
 
+/** Erasing a record: a first button asks, a second one erases (records/erase). */
+function eraseControl(r) {
+  const st = h("span", { class: "status", role: "status" });
+  const box = h("span", { class: "erase" });
+  const label = `${r.resource_type} of ${fmtDate(r.created)}`;
+  const ask = h("button", { type: "button", class: "danger" }, `Erase ${label}`);
+  ask.addEventListener("click", () => {
+    const yes = h(
+      "button",
+      {
+        type: "button",
+        class: "danger",
+        onclick: () =>
+          act(st, "Erasing…", async () => {
+            await api.send(state.key, "records/erase", msg.recordsErase({ id: r.id }));
+            await route();
+            return `Record ${short(r.id)} erased: its keys are gone from the chain and every node deletes its ciphertext; the chain keeps only a tombstone.`;
+          }),
+      },
+      `Yes, erase it for good`,
+    );
+    const no = h("button", { type: "button", onclick: () => fill(box, ask) }, "Keep it");
+    fill(box, h("span", {}, `Erase this ${label}? No one, you included, can read it afterwards. `), yes, no, st);
+  });
+  fill(box, ask);
+  return box;
+}
+
+/** The patient's guardians, who may act for them (accounts/set_guardian, accounts/revoke_guardian). */
+async function guardiansCard(me) {
+  const signed = await api.get(`/v1/accounts/${me}`, state.key).catch(() => null);
+  const gs = signed?.guardians ?? [];
+  const st = h("p", { class: "status", role: "status" });
+  const rows = [];
+  for (const g of gs)
+    rows.push([
+      await who(g),
+      h("code", {}, g),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          onclick: () =>
+            act(st, "Removing the guardian…", async () => {
+              await api.send(state.key, "accounts/revoke_guardian", msg.revokeGuardian({ guardian: g }));
+              await route();
+              return `${short(g)} is no longer your guardian.`;
+            }),
+        },
+        `Remove guardian ${short(g)}`,
+      ),
+    ]);
+  const addr = h("input", { type: "text", required: true, autocomplete: "off", pattern: "mc[0-9a-f]{40}", placeholder: "mc…" });
+  const form = h(
+    "form",
+    {
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Adding the guardian…", async () => {
+          const g = addr.value.trim();
+          if (!/^mc[0-9a-f]{40}$/.test(g)) throw new Error("a guardian is an account address: mc followed by 40 hexadecimal digits");
+          await api.send(state.key, "accounts/set_guardian", msg.setGuardian({ guardian: g }));
+          await route();
+          return `${short(g)} is now your guardian.`;
+        });
+      },
+    },
+    field("Guardian's account", addr, "A guardian can do what you can: read and add records, give and revoke access, erase."),
+    h("button", { type: "submit" }, "Add guardian"),
+  );
+  return h("section", { class: "card" }, h("h2", {}, "Guardians"), st, gs.length ? table("People who may act for you", ["Who", "Account", ""], rows) : h("p", {}, "No one acts for you."), form);
+}
+
 async function patientPage(el) {
   const need = needKey("patient page");
   if (need) return fill(el, h("h1", {}, "Patient"), need);
@@ -313,7 +388,7 @@ async function patientPage(el) {
     const btn = h("button", { type: "button" }, `Open ${r.resource_type} of ${fmtDate(r.created)}`);
     btn.addEventListener("click", () => openOne(r, slot, btn));
     openers.push(() => btn.isConnected && openOne(r, slot, btn));
-    recList.append(h("li", { class: "record" }, h("p", {}, h("strong", {}, r.resource_type), ` · added ${fmtTime(r.created)} · version ${r.version}`, r.erased ? " · erased" : ""), slot, r.erased ? null : btn));
+    recList.append(h("li", { class: "record" }, h("p", {}, h("strong", {}, r.resource_type), ` · added ${fmtTime(r.created)} · version ${r.version}`, r.erased ? " · erased" : ""), slot, r.erased ? null : btn, r.erased ? null : eraseControl(r)));
   }
   sections.push(
     h(
@@ -325,6 +400,8 @@ async function patientPage(el) {
       recList,
     ),
   );
+
+  sections.push(await guardiansCard(me));
 
   // Consents.
   const consents = (await api.get(`/v1/patients/${me}/consents`, state.key).catch(() => ({ consents: [] }))).consents ?? [];
@@ -432,15 +509,52 @@ async function patientPage(el) {
     api.get(`/v1/patients/${me}/research`, state.key).catch(() => ({ participations: [] })),
     api.get(`/v1/research/requests`).catch(() => ({ requests: [] })),
   ]);
+  const bst = h("p", { class: "status", role: "status" });
+  const now = Date.now() / 1000;
+  const bookingButton = (b, type, label, done) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: type === "telemed/cancel" || type === "telemed/dispute" ? "danger" : undefined,
+        onclick: () =>
+          act(bst, `${label}…`, async () => {
+            await api.send(state.key, type, msg.bookingAction({ booking: b.id }));
+            await route();
+            return done;
+          }),
+      },
+      `${label} (booking ${b.id})`,
+    );
   const bRows = [];
-  for (const b of bookings.bookings ?? []) bRows.push([String(b.id), await who(b.provider), fmtTime(b.start), b.state, fmtTokens(b.price), fmtTokens(b.held)]);
-  sections.push(h("section", { class: "card" }, h("h2", {}, "Telemedicine bookings"), table("Bookings", ["#", "With", "Starts", "State", "Price", "In escrow"], bRows)));
+  for (const b of bookings.bookings ?? []) {
+    const acts = [];
+    if (b.state === "booked" && now < b.patient_cancel_before) acts.push(bookingButton(b, "telemed/cancel", "Cancel", `Booking ${b.id} cancelled: ${fmtTokens(b.price)} back to you.`));
+    if (b.state === "done" || b.state === "patient_no_show_claimed") acts.push(bookingButton(b, "telemed/confirm", "Confirm it took place", `Booking ${b.id} confirmed: the escrow goes to the provider.`));
+    if ((b.state === "booked" && now >= b.start) || ((b.state === "done" || b.state === "patient_no_show_claimed") && (!b.release_at || now < b.release_at)))
+      acts.push(bookingButton(b, "telemed/dispute", "Dispute", `Booking ${b.id} disputed: the payment is frozen until the arbiter, ${b.arbiter}, decides.`));
+    if (b.state === "booked" && now >= b.provider_no_show_after) acts.push(bookingButton(b, "telemed/noshow", "The provider did not come", `Booking ${b.id} closed: ${fmtTokens(b.price)} back to you.`));
+    const stateText = b.state === "closed" ? `closed: ${(b.outcome ?? "").replace(/_/g, " ")}${b.to_patient ? `, ${fmtTokens(b.to_patient)} back to you` : ""}` : b.state.replace(/_/g, " ");
+    const cancelNote = b.state === "booked" ? (now < b.patient_cancel_before ? `cancel free of charge until ${fmtTime(b.patient_cancel_before)}` : "too late to cancel") : "";
+    bRows.push([String(b.id), await who(b.provider), `${fmtTime(b.start)} – ${fmtTime(b.end)}`, stateText, fmtTokens(b.price), fmtTokens(b.held), [cancelNote ? h("span", { class: "hint" }, cancelNote, " ") : null, acts]]);
+  }
+  sections.push(h("section", { class: "card" }, h("h2", {}, "Telemedicine bookings"), bst, table("Bookings", ["#", "With", "When", "State", "Price", "In escrow", ""], bRows)));
 
   const rst = h("p", { class: "status", role: "status" });
   const joined = new Set((research.participations ?? []).map((p) => p.request));
-  const reqRows = (requests.requests ?? []).map((r) => [
+  const reqRows = [];
+  for (const r of requests.requests ?? []) reqRows.push([
     String(r.id),
-    `${r.purpose}: ${r.resource_types.join(", ")}`,
+    h(
+      "div",
+      {},
+      h("p", {}, h("strong", {}, r.purpose), ` by ${await who(r.researcher)}`),
+      h(
+        "p",
+        { class: "hint" },
+        `Reads your ${r.resource_types.join(", ")} records${r.codes?.length ? ` with codes ${r.codes.join(", ")}` : ""}, until ${fmtDate(r.end)}. Taking part grants the researcher read access to those records for research until then (you can revoke it). ${r.patients} patient(s) take part, ${r.paid_patients} paid so far; ${fmtTokens(Math.max(0, r.held - r.reserved))} of the budget left.`,
+      ),
+    ),
     fmtTokens(r.price),
     fmtDate(r.end),
     joined.has(r.id)
@@ -763,9 +877,104 @@ async function trialsPage(el) {
   if (trials.length) await show(trials[0]);
 }
 
+// Plain words for the CBV steps and dispositions x/supply records.
+const STEP_WORDS = { commissioning: "commissioned", packing: "packed into a case", unpacking: "unpacked from its case", shipping: "shipped", receiving: "received", dispensing: "dispensed to a patient", decommissioning: "decommissioned", destroying: "destroyed", inspecting: "inspected" };
+const stepText = (p) => `${STEP_WORDS[p.biz_step] ?? p.biz_step}${p.to ? ` to ${p.to}` : ""}`;
+
+/** The provenance, oldest first, as a timeline. */
+function provenanceTimeline(prov) {
+  if (!prov?.length) return h("p", {}, "No custody events are recorded for this identifier.");
+  return h(
+    "section",
+    { "aria-label": "Provenance" },
+    h("h2", {}, "Provenance"),
+    h(
+      "ol",
+      { class: "timeline" },
+      prov.map((p) =>
+        h(
+          "li",
+          {},
+          h("time", { datetime: p.event_time }, fmtTime(p.event_time)),
+          " ",
+          h("strong", {}, p.org),
+          ` ${stepText(p)}`,
+          h("span", { class: "muted" }, ` · ${p.type}${p.disposition ? `, now ${p.disposition.replace(/_/g, " ")}` : ""} · recorded in block ${p.height} at ${fmtTime(p.record_time)}`),
+        ),
+      ),
+    ),
+  );
+}
+
+function facts(pairs) {
+  const rows = pairs.filter(([, v]) => v !== undefined && v !== null && v !== "");
+  return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]));
+}
+
+/** Receive / dispense for a signed-in member of an organization (supply/capture). */
+function pharmacyActions(r, org, again) {
+  const u = r.unit;
+  if (!u || !org) return null;
+  const gln = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]{13}", placeholder: "0098765000205" });
+  const st = h("p", { "aria-live": "polite" });
+  const run = (step) =>
+    act(st, step === "receiving" ? "Recording the receipt…" : "Recording the dispensing…", async () => {
+      const ev = pharmacyEvent({ step, unitKey: u.key, time: Date.now(), gln: gln.value.trim() });
+      const ce = await captureEvent(ev);
+      await api.send(state.key, "supply/capture", supplyCapture({ events: [ce] }));
+      await again();
+      return `${step === "receiving" ? "Received" : "Dispensed"} by ${org}: event ${ce.hash}.`;
+    });
+  const buttons = [];
+  if (u.status === "in_transit" && u.shipped_to === org) buttons.push(h("button", { type: "button", onclick: () => run("receiving") }, `Receive at ${org}`));
+  if (u.custodian === org && u.status === "active" && !u.packed_in) buttons.push(h("button", { type: "button", onclick: () => run("dispensing") }, `Dispense from ${org}`));
+  if (!buttons.length) {
+    const why = u.custodian === org ? `${org} holds this unit, but it is ${u.status.replace(/_/g, " ")}${u.packed_in ? ` and packed in ${u.packed_in}` : ""}: it cannot be dispensed now.` : `${org} neither holds this unit nor is it on its way to ${org}: there is nothing to receive or dispense.`;
+    return h("section", { class: "card", "aria-label": "Pharmacy" }, h("h2", {}, "Pharmacy"), h("p", {}, why));
+  }
+  return h(
+    "section",
+    { class: "card", "aria-label": "Pharmacy" },
+    h("h2", {}, "Pharmacy"),
+    h("p", {}, `Signed in for ${org}. The event is an EPCIS ObjectEvent signed here with your key and captured on chain (supply/capture).`),
+    field("Site GLN (optional)", gln, "13 digits: the registered location where this happens."),
+    ...buttons,
+    st,
+  );
+}
+
 function verifyPage(el) {
   const input = h("input", { type: "text", autocomplete: "off", placeholder: "https://id.gs1.org/01/09506000134352/21/ABC123" });
   const out = h("div", { "aria-live": "polite" });
+  const check = async () => {
+    fill(out, h("p", {}, "Checking…"));
+    try {
+      const me = state.key ? await api.get(`/v1/accounts/${state.key.address}`).catch(() => null) : null;
+      const org = me?.kind === "member" && me.active !== false ? me.org : null;
+      const q = `id=${encodeURIComponent(input.value.trim())}${org ? `&holder=${encodeURIComponent(org)}` : ""}`;
+      const r = await api.get(`/v1/supply/verify?${q}`);
+      const verdict = r.status ?? "unknown";
+      const u = r.unit, p = r.product, rc = r.recall, inv = r.investigation;
+      fill(
+        out,
+        h("p", { class: `verdict verdict-${verdict}` }, h("strong", {}, verdict.toUpperCase())),
+        r.signals?.length ? h("p", {}, `Signals: ${r.signals.map((s) => s.replace(/_/g, " ")).join(", ")}${org ? ` (checked as presented by ${org})` : ""}.`) : null,
+        p ? h("section", { "aria-label": "Product" }, h("h2", {}, p.name), facts([["GTIN", p.gtin], ["Manufacturer", p.manufacturer], ["National code", p.ndc], ["Strength", p.strength], ["Dosage form", p.dosage_form], ["Pack size", p.pack_size]])) : null,
+        u
+          ? h("section", { "aria-label": "Unit" }, h("h2", {}, "This unit"), facts([["Identifier", u.key], ["Lot", u.lot], ["Expiry (YYMMDD)", u.expiry], ["Held by", u.custodian], ["State", u.status.replace(/_/g, " ")], ["Packed in", u.packed_in], ["Shipped from", u.shipped_from], ["Shipped to", u.shipped_to], ["Under investigation", u.investigation]]))
+          : null,
+        rc ? h("section", { "aria-label": "Recall" }, h("h2", {}, "Recall"), facts([["Lot", rc.lot], ["Recalled by", rc.recalled_by], ["Reason", rc.reason], ["When", fmtTime(rc.time)]])) : null,
+        inv ? h("section", { "aria-label": "Investigation" }, h("h2", {}, "Investigation"), facts([["State", inv.state], ["Flagged by", inv.flagged_by], ["Reason", inv.reason], ["Opened", fmtTime(inv.opened)], ["Closed by", inv.closed_by]])) : null,
+        provenanceTimeline(r.provenance),
+        h("p", { class: "muted" }, `Answer at block ${r.height}, with ${r.proofs?.length ?? 0} state proofs (medchain verify --supply checks them against a light client).`),
+        pharmacyActions(r, org, check),
+      );
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404 && /no route/.test(e.message)) {
+        fill(out, h("p", { class: "status error", role: "alert" }, "This node does not offer supply-chain verification (no /v1/supply/verify endpoint): it runs a medchain version without the supply module."));
+      } else fill(out, h("p", { class: "status error", role: "alert" }, errText(e)));
+    }
+  };
   fill(
     el,
     h("h1", {}, "Verify a medicine"),
@@ -773,23 +982,9 @@ function verifyPage(el) {
       "form",
       {
         class: "card",
-        onsubmit: async (ev) => {
+        onsubmit: (ev) => {
           ev.preventDefault();
-          fill(out, h("p", {}, "Checking…"));
-          try {
-            const r = await api.get(`/v1/supply/verify?id=${encodeURIComponent(input.value.trim())}`);
-            const verdict = r.status ?? r.verdict ?? "unknown";
-            const { status: _s, verdict: _v, ...rest } = r;
-            fill(
-              out,
-              h("p", { class: `verdict verdict-${verdict}` }, h("strong", {}, verdict.toUpperCase())),
-              h("dl", { class: "facts" }, Object.entries(rest).map(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, typeof v === "object" ? h("pre", { class: "json" }, JSON.stringify(v, null, 2)) : String(v))])),
-            );
-          } catch (e) {
-            if (e instanceof ApiError && e.status === 404 && /no route/.test(e.message)) {
-              fill(out, h("p", { class: "status error", role: "alert" }, "This node does not offer supply-chain verification (no /v1/supply/verify endpoint): it runs a medchain version without the supply module."));
-            } else fill(out, h("p", { class: "status error", role: "alert" }, errText(e)));
-          }
+          check();
         },
       },
       field("GS1 Digital Link, element string or EPC", input, "As printed in the 2D barcode on the pack."),

@@ -11,6 +11,7 @@ import { bytesToHex, hexToBytes } from "../../js/medchain-tx.mjs";
 import * as codec from "../src/lib/codec.js";
 import { keyFileText, openKeyFile, parseKeyFile, sealKeyFile } from "../src/lib/keyfile.js";
 import { Key } from "../src/lib/keys.js";
+import { captureEvent, pharmacyEvent, supplyCapture, unitDigitalLink, validGLN } from "../src/lib/supply.js";
 
 const read = (f) => readFileSync(new URL(`testdata/${f}`, import.meta.url), "utf8");
 
@@ -23,11 +24,20 @@ const encoders = {
   "gov/vote": codec.govVote,
   "research/optin": codec.researchOptin,
   "accounts/register_patient": codec.registerPatient,
+  "accounts/set_guardian": codec.setGuardian,
+  "accounts/revoke_guardian": codec.revokeGuardian,
+  "records/erase": codec.recordsErase,
+  "telemed/confirm": codec.bookingAction,
+  "telemed/cancel": codec.bookingAction,
+  "telemed/dispute": codec.bookingAction,
+  "telemed/noshow": codec.bookingAction,
+  // The event hash, the event's JSON and the encoding, against Go's EPCIS parser and hasher.
+  "supply/capture": async (f) => supplyCapture({ events: await Promise.all(f.events.map((e) => captureEvent(pharmacyEvent(e)))) }),
 };
 
 for (const [i, v] of JSON.parse(read("msgs.json")).entries()) {
-  test(`${v.type} #${i} encodes as Go does`, () => {
-    assert.equal(bytesToHex(encoders[v.type](v.fields)), v.hex);
+  test(`${v.type} #${i} encodes as Go does`, async () => {
+    assert.equal(bytesToHex(await encoders[v.type](v.fields)), v.hex);
   });
 }
 
@@ -64,4 +74,13 @@ test("bad key files are refused before the KDF runs", () => {
     ["name", { ...f, name: "../x" }],
   ])
     assert.throws(() => parseKeyFile(JSON.stringify(bad)), undefined, what);
+});
+
+test("pharmacy events refuse what the chain would", () => {
+  assert.equal(unitDigitalLink("(01)00614141123452(21)S 1"), "https://id.gs1.org/01/00614141123452/21/S%201");
+  assert.throws(() => unitDigitalLink("(01)00614141123452(10)L1"), /not a serialised unit/);
+  assert.ok(validGLN("0098765000205"));
+  assert.ok(!validGLN("0098765000206"));
+  assert.throws(() => pharmacyEvent({ step: "shipping", unitKey: "(00)006141410000000012", time: 1 }), /unknown step/);
+  assert.throws(() => pharmacyEvent({ step: "receiving", unitKey: "(00)006141410000000012", time: 1, gln: "0098765000206" }), /check digit/);
 });

@@ -2,7 +2,8 @@
 // against a real development node that this test starts: keys created and
 // imported in the browser, a record decrypted there, a consent granted and
 // revoked (the doctor reads, then is refused, and the patient sees both in
-// the trail), a practitioner adding a record, the explorer's blocks, and an
+// the trail), a practitioner adding a record, the explorer's blocks, a
+// pharmacy dispensing a unit from the verify page, and an
 // axe-core accessibility check of every page. Screenshots of each page,
 // desktop and phone size, go to $PORTAL_SCREENSHOTS (default: a temp dir).
 //
@@ -241,12 +242,65 @@ test("the explorer lists blocks and transactions without logging in", { skip }, 
   await page.context().close();
 });
 
-test("the verify page says so when the node has no supply verification", { skip }, async () => {
+test("a pharmacy verifies a unit, reads its provenance as a timeline and dispenses it; it then verifies as dispensed", { skip }, async () => {
   const page = await newPage();
+  await importAndUnlock(page, "pharmacy-admin");
   await go(page, "verify");
-  await page.getByLabel(/GS1 Digital Link/).fill("https://id.gs1.org/01/09506000134352/21/ABC123");
+  // S1002 of the demo: commissioned, packed, shipped, received twice, unpacked; held by dev-pharmacy.
+  await page.getByLabel(/GS1 Digital Link/).fill("https://id.medchain.example/01/00614141123452/10/L2026A/21/S1002?17=271231");
   await page.getByRole("button", { name: "Verify" }).click();
-  await page.getByText(/does not offer supply-chain verification|GENUINE|SUSPECT|RECALLED|DISPENSED|UNKNOWN/).waitFor();
+  await page.getByText("GENUINE", { exact: true }).waitFor();
+  const timeline = page.getByRole("region", { name: "Provenance" }).getByRole("listitem");
+  await timeline.filter({ hasText: "dev-manufacturer commissioned" }).waitFor();
+  await timeline.filter({ hasText: "dev-distributor shipped to dev-pharmacy" }).waitFor();
+  await timeline.filter({ hasText: "dev-pharmacy received" }).waitFor();
+  assert.equal(await timeline.count(), 7);
+  await page.getByRole("button", { name: "Dispense from dev-pharmacy" }).click();
+  await page.getByText(/Dispensed by dev-pharmacy: event ni:\/\/\/sha-256;[0-9a-f]{64}\?ver=CBV2\.0/).waitFor({ timeout: 30_000 });
+  await page.getByText("DISPENSED", { exact: true }).waitFor();
+  await timeline.filter({ hasText: "dev-pharmacy dispensed to a patient" }).waitFor();
+  // Dispensed is terminal: no second dispensing is offered.
+  assert.equal(await page.getByRole("button", { name: /Dispense from/ }).count(), 0);
+  const res = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  assert.deepEqual(res.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id), []);
+  await page.screenshot({ path: join(shots, "verify-pharmacy-desktop.png"), fullPage: true });
+  await page.context().close();
+});
+
+test("a patient adds and removes a guardian, and erases a record", { skip }, async () => {
+  const page = await newPage();
+  await importAndUnlock(page, "patient2");
+  await go(page, "patient");
+  const g = addressOf("patient1");
+  await page.getByLabel("Guardian's account").fill(g);
+  await page.getByRole("button", { name: "Add guardian" }).click();
+  const guardians = page.getByRole("table", { name: "People who may act for you" });
+  await guardians.getByRole("row").filter({ hasText: g }).waitFor({ timeout: 30_000 });
+  await guardians.getByRole("button", { name: /^Remove guardian/ }).click();
+  await page.getByText("No one acts for you.").waitFor({ timeout: 30_000 });
+
+  const before = await page.getByRole("button", { name: /^Erase / }).count();
+  assert.ok(before >= 1);
+  await page.getByRole("button", { name: /^Erase / }).first().click();
+  await page.getByRole("button", { name: "Yes, erase it for good" }).click();
+  await page.getByText(/^Record .* erased: its keys are gone/).waitFor({ timeout: 30_000 });
+  await page.locator("li.record", { hasText: "· erased" }).first().waitFor();
+  assert.equal(await page.getByRole("button", { name: /^Erase / }).count(), before - 1);
+  await page.context().close();
+});
+
+test("a patient cancels a telemedicine booking and reads what a research request asks", { skip }, async () => {
+  const page = await newPage();
+  await importAndUnlock(page, "patient1");
+  await go(page, "patient");
+  // The demo's booking starts in two hours and may be cancelled for one more hour.
+  const bookings = page.getByRole("table", { name: "Bookings" });
+  await bookings.getByText(/cancel free of charge until/).waitFor();
+  await bookings.getByRole("button", { name: /^Cancel \(booking \d+\)$/ }).click();
+  await page.getByText(/^Booking \d+ cancelled: .* back to you\.$/).waitFor({ timeout: 30_000 });
+  await bookings.getByText(/closed: cancelled by patient/).waitFor();
+  assert.equal(await bookings.getByRole("button").count(), 0);
+  await page.getByRole("table", { name: "Open paid data requests" }).getByText(/Taking part grants the researcher read access/).first().waitFor();
   await page.context().close();
 });
 

@@ -64,3 +64,11 @@ export function recordsAdd({ id, patient, resourceType, contentHash, size, keys 
 export const recordsShare = ({ id, version, keys }) => concat(fixed(id, 16), uvarint(version), wrappedKeys(keys));
 
 export { blob, str, uvarint };
+
+// Guardians (accounts/set_guardian, accounts/revoke_guardian) and erasure (records/erase).
+export const setGuardian = ({ guardian }) => address(guardian);
+export const revokeGuardian = ({ guardian }) => address(guardian);
+export const recordsErase = ({ id }) => fixed(id, 16);
+
+/** telemed/confirm, telemed/cancel, telemed/dispute, telemed/noshow: the booking id. */
+export const bookingAction = ({ booking }) => uvarint(booking);
