@@ -76,6 +76,7 @@ const (
 	VarPatient         = "patient"           // string: the patient's address
 	VarResourceType    = "resource_type"     // string: the FHIR resource type
 	VarCodes           = "codes"             // list(string): "system|code" of the access, when known (see docs/policy.md)
+	VarCodesKnown      = "codes_known"       // bool: the codes of the access are known (a FHIR write, or a FHIR read after decryption)
 	VarBlockTime       = "block_time"        // timestamp: the block time
 	VarEmergency       = "emergency_active"  // bool: an emergency access to the patient is open
 	VarEncounterOrgs   = "encounter_orgs"    // list(string): organizations where the patient has an encounter in progress
@@ -100,6 +101,7 @@ func accessEnv() (*cel.Env, error) {
 		cel.Variable(VarPatient, cel.StringType),
 		cel.Variable(VarResourceType, cel.StringType),
 		cel.Variable(VarCodes, cel.ListType(cel.StringType)),
+		cel.Variable(VarCodesKnown, cel.BoolType),
 		cel.Variable(VarBlockTime, cel.TimestampType),
 		cel.Variable(VarEmergency, cel.BoolType),
 		cel.Variable(VarEncounterOrgs, cel.ListType(cel.StringType)),
@@ -221,7 +223,7 @@ func Compile(kind Kind, expr string, maxCost uint64) (p *Program, err error) {
 		return nil, sm.Wrapf(ErrType, "%v", err)
 	}
 	p = &Program{Kind: kind, Expr: expr, CostMin: est.Min, CostMax: est.Max, Uses: uses(native), prg: prg}
-	store(kind, expr, p)
+	remember(kind, expr, p)
 	return p, nil
 }
 
@@ -231,7 +233,7 @@ func cached(kind Kind, expr string) *Program {
 	return cache[cacheKey{kind, expr}]
 }
 
-func store(kind Kind, expr string, p *Program) {
+func remember(kind Kind, expr string, p *Program) {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
 	if len(cache) >= maxCache {

@@ -13,11 +13,12 @@ import (
 // access at evaluation time.
 type Access struct {
 	Accessor, AccessorOrg, AccessorOrgType, Role string
-	Purpose, Action, Patient, ResourceType        string
-	Codes                                         []string
-	BlockTime                                     int64 // unix seconds
-	EmergencyActive                               bool
-	EncounterOrgs                                 []string
+	Purpose, Action, Patient, ResourceType       string
+	Codes                                        []string
+	CodesKnown                                   bool
+	BlockTime                                    int64 // unix seconds
+	EmergencyActive                              bool
+	EncounterOrgs                                []string
 }
 
 // Event is what an event condition sees.
@@ -113,6 +114,8 @@ func (v accessVars) ResolveName(name string) (any, bool) {
 		return a.ResourceType, true
 	case VarCodes:
 		return strs(a.Codes), true
+	case VarCodesKnown:
+		return a.CodesKnown, true
 	case VarBlockTime:
 		return ts(a.BlockTime), true
 	case VarEmergency:
