@@ -25,6 +25,7 @@ import (
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/gov"
 	"github.com/medchain/medchain/x/params"
+	"github.com/medchain/medchain/x/policy"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
@@ -94,11 +95,12 @@ type Options struct {
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
 	reg := params.NewRegistry(params.Def{Name: ParamMinFee, Default: 0, Min: 0, Max: 1 << 40, Doc: "smallest fee a transaction may carry"})
-	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
+	for _, defs := range [][]params.Def{gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs, policy.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
 	}
+	pol := &policy.Module{Params: reg}
 	router := sm.NewRouter(
 		accounts.Module{Params: reg},
 		&gov.Module{Params: reg, Active: staking.Active},
@@ -112,7 +114,9 @@ func NewCore() (*exec.Core, *params.Registry) {
 		trials.Module{},
 		&telemed.Module{Params: reg},
 		&research.Module{Params: reg},
+		pol, // last: its EndBlock fires automations from the events of the whole block
 	)
+	pol.Route = router.Route
 	return exec.New(router, func(kv store.Reader) uint64 { return reg.Get(kv, ParamMinFee) }), reg
 }
 

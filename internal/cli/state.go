@@ -17,6 +17,7 @@ import (
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/policy"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -29,6 +30,7 @@ var indexers = []struct {
 	{"consent", consent.IndexEntries},
 	{"records", records.IndexEntries},
 	{"audit", audit.IndexEntries},
+	{"policy", policy.IndexEntries},
 }
 
 // IndexMismatch is one index entry that differs from its derivation.

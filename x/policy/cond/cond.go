@@ -35,7 +35,7 @@ var (
 	ErrType        = sm.Register(Codespace, 3, "condition does not type-check against the declared variables (it must be a bool expression over them)")
 	ErrFloat       = sm.Register(Codespace, 4, "condition uses floating point, which is not deterministic across machines: use integers")
 	ErrMapIter     = sm.Register(Codespace, 5, "condition iterates over a map, whose order is not deterministic")
-	ErrCost        = sm.Register(Codespace, 6, "condition's estimated cost is above the limit policy.max_condition_cost")
+	ErrCost        = sm.Register(Codespace, 6, "condition's estimated cost is above the governance limit (consent.max_condition_cost for a consent, policy.max_rule_cost for an automation)")
 	ErrEval        = sm.Register(Codespace, 7, "condition failed to evaluate")
 	ErrFalse       = sm.Register(Codespace, 8, "condition does not hold")
 	ErrUnknownKind = sm.Register(Codespace, 9, "unknown condition kind")
