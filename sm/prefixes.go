@@ -69,6 +69,11 @@ const (
 	PrefixResearchCloses    byte = 0x75 // research: closing time (8 bytes) ‖ request → ∅
 	PrefixResearchByPatient byte = 0x76 // research: patient ‖ request → ∅
 
+	PrefixPolicyRule        byte = 0x78 // policy: rule id (8 bytes) → Rule
+	PrefixPolicyRuleSeq     byte = 0x79 // policy: next rule id (one key)
+	PrefixPolicyEncounter   byte = 0x7A // policy: patient → encounters in progress (read by consent conditions)
+	PrefixPolicyRuleByOwner byte = 0xF8 // policy: owner address ‖ rule id → ∅ (index of 0x78)
+
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).
 	//   0x09–0x0E, 0x14–0x1F, 0x60–0x67  token: bank, fees, sponsorship, staking, distribution, slashing

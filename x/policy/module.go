@@ -221,4 +221,3 @@ func execEncounter(ctx sm.Context, msg sm.Msg) error {
 	}
 	return nil
 }
-

@@ -32,7 +32,7 @@ var (
 	ErrNotPatient      = sm.Register(Codespace, 19, "not a registered patient")
 	ErrNoEncounter     = sm.Register(Codespace, 20, "the patient has no encounter in progress at your organization")
 	ErrTooManyEnc      = sm.Register(Codespace, 21, "the patient has the most encounters in progress allowed")
-	ErrNotPatientOwner = sm.Register(Codespace, 22, "a personal rule is registered by a patient or guardian; an organization's by its admin")
+	ErrNotPatientOwner = sm.Register(Codespace, 22, "a personal rule is registered by a patient account; an organization's by its admin")
 )
 
 // Events an automation can wait for, and the chain events they come from.

@@ -9,15 +9,15 @@ import (
 	"github.com/medchain/medchain/store"
 )
 
-// Store prefixes of x/policy (its range is 0x78–0x7E; index keys | 0x80).
-// They are declared here because consent reads the encounters when it
-// evaluates a condition, and consent cannot import x/policy (which grants
-// and revokes consents). Never renumber.
+// Store prefixes of x/policy (sm/prefixes.go; its range is 0x78–0x7E,
+// index keys | 0x80), named here for the module and for consent, which
+// reads the encounters when it evaluates a condition (consent cannot import
+// x/policy, which grants and revokes consents).
 const (
-	PrefixRule        byte = 0x78 // policy: rule id (8 bytes) → Rule
-	PrefixRuleSeq     byte = 0x79 // policy: next rule id (one key)
-	PrefixEncounter   byte = 0x7A // policy: patient → Encounters (organizations where an encounter is in progress)
-	PrefixRuleByOwner byte = 0xF8 // policy index: owner address ‖ rule id → ∅
+	PrefixRule        = sm.PrefixPolicyRule
+	PrefixRuleSeq     = sm.PrefixPolicyRuleSeq
+	PrefixEncounter   = sm.PrefixPolicyEncounter
+	PrefixRuleByOwner = sm.PrefixPolicyRuleByOwner
 )
 
 // MaxEncounters bounds the organizations with an encounter in progress for
