@@ -233,6 +233,7 @@ func New(b Backend, opts Options) *Server {
 	s.handleTrialSigned("GET /v1/trials/{id}/participants", trialGuard, s.trialParticipants)
 	s.handleSigned("GET /v1/trials/{id}/participants/{address}", trialParticipantGuard, s.trialParticipant)
 	s.routeEscrow()
+	s.routePolicy()
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
