@@ -109,6 +109,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewStakingCmd(g),
 		NewTelemedCmd(g),
 		NewResearchCmd(g),
+		NewPolicyCmd(g),
 	)
 	return root
 }
