@@ -50,6 +50,15 @@ func AsConditionError(err error) *ConditionError {
 	return nil
 }
 
+// conditionName is how decisions and the trail name c's condition: its
+// hash, or "" when c has none.
+func conditionName(c *Consent) string {
+	if c.Condition == "" {
+		return ""
+	}
+	return cond.Hash(c.Condition)
+}
+
 // conditionHolds evaluates c's condition for who's access act to t at block
 // time now; nil when c has none or it holds. A condition that fails to
 // compile (it compiled at the grant; only a change of CEL could do this) or

@@ -145,3 +145,28 @@ func TestConditionEncoding(t *testing.T) {
 		t.Fatal("an empty condition decoded")
 	}
 }
+
+// BenchmarkMayReadCondition: a read check allowed by an organization
+// consent carrying a typical condition (role, resource type, encounter,
+// office hours), in memory. docs/performance.md quotes it.
+func BenchmarkMayReadCondition(b *testing.B) {
+	for _, tc := range []struct{ name, zone string }{{"offset", `"+01:00"`}, {"iana", `"Europe/Paris"`}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newEnv(b)
+			e.grant(alice, consent.MsgGrant{Grantee: consent.Org(orgA), Actions: consent.ActRead,
+				Condition: `role == "practitioner" && resource_type == "Observation" && "org-a" in encounter_orgs && block_time.getHours(` + tc.zone + `) < 18`})
+			e.kv.Set(cond.EncounterKey(addr(alice)), cond.EncodeEncounters([]cond.Encounter{{Org: orgA, Since: e.unix()}}))
+			obs := consent.Target{Patient: addr(alice), Record: rid(1), Type: "Observation"}
+			now := e.unix() // 12:00 UTC
+			who := addr(doctorA)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if !consent.MayRead(e.kv, now, who, obs).Allowed {
+					b.Fatal("refused")
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checks/s")
+		})
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
-	"github.com/medchain/medchain/x/policy/cond"
 )
 
 // More errors of access decisions.
@@ -179,11 +178,6 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 		if ce := AsConditionError(err); ce != nil && rank < 4 {
 			rank, refusal = 4, err
 		}
-		if err == nil && d.ConsentID != 0 {
-			if c := GetConsent(kv, d.ConsentID); c != nil && c.Condition != "" {
-				d.Condition = cond.Hash(c.Condition)
-			}
-		}
 		return d, err == nil
 	}
 	if who == t.Patient {
@@ -202,7 +196,7 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 				continue
 			}
 			if c.ActiveAt(now) {
-				if d, ok := grounded(Decision{Basis: basis, ConsentID: c.ID, Recipient: recipient}); ok {
+				if d, ok := grounded(Decision{Basis: basis, ConsentID: c.ID, Recipient: recipient, Condition: conditionName(c)}); ok {
 					return d, true
 				}
 				continue
@@ -235,7 +229,7 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 					}
 					continue
 				}
-				if d, ok := grounded(Decision{Basis: BasisEmergency, ConsentID: c.ID, EmergencyID: e.ID, Recipient: Org(e.Org)}); ok {
+				if d, ok := grounded(Decision{Basis: BasisEmergency, ConsentID: c.ID, EmergencyID: e.ID, Recipient: Org(e.Org), Condition: conditionName(c)}); ok {
 					return d
 				}
 			}
