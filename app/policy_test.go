@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/app/apptest"
 	"github.com/medchain/medchain/x/bank"
 	"github.com/medchain/medchain/x/policy"
@@ -58,6 +59,18 @@ func TestAutomationReleasesEscrow(t *testing.T) {
 		replay.Advance(blk.Time.Sub(replay.NextTime()))
 		if got := replay.Finalize(t, blk.Txs...); string(got.AppHash) != string(blk.Resp.AppHash) {
 			t.Fatalf("block %d: app hash %X on replay, %X first", blk.Height, got.AppHash, blk.Resp.AppHash)
+		}
+	}
+	// A node restarted before the firing block (a new app over its tree)
+	// fires the same way.
+	restart := apptest.New(t)
+	for i, blk := range h.Blocks {
+		if i == 3 {
+			restart = apptest.Resume(t, restart.Tree, restart.Time, app.Options{})
+		}
+		restart.Advance(blk.Time.Sub(restart.NextTime()))
+		if got := restart.Finalize(t, blk.Txs...); string(got.AppHash) != string(blk.Resp.AppHash) {
+			t.Fatalf("block %d: app hash %X after a restart, %X first", blk.Height, got.AppHash, blk.Resp.AppHash)
 		}
 	}
 }
