@@ -3,6 +3,7 @@ package fhir
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/policy/cond"
@@ -20,7 +21,7 @@ func resourceCodes(res map[string]any) []string {
 		m, _ := c.(map[string]any)
 		sys, _ := m["system"].(string)
 		val, _ := m["code"].(string)
-		if val == "" {
+		if val == "" || strings.ContainsRune(sys+val, 0) {
 			continue
 		}
 		out = append(out, sys+"|"+val)
@@ -46,6 +47,6 @@ func recheckCodes(rq *request, t consent.Target, d consent.Decision, pt []byte) 
 	if err := json.Unmarshal(pt, &res); err != nil {
 		res = nil
 	}
-	t.Codes = resourceCodes(res)
+	t.Codes = consent.KnownCodes(resourceCodes(res))
 	return consent.MayRead(rq.snap, rq.now, rq.sess.addr, t)
 }

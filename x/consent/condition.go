@@ -3,6 +3,7 @@ package consent
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
@@ -39,6 +40,33 @@ func (e *ConditionError) Unwrap() error { return ErrConditionRefused }
 // Trail is the short form the access trail records: "consent N condition H".
 func (e *ConditionError) Trail() string {
 	return fmt.Sprintf("consent %d condition %s", e.ConsentID, e.Hash)
+}
+
+// CodeSet is the codes of an access, when known. It is a comparable value
+// (so a Target stays comparable): build it with KnownCodes.
+type CodeSet struct {
+	known  bool
+	joined string
+}
+
+// KnownCodes is the code set of an access whose codes are known (possibly
+// none). Codes are "system|code" strings without NUL bytes.
+func KnownCodes(codes []string) CodeSet {
+	return CodeSet{known: true, joined: strings.Join(codes, "\x00")}
+}
+
+// Known reports whether the codes are known.
+func (c CodeSet) Known() bool { return c.known }
+
+// List returns the codes (nil when unknown, empty when known to be none).
+func (c CodeSet) List() []string {
+	switch {
+	case !c.known:
+		return nil
+	case c.joined == "":
+		return []string{}
+	}
+	return strings.Split(c.joined, "\x00")
 }
 
 // AsConditionError returns the condition refusal inside err, or nil.
@@ -89,7 +117,10 @@ func conditionHolds(kv store.Reader, now int64, who crypto.Address, acct *accoun
 func AccessInput(kv store.Reader, now int64, who crypto.Address, acct *accounts.Account, purpose string, t Target, act uint8, uses map[string]bool) cond.Access {
 	in := cond.Access{
 		Accessor: who.String(), Purpose: purpose, Patient: t.Patient.String(), ResourceType: t.Type,
-		Codes: t.Codes, CodesKnown: t.Codes != nil, BlockTime: now, Action: "read",
+		CodesKnown: t.Codes.Known(), BlockTime: now, Action: "read",
+	}
+	if uses == nil || uses[cond.VarCodes] {
+		in.Codes = t.Codes.List()
 	}
 	if act == ActWrite {
 		in.Action = "write"

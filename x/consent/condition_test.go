@@ -86,7 +86,11 @@ func TestConditionLOINCCodes(t *testing.T) {
 	expr := `resource_type == "Observation" && size(codes) > 0 && codes.all(c, c in ["http://loinc.org|8867-4", "http://loinc.org|8480-6"])`
 	e.grant(alice, consent.MsgGrant{Grantee: consent.Account(addr(techB)), Actions: consent.ActWrite, Types: []string{"Observation"}, Condition: expr})
 	tgt := func(codes ...string) consent.Target {
-		return consent.Target{Patient: addr(alice), Record: rid(3), Type: "Observation", Codes: codes}
+		t := consent.Target{Patient: addr(alice), Record: rid(3), Type: "Observation"}
+		if codes != nil {
+			t.Codes = consent.KnownCodes(codes)
+		}
+		return t
 	}
 	if d := consent.MayWrite(e.kv, e.unix(), addr(techB), tgt("http://loinc.org|8867-4")); !d.Allowed {
 		t.Fatalf("heart rate: %v", d.Err)

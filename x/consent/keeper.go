@@ -145,11 +145,11 @@ type Target struct {
 	Record  RecordID
 	Type    string
 	// Codes are the coded concepts of the access ("system|code"), when the
-	// caller knows them: a FHIR write knows the resource it writes, a FHIR
-	// read knows it once decrypted; the chain itself stores no codes (no
-	// health data). Conditions read them as codes, and codes_known is true
-	// when Codes is non-nil (even empty).
-	Codes []string
+	// caller knows them (KnownCodes): a FHIR write knows the resource it
+	// writes, a FHIR read knows it once decrypted; the chain itself stores
+	// no codes (no health data). Conditions read them as codes, and
+	// codes_known. The zero value: unknown.
+	Codes CodeSet
 }
 
 // MayRead decides whether reader may read the target at block time now.
