@@ -29,6 +29,7 @@ import (
 	"github.com/medchain/medchain/x/links"
 	"github.com/medchain/medchain/x/mint"
 	"github.com/medchain/medchain/x/params"
+	"github.com/medchain/medchain/x/policy"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
 	"github.com/medchain/medchain/x/session"
@@ -112,12 +113,13 @@ type Options struct {
 // machine.
 func NewCore() (*exec.Core, *params.Registry) {
 	reg := params.NewRegistry()
-	for _, defs := range [][]params.Def{fees.ParamDefs, mint.ParamDefs, gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs} {
+	for _, defs := range [][]params.Def{fees.ParamDefs, mint.ParamDefs, gov.ParamDefs, consent.ParamDefs, accounts.ParamDefs, staking.ParamDefs, telemed.ParamDefs, research.ParamDefs, policy.ParamDefs} {
 		for _, d := range defs {
 			reg.Declare(d)
 		}
 	}
 	feeKeeper := fees.Module{Keeper: fees.Keeper{Params: reg}}
+	pol := &policy.Module{Params: reg}
 	router := sm.NewRouter(
 		accounts.Module{Params: reg},
 		&gov.Module{Params: reg, Active: staking.Active},
@@ -135,10 +137,12 @@ func NewCore() (*exec.Core, *params.Registry) {
 		links.Module{},
 		supply.Module{},
 		feeKeeper,
-		// Last: its genesis records the supply as the sum of what the
-		// modules before it credited.
+		// Its genesis records the supply as the sum of what the modules
+		// before it credited (x/policy after it credits nothing).
 		bank.Module{},
+		pol, // last: its EndBlock fires automations from the events of the whole block
 	)
+	pol.Route = router.Route
 	for _, d := range fees.TypeParamDefs(router.Types()) {
 		reg.Declare(d)
 	}

@@ -62,3 +62,12 @@ type EndBlocker interface {
 type UsageObserver interface {
 	ObserveUsage(ctx Context, txs int)
 }
+
+// EventEndBlocker is an EndBlocker that also sees the block's events so
+// far, in order: those of the BeginBlock hooks, of each successful
+// transaction, and of the EndBlock hooks of the modules before it (x/policy
+// fires automations from them). Events it emits itself are not fed back in
+// this block or any later one.
+type EventEndBlocker interface {
+	EndBlockEvents(ctx Context, events []Event)
+}

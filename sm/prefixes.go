@@ -88,13 +88,17 @@ const (
 	PrefixResearchCloses    byte = 0x75 // research: closing time (8 bytes) ‖ request → ∅
 	PrefixResearchByPatient byte = 0x76 // research: patient ‖ request → ∅
 
-	PrefixFeesBaseFee      byte = 0x14 // fees: the fee market's base fee (one key)
-	PrefixFeesAllowance    byte = 0x15 // fees: granter ‖ grantee → Allowance
-	PrefixFeesByGrantee    byte = 0x95 // fees: grantee ‖ granter → ∅ (index of 0x15)
-	PrefixMint             byte = 0x16 // mint: inflation remainder carried between blocks (one key)
-	PrefixLink             byte = 0x36 // links: org ‖ 0x00 ‖ identifier MAC (32 bytes) → Link
-	PrefixLinkByPatient    byte = 0xB7 // links: patient ‖ org ‖ 0x00 ‖ MAC → ∅ (index of 0x37)
-	PrefixLinkApprovalUsed byte = 0x38 // links: SHA-256 of a used approval signature → ∅
+	PrefixFeesBaseFee       byte = 0x14 // fees: the fee market's base fee (one key)
+	PrefixFeesAllowance     byte = 0x15 // fees: granter ‖ grantee → Allowance
+	PrefixFeesByGrantee     byte = 0x95 // fees: grantee ‖ granter → ∅ (index of 0x15)
+	PrefixMint              byte = 0x16 // mint: inflation remainder carried between blocks (one key)
+	PrefixLink              byte = 0x36 // links: org ‖ 0x00 ‖ identifier MAC (32 bytes) → Link
+	PrefixLinkByPatient     byte = 0xB7 // links: patient ‖ org ‖ 0x00 ‖ MAC → ∅ (index of 0x37)
+	PrefixLinkApprovalUsed  byte = 0x38 // links: SHA-256 of a used approval signature → ∅
+	PrefixPolicyRule        byte = 0x78 // policy: rule id (8 bytes) → Rule
+	PrefixPolicyRuleSeq     byte = 0x79 // policy: next rule id (one key)
+	PrefixPolicyEncounter   byte = 0x7A // policy: patient → encounters in progress (read by consent conditions)
+	PrefixPolicyRuleByOwner byte = 0xF8 // policy: owner address ‖ rule id → ∅ (index of 0x78)
 
 	// Ranges reserved for modules being built; each module declares its
 	// prefixes inside its range (index keys: the proven prefix | 0x80).

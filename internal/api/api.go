@@ -244,6 +244,7 @@ func New(b Backend, opts Options) *Server {
 	s.routeFees()
 	s.routeSupply()
 	s.routeLinks()
+	s.routePolicy()
 	s.handle("GET /v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)

@@ -421,6 +421,8 @@ func patientOfKey(kv store.Reader, key []byte) (crypto.Address, bool) {
 				return l.Patient, true
 			}
 		}
+	case sm.PrefixPolicyEncounter, sm.PrefixPolicyRule:
+		return patientOfPolicyKey(kv, key)
 	case sm.PrefixAccount:
 		// A patient's account is public like every account (its keys are
 		// what others wrap data keys to); it holds no health data.
@@ -439,7 +441,7 @@ func beUint64(b []byte) uint64 {
 // patientTxPrefixes are the transaction types whose events and logs name
 // patients, records or accessors.
 var patientTxPrefixes = []string{"records/", "consent/", "audit/", "accounts/set_guardian", "accounts/revoke_guardian",
-	"trials/consent", "trials/enroll", "trials/withdraw", "trials/anchor", "fees/grant", "fees/revoke"}
+	"trials/consent", "trials/enroll", "trials/withdraw", "trials/anchor", "fees/grant", "fees/revoke", "policy/"}
 
 // redactPatientData removes, from a transaction result served publicly,
 // what names patient data: the events and log of a patient-scoped

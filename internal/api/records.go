@@ -184,18 +184,21 @@ func (s *Server) record(w http.ResponseWriter, r *http.Request) {
 
 // AccessView answers "may X read record R now, and under which consent?".
 type AccessView struct {
-	Record      string    `json:"record"`
-	Reader      string    `json:"reader"`
-	Allowed     bool      `json:"allowed"`
-	Basis       string    `json:"basis,omitempty"`
-	ConsentID   uint64    `json:"consent_id,omitempty"`
-	EmergencyID uint64    `json:"emergency_id,omitempty"`
-	Recipient   PartyView `json:"key_recipient"`
-	Code        uint32    `json:"code,omitempty"`
-	Codespace   string    `json:"codespace,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Height      int64     `json:"height"`
-	BlockTime   time.Time `json:"block_time"`
+	Record      string `json:"record"`
+	Reader      string `json:"reader"`
+	Allowed     bool   `json:"allowed"`
+	Basis       string `json:"basis,omitempty"`
+	ConsentID   uint64 `json:"consent_id,omitempty"`
+	EmergencyID uint64 `json:"emergency_id,omitempty"`
+	// Condition names (its hash) the consent condition that allowed or
+	// refused the read, when one did (docs/policy.md).
+	Condition string    `json:"condition,omitempty"`
+	Recipient PartyView `json:"key_recipient"`
+	Code      uint32    `json:"code,omitempty"`
+	Codespace string    `json:"codespace,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Height    int64     `json:"height"`
+	BlockTime time.Time `json:"block_time"`
 	// Proofs of the state the decision rests on (with prove=true): the
 	// record, the consent when there is one, and Grounds: every proven key
 	// the decision reads (consent.GroundKeys), present or proven absent.
@@ -232,9 +235,12 @@ func (s *Server) access(w http.ResponseWriter, r *http.Request) {
 		v.Code, v.Codespace, v.Reason = records.ErrErased.Code, records.Codespace, "record erased"
 	} else {
 		v.Allowed, v.Basis, v.ConsentID, v.EmergencyID = d.Allowed, string(d.Basis), d.ConsentID, d.EmergencyID
-		v.Recipient = partyView(d.Recipient)
+		v.Recipient, v.Condition = partyView(d.Recipient), d.Condition
 		if !d.Allowed {
 			v.Code, v.Codespace, v.Reason = sm.ABCIInfo(d.Err)
+			if ce := consent.AsConditionError(d.Err); ce != nil {
+				v.ConsentID, v.Condition = ce.ConsentID, ce.Hash
+			}
 		}
 	}
 	if r.URL.Query().Get("prove") == "true" {

@@ -48,7 +48,7 @@ func parseUntil(s string) (int64, error) {
 }
 
 func newConsentGrantCmd(g *globals) *cobra.Command {
-	var to, actions, types, recs, purpose, until, patient string
+	var to, actions, types, recs, purpose, until, patient, condition string
 	cmd := &cobra.Command{
 		Use:   "grant --from PATIENT --to GRANTEE --actions read[,write] [--types T1,T2 | --records ID,...] --purpose PURPOSE [--until TIME]",
 		Short: "Grant a consent; prints the consent id",
@@ -65,7 +65,7 @@ it an emergency custodian. A guardian grants for a patient with --patient.`,
 			if err != nil {
 				return fmt.Errorf("--to: %w", err)
 			}
-			m := &consent.MsgGrant{Grantee: grantee, Purpose: purpose}
+			m := &consent.MsgGrant{Grantee: grantee, Purpose: purpose, Condition: condition}
 			for _, a := range strings.Split(actions, ",") {
 				switch strings.TrimSpace(a) {
 				case "read":
@@ -133,6 +133,7 @@ it an emergency custodian. A guardian grants for a patient with --patient.`,
 	f.StringVar(&purpose, "purpose", consent.PurposeTreatment, "purpose of use")
 	f.StringVar(&until, "until", "", "end of validity: RFC 3339 time or a duration from now")
 	f.StringVar(&patient, "patient", "", "the patient, when a guardian grants (default: the --from account)")
+	f.StringVar(&condition, "condition", "", "a CEL condition every access must meet (docs/policy.md; check it with medchain policy condition check)")
 	_ = cmd.MarkFlagRequired("to")
 	cmd.MarkFlagsMutuallyExclusive("types", "records")
 	return cmd

@@ -116,6 +116,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewHL7Cmd(g),
 		NewBackupCmd(g),
 		NewRestoreCmd(g),
+		NewPolicyCmd(g),
 	)
 	return root
 }

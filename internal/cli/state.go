@@ -20,6 +20,7 @@ import (
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/links"
+	"github.com/medchain/medchain/x/policy"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -33,6 +34,7 @@ var indexers = []struct {
 	{"records", records.IndexEntries},
 	{"audit", audit.IndexEntries},
 	{"links", links.IndexEntries},
+	{"policy", policy.IndexEntries},
 }
 
 // IndexMismatch is one index entry that differs from its derivation.

@@ -177,6 +177,11 @@ func (s *Server) open(ctx context.Context, rq *request, rec *records.Record, ver
 		_ = s.report(rq, rec, ver.Version, d, p.err)
 		return nil, p
 	}
+	if d2 := recheckCodes(rq, rec.Target(), d, pt); !d2.Allowed {
+		clear(pt)
+		_ = s.report(rq, rec, ver.Version, d2, d2.Err)
+		return nil, refused(d2)
+	}
 	if err := s.report(rq, rec, ver.Version, d, nil); err != nil {
 		clear(pt)
 		return nil, notRecorded(err)

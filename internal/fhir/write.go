@@ -205,7 +205,7 @@ func checkWrite(rq *request, d *draft, p perm) *problem {
 	if !grants(rq.sess.scopes, d.typ, p, d.patient, rq.sess.patient) {
 		return failf(http.StatusForbidden, "forbidden", ErrScope, "the token's scopes (%s) do not allow writing %s of %s", rq.sess.scope, d.typ, d.patient)
 	}
-	if dec := consent.MayWrite(rq.snap, rq.now, rq.sess.addr, consent.Target{Patient: d.patient, Record: d.id, Type: d.typ}); !dec.Allowed {
+	if dec := consent.MayWrite(rq.snap, rq.now, rq.sess.addr, consent.Target{Patient: d.patient, Record: d.id, Type: d.typ, Codes: consent.KnownCodes(resourceCodes(d.res))}); !dec.Allowed {
 		return fail(http.StatusForbidden, "forbidden", dec.Err)
 	}
 	return nil

@@ -145,6 +145,7 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 			h.BeginBlock(hookCtx, blk.Info)
 		}
 	}
+	nBegin := blockEvents.Len()
 	for i := range flat {
 		res.Txs[i] = c.deliverTx(ctx, &flat[i], i)
 	}
@@ -154,6 +155,10 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 		}
 	}
 	for _, m := range c.router.Modules() {
+		if h, ok := m.(sm.EventEndBlocker); ok {
+			h.EndBlockEvents(hookCtx, eventsSoFar(blockEvents.List(), nBegin, res.Txs))
+			continue
+		}
 		if h, ok := m.(sm.EndBlocker); ok {
 			h.EndBlock(hookCtx)
 		}
@@ -223,4 +228,17 @@ func (c *Core) deliver(ctx sm.Context, tx *sm.Tx) error {
 		sm.Attr{Key: "signer", Value: signer.String()},
 		sm.Attr{Key: "sequence", Value: strconv.FormatUint(tx.Body.Sequence, 10)})
 	return sm.Isolate(ctx, func(ctx sm.Context) error { return rt.Exec(ctx, msg) })
+}
+
+// eventsSoFar lists a block's events in order: the first nBegin block
+// events (BeginBlock), each successful transaction's, then the remaining
+// block events (EndBlock hooks run so far).
+func eventsSoFar(block []sm.Event, nBegin int, txs []TxResult) []sm.Event {
+	out := append([]sm.Event(nil), block[:nBegin]...)
+	for i := range txs {
+		if txs[i].Code == 0 {
+			out = append(out, txs[i].Events...)
+		}
+	}
+	return append(out, block[nBegin:]...)
 }

@@ -68,3 +68,35 @@ func TestBlockHooksRunAroundTransactionsInModuleOrder(t *testing.T) {
 		t.Fatal("no app hash")
 	}
 }
+
+// eventModule is an EventEndBlocker: it records the events it was shown.
+type eventModule struct{ seen *[]string }
+
+func (eventModule) Name() string       { return "watcher" }
+func (eventModule) Routes() []sm.Route { return nil }
+func (m eventModule) EndBlockEvents(ctx sm.Context, events []sm.Event) {
+	for _, e := range events {
+		*m.seen = append(*m.seen, e.Type+":"+e.Attrs[0].Value)
+	}
+	ctx.Events.Emit("watched", sm.Attr{Key: "n", Value: string(rune('0' + len(events)))})
+}
+
+// TestEventEndBlockerSeesTheBlockSoFar: an EventEndBlocker is shown the
+// BeginBlock events and those of the EndBlock hooks before it, in order
+// (no transactions here), and its own events are not among them.
+func TestEventEndBlockerSeesTheBlockSoFar(t *testing.T) {
+	var seen []string
+	core := exec.New(sm.NewRouter(hookModule{"one"}, eventModule{&seen}, hookModule{"two"}), exec.SignerPays(nil))
+	res := core.DeliverBlock(merkle.NewMemTree(), exec.BlockContext{ChainID: "c", Height: 5, Time: time.Unix(100, 0)}, nil, exec.SerialVerifier{})
+	want := []string{"begin:one", "begin:two", "end:one"}
+	if len(seen) != len(want) || seen[0] != want[0] || seen[1] != want[1] || seen[2] != want[2] {
+		t.Fatalf("shown %v, want %v", seen, want)
+	}
+	var got []string
+	for _, e := range res.Events {
+		got = append(got, e.Type)
+	}
+	if len(got) != 5 || got[3] != "watched" || got[4] != "end" {
+		t.Fatalf("block events %v", got)
+	}
+}

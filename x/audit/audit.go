@@ -140,7 +140,9 @@ func fail(r *codec.Reader, msg string) { r.Fixed(msg, -1) }
 
 // Reason is the refusal reason of an access event: the error's stable code
 // and description ("consent/17: no consent covers this access"), without
-// the details a wrapped error adds (no free text on chain).
+// the details a wrapped error adds (no free text on chain). A refusal by a
+// consent's condition names the consent and the condition instead
+// ("consent/24: consent 7 condition 1f2e3d4c5b6a7980").
 func Reason(why error) string {
 	code, space, msg := sm.ABCIInfo(why)
 	var e *sm.Error
@@ -148,6 +150,11 @@ func Reason(why error) string {
 		msg = e.Desc
 	}
 	r := fmt.Sprintf("%s/%d: %s", space, code, msg)
+	if ce := consent.AsConditionError(why); ce != nil {
+		// Which condition refused: the consent and its condition's hash
+		// (no expression text, which the consent itself holds).
+		r = fmt.Sprintf("%s/%d: %s", space, code, ce.Trail())
+	}
 	if len(r) > MaxReasonLen {
 		r = r[:MaxReasonLen]
 	}

@@ -19,6 +19,8 @@ func seedMsgs() []sm.Msg {
 		&consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeEmergency},
 		&consent.MsgGrant{Patient: addr(bob), Grantee: consent.Org(orgB), Actions: consent.ActRead | consent.ActWrite,
 			Records: []consent.RecordID{rid(1), rid(2)}, Purpose: consent.PurposeResearch},
+		&consent.MsgGrant{Patient: addr(alice), Grantee: consent.Org(orgA), Actions: consent.ActRead, Purpose: consent.PurposeTreatment,
+			Condition: `"org-a" in encounter_orgs`},
 		&consent.MsgRevoke{ID: 300},
 		&consent.MsgOpenEmergency{Patient: addr(alice), Reason: "unable_to_consent"},
 		&consent.MsgReviewEmergency{ID: 1, Review: "justified"},
@@ -35,6 +37,8 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(codec.Marshal(&consent.Consent{ID: 1, Patient: addr(alice), Grantor: addr(gina), Grantee: consent.Org(orgA),
 		Actions: consent.ActRead, Types: []string{"Observation"}, Purpose: consent.PurposeCare, Start: 5, Until: 50, Revoked: 9}))
+	f.Add(codec.Marshal(&consent.Consent{ID: 3, Patient: addr(alice), Grantor: addr(alice), Grantee: consent.Org(orgA),
+		Actions: consent.ActRead, Purpose: consent.PurposeTreatment, Start: 5, Condition: `role == "practitioner"`}))
 	f.Add(codec.Marshal(&consent.Emergency{ID: 2, Patient: addr(alice), Practitioner: addr(doctorA), Org: orgA, Reason: "life_threatening",
 		Opened: 1, Expires: 2, Reviewed: 2, Reviewer: addr(adminA), Review: "inconclusive"}))
 	routes := (&consent.Module{}).Routes()

@@ -133,7 +133,10 @@ type Decision struct {
 	// Recipient is who holds the wrapped data key for this basis: the reader
 	// itself, or its organization (opened by the organization's gateway).
 	Recipient Party
-	Err       error // why not, when not allowed
+	// Condition names (cond.Hash) the condition of the consent that allowed
+	// the access, when it has one.
+	Condition string
+	Err       error // why not, when not allowed (a *ConditionError when a condition refused)
 }
 
 // Target is what is being accessed.
@@ -141,6 +144,12 @@ type Target struct {
 	Patient crypto.Address
 	Record  RecordID
 	Type    string
+	// Codes are the coded concepts of the access ("system|code"), when the
+	// caller knows them (KnownCodes): a FHIR write knows the resource it
+	// writes, a FHIR read knows it once decrypted; the chain itself stores
+	// no codes (no health data). Conditions read them as codes, and
+	// codes_known. The zero value: unknown.
+	Codes CodeSet
 }
 
 // MayRead decides whether reader may read the target at block time now.
@@ -161,9 +170,15 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 	}
 	// Every candidate found below, through an index or not, is allowed only
 	// once Grounds confirms it from proven keys alone.
+	refusal := error(sm.Wrapf(ErrNoConsent, "%s for %s", who, t.Patient))
+	rank := 0 // 1 revoked, 2 expired, 3 outside the custody scope, 4 refused by a condition: the most telling refusal wins
 	grounded := func(d Decision) (Decision, bool) {
 		d.Allowed = true
-		return d, Grounds(kv, now, who, t, act, d) == nil
+		err := Grounds(kv, now, who, t, act, d)
+		if ce := AsConditionError(err); ce != nil && rank < 4 {
+			rank, refusal = 4, err
+		}
+		return d, err == nil
 	}
 	if who == t.Patient {
 		if d, ok := grounded(Decision{Basis: BasisPatient, Recipient: Account(who)}); ok {
@@ -175,15 +190,13 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 			return d
 		}
 	}
-	refusal := error(sm.Wrapf(ErrNoConsent, "%s for %s", who, t.Patient))
-	rank := 0 // 1 revoked, 2 expired, 3 outside the custody scope: the most telling refusal wins
 	try := func(cs []*Consent, basis Basis, recipient Party) (Decision, bool) {
 		for _, c := range cs {
 			if c.Actions&act == 0 || c.Purpose == PurposeEmergency || !c.Covers(t.Record, t.Type) {
 				continue
 			}
 			if c.ActiveAt(now) {
-				if d, ok := grounded(Decision{Basis: basis, ConsentID: c.ID, Recipient: recipient}); ok {
+				if d, ok := grounded(Decision{Basis: basis, ConsentID: c.ID, Recipient: recipient, Condition: conditionName(c)}); ok {
 					return d, true
 				}
 				continue
@@ -216,7 +229,7 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 					}
 					continue
 				}
-				if d, ok := grounded(Decision{Basis: BasisEmergency, ConsentID: c.ID, EmergencyID: e.ID, Recipient: Org(e.Org)}); ok {
+				if d, ok := grounded(Decision{Basis: BasisEmergency, ConsentID: c.ID, EmergencyID: e.ID, Recipient: Org(e.Org), Condition: conditionName(c)}); ok {
 					return d
 				}
 			}
@@ -301,6 +314,9 @@ func Grounds(kv store.Reader, now int64, who crypto.Address, t Target, act uint8
 		if c.Actions&act == 0 || c.Purpose == PurposeEmergency || !c.Covers(t.Record, t.Type) || !c.ActiveAt(now) {
 			return bad("consent %d does not cover this access now", c.ID)
 		}
+		if err := conditionHolds(kv, now, who, acct, c, t, act); err != nil {
+			return err
+		}
 	case BasisEmergency:
 		if act != ActRead || acct.Kind != accounts.KindMember {
 			return bad("emergency access is reading by an organization member")
@@ -316,6 +332,9 @@ func Grounds(kv store.Reader, now int64, who crypto.Address, t Target, act uint8
 		}
 		if !c.Covers(t.Record, t.Type) {
 			return sm.Wrapf(ErrOutsideCustody, "custody consent %d: %s record %x", c.ID, t.Type, t.Record)
+		}
+		if err := conditionHolds(kv, now, who, acct, c, t, act); err != nil {
+			return err
 		}
 	default:
 		return bad("unknown basis")

@@ -6,6 +6,7 @@ import (
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/params"
+	"github.com/medchain/medchain/x/policy/cond"
 )
 
 // ParamEmergencySeconds bounds an emergency access.
@@ -16,11 +17,17 @@ const ParamEmergencySeconds = "consent.emergency_access_seconds"
 // patient's explicit choice and is not bounded by it.
 const ParamMaxConsentSeconds = "consent.max_consent_seconds"
 
+// ParamMaxConditionCost bounds CEL's estimated cost of a consent's
+// condition at its grant (see x/policy/cond).
+const ParamMaxConditionCost = "consent.max_condition_cost"
+
 // ParamDefs are the parameters consent declares.
 var ParamDefs = []params.Def{
 	{Name: ParamEmergencySeconds, Default: 4 * 3600, Min: 10, Max: 72 * 3600, Doc: "how long an emergency (break-glass) access lasts"},
 	{Name: ParamMaxConsentSeconds, Default: 10 * 366 * 24 * 3600, Min: 24 * 3600, Max: 100 * 366 * 24 * 3600,
 		Doc: "the latest end a consent may be given, in seconds after its grant (a consent with no end is not bounded)"},
+	{Name: ParamMaxConditionCost, Default: 5000, Min: 10, Max: cond.MaxRegisteredCost,
+		Doc: "the highest estimated cost (CEL cost units) of a consent's condition accepted at its grant"},
 }
 
 // Module plugs consent into the state machine.
@@ -72,15 +79,25 @@ func (mod *Module) execGrant(ctx sm.Context, msg sm.Msg) error {
 		return sm.Wrapf(ErrPeriodTooLong, "until %d is %d s after the block time %d; %s allows at most %d s (about %d days)",
 			m.Until, m.Until-now, now, ParamMaxConsentSeconds, max, max/86400)
 	}
+	if m.Condition != "" {
+		if _, err := cond.Compile(cond.KindAccess, m.Condition, mod.Params.Get(ctx.Store, ParamMaxConditionCost)); err != nil {
+			return err
+		}
+	}
 	c := &Consent{
 		ID: nextID(ctx.Store, []byte{sm.PrefixConsentSeq}), Patient: m.Patient, Grantor: ctx.Signer, Grantee: m.Grantee,
 		Actions: m.Actions, Types: m.Types, Records: m.Records, Purpose: m.Purpose, Start: now, Until: m.Until,
+		Condition: m.Condition,
 	}
 	putConsent(ctx.Store, c)
 	ctx.Store.Set(c.byPatientKey(), []byte{1})
 	ctx.Store.Set(c.byGranteeKey(), []byte{1})
-	ctx.Events.Emit("consent_granted", idAttr(c.ID), sm.Attr{Key: "patient", Value: c.Patient.String()},
-		sm.Attr{Key: "grantee", Value: c.Grantee.String()}, sm.Attr{Key: "purpose", Value: c.Purpose})
+	attrs := []sm.Attr{idAttr(c.ID), {Key: "patient", Value: c.Patient.String()},
+		{Key: "grantee", Value: c.Grantee.String()}, {Key: "purpose", Value: c.Purpose}}
+	if c.Condition != "" {
+		attrs = append(attrs, sm.Attr{Key: "condition", Value: cond.Hash(c.Condition)})
+	}
+	ctx.Events.Emit("consent_granted", attrs...)
 	return nil
 }
 

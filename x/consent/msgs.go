@@ -7,6 +7,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/policy/cond"
 )
 
 // Message types.
@@ -26,6 +27,9 @@ type MsgGrant struct {
 	Records []RecordID
 	Purpose string
 	Until   int64 // unix seconds; 0 for no end
+	// Condition is an optional CEL condition over each access (see
+	// Consent.Condition); encoded only when present.
+	Condition string
 }
 
 func (m *MsgGrant) Type() string { return TypeGrant }
@@ -40,6 +44,9 @@ func (m *MsgGrant) Encode(w *codec.Writer) {
 	}
 	w.String(m.Purpose)
 	w.Int(m.Until)
+	if m.Condition != "" {
+		w.String(m.Condition)
+	}
 }
 
 // ValidResourceType checks a FHIR resource type name's shape (an upper-case
@@ -97,6 +104,13 @@ func (m *MsgGrant) ValidateBasic() error {
 	if m.Until < 0 {
 		return ErrBadPeriod
 	}
+	if m.Condition != "" {
+		// The governance bound is checked against state at execution; here
+		// the expression must parse, type-check and fit the hard ceiling.
+		if _, err := cond.Compile(cond.KindAccess, m.Condition, cond.MaxRegisteredCost); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -108,6 +122,7 @@ func decodeGrant(b []byte) (sm.Msg, error) {
 		m.Records = readRecordIDs(r)
 		m.Purpose = r.String("purpose", 32)
 		m.Until = r.Int("until")
+		m.Condition = readCondition(r)
 		return m
 	})
 }

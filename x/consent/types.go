@@ -11,6 +11,7 @@ import (
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
+	"github.com/medchain/medchain/x/policy/cond"
 	"github.com/medchain/medchain/x/records/recordid"
 )
 
@@ -186,6 +187,11 @@ type Consent struct {
 	Start   int64 // block time of the grant
 	Until   int64 // 0: no end
 	Revoked int64 // block time of revocation; 0: not revoked
+	// Condition is an optional CEL expression (package x/policy/cond, kind
+	// KindAccess) that must hold for an access under this consent. Empty:
+	// none. It is encoded only when present, so a consent without one keeps
+	// the bytes (and hashes) it had before conditions existed.
+	Condition string
 }
 
 func (c *Consent) Encode(w *codec.Writer) {
@@ -203,6 +209,23 @@ func (c *Consent) Encode(w *codec.Writer) {
 	w.Int(c.Start)
 	w.Int(c.Until)
 	w.Int(c.Revoked)
+	if c.Condition != "" {
+		w.String(c.Condition)
+	}
+}
+
+// readCondition reads the optional trailing condition. Present, it must be
+// non-empty: an empty one would re-encode as absent, giving one value two
+// encodings.
+func readCondition(r *codec.Reader) string {
+	if r.Err() != nil || r.Remaining() == 0 {
+		return ""
+	}
+	s := r.String("condition", cond.MaxExprLen)
+	if s == "" && r.Err() == nil {
+		r.Fixed("condition (present but empty)", -1) // forces an error
+	}
+	return s
 }
 
 // DecodeConsent decodes a stored consent.
@@ -217,6 +240,7 @@ func DecodeConsent(b []byte) (*Consent, error) {
 	c.Start = r.Int("start")
 	c.Until = r.Int("until")
 	c.Revoked = r.Int("revoked")
+	c.Condition = readCondition(r)
 	return c, r.Done()
 }
 
