@@ -4,9 +4,13 @@ import (
 	"testing"
 	"time"
 
+	abci "github.com/cometbft/cometbft/abci/types"
+
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/app/apptest"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/bank"
+	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/policy"
 	"github.com/medchain/medchain/x/telemed"
 )
@@ -72,5 +76,67 @@ func TestAutomationReleasesEscrow(t *testing.T) {
 		if got := restart.Finalize(t, blk.Txs...); string(got.AppHash) != string(blk.Resp.AppHash) {
 			t.Fatalf("block %d: app hash %X after a restart, %X first", blk.Height, got.AppHash, blk.Resp.AppHash)
 		}
+	}
+}
+
+// TestAutomationFeePerFiring: through the whole app (bank.CheckInvariant
+// runs after every block), a firing charges policy.fee_per_firing to the
+// rule's owner; an owner who cannot pay gets the rule paused with the
+// reason, and the action does not run.
+func TestAutomationFeePerFiring(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fee  uint64
+		paid bool
+	}{{"paid", 1000, true}, {"unpaid", 1 << 40, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := apptest.NewWithConfig(t, apptest.Config{Params: map[string]uint64{policy.ParamFeePerFiring: tc.fee}})
+			doctor, patient := k(apptest.HospitalDoctor), k(apptest.Patient1)
+			h.DeliverOK(t, h.Sign(patient, &policy.MsgAddRule{Event: policy.EventConsultationCompleted, Action: policy.Action{Kind: policy.ActionReleaseEscrow}}))
+			h.DeliverOK(t, h.Sign(doctor, &telemed.MsgOffer{Service: "general-consultation", Price: 900, Duration: 600, Arbiter: apptest.OrgLab}))
+			h.DeliverOK(t, h.Sign(patient, &telemed.MsgBook{Offer: 1, Start: h.NextTime().Add(time.Minute).Unix()}))
+			h.Advance(2 * time.Minute)
+			before := h.Account(patient).Balance
+			resp := h.Finalize(t, h.Sign(doctor, telemed.Done(1)))
+			r := policy.GetRule(h.State(), 1)
+			b := telemed.GetBooking(h.State(), 1)
+			var paused, fired int
+			for _, e := range resp.Events {
+				switch e.Type {
+				case "policy_fired":
+					fired++
+				case "policy_rule_paused":
+					paused++
+				}
+			}
+			if tc.paid {
+				if fired != 1 || paused != 0 || h.Account(patient).Balance != before-tc.fee || b.State != telemed.StateClosed || r.Fired != 1 {
+					t.Fatalf("fired %d, paused %d, balance %d (was %d), booking %v, rule %+v", fired, paused, h.Account(patient).Balance, before, b.State, r)
+				}
+				return
+			}
+			if fired != 0 || paused != 1 || h.Account(patient).Balance != before || b.State == telemed.StateClosed ||
+				!r.Paused || r.PauseReason != policy.PauseFeeUnpaid || bank.PoolBalance(h.State(), telemed.Escrow(1)) == 0 {
+				t.Fatalf("fired %d, paused %d, balance %d (was %d), booking %v, rule %+v", fired, paused, h.Account(patient).Balance, before, b.State, r)
+			}
+		})
+	}
+}
+
+// TestRuleRegistrationPaysItsFee: policy/add_rule is fee-bearing like every
+// transaction type: below fees.min.policy/add_rule it is refused (and
+// nothing is registered); at the minimum it is charged to the owner.
+func TestRuleRegistrationPaysItsFee(t *testing.T) {
+	h := apptest.NewWithConfig(t, apptest.Config{Params: map[string]uint64{"fees.min." + policy.TypeAddRule: 70}})
+	patient := k(apptest.Patient1)
+	msg := &policy.MsgAddRule{Event: policy.EventEmergencyOpened, Action: policy.Action{Kind: policy.ActionNotify, To: consent.Org(apptest.OrgHospital), Topic: "emergency"}}
+	if r := h.Check(t, h.SignFee(patient, 69, msg)); r.Code == abci.CodeTypeOK || r.Codespace != sm.ErrFeeTooLow.Codespace || r.Code != sm.ErrFeeTooLow.Code {
+		t.Fatalf("fee 69: %s/%d %s", r.Codespace, r.Code, r.Log)
+	}
+	h.Resync(patient)
+	before := h.Account(patient).Balance
+	h.DeliverOK(t, h.SignFee(patient, 70, msg))
+	if got := h.Account(patient).Balance; got != before-70 || policy.GetRule(h.State(), 1) == nil {
+		t.Fatalf("balance %d (was %d), rule %v", got, before, policy.GetRule(h.State(), 1))
 	}
 }

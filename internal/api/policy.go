@@ -14,7 +14,7 @@ import (
 	"github.com/medchain/medchain/x/policy/cond"
 )
 
-// Policy routes (docs/policy.md). Checking an expression is public (it
+// Policy routes (docs/policies.md). Checking an expression is public (it
 // reads no state but the governance bound); rules and encounters name
 // patients, so they are served to signed reads only: an account's rules to
 // itself or whoever acts for it, a patient's encounters to those with care
@@ -108,6 +108,7 @@ type RuleView struct {
 	ConditionHash string     `json:"condition_hash,omitempty"`
 	Action        ActionView `json:"action"`
 	Paused        bool       `json:"paused"`
+	PauseReason   string     `json:"pause_reason,omitempty"`
 	Created       int64      `json:"created"`
 	Fired         uint64     `json:"fired"`
 	LastFired     int64      `json:"last_fired,omitempty"`
@@ -116,7 +117,7 @@ type RuleView struct {
 // RuleViewOf renders a rule.
 func RuleViewOf(r *policy.Rule) RuleView {
 	v := RuleView{ID: r.ID, Owner: r.Owner.String(), Org: r.Org, Event: r.Event, Condition: r.Condition,
-		Paused: r.Paused, Created: r.Created, Fired: r.Fired, LastFired: r.LastFired}
+		Paused: r.Paused, PauseReason: r.PauseReason, Created: r.Created, Fired: r.Fired, LastFired: r.LastFired}
 	if r.Condition != "" {
 		v.ConditionHash = cond.Hash(r.Condition)
 	}

@@ -191,7 +191,7 @@ type AccessView struct {
 	ConsentID   uint64 `json:"consent_id,omitempty"`
 	EmergencyID uint64 `json:"emergency_id,omitempty"`
 	// Condition names (its hash) the consent condition that allowed or
-	// refused the read, when one did (docs/policy.md).
+	// refused the read, when one did (docs/policies.md).
 	Condition string    `json:"condition,omitempty"`
 	Recipient PartyView `json:"key_recipient"`
 	Code      uint32    `json:"code,omitempty"`

@@ -133,7 +133,7 @@ it an emergency custodian. A guardian grants for a patient with --patient.`,
 	f.StringVar(&purpose, "purpose", consent.PurposeTreatment, "purpose of use")
 	f.StringVar(&until, "until", "", "end of validity: RFC 3339 time or a duration from now")
 	f.StringVar(&patient, "patient", "", "the patient, when a guardian grants (default: the --from account)")
-	f.StringVar(&condition, "condition", "", "a CEL condition every access must meet (docs/policy.md; check it with medchain policy condition check)")
+	f.StringVar(&condition, "condition", "", "a CEL condition every access must meet (docs/policies.md; check it with medchain policy condition check)")
 	_ = cmd.MarkFlagRequired("to")
 	cmd.MarkFlagsMutuallyExclusive("types", "records")
 	return cmd

@@ -17,7 +17,7 @@ import (
 )
 
 // NewPolicyCmd builds `medchain policy`: CEL conditions of consents and
-// automations (x/policy, docs/policy.md).
+// automations (x/policy, docs/policies.md).
 func NewPolicyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Consent conditions (CEL) and automations: check and explain conditions, add and manage rules, record encounters"}
 	condCmd := &cobra.Command{Use: "condition", Short: "Check or explain a CEL condition, offline"}
@@ -57,7 +57,7 @@ func newPolicyCheckCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check [--kind access|event] [--max-cost N] EXPR",
 		Short: "Parse, type-check and cost-estimate a condition as registration would (offline)",
-		Long: `check compiles a CEL expression against the declared variables (docs/policy.md) and prints
+		Long: `check compiles a CEL expression against the declared variables (docs/policies.md) and prints
 its hash (how events and the access trail name it), CEL's cost estimate and the variables it
 reads. It exits with the stable error (policy/N) registration would return. --max-cost is the
 governance bound to check against (consent.max_condition_cost or policy.max_rule_cost; default
@@ -294,6 +294,9 @@ func newPolicyRuleListCmd(g *globals) *cobra.Command {
 				state, c, owner := "active", "-", r.Owner
 				if r.Paused {
 					state = "paused"
+					if r.PauseReason != "" {
+						state += " (" + r.PauseReason + ")"
+					}
 				}
 				if r.ConditionHash != "" {
 					c = r.ConditionHash

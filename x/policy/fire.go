@@ -7,6 +7,7 @@ import (
 	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/policy/cond"
@@ -80,6 +81,19 @@ func (mod *Module) EndBlockEvents(ctx sm.Context, events []sm.Event) {
 					continue
 				}
 			}
+			fee := mod.Params.Get(ctx.Store, ParamFeePerFiring)
+			if fee > 0 {
+				if err := chargeFiring(ctx.Store, r.Owner, fee); err != nil {
+					// The owner cannot pay: the rule is paused, with the
+					// reason, until the owner resumes it.
+					r.Paused, r.PauseReason = true, PauseFeeUnpaid
+					putRule(ctx.Store, r)
+					ctx.Events.Emit("policy_rule_paused", idAttr("rule", r.ID), sm.Attr{Key: "reason", Value: PauseFeeUnpaid},
+						sm.Attr{Key: "fee", Value: strconv.FormatUint(fee, 10)}, sm.Attr{Key: "cause", Value: ev.Type},
+						sm.Attr{Key: "cause_index", Value: strconv.Itoa(i)}, sm.Attr{Key: "error", Value: outcomeOf(err)})
+					continue
+				}
+			}
 			outcome := mod.fire(ctx, r, attrs)
 			r.Fired++
 			r.LastFired = now
@@ -90,12 +104,29 @@ func (mod *Module) EndBlockEvents(ctx sm.Context, events []sm.Event) {
 			if r.Condition != "" {
 				fired = append(fired, sm.Attr{Key: "condition", Value: cond.Hash(r.Condition)})
 			}
+			if fee > 0 {
+				fired = append(fired, sm.Attr{Key: "fee", Value: strconv.FormatUint(fee, 10)})
+			}
 			ctx.Events.Emit("policy_fired", fired...)
 		}
 	}
 	if skipped > 0 {
 		ctx.Events.Emit("policy_budget_exhausted", sm.Attr{Key: "skipped", Value: strconv.Itoa(skipped)})
 	}
+}
+
+// chargeFiring takes fee from owner's balance into the fee pool, as a
+// transaction fee is taken: the supply is unchanged (bank.CheckInvariant).
+func chargeFiring(kv store.KV, owner crypto.Address, fee uint64) error {
+	acct := accounts.GetAccount(kv, owner)
+	if acct == nil {
+		return sm.Wrapf(sm.ErrFunds, "no account %s", owner)
+	}
+	if err := accounts.ChargeFee(kv, acct, fee); err != nil {
+		return err
+	}
+	accounts.PutAccount(kv, acct)
+	return nil
 }
 
 // eventAttrs are the attributes a condition sees (attrs): the chain event's,

@@ -18,6 +18,10 @@ import (
 const (
 	ParamMaxRuleCost     = "policy.max_rule_cost"
 	ParamBlockCostBudget = "policy.block_cost_budget"
+	// ParamFeePerFiring is charged to a rule's owner each time the rule
+	// fires (its condition held and its action runs), into the fee pool
+	// like a transaction fee. 0 (the default): firings are free.
+	ParamFeePerFiring = "policy.fee_per_firing"
 )
 
 // ParamDefs are the parameters policy declares.
@@ -26,6 +30,8 @@ var ParamDefs = []params.Def{
 		Doc: "the highest estimated cost (CEL cost units) of an automation's condition accepted at its registration"},
 	{Name: ParamBlockCostBudget, Default: 1_000_000, Min: 1000, Max: 100_000_000,
 		Doc: "the CEL cost units (and firings at 100 units each) that automations may spend in one block; firings beyond it are skipped and reported"},
+	{Name: ParamFeePerFiring, Default: 0, Min: 0, Max: 1 << 40,
+		Doc: "tokens charged to an automation's owner for each firing (into the fee pool); a rule whose owner cannot pay is paused (reason fee_unpaid)"},
 }
 
 // Module plugs policy into the state machine. Route finds the message
@@ -171,6 +177,7 @@ func execRuleAction(ctx sm.Context, msg sm.Msg) error {
 			return sm.Wrapf(ErrRuleState, "rule %d paused=%v", r.ID, paused)
 		}
 		r.Paused = paused
+		r.PauseReason = ""
 		putRule(ctx.Store, r)
 		ev := "policy_rule_resumed"
 		if paused {

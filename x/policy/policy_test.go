@@ -1,12 +1,14 @@
 package policy_test
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/sm/smtest"
 	"github.com/medchain/medchain/x/accounts"
@@ -38,7 +40,7 @@ func newEnv(t *testing.T) *env {
 	}
 	patient := func(name string) accounts.GenesisAccount {
 		k := e.Key(name)
-		return accounts.GenesisAccount{PubKey: k.PubKey(), EncKey: k.EncKey(), Kind: "patient"}
+		return accounts.GenesisAccount{PubKey: k.PubKey(), EncKey: k.EncKey(), Kind: "patient", Balance: 250}
 	}
 	e.Genesis(accounts.Module{}, accounts.Genesis{
 		Orgs: []accounts.GenesisOrg{
@@ -297,4 +299,78 @@ func TestEncounters(t *testing.T) {
 		t.Fatalf("encounters %v", got)
 	}
 	wantErr(t, consent.MayRead(e.KV, e.Now.Unix(), e.Addr("doctorA"), obs).Err, consent.ErrConditionRefused)
+}
+
+// TestFeePerFiring: with policy.fee_per_firing set, each firing takes the
+// fee from the owner's balance into the fee pool (the supply is unchanged);
+// when the owner cannot pay, the rule is paused with the reason recorded —
+// no firing, no action, no crash — and a resume by the owner clears it.
+func TestFeePerFiring(t *testing.T) {
+	e := newEnv(t)
+	alice := e.Addr("alice").String()
+	e.OK("alice", &policy.MsgAddRule{Event: policy.EventRecordAdded, Condition: `attrs["type"] == "Observation"`,
+		Action: policy.Action{Kind: policy.ActionNotify, To: consent.Org("org-a"), Topic: "new_record"}})
+	// Free by default: no fee attribute, the balance untouched.
+	out := e.endBlock(recordAdded(alice, "Observation"))
+	if f := ofType(out, "policy_fired"); len(f) != 1 || attr(f[0], "fee") != "" || accounts.GetAccount(e.KV, e.Addr("alice")).Balance != 250 {
+		t.Fatalf("free firing: %v", out)
+	}
+	if err := e.reg.Set(e.KV, policy.ParamFeePerFiring, 100); err != nil {
+		t.Fatal(err)
+	}
+	total := func() uint64 { return accounts.GetAccount(e.KV, e.Addr("alice")).Balance + accounts.FeePool(e.KV) }
+	before := total()
+	// Three matches, one non-match: 250 pays two firings; the third pauses
+	// the rule; the non-matching event costs nothing.
+	out = e.endBlock(recordAdded(alice, "Observation"), recordAdded(alice, "Condition"), recordAdded(alice, "Observation"), recordAdded(alice, "Observation"))
+	fired := ofType(out, "policy_fired")
+	if len(fired) != 2 || attr(fired[0], "fee") != "100" || len(ofType(out, "policy_notification")) != 2 {
+		t.Fatalf("paid firings: %v", out)
+	}
+	paused := ofType(out, "policy_rule_paused")
+	if len(paused) != 1 || attr(paused[0], "reason") != policy.PauseFeeUnpaid || attr(paused[0], "cause_index") != "3" || attr(paused[0], "error") == "" {
+		t.Fatalf("pause: %v", out)
+	}
+	if b := accounts.GetAccount(e.KV, e.Addr("alice")).Balance; b != 50 || accounts.FeePool(e.KV) != 200 || total() != before {
+		t.Fatalf("balance %d, fee pool %d: tokens moved wrongly", b, accounts.FeePool(e.KV))
+	}
+	r := policy.GetRule(e.KV, 1)
+	if !r.Paused || r.PauseReason != policy.PauseFeeUnpaid || r.Fired != 3 {
+		t.Fatalf("rule %+v", r)
+	}
+	// Stored and decoded with its reason; a paused rule fires no more.
+	if got, err := policy.DecodeRule(codec.Marshal(r)); err != nil || got.PauseReason != policy.PauseFeeUnpaid {
+		t.Fatalf("decode: %+v %v", got, err)
+	}
+	if n := len(ofType(e.endBlock(recordAdded(alice, "Observation")), "policy_fired")); n != 0 {
+		t.Fatalf("a rule paused for its fee fired %d times", n)
+	}
+	// The owner resumes it: the reason is cleared (and encoded as absent);
+	// still unable to pay, it is paused again at the next match.
+	e.OK("alice", &policy.MsgRuleAction{Action: policy.TypeResumeRule, ID: 1})
+	r = policy.GetRule(e.KV, 1)
+	if r.Paused || r.PauseReason != "" {
+		t.Fatalf("resumed %+v", r)
+	}
+	if out := e.endBlock(recordAdded(alice, "Observation")); len(ofType(out, "policy_rule_paused")) != 1 || len(ofType(out, "policy_fired")) != 0 {
+		t.Fatalf("after resume without funds: %v", out)
+	}
+}
+
+// TestRuleEncodingWithoutPauseReason: a rule without a pause reason keeps
+// the bytes rules had before the field existed; an empty reason written
+// explicitly is refused (it would re-encode differently).
+func TestRuleEncodingWithoutPauseReason(t *testing.T) {
+	r := &policy.Rule{ID: 7, Event: policy.EventRecordAdded, Action: policy.Action{Kind: policy.ActionReleaseEscrow}, Paused: true, Created: 5}
+	plain := codec.Marshal(r)
+	got, err := policy.DecodeRule(plain)
+	if err != nil || got.PauseReason != "" || !bytes.Equal(codec.Marshal(got), plain) {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	w := codec.NewWriter(64)
+	r.Encode(w)
+	w.String("")
+	if _, err := policy.DecodeRule(w.Bytes()); err == nil {
+		t.Fatal("an explicit empty pause reason decoded")
+	}
 }

@@ -213,7 +213,15 @@ type Rule struct {
 	Created   int64
 	Fired     uint64 // firings so far
 	LastFired int64
+	// PauseReason says why the chain paused the rule (PauseFeeUnpaid);
+	// empty when it is active or its owner paused it. Encoded only when
+	// set, so rules stored before it existed keep their bytes.
+	PauseReason string
 }
+
+// PauseFeeUnpaid: the rule matched but its owner could not pay
+// policy.fee_per_firing; it stays paused until the owner resumes it.
+const PauseFeeUnpaid = "fee_unpaid"
 
 func (r *Rule) Encode(w *codec.Writer) {
 	w.Uint(r.ID)
@@ -226,6 +234,9 @@ func (r *Rule) Encode(w *codec.Writer) {
 	w.Int(r.Created)
 	w.Uint(r.Fired)
 	w.Int(r.LastFired)
+	if r.PauseReason != "" {
+		w.String(r.PauseReason)
+	}
 }
 
 // DecodeRule decodes a stored rule.
@@ -240,6 +251,12 @@ func DecodeRule(b []byte) (*Rule, error) {
 	x.Created = r.Int("created")
 	x.Fired = r.Uint("fired")
 	x.LastFired = r.Int("last_fired")
+	if r.Remaining() > 0 {
+		x.PauseReason = r.String("pause_reason", 32)
+		if x.PauseReason == "" && r.Err() == nil {
+			return nil, fmt.Errorf("policy: rule %d: an empty pause reason is encoded as absent", x.ID)
+		}
+	}
 	return x, r.Done()
 }
 

@@ -75,7 +75,7 @@ const (
 	VarAction          = "action"            // string: "read" or "write"
 	VarPatient         = "patient"           // string: the patient's address
 	VarResourceType    = "resource_type"     // string: the FHIR resource type
-	VarCodes           = "codes"             // list(string): "system|code" of the access, when known (see docs/policy.md)
+	VarCodes           = "codes"             // list(string): "system|code" of the access, when known (see docs/policies.md)
 	VarCodesKnown      = "codes_known"       // bool: the codes of the access are known (a FHIR write, or a FHIR read after decryption)
 	VarBlockTime       = "block_time"        // timestamp: the block time
 	VarEmergency       = "emergency_active"  // bool: an emergency access to the patient is open
