@@ -113,11 +113,21 @@ func conditionHolds(kv store.Reader, now int64, who crypto.Address, acct *accoun
 // and organization, the consent's purpose, the target and its codes (when
 // the caller knows them), the block time, and — only when the condition
 // reads them (uses; nil for all) — whether an emergency access to the
-// patient is open and where the patient has an encounter in progress.
+// patient is open and where the patient has an encounter in progress; the
+// accessor's and patient's addresses and the organization's type likewise
+// only when read.
 func AccessInput(kv store.Reader, now int64, who crypto.Address, acct *accounts.Account, purpose string, t Target, act uint8, uses map[string]bool) cond.Access {
 	in := cond.Access{
-		Accessor: who.String(), Purpose: purpose, Patient: t.Patient.String(), ResourceType: t.Type,
+		Purpose: purpose, ResourceType: t.Type,
 		CodesKnown: t.Codes.Known(), BlockTime: now, Action: "read",
+	}
+	// Inputs that cost an allocation or a state read are computed only
+	// when the condition reads them.
+	if uses == nil || uses[cond.VarAccessor] {
+		in.Accessor = who.String()
+	}
+	if uses == nil || uses[cond.VarPatient] {
+		in.Patient = t.Patient.String()
 	}
 	if uses == nil || uses[cond.VarCodes] {
 		in.Codes = t.Codes.List()
@@ -129,8 +139,10 @@ func AccessInput(kv store.Reader, now int64, who crypto.Address, acct *accounts.
 		switch acct.Kind {
 		case accounts.KindMember:
 			in.AccessorOrg, in.Role = acct.Org, acct.Role
-			if o := accounts.GetOrg(kv, acct.Org); o != nil {
-				in.AccessorOrgType = o.Type
+			if uses == nil || uses[cond.VarAccessorOrgType] {
+				if o := accounts.GetOrg(kv, acct.Org); o != nil {
+					in.AccessorOrgType = o.Type
+				}
 			}
 		case accounts.KindPatient:
 			in.Role = "patient"

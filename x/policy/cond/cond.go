@@ -91,7 +91,7 @@ const (
 )
 
 func accessEnv() (*cel.Env, error) {
-	return cel.NewEnv(
+	return cel.NewEnv(append(timeZoneFuncs(),
 		cel.Variable(VarAccessor, cel.StringType),
 		cel.Variable(VarAccessorOrg, cel.StringType),
 		cel.Variable(VarAccessorOrgType, cel.StringType),
@@ -105,16 +105,16 @@ func accessEnv() (*cel.Env, error) {
 		cel.Variable(VarBlockTime, cel.TimestampType),
 		cel.Variable(VarEmergency, cel.BoolType),
 		cel.Variable(VarEncounterOrgs, cel.ListType(cel.StringType)),
-	)
+	)...)
 }
 
 func eventEnv() (*cel.Env, error) {
-	return cel.NewEnv(
+	return cel.NewEnv(append(timeZoneFuncs(),
 		cel.Variable(VarEvent, cel.StringType),
 		cel.Variable(VarAttrs, cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable(VarOwner, cel.StringType),
 		cel.Variable(VarBlockTime, cel.TimestampType),
-	)
+	)...)
 }
 
 var (

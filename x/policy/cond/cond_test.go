@@ -131,14 +131,23 @@ func TestEvalIsRepeatable(t *testing.T) {
 }
 
 func BenchmarkEvalAccess(b *testing.B) {
-	p, err := Compile(KindAccess, `resource_type == "Observation" && "org-x" in encounter_orgs && block_time.getHours("+01:00") < 18`, 10000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := &Access{ResourceType: "Observation", EncounterOrgs: []string{"org-x"}, BlockTime: at("2026-01-15T10:00:00Z")}
-	for b.Loop() {
-		if !p.EvalAccess(in).Allowed {
-			b.Fatal("refused")
-		}
+	for _, tc := range []struct{ name, zone string }{{"offset", `"+01:00"`}, {"iana", `"Europe/Paris"`}} {
+		b.Run(tc.name, func(b *testing.B) {
+			p, err := Compile(KindAccess, `resource_type == "Observation" && "org-x" in encounter_orgs && block_time.getHours(`+tc.zone+`) < 18`, 10000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in := &Access{ResourceType: "Observation", EncounterOrgs: []string{"org-x"}, BlockTime: at("2026-01-15T10:00:00Z")}
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if !p.EvalAccess(in).Allowed {
+					b.Fatal("refused")
+				}
+			}
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(b.N)/cpu.Seconds(), "evals/cpu-s")
+			}
+		})
 	}
 }

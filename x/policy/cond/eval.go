@@ -90,38 +90,38 @@ func strs(s []string) []string {
 }
 
 // accessVars resolves the access variables without building a map per
-// evaluation.
+// evaluation, as CEL values (no conversion of Go values by the runtime).
 type accessVars struct{ a *Access }
 
 func (v accessVars) ResolveName(name string) (any, bool) {
 	a := v.a
 	switch name {
 	case VarAccessor:
-		return a.Accessor, true
+		return types.String(a.Accessor), true
 	case VarAccessorOrg:
-		return a.AccessorOrg, true
+		return types.String(a.AccessorOrg), true
 	case VarAccessorOrgType:
-		return a.AccessorOrgType, true
+		return types.String(a.AccessorOrgType), true
 	case VarRole:
-		return a.Role, true
+		return types.String(a.Role), true
 	case VarPurpose:
-		return a.Purpose, true
+		return types.String(a.Purpose), true
 	case VarAction:
-		return a.Action, true
+		return types.String(a.Action), true
 	case VarPatient:
-		return a.Patient, true
+		return types.String(a.Patient), true
 	case VarResourceType:
-		return a.ResourceType, true
+		return types.String(a.ResourceType), true
 	case VarCodes:
-		return strs(a.Codes), true
+		return types.NewStringList(types.DefaultTypeAdapter, strs(a.Codes)), true
 	case VarCodesKnown:
-		return a.CodesKnown, true
+		return types.Bool(a.CodesKnown), true
 	case VarBlockTime:
-		return ts(a.BlockTime), true
+		return types.Timestamp{Time: ts(a.BlockTime)}, true
 	case VarEmergency:
-		return a.EmergencyActive, true
+		return types.Bool(a.EmergencyActive), true
 	case VarEncounterOrgs:
-		return strs(a.EncounterOrgs), true
+		return types.NewStringList(types.DefaultTypeAdapter, strs(a.EncounterOrgs)), true
 	}
 	return nil, false
 }
