@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,8 @@ func New(base string) *Client {
 // Error is an error response of the API.
 type Error struct {
 	Status int
+	// RetryAfter is the wait a 429 or 503 answer asked for (Retry-After).
+	RetryAfter time.Duration
 	api.ErrorBody
 }
 
@@ -75,24 +78,43 @@ func (e *TxError) Error() string {
 
 // Get decodes the JSON at path into out.
 func (c *Client) Get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
-	if err != nil {
-		return err
-	}
-	if c.Key != nil {
-		if c.ChainID == "" {
-			st, err := c.Status(ctx)
-			if err != nil {
-				return err
-			}
-			c.ChainID = st.ChainID
-		}
-		if err := reqsig.Sign(req, c.Key, c.ChainID, time.Now(), requestTTL, nil); err != nil {
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
+		if err != nil {
 			return err
 		}
+		if c.Key != nil {
+			if c.ChainID == "" {
+				st, err := c.Status(ctx)
+				if err != nil {
+					return err
+				}
+				c.ChainID = st.ChainID
+			}
+			if err := reqsig.Sign(req, c.Key, c.ChainID, time.Now(), requestTTL, nil); err != nil {
+				return err
+			}
+		}
+		err = c.do(req, out)
+		// A read refused by the node's rate limit (HTTP 429) is tried
+		// again after the wait the node asks for: a client reading many
+		// records (a session over hundreds of them) paces itself instead
+		// of failing. Reads only; a few times, each wait at most 10 s.
+		var e *Error
+		if attempt >= maxRateRetries || !errors.As(err, &e) || e.Status != http.StatusTooManyRequests {
+			return err
+		}
+		wait := min(max(e.RetryAfter, 100*time.Millisecond), 10*time.Second)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
 	}
-	return c.do(req, out)
 }
+
+// maxRateRetries is how many times Get retries a read refused with 429.
+const maxRateRetries = 8
 
 func (c *Client) do(req *http.Request, out any) error {
 	resp, err := c.HTTP.Do(req)
@@ -121,6 +143,9 @@ func (c *Client) do(req *http.Request, out any) error {
 // answer as a medchain node does.
 func (c *Client) errorOf(resp *http.Response, body []byte) error {
 	e := &Error{Status: resp.StatusCode}
+	if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs >= 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
 	if json.Unmarshal(body, &e.ErrorBody) == nil && e.Message != "" {
 		return e
 	}

@@ -131,3 +131,34 @@ func refuseDuplicate(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusConflict)
 	_, _ = w.Write([]byte(`{"code":6,"codespace":"api","message":"duplicate transaction: transaction already submitted"}`))
 }
+
+// TestGetWaitsOutRateLimit: a read refused with 429 is tried again after
+// the node's Retry-After, a bounded number of times; other errors are not
+// retried.
+func TestGetWaitsOutRateLimit(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		switch {
+		case r.URL.Path == "/v1/limited" && calls < 3:
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"codespace":"api","code":10,"message":"rate limited"}`)
+		case r.URL.Path == "/v1/limited":
+			fmt.Fprint(w, `{"ok":true}`)
+		default:
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `{"codespace":"consent","code":17,"message":"no consent"}`)
+		}
+	}))
+	defer srv.Close()
+	c := client.New(srv.URL)
+	var out struct{ OK bool }
+	if err := c.Get(context.Background(), "/v1/limited", &out); err != nil || !out.OK || calls != 3 {
+		t.Fatalf("after two 429s: %v, %+v, %d calls", err, out, calls)
+	}
+	calls = 0
+	if err := c.Get(context.Background(), "/v1/forbidden", &out); err == nil || calls != 1 {
+		t.Fatalf("a 403 was retried: %v, %d calls", err, calls)
+	}
+}
