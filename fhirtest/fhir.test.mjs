@@ -11,7 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -299,5 +299,124 @@ describe('a hospital export through fhir-kit-client', () => {
     assert.equal(enc.participant[0].individual.reference, practitioner);
     const found = await client.search({ resourceType: 'Encounter', searchParams: { patient: await medchain('keys', 'show', 'patient3', '--address') } });
     assert.equal(found.total, 1);
+  });
+});
+
+// A real Synthea export (testdata/README.md: a transaction Bundle of 293
+// entries made by the Synthea generator, from smart-on-fhir's Apache-2.0
+// sample data), imported unchanged — the file's bytes as committed — through
+// fhir-kit-client: by the linked patient itself (twice: the second import
+// creates nothing new; every resource reads back equal), then by the
+// organization's integration account under another patient's consent.
+describe('a real Synthea export through fhir-kit-client', () => {
+  const file = join(repo, 'fhirtest', 'testdata', 'Clint_Champlin_4e83f4d0-0461-47bf-9711-292d8f5d69ff.json');
+  const mrnSystem = 'http://hospital.smarthealthit.org'; // Synthea's "Medical Record Number" identifier
+  let raw, sent, mrn;
+
+  before(async () => {
+    raw = await readFile(file, 'utf8');
+    sent = JSON.parse(raw);
+    const mr = sent.entry[0].resource.identifier.find((i) => i.system === mrnSystem);
+    mrn = mr.value;
+  });
+
+  // The export's bytes, parsed afresh for each call: fhir-kit-client sends
+  // the object as JSON, so nothing of ours touches its content.
+  const body = () => JSON.parse(raw);
+
+  // assigned maps each entry's fullUrl to the Type/id the server gave it.
+  const assignedOf = (reply) => new Map(reply.entry.map((e, i) => [sent.entry[i].fullUrl, e.response.location.split('/_history')[0]]));
+
+  // What the server should give back for an entry: the resource as sent,
+  // references to fullUrls rewritten to the ids the server assigned; id and
+  // meta are the server's.
+  function expected(resource, assigned) {
+    const text = JSON.stringify(resource).replace(/"(urn:uuid:[0-9a-f-]+)"/g, (m, u) => (assigned.has(u) ? JSON.stringify(assigned.get(u)) : m));
+    const { id, meta, ...rest } = JSON.parse(text);
+    return rest;
+  }
+
+  test('the linked patient imports it twice with one copy; every resource reads back equal', { timeout: 600_000 }, async () => {
+    assert.equal(sent.entry.length, 293);
+    const client = await clientFor('patient2', 'patient/*.read patient/*.write');
+    const { status, outcome } = await refusal(client.transaction({ body: body() }));
+    assert.equal(status, 422);
+    assert.equal(code(outcome), 'fhir/30');
+    assert.match(outcome.issue[0].diagnostics, /medchain link add/);
+    assert.ok(!outcome.issue[0].diagnostics.includes(mrn), 'the outcome names the identifier value');
+
+    const mac = await medchain('link', 'mac', '--system', mrnSystem, '--value', mrn);
+    const approval = await medchain('link', 'approve', '--from', 'patient2', '--org', 'dev-hospital', '--mac', mac);
+    const approvalFile = join(dir, 'synthea-approval.json');
+    await writeFile(approvalFile, approval);
+    await medchain('link', 'add', '--from', 'hospital-admin', '--patient', 'patient2', '--mac', mac, '--approval', approvalFile);
+
+    const first = await client.transaction({ body: body() });
+    assert.equal(first.type, 'transaction-response');
+    assert.deepEqual(first.entry.map((e) => e.response.status), Array(293).fill('201 Created'));
+    const second = await client.transaction({ body: body() });
+    assert.deepEqual(second.entry.map((e) => e.response.status), Array(293).fill('200 OK'));
+    assert.deepEqual(second.entry.map((e) => e.response.location), first.entry.map((e) => e.response.location));
+
+    const assigned = assignedOf(first);
+    assert.equal(new Set(assigned.values()).size, 293, 'every entry has its own record');
+    const types = new Map();
+    for (const e of sent.entry) types.set(e.resource.resourceType, (types.get(e.resource.resourceType) ?? 0) + 1);
+    // One copy: a search by patient finds each type's entries once.
+    const address = await medchain('keys', 'show', 'patient2', '--address');
+    for (const [resourceType, n] of types) {
+      if (resourceType === 'Patient') continue;
+      const found = await client.search({ resourceType, searchParams: { patient: address, _count: 1000 } });
+      if (resourceType === 'Organization' || resourceType === 'Practitioner') continue; // not patient compartment searches
+      assert.equal(found.total, n, `${resourceType}: ${found.total} found, ${n} sent`);
+    }
+    for (const e of sent.entry) {
+      const [resourceType, id] = assigned.get(e.fullUrl).split('/');
+      const got = await client.read({ resourceType, id });
+      assert.equal(got.id, id);
+      assert.deepEqual(got.meta?.tag, e.resource.meta?.tag, `${resourceType}/${id}: meta.tag`);
+      const { id: _i, meta: _m, ...content } = got;
+      assert.deepEqual(content, expected(e.resource, assigned), `${resourceType}/${id} differs from entry ${e.fullUrl}`);
+    }
+  });
+
+  test("the organization's integration account imports it under the patient's consent", { timeout: 600_000 }, async () => {
+    // A new patient account (self-registered) and a staff integration
+    // account of the hospital; the MRN moves from patient2 to the new one.
+    await medchain('keys', 'add', 'synthea-patient');
+    await medchain('account', 'register', '--from', 'synthea-patient');
+    await medchain('keys', 'add', 'hospital-integration');
+    await medchain('member', 'add', '--from', 'hospital-admin', '--role', 'staff', '--key', 'hospital-integration');
+    await medchain('link', 'remove', '--from', 'hospital-admin', '--system', mrnSystem, '--value', mrn);
+    const mac = await medchain('link', 'mac', '--system', mrnSystem, '--value', mrn);
+    const approval = await medchain('link', 'approve', '--from', 'synthea-patient', '--org', 'dev-hospital', '--mac', mac);
+    const approvalFile = join(dir, 'synthea-approval-2.json');
+    await writeFile(approvalFile, approval);
+    await medchain('link', 'add', '--from', 'hospital-admin', '--patient', 'synthea-patient', '--mac', mac, '--approval', approvalFile);
+
+    const integration = await clientFor('hospital-integration', 'user/*.read user/*.write');
+    const { status, outcome } = await refusal(integration.transaction({ body: body() }));
+    assert.equal(status, 403);
+    assert.equal(code(outcome), 'consent/17');
+
+    await medchain('consent', 'grant', '--from', 'synthea-patient', '--to', 'org:dev-hospital', '--actions', 'read,write', '--purpose', 'treatment');
+    const first = await integration.transaction({ body: body() });
+    assert.deepEqual(first.entry.map((e) => e.response.status), Array(293).fill('201 Created'));
+    // (The patient's token is taken now: the API rate-limits each signing
+    // key, and the patient has just signed its registration and consent.)
+    const patient = await clientFor('synthea-patient', 'patient/*.read');
+    const second = await integration.transaction({ body: body() });
+    assert.deepEqual(second.entry.map((e) => e.response.status), Array(293).fill('200 OK'));
+    assert.deepEqual(second.entry.map((e) => e.response.location), first.entry.map((e) => e.response.location));
+
+    // The patient reads what the hospital imported, equal to what was sent.
+    const assigned = assignedOf(first);
+    for (const i of [0, 3, 40, 150, 292]) {
+      const e = sent.entry[i];
+      const [resourceType, id] = assigned.get(e.fullUrl).split('/');
+      const got = await patient.read({ resourceType, id });
+      const { id: _i, meta: _m, ...content } = got;
+      assert.deepEqual(content, expected(e.resource, assigned), `${resourceType}/${id}`);
+    }
   });
 });
