@@ -18,6 +18,14 @@ const (
 	OrgRegulator    = "regulator"
 )
 
+// EventUnitReceived is the block event emitted for every unit a receiving
+// event hands to its addressee (a container's contents included), with
+// attributes unit, org (the receiver), from (the shipper), gtin, lot and
+// expiry ("" for a logistic unit), brand (who commissioned it), container
+// (the unit it is packed in, or "") and event (the capture's event hash).
+// Automations on unit_received (x/policy) fire from it.
+const EventUnitReceived = "supply_unit_received"
+
 // Module plugs supply-chain traceability into the state machine.
 type Module struct{}
 
@@ -146,11 +154,19 @@ func execCapture(ctx sm.Context, msg sm.Msg) error {
 // eventState is what one event changes: the units it touches, in the
 // order touched, each logged once in its provenance.
 type eventState struct {
-	ctx    sm.Context
-	org    string
-	units  map[string]*Unit
-	order  []string
-	logged map[string]bool
+	ctx      sm.Context
+	org      string
+	units    map[string]*Unit
+	order    []string
+	logged   map[string]bool
+	received []received // receiving: every unit received, containers' contents included
+}
+
+// received is a unit that changed hands by a receiving event, and who
+// shipped it.
+type received struct {
+	unit *Unit
+	from string
 }
 
 func (s *eventState) load(key string) *Unit {
@@ -540,6 +556,7 @@ func (s *eventState) receive(e *CaptureEvent) error {
 			}
 		}
 		for _, c := range all {
+			s.received = append(s.received, received{unit: c, from: c.ShipFrom})
 			c.Owner, c.Status, c.ShipFrom, c.ShipTo = s.org, StatusActive, "", ""
 			s.log(c)
 		}
@@ -680,6 +697,12 @@ func (s *eventState) record(e *CaptureEvent, to string) error {
 		attrs = append(attrs, attr("to", to))
 	}
 	s.ctx.Events.Emit("supply_event", attrs...)
+	for _, r := range s.received {
+		u := r.unit
+		s.ctx.Events.Emit(EventUnitReceived, attr("unit", u.Key), attr("org", s.org), attr("from", r.from),
+			attr("gtin", u.GTIN), attr("lot", u.Lot), attr("expiry", u.Expiry), attr("brand", u.Brand),
+			attr("container", u.Parent), attr("event", e.Hash))
+	}
 	return nil
 }
 
