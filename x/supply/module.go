@@ -722,6 +722,7 @@ func (s *eventState) record(e *CaptureEvent, to string) error {
 		EPCs: e.EPCs, Parent: e.Parent, To: to, JSON: e.JSON}
 	kv.Set(EventKey(e.Hash), codec.Marshal(ev))
 	kv.Set(eventSeqKey(seq), []byte(e.Hash))
+	indexEvent(kv, e, seq)
 	for _, k := range s.order {
 		u := s.units[k]
 		if s.logged[k] {
