@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -492,25 +493,30 @@ func (b *epcisBackend) Job(_ context.Context, caller epcis.Caller, id string) (e
 	return out, nil
 }
 
-// Query scans the captured events in capture order. Every member sees
-// every event (the consortium's shared chain of custody). The page token
-// is the last sequence served.
+// Query answers from the supply module's query index (supply.FindEvents):
+// the events naming a unit through its provenance, else by bizLocation,
+// event time, bizStep, disposition or record time, else every event in
+// capture order. Candidates are checked against the stored event's fields
+// first, and only those are parsed and matched against the whole query, so
+// a query costs in proportion to what its index lists, not to every event
+// captured. Every member sees every event (the consortium's shared chain of
+// custody). The page token is the position of the last event served: its
+// sequence, or for a query planned by event time "t<unix ms>.<sequence>".
 func (b *epcisBackend) Query(_ context.Context, caller epcis.Caller, q epcis.Query) ([]epcis.StoredEvent, string, error) {
 	_, latest, err := b.callerOrg(caller)
 	if err != nil {
 		return nil, "", err
 	}
-	var after uint64
-	if q.PageToken != "" {
-		if after, err = strconv.ParseUint(q.PageToken, 10, 64); err != nil {
-			return nil, "", epcis.ErrBadPageToken
-		}
+	f := eventFilter(q)
+	after, err := parsePageToken(q.PageToken)
+	if err != nil {
+		return nil, "", epcis.ErrBadPageToken
 	}
 	var out []epcis.StoredEvent
-	var last uint64
+	var last supply.Cursor
 	next := ""
 	var scanErr error
-	supply.Events(latest, after, func(e *supply.StoredEvent) bool {
+	err = supply.FindEvents(latest, f, after, func(e *supply.StoredEvent, at supply.Cursor) bool {
 		evs, err := epcis.Parse(e.JSON)
 		if err != nil || len(evs) != 1 {
 			scanErr = fmt.Errorf("stored event %s: %v", e.Hash, err)
@@ -521,14 +527,106 @@ func (b *epcisBackend) Query(_ context.Context, caller epcis.Caller, q epcis.Que
 			return true
 		}
 		if len(out) == q.PerPage {
-			next = strconv.FormatUint(last, 10)
+			next = pageToken(last)
 			return false
 		}
-		out, last = append(out, epcis.StoredEvent{JSON: e.JSON, RecordTime: rt}), e.Seq
+		out, last = append(out, epcis.StoredEvent{JSON: e.JSON, RecordTime: rt}), at
 		return true
 	})
+	if errors.Is(err, supply.ErrCursor) {
+		return nil, "", epcis.ErrBadPageToken
+	}
+	if err != nil {
+		return nil, "", err
+	}
 	if scanErr != nil {
 		return nil, "", scanErr
 	}
 	return out, next, nil
+}
+
+// eventFilter is the part of an EPCIS query the supply index answers. The
+// identifiers it narrows by are the exact keys of one of MATCH_epc,
+// MATCH_anyEPC or MATCH_parentID (not GTIN patterns, which match units the
+// index cannot list): the events in their provenance are a superset of the
+// answer, which q.Matches then narrows.
+func eventFilter(q epcis.Query) supply.EventFilter {
+	f := supply.EventFilter{Types: q.EventTypes, Actions: q.Actions, BizSteps: q.BizSteps, Dispositions: q.Dispositions}
+	exact := func(keys []string) bool {
+		for _, k := range keys {
+			if epcis.IsKeyPattern(k) {
+				return false
+			}
+		}
+		return len(keys) > 0
+	}
+	for _, keys := range [][]string{q.MatchEPC, q.MatchAnyEPC, q.MatchParent} {
+		if exact(keys) {
+			f.Units = keys
+			break
+		}
+	}
+	for _, l := range q.BizLocations {
+		// "(414)" + 13-digit GLN [+ "(254)" + extension]
+		if len(l) < 18 || !strings.HasPrefix(l, "(414)") {
+			f.Locations = nil
+			break
+		}
+		f.Locations = append(f.Locations, l[5:18])
+	}
+	ms := func(t *time.Time) *int64 {
+		if t == nil {
+			return nil
+		}
+		v := t.UnixMilli()
+		return &v
+	}
+	f.GEEventTime, f.LTEventTime = ms(q.GEEventTime), ms(q.LTEventTime)
+	// Record times are whole seconds (the block time): GE t holds from the
+	// second after a fractional t, LT t up to t's second when t is whole.
+	if t := q.GERecordTime; t != nil {
+		v := t.Unix()
+		if t.Nanosecond() != 0 {
+			v++
+		}
+		f.GERecordTime = &v
+	}
+	if t := q.LTRecordTime; t != nil {
+		v := t.Unix()
+		if t.Nanosecond() != 0 {
+			v++
+		}
+		f.LTRecordTime = &v
+	}
+	return f
+}
+
+func pageToken(c supply.Cursor) string {
+	if c.Time != 0 {
+		return "t" + strconv.FormatInt(c.Time, 10) + "." + strconv.FormatUint(c.Seq, 10)
+	}
+	return strconv.FormatUint(c.Seq, 10)
+}
+
+func parsePageToken(s string) (supply.Cursor, error) {
+	if s == "" {
+		return supply.Cursor{}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "t"); ok {
+		ts, ss, ok := strings.Cut(rest, ".")
+		if !ok {
+			return supply.Cursor{}, epcis.ErrBadPageToken
+		}
+		t, err1 := strconv.ParseInt(ts, 10, 64)
+		seq, err2 := strconv.ParseUint(ss, 10, 64)
+		if err1 != nil || err2 != nil || t <= 0 {
+			return supply.Cursor{}, epcis.ErrBadPageToken
+		}
+		return supply.Cursor{Time: t, Seq: seq}, nil
+	}
+	seq, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return supply.Cursor{}, epcis.ErrBadPageToken
+	}
+	return supply.Cursor{Seq: seq}, nil
 }
