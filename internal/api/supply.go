@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -437,15 +438,33 @@ func (b *epcisBackend) run(job *epcis.CaptureJob, key *crypto.PrivKey, events []
 		}
 	}
 	jobs.sign.Lock()
-	for _, p := range parts {
-		code, msg := b.submit(key, p.msg)
-		if code != "" {
-			for _, i := range p.idx {
-				fail(i, code, msg)
+	if bs, ok := b.s.b.(BatchSubmitter); ok && len(parts) > 1 {
+		// proceed: every event's transaction at once, with consecutive
+		// sequences, then each one's fate from its block — a document
+		// of N events takes a block or two, not N.
+		msgs := make([]*supply.MsgCapture, len(parts))
+		for k, p := range parts {
+			msgs[k] = p.msg
+		}
+		for k, r := range b.submitAll(bs, key, msgs) {
+			if r.code != "" {
+				for _, i := range parts[k].idx {
+					fail(i, r.code, r.log)
+				}
+			}
+		}
+	} else {
+		for _, p := range parts {
+			code, msg := b.submit(key, p.msg)
+			if code != "" {
+				for _, i := range p.idx {
+					fail(i, code, msg)
+				}
 			}
 		}
 	}
 	jobs.sign.Unlock()
+	slices.SortFunc(errs, func(a, b epcis.EventError) int { return a.Index - b.Index })
 	jobs.mu.Lock()
 	job.Errors = errs
 	job.Running, job.Success, job.FinishedAt = false, len(errs) == 0, time.Now().UTC()
@@ -474,6 +493,75 @@ func (b *epcisBackend) submit(key *crypto.PrivKey, msg *supply.MsgCapture) (stri
 		return res.Codespace + "/" + strconv.FormatUint(uint64(res.Code), 10), res.Log
 	}
 	return "", ""
+}
+
+type fate struct{ code, log string }
+
+// submitAll signs msgs with the capture key's consecutive sequences from
+// its committed one, hands them to the mempool in one batch, and waits for
+// each to commit (polling its result), until CommitWait. A transaction the
+// mempool refused gets the refusal's code; one not seen committed in time,
+// api/4.
+func (b *epcisBackend) submitAll(bs BatchSubmitter, key *crypto.PrivKey, msgs []*supply.MsgCapture) []fate {
+	out := make([]fate, len(msgs))
+	latest, err := b.s.b.State(0)
+	a := (*accounts.Account)(nil)
+	if err == nil {
+		a = accounts.GetAccount(latest, key.Address())
+	}
+	if a == nil {
+		for k := range out {
+			out[k] = fate{"api/7", "the capture key has no account, or the node's state is unavailable"}
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.s.opts.CommitWait)
+	defer cancel()
+	raws := make([][]byte, len(msgs))
+	for k, m := range msgs {
+		raws[k] = sm.SignTx(key, b.s.opts.ChainID, a.Sequence+uint64(k), 0, m)
+	}
+	items, err := bs.SubmitBatch(ctx, raws)
+	if err != nil || len(items) != len(raws) {
+		for k := range out {
+			out[k] = fate{"api/4", fmt.Sprintf("the transactions were not submitted: %v", err)}
+		}
+		return out
+	}
+	var waiting []int
+	for k, it := range items {
+		if it.Code != 0 {
+			out[k] = fate{it.Codespace + "/" + strconv.FormatUint(uint64(it.Code), 10), it.Log}
+			continue
+		}
+		waiting = append(waiting, k)
+	}
+	for len(waiting) > 0 {
+		left := waiting[:0]
+		for _, k := range waiting {
+			h := sm.TxHash(raws[k])
+			r, err := b.s.b.Tx(ctx, h[:])
+			switch {
+			case err != nil || r == nil || !r.Committed:
+				left = append(left, k)
+			case r.Code != 0:
+				out[k] = fate{r.Codespace + "/" + strconv.FormatUint(uint64(r.Code), 10), r.Log}
+			}
+		}
+		waiting = left
+		if len(waiting) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			for _, k := range waiting {
+				out[k] = fate{"api/4", "the transaction was not committed: " + ctx.Err().Error()}
+			}
+			return out
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return out
 }
 
 func (b *epcisBackend) Job(_ context.Context, caller epcis.Caller, id string) (epcis.CaptureJob, error) {

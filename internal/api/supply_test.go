@@ -22,14 +22,16 @@ import (
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/epcis"
 	"github.com/medchain/medchain/internal/reqsig"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store/merkle"
 	"github.com/medchain/medchain/x/supply"
 )
 
 type supplyChain struct {
-	f  *fakeBackend
-	mu *sync.Mutex
-	t  *testing.T
+	f       *fakeBackend
+	mu      *sync.Mutex
+	t       *testing.T
+	batches int // proceed captures submitted as one batch
 }
 
 func newSupplyChain(t *testing.T) *supplyChain {
@@ -42,6 +44,19 @@ func newSupplyChain(t *testing.T) *supplyChain {
 		defer c.mu.Unlock()
 		r := h.Deliver(t, tx)[0]
 		return &api.TxResult{Hash: txHash(tx), Committed: true, Height: h.Height, Code: r.Code, Codespace: r.Codespace, Log: r.Log}, nil
+	}
+	// A batch: one block of all of them, each result then found by hash.
+	f.batch = func(txs [][]byte) ([]api.BatchItem, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.batches++
+		out := make([]api.BatchItem, len(txs))
+		for i, r := range h.Deliver(t, txs...) {
+			out[i] = api.BatchItem{Hash: txHash(txs[i])}
+			hash := sm.TxHash(txs[i])
+			f.txs[hex.EncodeToString(hash[:])] = &api.TxResult{Hash: txHash(txs[i]), Committed: true, Height: h.Height, Code: r.Code, Codespace: r.Codespace, Log: r.Log}
+		}
+		return out, nil
 	}
 	return c
 }
@@ -169,8 +184,8 @@ func TestEPCISCaptureScenario(t *testing.T) {
 	}
 	// Again, each event on its own: every one is a duplicate.
 	j := capture(t, pharm, apptest.PharmacyAdmin, "pharmacy.json", "proceed")
-	if j.Success || len(j.Errors) != 3 {
-		t.Fatalf("captured twice: %+v", j)
+	if j.Success || len(j.Errors) != 3 || c.batches != 1 {
+		t.Fatalf("captured twice: %+v (%d batches)", j, c.batches)
 	}
 	hashes := scenarioHashes(t)
 	for i, e := range j.Errors {
