@@ -720,7 +720,9 @@ func (s *eventState) record(e *CaptureEvent, to string) error {
 	ev := &StoredEvent{Hash: e.Hash, Seq: seq, Org: s.org, Signer: s.ctx.Signer, Height: s.ctx.Height, Time: s.ctx.Time.Unix(),
 		Type: e.Type, Action: e.Action, BizStep: e.BizStep, Disposition: e.Disposition, EventTime: e.EventTime,
 		EPCs: e.EPCs, Parent: e.Parent, To: to, JSON: e.JSON}
-	kv.Set(EventKey(e.Hash), codec.Marshal(ev))
+	w := codec.NewWriter(len(e.JSON) + 64*len(e.EPCs) + 256) // sized once: the document dominates
+	ev.Encode(w)
+	kv.Set(EventKey(e.Hash), w.Bytes())
 	kv.Set(eventSeqKey(seq), []byte(e.Hash))
 	indexEvent(kv, e, seq)
 	for _, k := range s.order {
