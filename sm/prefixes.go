@@ -71,6 +71,7 @@ const (
 	PrefixSupplyUnitLog  byte = 0x5B // supply: unit key ‖ 0x00 ‖ n (8 bytes) → event hash (provenance)
 	PrefixSupplyEventSeq byte = 0xDC // supply: event seq (8 bytes) → event hash (query order)
 	PrefixSupplyLotUnits byte = 0xDD // supply: GTIN ‖ lot ‖ 0x00 ‖ unit key → ∅ (recall holders)
+	PrefixSupplyEventIdx byte = 0xD5 // supply: tag ‖ value ‖ 0x00 ‖ seq (8 bytes) → ∅; tag 't': event time (8 bytes) ‖ seq (EPCIS query index of 0x55)
 
 	PrefixTelemedOffer    byte = 0x68 // telemed: offer id (8 bytes) → Offer
 	PrefixTelemedSeq      byte = 0x69 // telemed: 0x01 next offer id, 0x02 next booking id

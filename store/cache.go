@@ -111,6 +111,14 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 // a read-only parent it panics with a Fault.
 func (c *Cache) Write() {
 	switch p := c.parent.(type) {
+	case *Cache:
+		// Into another cache (a message's writes into its block's): the
+		// entries move as they are, keys and values owned by this cache,
+		// which forgets them below.
+		c.writes.Ascend(func(e Write) bool {
+			p.writes.ReplaceOrInsert(e)
+			return true
+		})
 	case BatchWriter:
 		ws := make([]Write, 0, c.writes.Len())
 		c.writes.Ascend(func(e Write) bool {

@@ -96,6 +96,7 @@ type ActionView struct {
 	ConsentID uint64   `json:"consent_id,omitempty"`
 	To        string   `json:"to,omitempty"`
 	Topic     string   `json:"topic,omitempty"`
+	Reason    string   `json:"reason,omitempty"` // open_quarantine
 }
 
 // RuleView is an automation rule as the API shows it.
@@ -122,7 +123,7 @@ func RuleViewOf(r *policy.Rule) RuleView {
 		v.ConditionHash = cond.Hash(r.Condition)
 	}
 	a := r.Action
-	v.Action = ActionView{Kind: a.Kind, Types: a.Types, Purpose: a.Purpose, Seconds: a.Seconds, ConsentID: a.ConsentID, Topic: a.Topic}
+	v.Action = ActionView{Kind: a.Kind, Types: a.Types, Purpose: a.Purpose, Seconds: a.Seconds, ConsentID: a.ConsentID, Topic: a.Topic, Reason: a.Reason}
 	if a.Kind == policy.ActionGrantConsent {
 		v.Action.Grantee = a.Grantee.String()
 		if a.Actions&consent.ActRead != 0 {

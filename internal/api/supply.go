@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -436,15 +438,33 @@ func (b *epcisBackend) run(job *epcis.CaptureJob, key *crypto.PrivKey, events []
 		}
 	}
 	jobs.sign.Lock()
-	for _, p := range parts {
-		code, msg := b.submit(key, p.msg)
-		if code != "" {
-			for _, i := range p.idx {
-				fail(i, code, msg)
+	if bs, ok := b.s.b.(BatchSubmitter); ok && len(parts) > 1 {
+		// proceed: every event's transaction at once, with consecutive
+		// sequences, then each one's fate from its block — a document
+		// of N events takes a block or two, not N.
+		msgs := make([]*supply.MsgCapture, len(parts))
+		for k, p := range parts {
+			msgs[k] = p.msg
+		}
+		for k, r := range b.submitAll(bs, key, msgs) {
+			if r.code != "" {
+				for _, i := range parts[k].idx {
+					fail(i, r.code, r.log)
+				}
+			}
+		}
+	} else {
+		for _, p := range parts {
+			code, msg := b.submit(key, p.msg)
+			if code != "" {
+				for _, i := range p.idx {
+					fail(i, code, msg)
+				}
 			}
 		}
 	}
 	jobs.sign.Unlock()
+	slices.SortFunc(errs, func(a, b epcis.EventError) int { return a.Index - b.Index })
 	jobs.mu.Lock()
 	job.Errors = errs
 	job.Running, job.Success, job.FinishedAt = false, len(errs) == 0, time.Now().UTC()
@@ -475,6 +495,75 @@ func (b *epcisBackend) submit(key *crypto.PrivKey, msg *supply.MsgCapture) (stri
 	return "", ""
 }
 
+type fate struct{ code, log string }
+
+// submitAll signs msgs with the capture key's consecutive sequences from
+// its committed one, hands them to the mempool in one batch, and waits for
+// each to commit (polling its result), until CommitWait. A transaction the
+// mempool refused gets the refusal's code; one not seen committed in time,
+// api/4.
+func (b *epcisBackend) submitAll(bs BatchSubmitter, key *crypto.PrivKey, msgs []*supply.MsgCapture) []fate {
+	out := make([]fate, len(msgs))
+	latest, err := b.s.b.State(0)
+	a := (*accounts.Account)(nil)
+	if err == nil {
+		a = accounts.GetAccount(latest, key.Address())
+	}
+	if a == nil {
+		for k := range out {
+			out[k] = fate{"api/7", "the capture key has no account, or the node's state is unavailable"}
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.s.opts.CommitWait)
+	defer cancel()
+	raws := make([][]byte, len(msgs))
+	for k, m := range msgs {
+		raws[k] = sm.SignTx(key, b.s.opts.ChainID, a.Sequence+uint64(k), 0, m)
+	}
+	items, err := bs.SubmitBatch(ctx, raws)
+	if err != nil || len(items) != len(raws) {
+		for k := range out {
+			out[k] = fate{"api/4", fmt.Sprintf("the transactions were not submitted: %v", err)}
+		}
+		return out
+	}
+	var waiting []int
+	for k, it := range items {
+		if it.Code != 0 {
+			out[k] = fate{it.Codespace + "/" + strconv.FormatUint(uint64(it.Code), 10), it.Log}
+			continue
+		}
+		waiting = append(waiting, k)
+	}
+	for len(waiting) > 0 {
+		left := waiting[:0]
+		for _, k := range waiting {
+			h := sm.TxHash(raws[k])
+			r, err := b.s.b.Tx(ctx, h[:])
+			switch {
+			case err != nil || r == nil || !r.Committed:
+				left = append(left, k)
+			case r.Code != 0:
+				out[k] = fate{r.Codespace + "/" + strconv.FormatUint(uint64(r.Code), 10), r.Log}
+			}
+		}
+		waiting = left
+		if len(waiting) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			for _, k := range waiting {
+				out[k] = fate{"api/4", "the transaction was not committed: " + ctx.Err().Error()}
+			}
+			return out
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return out
+}
+
 func (b *epcisBackend) Job(_ context.Context, caller epcis.Caller, id string) (epcis.CaptureJob, error) {
 	org, _, err := b.callerOrg(caller)
 	if err != nil {
@@ -492,25 +581,30 @@ func (b *epcisBackend) Job(_ context.Context, caller epcis.Caller, id string) (e
 	return out, nil
 }
 
-// Query scans the captured events in capture order. Every member sees
-// every event (the consortium's shared chain of custody). The page token
-// is the last sequence served.
+// Query answers from the supply module's query index (supply.FindEvents):
+// the events naming a unit through its provenance, else by bizLocation,
+// event time, bizStep, disposition or record time, else every event in
+// capture order. Candidates are checked against the stored event's fields
+// first, and only those are parsed and matched against the whole query, so
+// a query costs in proportion to what its index lists, not to every event
+// captured. Every member sees every event (the consortium's shared chain of
+// custody). The page token is the position of the last event served: its
+// sequence, or for a query planned by event time "t<unix ms>.<sequence>".
 func (b *epcisBackend) Query(_ context.Context, caller epcis.Caller, q epcis.Query) ([]epcis.StoredEvent, string, error) {
 	_, latest, err := b.callerOrg(caller)
 	if err != nil {
 		return nil, "", err
 	}
-	var after uint64
-	if q.PageToken != "" {
-		if after, err = strconv.ParseUint(q.PageToken, 10, 64); err != nil {
-			return nil, "", epcis.ErrBadPageToken
-		}
+	f := eventFilter(q)
+	after, err := parsePageToken(q.PageToken)
+	if err != nil {
+		return nil, "", epcis.ErrBadPageToken
 	}
 	var out []epcis.StoredEvent
-	var last uint64
+	var last supply.Cursor
 	next := ""
 	var scanErr error
-	supply.Events(latest, after, func(e *supply.StoredEvent) bool {
+	err = supply.FindEvents(latest, f, after, func(e *supply.StoredEvent, at supply.Cursor) bool {
 		evs, err := epcis.Parse(e.JSON)
 		if err != nil || len(evs) != 1 {
 			scanErr = fmt.Errorf("stored event %s: %v", e.Hash, err)
@@ -521,14 +615,106 @@ func (b *epcisBackend) Query(_ context.Context, caller epcis.Caller, q epcis.Que
 			return true
 		}
 		if len(out) == q.PerPage {
-			next = strconv.FormatUint(last, 10)
+			next = pageToken(last)
 			return false
 		}
-		out, last = append(out, epcis.StoredEvent{JSON: e.JSON, RecordTime: rt}), e.Seq
+		out, last = append(out, epcis.StoredEvent{JSON: e.JSON, RecordTime: rt}), at
 		return true
 	})
+	if errors.Is(err, supply.ErrCursor) {
+		return nil, "", epcis.ErrBadPageToken
+	}
+	if err != nil {
+		return nil, "", err
+	}
 	if scanErr != nil {
 		return nil, "", scanErr
 	}
 	return out, next, nil
+}
+
+// eventFilter is the part of an EPCIS query the supply index answers. The
+// identifiers it narrows by are the exact keys of one of MATCH_epc,
+// MATCH_anyEPC or MATCH_parentID (not GTIN patterns, which match units the
+// index cannot list): the events in their provenance are a superset of the
+// answer, which q.Matches then narrows.
+func eventFilter(q epcis.Query) supply.EventFilter {
+	f := supply.EventFilter{Types: q.EventTypes, Actions: q.Actions, BizSteps: q.BizSteps, Dispositions: q.Dispositions}
+	exact := func(keys []string) bool {
+		for _, k := range keys {
+			if epcis.IsKeyPattern(k) {
+				return false
+			}
+		}
+		return len(keys) > 0
+	}
+	for _, keys := range [][]string{q.MatchEPC, q.MatchAnyEPC, q.MatchParent} {
+		if exact(keys) {
+			f.Units = keys
+			break
+		}
+	}
+	for _, l := range q.BizLocations {
+		// "(414)" + 13-digit GLN [+ "(254)" + extension]
+		if len(l) < 18 || !strings.HasPrefix(l, "(414)") {
+			f.Locations = nil
+			break
+		}
+		f.Locations = append(f.Locations, l[5:18])
+	}
+	ms := func(t *time.Time) *int64 {
+		if t == nil {
+			return nil
+		}
+		v := t.UnixMilli()
+		return &v
+	}
+	f.GEEventTime, f.LTEventTime = ms(q.GEEventTime), ms(q.LTEventTime)
+	// Record times are whole seconds (the block time): GE t holds from the
+	// second after a fractional t, LT t up to t's second when t is whole.
+	if t := q.GERecordTime; t != nil {
+		v := t.Unix()
+		if t.Nanosecond() != 0 {
+			v++
+		}
+		f.GERecordTime = &v
+	}
+	if t := q.LTRecordTime; t != nil {
+		v := t.Unix()
+		if t.Nanosecond() != 0 {
+			v++
+		}
+		f.LTRecordTime = &v
+	}
+	return f
+}
+
+func pageToken(c supply.Cursor) string {
+	if c.Time != 0 {
+		return "t" + strconv.FormatInt(c.Time, 10) + "." + strconv.FormatUint(c.Seq, 10)
+	}
+	return strconv.FormatUint(c.Seq, 10)
+}
+
+func parsePageToken(s string) (supply.Cursor, error) {
+	if s == "" {
+		return supply.Cursor{}, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "t"); ok {
+		ts, ss, ok := strings.Cut(rest, ".")
+		if !ok {
+			return supply.Cursor{}, epcis.ErrBadPageToken
+		}
+		t, err1 := strconv.ParseInt(ts, 10, 64)
+		seq, err2 := strconv.ParseUint(ss, 10, 64)
+		if err1 != nil || err2 != nil || t <= 0 {
+			return supply.Cursor{}, epcis.ErrBadPageToken
+		}
+		return supply.Cursor{Time: t, Seq: seq}, nil
+	}
+	seq, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return supply.Cursor{}, epcis.ErrBadPageToken
+	}
+	return supply.Cursor{Seq: seq}, nil
 }

@@ -22,13 +22,16 @@ import (
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/epcis"
 	"github.com/medchain/medchain/internal/reqsig"
+	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store/merkle"
+	"github.com/medchain/medchain/x/supply"
 )
 
 type supplyChain struct {
-	f  *fakeBackend
-	mu *sync.Mutex
-	t  *testing.T
+	f       *fakeBackend
+	mu      *sync.Mutex
+	t       *testing.T
+	batches int // proceed captures submitted as one batch
 }
 
 func newSupplyChain(t *testing.T) *supplyChain {
@@ -41,6 +44,19 @@ func newSupplyChain(t *testing.T) *supplyChain {
 		defer c.mu.Unlock()
 		r := h.Deliver(t, tx)[0]
 		return &api.TxResult{Hash: txHash(tx), Committed: true, Height: h.Height, Code: r.Code, Codespace: r.Codespace, Log: r.Log}, nil
+	}
+	// A batch: one block of all of them, each result then found by hash.
+	f.batch = func(txs [][]byte) ([]api.BatchItem, error) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.batches++
+		out := make([]api.BatchItem, len(txs))
+		for i, r := range h.Deliver(t, txs...) {
+			out[i] = api.BatchItem{Hash: txHash(txs[i])}
+			hash := sm.TxHash(txs[i])
+			f.txs[hex.EncodeToString(hash[:])] = &api.TxResult{Hash: txHash(txs[i]), Committed: true, Height: h.Height, Code: r.Code, Codespace: r.Codespace, Log: r.Log}
+		}
+		return out, nil
 	}
 	return c
 }
@@ -168,8 +184,8 @@ func TestEPCISCaptureScenario(t *testing.T) {
 	}
 	// Again, each event on its own: every one is a duplicate.
 	j := capture(t, pharm, apptest.PharmacyAdmin, "pharmacy.json", "proceed")
-	if j.Success || len(j.Errors) != 3 {
-		t.Fatalf("captured twice: %+v", j)
+	if j.Success || len(j.Errors) != 3 || c.batches != 1 {
+		t.Fatalf("captured twice: %+v (%d batches)", j, c.batches)
 	}
 	hashes := scenarioHashes(t)
 	for i, e := range j.Errors {
@@ -283,5 +299,131 @@ func TestEPCISCaptureRefusals(t *testing.T) {
 	}
 	if w := serveReq(nokey, signedReq(t, "GET", "/epcis/events", "", nil, apptest.ManufacturerAdmin)); w.Code != 200 {
 		t.Fatalf("query without a capture key: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestEPCISQueryPlans: GET /epcis/events answers each indexed parameter
+// (MATCH_epc, MATCH_anyEPC, MATCH_parentID, EQ_bizLocation,
+// GE_eventTime/LT_eventTime, EQ_bizStep, EQ_disposition, GE_recordTime)
+// exactly as matching every captured event would, one event per page,
+// following the Link header's nextPageToken; a token of another query's
+// order is a QueryParameterException.
+func TestEPCISQueryPlans(t *testing.T) {
+	c := newSupplyChain(t)
+	maker, whole, pharm := c.server(apptest.ManufacturerAdmin), c.server(apptest.DistributorAdmin), c.server(apptest.PharmacyAdmin)
+	for _, step := range []struct {
+		s      *api.Server
+		signer string
+		doc    string
+	}{{maker, apptest.ManufacturerAdmin, "manufacturer.json"}, {whole, apptest.DistributorAdmin, "distributor.json"}, {pharm, apptest.PharmacyAdmin, "pharmacy.json"}} {
+		if j := capture(t, step.s, step.signer, step.doc, ""); !j.Success {
+			t.Fatalf("%s: %+v", step.doc, j)
+		}
+	}
+	kv := c.f.h.State()
+	// Every stored event, parsed, with its hash: the brute-force answer.
+	type stored struct {
+		ev   epcis.Event
+		rt   time.Time
+		hash string
+	}
+	var all []stored
+	supply.Events(kv, 0, func(e *supply.StoredEvent) bool {
+		evs, err := epcis.Parse(e.JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, stored{evs[0], time.Unix(e.Time, 0).UTC(), e.Hash})
+		return true
+	})
+	if len(all) < 8 {
+		t.Fatalf("%d events captured", len(all))
+	}
+	evTimes := make([]time.Time, len(all))
+	for i, s := range all {
+		evTimes[i] = s.ev.EventTime
+	}
+	mid := evTimes[len(evTimes)/2]
+	caseKey := ""
+	for _, s := range all {
+		if s.ev.ParentID != nil {
+			caseKey = s.ev.ParentID.Key()
+		}
+	}
+	sscc := "urn:epc:id:sscc:" + strings.TrimPrefix(caseKey, "(00)")[1:8] + "." + strings.TrimPrefix(caseKey, "(00)")[:1] + strings.TrimPrefix(caseKey, "(00)")[8:17]
+	for _, query := range []string{
+		"MATCH_epc=" + url.QueryEscape("urn:epc:id:sgtin:0614141.012345.S1002"),
+		"MATCH_anyEPC=" + url.QueryEscape(sscc),
+		"MATCH_parentID=" + url.QueryEscape(sscc) + "&EQ_bizStep=packing",
+		"MATCH_epc=" + url.QueryEscape("urn:epc:idpat:sgtin:0614141.012345.*"),
+		"EQ_bizLocation=" + url.QueryEscape("urn:epc:id:sgln:0098765.00020.0"),
+		"GE_eventTime=" + url.QueryEscape(mid.Format(time.RFC3339Nano)),
+		"LT_eventTime=" + url.QueryEscape(mid.Format(time.RFC3339Nano)) + "&EQ_action=OBSERVE",
+		"EQ_bizStep=" + url.QueryEscape("receiving|shipping"),
+		"EQ_disposition=in_transit",
+		"GE_recordTime=" + url.QueryEscape(all[0].rt.Format(time.RFC3339)),
+		"EQ_action=ADD",
+	} {
+		t.Run(query, func(t *testing.T) {
+			v, err := url.ParseQuery(query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := epcis.ParseQuery(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]bool{}
+			for _, s := range all {
+				if q.Matches(s.ev, s.rt) {
+					want[s.hash] = true
+				}
+			}
+			got := map[string]bool{}
+			path := "/epcis/events?perPage=1&" + query
+			var tokens []string
+			for pages := 0; path != ""; pages++ {
+				w := serveReq(pharm, signedReq(t, "GET", path, "", nil, apptest.PharmacyAdmin))
+				if w.Code != 200 {
+					t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+				}
+				hs, err := epcis.DocumentHashes(w.Body.Bytes())
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, h := range hs {
+					if got[h] {
+						t.Fatalf("%s served twice", h)
+					}
+					got[h] = true
+				}
+				path = ""
+				if l := w.Header().Get("Link"); l != "" {
+					path = l[strings.Index(l, "<")+1 : strings.Index(l, ">")]
+					tokens = append(tokens, path[strings.Index(path, "nextPageToken=")+len("nextPageToken="):])
+				}
+				if pages > 20 {
+					t.Fatal("no end")
+				}
+			}
+			if len(want) == 0 || len(got) != len(want) {
+				t.Fatalf("%d events, want %d (of %d)", len(got), len(want), len(all))
+			}
+			for h := range want {
+				if !got[h] {
+					t.Fatalf("%s missing", h)
+				}
+			}
+			if strings.Contains(query, "eventTime") && len(tokens) > 0 && !strings.HasPrefix(tokens[0], "t") {
+				t.Fatalf("event-time query token %q", tokens[0])
+			}
+		})
+	}
+	// A capture-order token on an event-time query, and garbage.
+	for _, path := range []string{"/epcis/events?GE_eventTime=2020-01-01T00:00:00Z&nextPageToken=3", "/epcis/events?nextPageToken=t12.x", "/epcis/events?EQ_bizStep=shipping&nextPageToken=t1700000000000.2"} {
+		w := serveReq(pharm, signedReq(t, "GET", path, "", nil, apptest.PharmacyAdmin))
+		if w.Code != 400 || !strings.Contains(w.Body.String(), "QueryParameterException") {
+			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		}
 	}
 }

@@ -189,7 +189,7 @@ func splitList(s string) []string {
 
 func newPolicyRuleAddCmd(g *globals) *cobra.Command {
 	var tf txFlags
-	var org, event, when, action, to, actions, types, purpose, topic string
+	var org, event, when, action, to, actions, types, purpose, topic, reason string
 	var lasts time.Duration
 	var consentID uint64
 	cmd := &cobra.Command{
@@ -203,7 +203,8 @@ Actions:
   revoke_consent  --consent ID
   release_escrow  (confirm the event's consultation: its escrow goes to the provider)
   notify          --to PARTY --topic CODE   (an on-chain notification event)
-  open_quarantine (not available until the supply chain module exists)
+  open_quarantine --reason CODE   (event unit_received, --org only: flag the received unit,
+                  quarantining it and its contents, as the organization's admin could)
 The action runs with the owner's authority only: what the owner could not do, it cannot.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -236,6 +237,8 @@ The action runs with the owner's authority only: what the owner could not do, it
 					return fmt.Errorf("--to: %w", err)
 				}
 				m.Action.To, m.Action.Topic = p, topic
+			case policy.ActionOpenQuarantine:
+				m.Action.Reason = reason
 			}
 			if err := m.ValidateBasic(); err != nil {
 				return err
@@ -258,6 +261,7 @@ The action runs with the owner's authority only: what the owner could not do, it
 	f.DurationVar(&lasts, "for", 0, "grant_consent: how long the consent lasts")
 	f.Uint64Var(&consentID, "consent", 0, "revoke_consent: the consent id")
 	f.StringVar(&topic, "topic", "", "notify: a topic code")
+	f.StringVar(&reason, "reason", "", "open_quarantine: the flag's reason code (counterfeit, diverted, stolen, tampered, unfit, fraudulent_transaction, other)")
 	_ = cmd.MarkFlagRequired("event")
 	_ = cmd.MarkFlagRequired("action")
 	tf.add(cmd)

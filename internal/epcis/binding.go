@@ -169,9 +169,12 @@ func MatchKey(pattern, key string) bool {
 	if pattern == key {
 		return true
 	}
-	return len(pattern) == 18 && strings.HasPrefix(pattern, "(01)") &&
-		(strings.HasPrefix(key, pattern+"(21)") || strings.HasPrefix(key, pattern+"(10)"))
+	return IsKeyPattern(pattern) && (strings.HasPrefix(key, pattern+"(21)") || strings.HasPrefix(key, pattern+"(10)"))
 }
+
+// IsKeyPattern reports whether a query identifier is a pattern (a bare
+// GTIN key "(01)…", from urn:epc:idpat:sgtin:…*) rather than one key.
+func IsKeyPattern(k string) bool { return len(k) == 18 && strings.HasPrefix(k, "(01)") }
 
 // Options configure the handler.
 type Options struct {

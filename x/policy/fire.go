@@ -11,6 +11,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/policy/cond"
+	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
 )
 
@@ -191,6 +192,14 @@ func (mod *Module) fire(ctx sm.Context, r *Rule, attrs map[string]string) string
 			return outcomeOf(sm.Wrapf(ErrBadAction, "the event names no booking"))
 		}
 		msg = &telemed.MsgBookingAction{Action: telemed.TypeConfirm, Booking: id}
+	case ActionOpenQuarantine:
+		// supply/flag as the owner: refused unless the owner could flag the
+		// unit itself (an active member of an active organization).
+		unit, ok := attrs["unit"]
+		if !ok {
+			return outcomeOf(sm.Wrapf(ErrBadAction, "the event names no unit"))
+		}
+		msg = &supply.MsgFlag{Unit: unit, Reason: a.Reason}
 	case ActionNotify:
 		ctx.Events.Emit("policy_notification", idAttr("rule", r.ID), sm.Attr{Key: "to", Value: a.To.String()},
 			sm.Attr{Key: "from", Value: r.OwnerName()}, sm.Attr{Key: "topic", Value: a.Topic})

@@ -49,7 +49,20 @@ func (m *MsgAddRule) ValidateBasic() error {
 			return err
 		}
 	}
-	return m.Action.Validate()
+	if err := m.Action.Validate(); err != nil {
+		return err
+	}
+	if m.Action.Kind == ActionOpenQuarantine {
+		// The action quarantines the unit the event names, with the
+		// authority of an organization (supply/flag is a member's).
+		if m.Event != EventUnitReceived {
+			return sm.Wrapf(ErrBadAction, "open_quarantine acts on the received unit: event %s, not %s", EventUnitReceived, m.Event)
+		}
+		if m.Org == "" {
+			return ErrOrgActionOnly
+		}
+	}
+	return nil
 }
 
 func decodeAddRule(b []byte) (sm.Msg, error) {

@@ -114,7 +114,15 @@ func TestAddRuleRefusals(t *testing.T) {
 		{"float", "alice", func(m *policy.MsgAddRule) { m.Condition = `double(size(attrs)) > 1.0` }, cond.ErrFloat},
 		{"map iteration", "alice", func(m *policy.MsgAddRule) { m.Condition = `attrs.exists(k, k == "type")` }, cond.ErrMapIter},
 		{"consent without end", "alice", func(m *policy.MsgAddRule) { m.Action.Seconds = 0 }, policy.ErrBadAction},
-		{"quarantine later", "alice", func(m *policy.MsgAddRule) { m.Action = policy.Action{Kind: policy.ActionOpenQuarantine} }, policy.ErrActionLater},
+		{"quarantine without a reason", "adminA", func(m *policy.MsgAddRule) {
+			m.Org, m.Event, m.Action = "org-a", policy.EventUnitReceived, policy.Action{Kind: policy.ActionOpenQuarantine}
+		}, policy.ErrBadAction},
+		{"quarantine on another event", "adminA", func(m *policy.MsgAddRule) {
+			m.Org, m.Action = "org-a", policy.Action{Kind: policy.ActionOpenQuarantine, Reason: "counterfeit"}
+		}, policy.ErrBadAction},
+		{"quarantine by a personal rule", "alice", func(m *policy.MsgAddRule) {
+			m.Event, m.Action = policy.EventUnitReceived, policy.Action{Kind: policy.ActionOpenQuarantine, Reason: "counterfeit"}
+		}, policy.ErrOrgActionOnly},
 		{"notify free text", "alice", func(m *policy.MsgAddRule) {
 			m.Action = policy.Action{Kind: policy.ActionNotify, To: consent.Org("org-a"), Topic: "she has cancer"}
 		}, policy.ErrBadAction},

@@ -12,6 +12,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/policy/cond"
+	"github.com/medchain/medchain/x/supply"
 )
 
 // Codespace of the policy module (shared with package cond, which numbers
@@ -33,6 +34,7 @@ var (
 	ErrNoEncounter     = sm.Register(Codespace, 20, "the patient has no encounter in progress at your organization")
 	ErrTooManyEnc      = sm.Register(Codespace, 21, "the patient has the most encounters in progress allowed")
 	ErrNotPatientOwner = sm.Register(Codespace, 22, "a personal rule is registered by a patient account; an organization's by its admin")
+	ErrOrgActionOnly   = sm.Register(Codespace, 23, "open_quarantine is an organization's action: only a rule registered for an organization opens quarantines")
 )
 
 // Events an automation can wait for, and the chain events they come from.
@@ -41,14 +43,14 @@ const (
 	EventEmergencyOpened       = "emergency_opened"       // consent: emergency_opened
 	EventConsultationCompleted = "consultation_completed" // telemed: telemed_done
 	EventTrialAmended          = "trial_amended"          // trials: trial_amended
-	EventUnitReceived          = "unit_received"          // supply: SupplyUnitReceived (hooked once x/supply emits it)
+	EventUnitReceived          = "unit_received"          // supply: supply_unit_received (supply.EventUnitReceived)
 )
 
-// SupplyUnitReceived is the chain event x/supply is to emit when a unit is
-// received (attributes: unit, org, and lot when known); automations on
-// unit_received fire from it. Declared here so that supply can emit it
-// without policy depending on supply.
-const SupplyUnitReceived = "supply_unit_received"
+// SupplyUnitReceived is the chain event x/supply emits for every unit a
+// receiving event hands over (supply.EventUnitReceived: attributes unit,
+// org, from, gtin, lot, expiry, brand, container, event); automations on
+// unit_received fire from it.
+const SupplyUnitReceived = supply.EventUnitReceived
 
 // Triggers maps a chain event type to the automation event it is.
 var Triggers = map[string]string{
@@ -68,7 +70,7 @@ const (
 	ActionRevokeConsent  = "revoke_consent"  // revoke a named consent
 	ActionReleaseEscrow  = "release_escrow"  // confirm the event's consultation, releasing its escrow to the provider
 	ActionNotify         = "notify"          // an on-chain notification event to a party
-	ActionOpenQuarantine = "open_quarantine" // supply: not available until x/supply exists
+	ActionOpenQuarantine = "open_quarantine" // supply: flag the received unit (supply/flag), quarantining it and its contents
 )
 
 // ActionKinds lists the action kinds.
@@ -99,6 +101,8 @@ type Action struct {
 	// notify
 	To    consent.Party
 	Topic string // a code (letters, digits, _ - .), never free text
+	// open_quarantine: the flag's reason, one of supply.FlagReasons
+	Reason string
 }
 
 func (a *Action) Encode(w *codec.Writer) {
@@ -115,6 +119,8 @@ func (a *Action) Encode(w *codec.Writer) {
 	case ActionNotify:
 		a.To.Encode(w)
 		w.String(a.Topic)
+	case ActionOpenQuarantine:
+		w.String(a.Reason)
 	}
 }
 
@@ -136,6 +142,8 @@ func readAction(r *codec.Reader) Action {
 	case ActionNotify:
 		a.To = consent.ReadParty(r, "action.to")
 		a.Topic = r.String("action.topic", MaxTopicLen)
+	case ActionOpenQuarantine:
+		a.Reason = r.String("action.reason", supply.MaxCodeLen)
 	}
 	return a
 }
@@ -191,7 +199,9 @@ func (a *Action) Validate() error {
 			return sm.Wrapf(ErrBadAction, "topic %q: a code of letters, digits, _ - . (at most %d)", a.Topic, MaxTopicLen)
 		}
 	case ActionOpenQuarantine:
-		return sm.Wrapf(ErrActionLater, "%s waits for the supply chain module", a.Kind)
+		if !slices.Contains(supply.FlagReasons, a.Reason) {
+			return sm.Wrapf(ErrBadAction, "open_quarantine: reason %q, one of %v", a.Reason, supply.FlagReasons)
+		}
 	default:
 		return sm.Wrapf(ErrBadAction, "kind %q, want one of %v", a.Kind, ActionKinds)
 	}

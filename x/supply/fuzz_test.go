@@ -1,6 +1,8 @@
 package supply_test
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/medchain/medchain/codec"
@@ -42,4 +44,29 @@ func FuzzDecode(f *testing.F) {
 		smtest.FuzzCanonical(t, "recall", b, supply.DecodeRecall)
 		smtest.FuzzCanonical(t, "case", b, supply.DecodeCase)
 	})
+}
+
+// TestFastUnitKey: the fast path of ParseUnitKey agrees with the element
+// string parser on every key it accepts, and refuses none the slow path
+// accepts differently.
+func TestFastUnitKey(t *testing.T) {
+	accepted := 0
+	for _, s := range []string{
+		"(00)" + withCheck("10614141000000001"), "(00)106141410000000010", "(00)106141410000000011", "(01)00614141123452(21)S1001", "(01)00614141123453(21)S1001",
+		"(01)00614141123452(21)" + strings.Repeat("x", 20), "(01)00614141123452(21)" + strings.Repeat("x", 21),
+		"(01)00614141123452(21)a(b)", "(01)00614141123452(21)!%&*+-./:;<=>?_\"", "(01)00614141123452(21)a b", "(01)00614141123452(21)", "(00)10614141000000001a",
+		"(01)00614141123452(10)L1", "(01)00614141123452(21)S1(10)L1", "(01)0061414112345(21)S1",
+	} {
+		got, err := supply.ParseUnitKey(s)
+		want, werr := supply.ParseUnitKeySlow(s)
+		if (err == nil) != (werr == nil) || err == nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: fast %+v %v, slow %+v %v", s, got, err, want, werr)
+		}
+		if err == nil {
+			accepted++
+		}
+	}
+	if accepted < 4 { // SSCC, S1001, a 20-character serial, a set-82 serial
+		t.Fatalf("%d keys accepted", accepted)
+	}
 }

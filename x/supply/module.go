@@ -18,6 +18,14 @@ const (
 	OrgRegulator    = "regulator"
 )
 
+// EventUnitReceived is the block event emitted for every unit a receiving
+// event hands to its addressee (a container's contents included), with
+// attributes unit, org (the receiver), from (the shipper), gtin, lot and
+// expiry ("" for a logistic unit), brand (who commissioned it), container
+// (the unit it is packed in, or "") and event (the capture's event hash).
+// Automations on unit_received (x/policy) fire from it.
+const EventUnitReceived = "supply_unit_received"
+
 // Module plugs supply-chain traceability into the state machine.
 type Module struct{}
 
@@ -135,22 +143,74 @@ func execCapture(ctx sm.Context, msg sm.Msg) error {
 	if err != nil {
 		return err
 	}
+	ms, err := newMsgState(ctx.Store)
+	if err != nil {
+		return err
+	}
 	for i := range m.Events {
-		if err := capture(ctx, org.ID, &m.Events[i]); err != nil {
+		if err := capture(ctx, org.ID, &m.Events[i], ms); err != nil {
 			return fmt.Errorf("event %d (%s): %w", i, m.Events[i].Hash, err)
 		}
 	}
+	ctx.Store.Set(seqKey, codec.Marshal(uintEnc(ms.seq)))
 	return nil
+}
+
+// msgState is what the events of one capture share: the next event
+// sequence (read and written once per message) and the master data they
+// read (locations and products, read once per message).
+type msgState struct {
+	seq      uint64
+	locs     map[string]*Location
+	products map[string]*Product
+}
+
+func newMsgState(kv store.Reader) (*msgState, error) {
+	ms := &msgState{seq: 1, locs: map[string]*Location{}, products: map[string]*Product{}}
+	if b := kv.Get(seqKey); b != nil {
+		var err error
+		if ms.seq, err = readUint(b); err != nil || ms.seq == 0 {
+			return nil, sm.Wrapf(sm.ErrInternal, "supply: the event sequence is unreadable: %v", err)
+		}
+	}
+	return ms, nil
+}
+
+func (ms *msgState) location(kv store.Reader, gln string) *Location {
+	l, ok := ms.locs[gln]
+	if !ok {
+		l = GetLocation(kv, gln)
+		ms.locs[gln] = l
+	}
+	return l
+}
+
+func (ms *msgState) product(kv store.Reader, gtin string) *Product {
+	p, ok := ms.products[gtin]
+	if !ok {
+		p = GetProduct(kv, gtin)
+		ms.products[gtin] = p
+	}
+	return p
 }
 
 // eventState is what one event changes: the units it touches, in the
 // order touched, each logged once in its provenance.
 type eventState struct {
-	ctx    sm.Context
-	org    string
-	units  map[string]*Unit
-	order  []string
-	logged map[string]bool
+	ctx      sm.Context
+	ms       *msgState
+	org      string
+	units    map[string]*Unit
+	order    []string
+	logged   map[string]bool
+	received []received // receiving: every unit received, containers' contents included
+}
+
+// received is a unit that changed hands by a receiving event, and who
+// shipped it.
+type received struct {
+	unit *Unit
+	from string
 }
 
 func (s *eventState) load(key string) *Unit {
@@ -256,25 +316,25 @@ func (s *eventState) movable(u *Unit) ([]*Unit, error) {
 }
 
 // resolveOrg finds the organization a destination GLN belongs to.
-func resolveOrg(kv store.Reader, gln string) (string, error) {
-	l := GetLocation(kv, gln)
+func (s *eventState) resolveOrg(gln string) (string, error) {
+	l := s.ms.location(s.ctx.Store, gln)
 	if l == nil {
 		return "", sm.Wrapf(ErrUnknownLocation, "%s", gln)
 	}
 	return l.Org, nil
 }
 
-func capture(ctx sm.Context, org string, e *CaptureEvent) error {
+func capture(ctx sm.Context, org string, e *CaptureEvent, ms *msgState) error {
 	kv := ctx.Store
 	if kv.Get(EventKey(e.Hash)) != nil {
 		return sm.Wrapf(ErrDuplicateEvent, "%s", e.Hash)
 	}
 	if e.BizLocation != "" {
-		if l := GetLocation(kv, e.BizLocation); l == nil || l.Org != org {
+		if l := ms.location(kv, e.BizLocation); l == nil || l.Org != org {
 			return sm.Wrapf(ErrNotOwnLocation, "%s", e.BizLocation)
 		}
 	}
-	s := &eventState{ctx: ctx, org: org, units: map[string]*Unit{}, logged: map[string]bool{}}
+	s := &eventState{ctx: ctx, ms: ms, org: org, units: make(map[string]*Unit, len(e.EPCs)+1), logged: make(map[string]bool, len(e.EPCs)+1)}
 	wrong := func() error {
 		return sm.Wrapf(ErrWrongAction, "%s %s with bizStep %s", e.Type, e.Action, e.BizStep)
 	}
@@ -352,7 +412,7 @@ func (s *eventState) commission(e *CaptureEvent) error {
 		d, _ := ParseUnitKey(k)
 		u := &Unit{Key: k, Brand: s.org, Owner: s.org, Status: StatusActive, Commissioned: now}
 		if d.GTIN != "" {
-			p := GetProduct(kv, string(d.GTIN))
+			p := s.ms.product(kv, string(d.GTIN))
 			if p == nil {
 				return sm.Wrapf(ErrUnknownProduct, "%s", d.GTIN)
 			}
@@ -475,9 +535,9 @@ func (s *eventState) ship(e *CaptureEvent) (string, error) {
 	var err error
 	switch {
 	case e.DestParty != "":
-		to, err = resolveOrg(kv, e.DestParty)
+		to, err = s.resolveOrg(e.DestParty)
 	case e.DestLocation != "":
-		to, err = resolveOrg(kv, e.DestLocation)
+		to, err = s.resolveOrg(e.DestLocation)
 	default:
 		return "", sm.Wrapf(ErrNoDestination, "%s", e.Hash)
 	}
@@ -485,7 +545,7 @@ func (s *eventState) ship(e *CaptureEvent) (string, error) {
 		return "", err
 	}
 	if e.DestParty != "" && e.DestLocation != "" {
-		if l, err := resolveOrg(kv, e.DestLocation); err != nil || l != to {
+		if l, err := s.resolveOrg(e.DestLocation); err != nil || l != to {
 			return "", sm.Wrapf(ErrUnknownLocation, "destination location %s is not %q's", e.DestLocation, to)
 		}
 	}
@@ -540,6 +600,7 @@ func (s *eventState) receive(e *CaptureEvent) error {
 			}
 		}
 		for _, c := range all {
+			s.received = append(s.received, received{unit: c, from: c.ShipFrom})
 			c.Owner, c.Status, c.ShipFrom, c.ShipTo = s.org, StatusActive, "", ""
 			s.log(c)
 		}
@@ -654,19 +715,16 @@ func (s *eventState) observe(e *CaptureEvent, anyone bool) error {
 // the provenance of each.
 func (s *eventState) record(e *CaptureEvent, to string) error {
 	kv := s.ctx.Store
-	seq := uint64(1)
-	if b := kv.Get(seqKey); b != nil {
-		var err error
-		if seq, err = readUint(b); err != nil || seq == 0 {
-			return sm.Wrapf(sm.ErrInternal, "supply: the event sequence is unreadable: %v", err)
-		}
-	}
-	kv.Set(seqKey, codec.Marshal(uintEnc(seq+1)))
+	seq := s.ms.seq
+	s.ms.seq++
 	ev := &StoredEvent{Hash: e.Hash, Seq: seq, Org: s.org, Signer: s.ctx.Signer, Height: s.ctx.Height, Time: s.ctx.Time.Unix(),
 		Type: e.Type, Action: e.Action, BizStep: e.BizStep, Disposition: e.Disposition, EventTime: e.EventTime,
 		EPCs: e.EPCs, Parent: e.Parent, To: to, JSON: e.JSON}
-	kv.Set(EventKey(e.Hash), codec.Marshal(ev))
+	w := codec.NewWriter(len(e.JSON) + 64*len(e.EPCs) + 256) // sized once: the document dominates
+	ev.Encode(w)
+	kv.Set(EventKey(e.Hash), w.Bytes())
 	kv.Set(eventSeqKey(seq), []byte(e.Hash))
+	indexEvent(kv, e, seq)
 	for _, k := range s.order {
 		u := s.units[k]
 		if s.logged[k] {
@@ -680,6 +738,12 @@ func (s *eventState) record(e *CaptureEvent, to string) error {
 		attrs = append(attrs, attr("to", to))
 	}
 	s.ctx.Events.Emit("supply_event", attrs...)
+	for _, r := range s.received {
+		u := r.unit
+		s.ctx.Events.Emit(EventUnitReceived, attr("unit", u.Key), attr("org", s.org), attr("from", r.from),
+			attr("gtin", u.GTIN), attr("lot", u.Lot), attr("expiry", u.Expiry), attr("brand", u.Brand),
+			attr("container", u.Parent), attr("event", e.Hash))
+	}
 	return nil
 }
 

@@ -88,6 +88,17 @@ func ParseUnitKey(s string) (gs1.Data, error) {
 	if len(s) > MaxKeyLen {
 		return gs1.Data{}, bad("unit %q: longer than %d", s, MaxKeyLen)
 	}
+	if d, ok := fastUnitKey(s); ok {
+		return d, nil
+	}
+	return parseUnitKeySlow(s)
+}
+
+// parseUnitKeySlow is ParseUnitKey through the element-string parser.
+func parseUnitKeySlow(s string) (gs1.Data, error) {
+	if len(s) > MaxKeyLen {
+		return gs1.Data{}, bad("unit %q: longer than %d", s, MaxKeyLen)
+	}
 	d, err := gs1.ParseElementString(s)
 	if err != nil {
 		return d, bad("unit %q: %v", s, err)
@@ -100,6 +111,36 @@ func ParseUnitKey(s string) (gs1.Data, error) {
 		return d, bad("unit %q: not in canonical form %q", s, unitKeyOf(d))
 	}
 	return d, nil
+}
+
+// fastUnitKey reads a unit key in its canonical form without the general
+// element-string parser (every event names its units, and each key is read
+// at CheckTx and again in the block): "(00)" and 18 digits with their check
+// digit, or "(01)", 14 digits with their check digit, "(21)" and a serial
+// of 1 to 20 characters of set 82 other than parentheses. Anything else
+// (ok false) goes to ParseElementString, which accepts or refuses it.
+func fastUnitKey(s string) (gs1.Data, bool) {
+	digits := func(v string) bool {
+		for i := 0; i < len(v); i++ {
+			if v[i] < '0' || v[i] > '9' {
+				return false
+			}
+		}
+		return gs1.CheckDigit(v[:len(v)-1]) == v[len(v)-1]
+	}
+	switch {
+	case len(s) == 22 && s[:4] == "(00)" && digits(s[4:]):
+		return gs1.Data{SSCC: gs1.SSCC(s[4:])}, true
+	case len(s) > 22 && len(s) <= 42 && s[:4] == "(01)" && s[18:22] == "(21)" && digits(s[4:18]):
+		serial := s[22:]
+		for i := 0; i < len(serial); i++ {
+			if c := serial[i]; c == '(' || c == ')' || !gs1.IsCSet82(c) {
+				return gs1.Data{}, false
+			}
+		}
+		return gs1.Data{GTIN: gs1.GTIN(s[4:18]), Serial: serial}, true
+	}
+	return gs1.Data{}, false
 }
 
 func unitKeyOf(d gs1.Data) string {

@@ -1,0 +1,4 @@
+package supply
+
+// ParseUnitKeySlow is ParseUnitKey without its fast path, for tests.
+var ParseUnitKeySlow = parseUnitKeySlow
