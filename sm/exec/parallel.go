@@ -1,0 +1,175 @@
+package exec
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/btree"
+
+	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/store"
+)
+
+// Execution chooses how DeliverBlock runs a block's transactions. Serial
+// execution is the reference: parallel execution gives the same results,
+// events, writes and app hash on any number of workers, or it is a bug.
+type Execution struct {
+	// Workers is the number of goroutines that execute transactions
+	// speculatively; 0 executes serially on the caller's goroutine.
+	Workers int
+	// MinTxs is the smallest block executed in parallel (0: DefaultMinTxs);
+	// smaller ones run serially, where starting workers costs more than
+	// they save.
+	MinTxs int
+}
+
+// DefaultMinTxs is the smallest block executed in parallel by default.
+const DefaultMinTxs = 32
+
+// Serial is the reference execution: one transaction after another.
+var Serial = Execution{}
+
+// Parallel executes with workers speculative workers (at most
+// runtime.GOMAXPROCS when workers is 0 or less).
+func Parallel(workers int) Execution {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return Execution{Workers: workers}
+}
+
+// SetExecution sets how blocks run; call it before the core executes one.
+func (c *Core) SetExecution(e Execution) { c.execution = e }
+
+// Execution reports how blocks run.
+func (c *Core) Execution() Execution { return c.execution }
+
+func (e Execution) parallel(txs int) bool {
+	min := e.MinTxs
+	if min <= 0 {
+		min = DefaultMinTxs
+	}
+	return e.Workers > 0 && txs >= min
+}
+
+// specResult is one speculative execution: the result, its writes, the
+// validator updates it made, and what it read.
+type specResult struct {
+	res    TxResult
+	writes []store.Write
+	valset []sm.ValidatorUpdate
+	reads  readLog
+	broken bool // it panicked: only a run on the committed state counts
+}
+
+// deliverParallel runs the block's transactions optimistically, Block-STM
+// style but with one committer: workers execute transactions ahead of the
+// commit point, each over a private cache on the state the transactions
+// committed so far left, logging every key and range it read. The
+// committer takes them in block order; a transaction whose reads all still
+// return what it saw is committed as executed (executing it now would do
+// exactly the same: the handlers are deterministic functions of what they
+// read and the block context); any other is executed again, serially, on
+// the committed state. Conflicts are therefore never assumed away: a
+// shared counter (a next-id key, the fee pool, a patient's audit sequence)
+// simply makes the later of two transactions run again.
+//
+// block holds BeginBlock's writes over a gate on the state; on return it
+// holds every transaction's writes, as serial execution leaves it.
+func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockTx, out []TxResult) {
+	n := len(flat)
+	workers := c.execution.Workers
+	// window bounds how far ahead of the commit point a transaction may be
+	// executed: further ahead, it sees an older state and conflicts more.
+	window := 2 * workers
+	s := &shared{block: block, marks: btree.NewG(32, markLess)}
+	results := make([]specResult, n)
+	ready := make([]chan struct{}, n)
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	slots := make(chan struct{}, window)
+	var next atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				// A slot is given back when the committer commits a
+				// transaction; the last send of each worker is never given
+				// back, and the window has room for them all.
+				slots <- struct{}{}
+				i := int(next.Add(1) - 1)
+				if i >= n || stop.Load() {
+					return
+				}
+				c.speculate(ctx, s, &flat[i], i, &results[i])
+				close(ready[i])
+			}
+		}()
+	}
+	defer func() {
+		// Stop the workers, also when the committer panics (a store
+		// fault): drain the slots they wait on until they are gone.
+		stop.Store(true)
+		gone := make(chan struct{})
+		go func() { wg.Wait(); close(gone) }()
+		for {
+			select {
+			case <-slots:
+			case <-gone:
+				return
+			}
+		}
+	}()
+	for i := range n {
+		<-ready[i]
+		r := &results[i]
+		if r.broken || !s.valid(&r.reads) {
+			c.reexecute(ctx, s, &flat[i], i, r)
+		}
+		s.apply(i, r.writes)
+		for _, u := range r.valset {
+			ctx.Valset.Set(u.PubKey, u.Power)
+		}
+		out[i] = r.res
+		<-slots
+	}
+}
+
+// speculate executes transaction i over a private cache of the shared
+// state, recording its reads. A panic (a state the serial order would
+// never show it, or a fault that will recur when the committer runs it
+// again) marks it broken.
+func (c *Core) speculate(ctx sm.Context, s *shared, bt *BlockTx, i int, r *specResult) {
+	defer func() {
+		if recover() != nil {
+			*r = specResult{broken: true}
+		}
+	}()
+	rec := &recorder{s: s, log: &r.reads}
+	c.run(ctx, store.NewCache(rec), bt, i, r)
+}
+
+// reexecute runs transaction i on the committed state (the committer's
+// goroutine, the only writer, so no lock is needed to read), which is what
+// serial execution does.
+func (c *Core) reexecute(ctx sm.Context, s *shared, bt *BlockTx, i int, r *specResult) {
+	*r = specResult{}
+	c.run(ctx, store.NewCache(s.block), bt, i, r)
+}
+
+func (c *Core) run(ctx sm.Context, tx *store.Cache, bt *BlockTx, i int, r *specResult) {
+	valset := &sm.ValidatorUpdates{}
+	ctx.Store, ctx.Valset = tx, valset
+	r.res = c.deliverTx(ctx, bt, i)
+	r.valset = valset.List()
+	r.writes = make([]store.Write, 0, tx.Len())
+	tx.Ascend(nil, func(w store.Write) bool {
+		r.writes = append(r.writes, w)
+		return true
+	})
+}
