@@ -330,5 +330,3 @@ func mustMarshal(t *testing.T, m interface{ Marshal() ([]byte, error) }) []byte 
 	}
 	return b
 }
-
-
