@@ -85,6 +85,10 @@ type BlockResult struct {
 	Events []sm.Event
 	// AppHash is the state's root after the block.
 	AppHash []byte
+	// Reexecuted counts the transactions parallel execution ran again
+	// because what they read changed (0 when serial). A measure, not part
+	// of consensus: it depends on timing.
+	Reexecuted int
 }
 
 // Flatten splits a block's CometBFT transactions into its transactions,
@@ -152,7 +156,7 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 	}
 	nBegin := blockEvents.Len()
 	if par {
-		c.deliverParallel(ctx, block, flat, res.Txs)
+		res.Reexecuted = c.deliverParallel(ctx, block, flat, res.Txs)
 	} else {
 		for i := range flat {
 			res.Txs[i] = c.deliverTx(ctx, &flat[i], i)

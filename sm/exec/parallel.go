@@ -67,44 +67,65 @@ type specResult struct {
 // style but with one committer: workers execute transactions ahead of the
 // commit point, each over a private cache on the state the transactions
 // committed so far left, logging every key and range it read. The
-// committer takes them in block order; a transaction whose reads all still
-// return what it saw is committed as executed (executing it now would do
-// exactly the same: the handlers are deterministic functions of what they
-// read and the block context); any other is executed again, serially, on
-// the committed state. Conflicts are therefore never assumed away: a
-// shared counter (a next-id key, the fee pool, a patient's audit sequence)
-// simply makes the later of two transactions run again.
+// committer (the caller's goroutine) takes them in block order; a
+// transaction whose reads all still return what it saw is committed as
+// executed (executing it now would do exactly the same: the handlers are
+// deterministic functions of what they read and the block context); any
+// other is executed again on the committed state, which is what serial
+// execution does. A transaction no worker has started yet the committer
+// claims and executes itself, on the committed state: it never waits for
+// a worker, so parallel execution is never much slower than serial.
+// Conflicts are therefore never assumed away: a shared counter (a next-id
+// key, the fee pool, a patient's audit sequence) simply makes the later of
+// two transactions run again.
 //
 // block holds BeginBlock's writes over a gate on the state; on return it
-// holds every transaction's writes, as serial execution leaves it.
-func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockTx, out []TxResult) {
+// holds every transaction's writes, as serial execution leaves it. It
+// returns how many speculative executions were discarded.
+func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockTx, out []TxResult) (reexecuted int) {
 	n := len(flat)
 	workers := c.execution.Workers
 	// window bounds how far ahead of the commit point a transaction may be
 	// executed: further ahead, it sees an older state and conflicts more.
-	window := 2 * workers
+	window := 4 * workers
 	s := &shared{block: block, marks: btree.NewG(32, markLess)}
 	results := make([]specResult, n)
+	claims := make([]atomic.Int32, n) // 0 free, 1 a worker's, 2 the committer's
 	ready := make([]chan struct{}, n)
 	for i := range ready {
 		ready[i] = make(chan struct{})
 	}
-	slots := make(chan struct{}, window)
-	var next atomic.Int64
-	var stop atomic.Bool
-	var wg sync.WaitGroup
+	var (
+		next    atomic.Int64
+		wmu     sync.Mutex
+		wcond   = sync.NewCond(&wmu)
+		done    int // committed, under wmu
+		waiting int
+		stop    bool
+		wg      sync.WaitGroup
+	)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				// A slot is given back when the committer commits a
-				// transaction; the last send of each worker is never given
-				// back, and the window has room for them all.
-				slots <- struct{}{}
 				i := int(next.Add(1) - 1)
-				if i >= n || stop.Load() {
+				wmu.Lock()
+				for i-done >= window && !stop {
+					waiting++
+					wcond.Wait()
+					waiting--
+				}
+				quit := stop || i >= n
+				if !quit && i < done {
+					i = -1 // the committer is past it
+				}
+				wmu.Unlock()
+				if quit {
 					return
+				}
+				if i < 0 || !claims[i].CompareAndSwap(0, 1) {
+					continue
 				}
 				c.speculate(ctx, s, &flat[i], i, &results[i])
 				close(ready[i])
@@ -113,31 +134,38 @@ func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockT
 	}
 	defer func() {
 		// Stop the workers, also when the committer panics (a store
-		// fault): drain the slots they wait on until they are gone.
-		stop.Store(true)
-		gone := make(chan struct{})
-		go func() { wg.Wait(); close(gone) }()
-		for {
-			select {
-			case <-slots:
-			case <-gone:
-				return
-			}
-		}
+		// fault); they finish the transaction they run.
+		wmu.Lock()
+		stop = true
+		wcond.Broadcast()
+		wmu.Unlock()
+		wg.Wait()
 	}()
 	for i := range n {
-		<-ready[i]
 		r := &results[i]
-		if r.broken || !s.valid(&r.reads) {
+		if claims[i].CompareAndSwap(0, 2) {
 			c.reexecute(ctx, s, &flat[i], i, r)
+		} else {
+			<-ready[i]
+			if r.broken || !s.valid(&r.reads) {
+				c.reexecute(ctx, s, &flat[i], i, r)
+				reexecuted++
+			}
 		}
 		s.apply(i, r.writes)
 		for _, u := range r.valset {
 			ctx.Valset.Set(u.PubKey, u.Power)
 		}
 		out[i] = r.res
-		<-slots
+		*r = specResult{}
+		wmu.Lock()
+		done = i + 1
+		if waiting > 0 {
+			wcond.Broadcast()
+		}
+		wmu.Unlock()
 	}
+	return reexecuted
 }
 
 // speculate executes transaction i over a private cache of the shared
@@ -150,6 +178,7 @@ func (c *Core) speculate(ctx sm.Context, s *shared, bt *BlockTx, i int, r *specR
 			*r = specResult{broken: true}
 		}
 	}()
+	r.reads.gets = make([]getRead, 0, 32)
 	rec := &recorder{s: s, log: &r.reads}
 	c.run(ctx, store.NewCache(rec), bt, i, r)
 }
