@@ -30,11 +30,12 @@ const DefaultMinTxs = 32
 // Serial is the reference execution: one transaction after another.
 var Serial = Execution{}
 
-// Parallel executes with workers speculative workers (at most
-// runtime.GOMAXPROCS when workers is 0 or less).
+// Parallel executes with workers speculative workers beside the
+// committer; 0 or less means one per core but one (the committer executes
+// too), at least one.
 func Parallel(workers int) Execution {
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	return Execution{Workers: workers}
 }
