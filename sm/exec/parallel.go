@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/google/btree"
-
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 )
@@ -89,7 +87,7 @@ func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockT
 	// window bounds how far ahead of the commit point a transaction may be
 	// executed: further ahead, it sees an older state and conflicts more.
 	window := 4 * workers
-	s := &shared{block: block, marks: btree.NewG(32, markLess)}
+	s := &shared{block: block, marks: map[string]int{}}
 	results := make([]specResult, n)
 	claims := make([]atomic.Int32, n) // 0 free, 1 a worker's, 2 the committer's
 	ready := make([]chan struct{}, n)
@@ -105,31 +103,39 @@ func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockT
 		stop    bool
 		wg      sync.WaitGroup
 	)
+	// take hands out the next transaction to execute speculatively, if
+	// it is below limit.
+	take := func(limit int) int {
+		for {
+			cur := next.Load()
+			if int(cur) >= min(limit, n) {
+				return -1
+			}
+			if next.CompareAndSwap(cur, cur+1) {
+				return int(cur)
+			}
+		}
+	}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1) - 1)
 				wmu.Lock()
-				for i-done >= window && !stop {
+				for !stop && int(next.Load()) < n && int(next.Load()) >= done+window {
 					waiting++
 					wcond.Wait()
 					waiting--
 				}
-				quit := stop || i >= n
-				if !quit && i < done {
-					i = -1 // the committer is past it
-				}
+				limit, quit := done+window, stop || int(next.Load()) >= n
 				wmu.Unlock()
 				if quit {
 					return
 				}
-				if i < 0 || !claims[i].CompareAndSwap(0, 1) {
-					continue
+				if i := take(limit); i >= 0 && claims[i].CompareAndSwap(0, 1) {
+					c.speculate(ctx, s, &flat[i], i, &results[i])
+					close(ready[i])
 				}
-				c.speculate(ctx, s, &flat[i], i, &results[i])
-				close(ready[i])
 			}
 		}()
 	}
@@ -145,9 +151,13 @@ func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockT
 	for i := range n {
 		r := &results[i]
 		if claims[i].CompareAndSwap(0, 2) {
+			// No worker started it: execute it here, on the committed
+			// state, and let the workers skip past it.
+			for cur := next.Load(); int(cur) <= i && !next.CompareAndSwap(cur, int64(i+1)); cur = next.Load() {
+			}
 			c.reexecute(ctx, s, &flat[i], i, r)
 		} else {
-			<-ready[i]
+			c.await(ctx, s, flat, results, claims, ready, i, func() int { return take(i + window) })
 			if r.broken || !s.valid(&r.reads) {
 				c.reexecute(ctx, s, &flat[i], i, r)
 				reexecuted++
@@ -167,6 +177,28 @@ func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockT
 		wmu.Unlock()
 	}
 	return reexecuted
+}
+
+// await waits for a worker to finish transaction i, executing later
+// transactions speculatively meanwhile, as a worker would: the committer's
+// core is not left idle.
+func (c *Core) await(ctx sm.Context, s *shared, flat []BlockTx, results []specResult, claims []atomic.Int32, ready []chan struct{}, i int, take func() int) {
+	for {
+		select {
+		case <-ready[i]:
+			return
+		default:
+		}
+		j := take()
+		if j < 0 {
+			<-ready[i]
+			return
+		}
+		if claims[j].CompareAndSwap(0, 1) {
+			c.speculate(ctx, s, &flat[j], j, &results[j])
+			close(ready[j])
+		}
+	}
 }
 
 // speculate executes transaction i over a private cache of the shared

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"sync"
 
-	"github.com/google/btree"
-
 	"github.com/medchain/medchain/store"
 )
 
@@ -81,14 +79,6 @@ func (g *gate) WriteBatch(ws []store.Write) {
 	}
 }
 
-// mark is the last committed transaction of the block that wrote a key.
-type mark struct {
-	key string
-	tx  int
-}
-
-func markLess(a, b mark) bool { return a.key < b.key }
-
 // shared is the block's state as the transactions committed so far left it,
 // read by the speculative workers and written by the committer only. done
 // is the number of transactions committed; marks says which of them last
@@ -97,7 +87,7 @@ func markLess(a, b mark) bool { return a.key < b.key }
 type shared struct {
 	mu    sync.RWMutex
 	block *store.Cache
-	marks *btree.BTreeG[mark]
+	marks map[string]int
 	done  int
 }
 
@@ -130,7 +120,7 @@ func (s *shared) apply(tx int, ws []store.Write) {
 		} else {
 			s.block.Set([]byte(w.Key), w.Value)
 		}
-		s.marks.ReplaceOrInsert(mark{key: w.Key, tx: tx})
+		s.marks[w.Key] = tx
 	}
 	s.done = tx + 1
 }
@@ -139,26 +129,25 @@ func (s *shared) apply(tx int, ws []store.Write) {
 // done ones wrote key. Only the committer calls it (no lock: it is the
 // only writer).
 func (s *shared) changedSince(key string, done int) bool {
-	m, ok := s.marks.Get(mark{key: key})
-	return ok && m.tx >= done
+	tx, ok := s.marks[key]
+	return ok && tx >= done
 }
 
 // rangeChangedSince reports whether a transaction committed after the
-// first done ones wrote a key in [start, end) (end nil: no bound).
+// first done ones wrote a key in [start, end) (end nil: no bound): the
+// block's own writes in the range are the candidates.
 func (s *shared) rangeChangedSince(start, end []byte, done int) bool {
 	changed := false
-	visit := func(m mark) bool {
-		if m.tx >= done {
+	s.block.Ascend(start, func(w store.Write) bool {
+		if end != nil && w.Key >= string(end) {
+			return false
+		}
+		if tx, ok := s.marks[w.Key]; ok && tx >= done {
 			changed = true
 			return false
 		}
 		return true
-	}
-	if end == nil {
-		s.marks.AscendGreaterOrEqual(mark{key: string(start)}, visit)
-	} else {
-		s.marks.AscendRange(mark{key: string(start)}, mark{key: string(end)}, visit)
-	}
+	})
 	return changed
 }
 
