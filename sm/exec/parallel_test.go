@@ -143,7 +143,10 @@ func (g *gen) tx() []byte {
 		}
 		return g.sign(p, &accounts.MsgRevokeGuardian{Guardian: other.Address()})
 	case 4, 5: // a record, by the patient for itself (fails when others hold keys)
-		p := g.pick(append([]*crypto.PrivKey{k(apptest.Patient3), k(apptest.Patient3)}, g.fresh[:4]...))
+		// Patient 1 also grants and revokes: whether its record needs the
+		// doctor's key depends on consents granted or revoked just before
+		// (a listing of its consents, a range read).
+		p := g.pick(append([]*crypto.PrivKey{k(apptest.Patient3), k(apptest.Patient3), k(apptest.Patient1)}, g.fresh[:4]...))
 		m := &records.MsgAdd{Patient: p.Address(), ResourceType: "Observation", Size: 600}
 		g.fill(m.ID[:])
 		if rng.IntN(10) == 0 {
