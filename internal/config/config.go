@@ -124,8 +124,7 @@ type Config struct {
 	StateSync StateSync `json:"state_sync"`
 
 	// Execution is how this node executes a block's transactions:
-	// "serial", or "parallel" on Workers goroutines (0: one per core but
-	// one). Either gives the same results and app hash: nodes of one
+	// "serial", or "parallel" on Workers goroutines (0: one per core). Either gives the same results and app hash: nodes of one
 	// network may differ (docs/performance.md, "Parallel execution").
 	Execution Execution `json:"execution"`
 }
@@ -137,7 +136,7 @@ const (
 )
 
 // DefaultExecMode is the execution mode of a new configuration.
-const DefaultExecMode = ExecSerial
+const DefaultExecMode = ExecParallel
 
 // Execution chooses serial or parallel block execution.
 type Execution struct {
@@ -150,7 +149,7 @@ func (e Execution) validate() error {
 		return fmt.Errorf("execution.mode %q: want %q or %q", e.Mode, ExecSerial, ExecParallel)
 	}
 	if e.Workers < 0 || e.Workers > 256 {
-		return fmt.Errorf("execution.workers %d: want 0 (one per core but one) to 256", e.Workers)
+		return fmt.Errorf("execution.workers %d: want 0 (one per core) to 256", e.Workers)
 	}
 	return nil
 }

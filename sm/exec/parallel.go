@@ -29,11 +29,12 @@ const DefaultMinTxs = 32
 var Serial = Execution{}
 
 // Parallel executes with workers speculative workers beside the
-// committer; 0 or less means one per core but one (the committer executes
-// too), at least one.
+// committer (which executes too while it waits for them); 0 or less means
+// one per core (runtime.GOMAXPROCS), which measured best on two cores
+// (docs/performance.md, "Parallel execution").
 func Parallel(workers int) Execution {
 	if workers <= 0 {
-		workers = max(1, runtime.GOMAXPROCS(0)-1)
+		workers = runtime.GOMAXPROCS(0)
 	}
 	return Execution{Workers: workers}
 }
