@@ -52,8 +52,10 @@ func (g *gate) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		var ps []pairKV
+		// Copies: a reader's keys and values need only outlive the
+		// callback, and these are handed out after it.
 		g.kv.Iterate(start, end, func(k, v []byte) bool {
-			ps = append(ps, pairKV{bytes.Clone(k), v})
+			ps = append(ps, pairKV{bytes.Clone(k), bytes.Clone(v)})
 			return len(ps) < max
 		})
 		return ps
