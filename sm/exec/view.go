@@ -44,7 +44,9 @@ type gate struct {
 func (g *gate) Get(key []byte) []byte {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.kv.Get(key)
+	// A copy: the read log keeps it to compare later, and the state's
+	// contract does not promise its slices outlive later reads.
+	return bytes.Clone(g.kv.Get(key))
 }
 
 func (g *gate) Iterate(start, end []byte, fn func(key, value []byte) bool) {
