@@ -136,7 +136,7 @@ const (
 )
 
 // DefaultExecMode is the execution mode of a new configuration.
-const DefaultExecMode = ExecParallel
+const DefaultExecMode = ExecSerial
 
 // Execution chooses serial or parallel block execution.
 type Execution struct {
