@@ -156,11 +156,11 @@ func (c *Core) deliverParallel(ctx sm.Context, block *store.Cache, flat []BlockT
 			// state, and let the workers skip past it.
 			for cur := next.Load(); int(cur) <= i && !next.CompareAndSwap(cur, int64(i+1)); cur = next.Load() {
 			}
-			c.reexecute(ctx, s, &flat[i], i, r)
+			c.direct(ctx, s, &flat[i], i, r)
 		} else {
 			c.await(ctx, s, flat, results, claims, ready, i, func() int { return take(i + window) })
 			if r.broken || !s.valid(&r.reads) {
-				c.reexecute(ctx, s, &flat[i], i, r)
+				c.direct(ctx, s, &flat[i], i, r)
 				reexecuted++
 			}
 		}
@@ -217,12 +217,44 @@ func (c *Core) speculate(ctx sm.Context, s *shared, bt *BlockTx, i int, r *specR
 	c.run(ctx, store.NewCache(rec), bt, i, r)
 }
 
-// reexecute runs transaction i on the committed state (the committer's
-// goroutine, the only writer, so no lock is needed to read), which is what
-// serial execution does.
-func (c *Core) reexecute(ctx sm.Context, s *shared, bt *BlockTx, i int, r *specResult) {
+// direct executes transaction i on the committed state, as serial
+// execution does, writing straight into it (see directKV).
+func (c *Core) direct(ctx sm.Context, s *shared, bt *BlockTx, i int, r *specResult) {
 	*r = specResult{}
-	c.run(ctx, store.NewCache(s.block), bt, i, r)
+	valset := &sm.ValidatorUpdates{}
+	ctx.Store, ctx.Valset = directKV{s: s, tx: i}, valset
+	r.res = c.deliverTx(ctx, bt, i)
+	r.valset = valset.List()
+}
+
+// directKV is the committed state as the committer sees it while it
+// executes a transaction itself: it reads without a lock (it is the only
+// writer) and writes under the lock, marking each key as the
+// transaction's. A worker that reads a key the transaction is writing sees
+// a value that validation compares with the final one.
+type directKV struct {
+	s  *shared
+	tx int
+}
+
+func (d directKV) Get(key []byte) []byte { return d.s.block.Get(key) }
+
+func (d directKV) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	d.s.block.Iterate(start, end, fn)
+}
+
+func (d directKV) Set(key, value []byte) {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	d.s.block.Set(key, value)
+	d.s.marks[string(key)] = d.tx
+}
+
+func (d directKV) Delete(key []byte) {
+	d.s.mu.Lock()
+	defer d.s.mu.Unlock()
+	d.s.block.Delete(key)
+	d.s.marks[string(key)] = d.tx
 }
 
 func (c *Core) run(ctx sm.Context, tx *store.Cache, bt *BlockTx, i int, r *specResult) {

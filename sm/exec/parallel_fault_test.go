@@ -74,6 +74,11 @@ func TestParallelStoreFault(t *testing.T) {
 			core.DeliverBlock(st, exec.BlockContext{ChainID: apptest.ChainID, Height: 2, Time: apptest.GenesisTime.Add(time.Second)}, txs, verified{})
 			t.Fatalf("%+v: DeliverBlock returned over a broken store", e)
 		}()
+		// A worker that called wg.Done may still be exiting: give it time.
+		deadline := time.Now().Add(2 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if n := runtime.NumGoroutine(); n > before {
 			t.Fatalf("%+v: %d goroutines after the fault, %d before", e, n, before)
 		}
