@@ -106,6 +106,9 @@ type Options struct {
 	OnHalt func(*UpgradeHalt)
 	// Snapshots configure the state sync snapshots offered and restored.
 	Snapshots SnapshotOptions
+	// Execution is how blocks run their transactions: serially (the zero
+	// value, the reference) or in parallel with the same results.
+	Execution exec.Execution
 }
 
 // NewCore builds the execution core with medchain's modules and their
@@ -156,6 +159,7 @@ func New(tree *merkle.Tree, opts Options) *App {
 		lg = slog.New(slog.DiscardHandler)
 	}
 	core, reg := NewCore()
+	core.SetExecution(opts.Execution)
 	a := &App{
 		log:      lg,
 		tree:     tree,

@@ -9,8 +9,9 @@
 // the block. Map iteration is sorted. Executing the same transactions on the
 // same state gives the same state and the same results on every node.
 //
-// Packages that start goroutines: none of sm, sm/exec, the store's
-// key-value types (Memory, Cache, Memo) or x/*. app does, to verify
+// Packages that start goroutines: none of sm, the store's key-value types
+// (Memory, Cache, Memo) or x/*; sm/exec only to execute a block's
+// transactions in parallel, with serial execution's results. app does, to verify
 // signatures in batches on every core (outside the core, which takes a
 // Verifier); internal/* does, for I/O.
 package sm

@@ -122,6 +122,36 @@ type Config struct {
 	// StateSync: the snapshots this node offers to nodes joining by state
 	// sync, and joining that way itself (docs/operations.md).
 	StateSync StateSync `json:"state_sync"`
+
+	// Execution is how this node executes a block's transactions:
+	// "serial", or "parallel" on Workers goroutines (0: one per core). Either gives the same results and app hash: nodes of one
+	// network may differ (docs/performance.md, "Parallel execution").
+	Execution Execution `json:"execution"`
+}
+
+// Execution modes.
+const (
+	ExecSerial   = "serial"
+	ExecParallel = "parallel"
+)
+
+// DefaultExecMode is the execution mode of a new configuration.
+const DefaultExecMode = ExecSerial
+
+// Execution chooses serial or parallel block execution.
+type Execution struct {
+	Mode    string `json:"mode"`
+	Workers int    `json:"workers"`
+}
+
+func (e Execution) validate() error {
+	if e.Mode != ExecSerial && e.Mode != ExecParallel {
+		return fmt.Errorf("execution.mode %q: want %q or %q", e.Mode, ExecSerial, ExecParallel)
+	}
+	if e.Workers < 0 || e.Workers > 256 {
+		return fmt.Errorf("execution.workers %d: want 0 (one per core) to 256", e.Workers)
+	}
+	return nil
 }
 
 // StateSync configures state sync. SnapshotInterval > 0 makes the node
@@ -242,6 +272,7 @@ func Default() Config {
 	c.Mempool.Size = 50_000
 	c.Mempool.MaxBytes = 1 << 30
 	c.Mempool.CacheSize = 100_000
+	c.Execution.Mode = DefaultExecMode
 	return c
 }
 
@@ -270,7 +301,7 @@ func (c Config) Validate() error {
 	if c.Mempool.Size <= 0 {
 		errs = append(errs, errors.New("mempool.size must be positive"))
 	}
-	errs = append(errs, c.API.TLS.validate(), c.API.RateLimit.validate(), c.Blobs.PeerTLS.validate(), c.StateSync.validate())
+	errs = append(errs, c.API.TLS.validate(), c.API.RateLimit.validate(), c.Blobs.PeerTLS.validate(), c.StateSync.validate(), c.Execution.validate())
 	return errors.Join(errs...)
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/medchain/medchain/internal/gateway"
 	"github.com/medchain/medchain/internal/portal"
 	"github.com/medchain/medchain/internal/reqsig"
+	"github.com/medchain/medchain/sm/exec"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 )
@@ -130,7 +131,7 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 		o(n)
 	}
 	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit,
-		Upgrades: n.upgrades, OnHalt: n.onUpgradeHalt,
+		Upgrades: n.upgrades, OnHalt: n.onUpgradeHalt, Execution: execution(cfg.Execution),
 		Snapshots: app.SnapshotOptions{Dir: filepath.Join(config.DataDir(home), "snapshots"),
 			Interval: cfg.StateSync.SnapshotInterval, Keep: cfg.StateSync.SnapshotKeep}})
 	n.app.SetChainID(gen.ChainID)
@@ -391,4 +392,12 @@ func (n *Node) servePprof(addr string) {
 		}
 	}()
 	n.log.Info("serving Go's profiler", "addr", addr)
+}
+
+// execution is the core's setting for the node's execution configuration.
+func execution(e config.Execution) exec.Execution {
+	if e.Mode != config.ExecParallel {
+		return exec.Serial
+	}
+	return exec.Parallel(e.Workers)
 }

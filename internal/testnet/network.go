@@ -26,6 +26,9 @@ type Options struct {
 	// Consensus timeouts; defaults 200ms and 1s.
 	TimeoutCommit  time.Duration
 	TimeoutPropose time.Duration
+	// Configure, when set, changes node i's configuration before it
+	// starts (for example its execution mode).
+	Configure func(i int, c *config.Config)
 }
 
 // Network is a running multi-node network.
@@ -97,6 +100,16 @@ func write(tb testing.TB, o Options) (*Network, error) {
 		name := fmt.Sprintf("node%d", k)
 		home := filepath.Join(dir, name)
 		ports := nodePorts{P2P: base + 10*k, RPC: base + 1 + 10*k, API: base + 2 + k}
+		if o.Configure != nil {
+			c, err := config.Load(home)
+			if err != nil {
+				return nil, err
+			}
+			o.Configure(k, &c)
+			if err := config.Save(home, c); err != nil {
+				return nil, err
+			}
+		}
 		nw.Nodes = append(nw.Nodes, newNode(tb, name, home, ports, []string{"start", "--home", home}))
 	}
 	return nw, nil

@@ -85,6 +85,10 @@ type BlockResult struct {
 	Events []sm.Event
 	// AppHash is the state's root after the block.
 	AppHash []byte
+	// Reexecuted counts the transactions parallel execution ran again
+	// because what they read changed (0 when serial). A measure, not part
+	// of consensus: it depends on timing.
+	Reexecuted int
 }
 
 // Flatten splits a block's CometBFT transactions into its transactions,
@@ -121,7 +125,8 @@ func Flatten(raws [][]byte) ([]Outer, []BlockTx) {
 // transaction authenticated, sequenced, charged and executed in order (see
 // deliverTx), then the end of the block. The block's writes collect in a
 // sorted cache and reach state once, at the end: iterating a tree with
-// unsaved writes costs as much as all of them.
+// unsaved writes costs as much as all of them. The transactions run
+// serially or in parallel as SetExecution chose, with the same results.
 func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Verifier) BlockResult {
 	outer, flat := Flatten(raws)
 	var unverified []*BlockTx
@@ -133,7 +138,11 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 	if len(unverified) > 0 {
 		v.VerifyBlock(unverified)
 	}
+	par := c.execution.parallel(len(flat))
 	block := store.NewCache(state)
+	if par {
+		block = store.NewCache(&gate{kv: state})
+	}
 	valset := &sm.ValidatorUpdates{}
 	ctx := sm.Context{ChainID: blk.ChainID, Height: blk.Height, Time: blk.Time, Store: block, Valset: valset}
 	res := BlockResult{Outer: outer, Txs: make([]TxResult, len(flat))}
@@ -146,8 +155,12 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 		}
 	}
 	nBegin := blockEvents.Len()
-	for i := range flat {
-		res.Txs[i] = c.deliverTx(ctx, &flat[i], i)
+	if par {
+		res.Reexecuted = c.deliverParallel(ctx, block, flat, res.Txs)
+	} else {
+		for i := range flat {
+			res.Txs[i] = c.deliverTx(ctx, &flat[i], i)
+		}
 	}
 	for _, m := range c.router.Modules() {
 		if o, ok := m.(sm.UsageObserver); ok {

@@ -22,8 +22,9 @@ type State interface {
 
 // Core executes transactions with a fixed set of modules.
 type Core struct {
-	router *sm.Router
-	fees   FeeRules
+	router    *sm.Router
+	fees      FeeRules
+	execution Execution
 }
 
 // FeeRules price and charge transactions: the one place the cost of a
