@@ -31,6 +31,18 @@ const encoders = {
   "telemed/cancel": codec.bookingAction,
   "telemed/dispute": codec.bookingAction,
   "telemed/noshow": codec.bookingAction,
+  "telemed/offer": codec.telemedOffer,
+  "telemed/book": codec.telemedBook,
+  "telemed/done": codec.bookingAction,
+  "telemed/resolve": codec.telemedResolve,
+  "research/open": codec.researchOpen,
+  "research/close": codec.researchClose,
+  "accounts/deactivate_member": codec.deactivateMember,
+  "supply/flag": codec.supplyFlag,
+  "policy/add_rule": codec.policyAddRule,
+  "policy/pause_rule": codec.ruleAction,
+  "policy/resume_rule": codec.ruleAction,
+  "policy/delete_rule": codec.ruleAction,
   // The event hash, the event's JSON and the encoding, against Go's EPCIS parser and hasher.
   "supply/capture": async (f) => supplyCapture({ events: await Promise.all(f.events.map((e) => captureEvent(pharmacyEvent(e)))) }),
 };
@@ -81,6 +93,7 @@ test("pharmacy events refuse what the chain would", () => {
   assert.throws(() => unitDigitalLink("(01)00614141123452(10)L1"), /not a serialised unit/);
   assert.ok(validGLN("0098765000205"));
   assert.ok(!validGLN("0098765000206"));
-  assert.throws(() => pharmacyEvent({ step: "shipping", unitKey: "(00)006141410000000012", time: 1 }), /unknown step/);
+  assert.throws(() => pharmacyEvent({ step: "packing", unitKey: "(00)006141410000000012", time: 1 }), /unknown step/);
+  assert.throws(() => pharmacyEvent({ step: "shipping", unitKey: "(00)006141410000000012", time: 1 }), /destination GLN/);
   assert.throws(() => pharmacyEvent({ step: "receiving", unitKey: "(00)006141410000000012", time: 1, gln: "0098765000206" }), /check digit/);
 });
