@@ -5,6 +5,7 @@ import { Api, ApiError } from "./lib/api.js";
 import * as msg from "./lib/codec.js";
 import { field, fill, fmtDate, fmtTime, fmtTokens, h, short, status, table } from "./lib/dom.js";
 import { buildResource, render, title } from "./lib/fhir.js";
+import { blockSeries, lineChart } from "./lib/chart.js";
 import { DEFAULT_PARAMS, KeyFileError, checkName, keyFileText, openKeyFile, parseKeyFile, sealKeyFile } from "./lib/keyfile.js";
 import { Key } from "./lib/keys.js";
 import { captureEvent, pharmacyEvent, supplyCapture } from "./lib/supply.js";
@@ -717,8 +718,54 @@ function addRecordForm(patient) {
   );
 }
 
-async function explorerPage(el) {
+/** A transaction's events in words: the decoded attributes, never health data (the API withholds patient-scoped ones). */
+function txDetail(t) {
+  if (t.redacted) return h("span", { class: "muted" }, "patient-scoped: details withheld");
+  const evs = (t.events ?? []).filter((e) => e.type !== "message" && e.type !== "tx" && e.type !== "fee");
+  if (!evs.length) return t.log ? h("span", { class: "muted" }, t.log.slice(0, 160)) : "—";
+  return h(
+    "ul",
+    { class: "tx-events" },
+    evs.slice(0, 4).map((e) => h("li", {}, h("code", {}, e.type), " ", Object.entries(e.attributes ?? {}).map(([k, v]) => `${k}=${String(v).length > 24 ? short(String(v)) : v}`).join(", "))),
+    evs.length > 4 ? h("li", { class: "muted" }, `and ${evs.length - 4} more`) : null,
+  );
+}
+
+// The explorer's live state: latency samples (this browser to the node) and
+// the blocks seen, kept while the page is open.
+const explorerLive = { latency: [], blocks: new Map(), timer: null };
+
+async function timedStatus() {
+  const t0 = performance.now();
   const st = await api.get("/v1/status");
+  explorerLive.latency.push({ x: Date.now(), y: performance.now() - t0 });
+  if (explorerLive.latency.length > 300) explorerLive.latency.shift();
+  return st;
+}
+
+function explorerCharts(box) {
+  const blocks = [...explorerLive.blocks.values()];
+  const { throughput, blockTime } = blockSeries(blocks);
+  fill(
+    box,
+    h("h2", {}, "Over time"),
+    h("p", { class: "hint" }, `From the last ${blocks.length} blocks' times and transaction counts; the latency is this browser's round trip to the node's API, sampled every ${EXPLORER_POLL_MS / 1000} s while this page is open. The charts follow new blocks.`),
+    h(
+      "div",
+      { class: "charts" },
+      lineChart({ title: "Throughput", unit: "tx/s", points: throughput, kind: "a" }),
+      lineChart({ title: "Block time", unit: "s", points: blockTime, kind: "b" }),
+      lineChart({ title: "API latency", unit: "ms", points: explorerLive.latency, kind: "c" }),
+    ),
+  );
+}
+
+const EXPLORER_POLL_MS = 3000;
+
+async function explorerPage(el) {
+  clearInterval(explorerLive.timer);
+  const st = await timedStatus();
+  for (let i = 0; i < 4; i++) await timedStatus();
   // The latest blocks, then further back (at most 180 blocks) until 15
   // transactions are found: most blocks of a quiet network are empty.
   const got = [];
@@ -730,33 +777,41 @@ async function explorerPage(el) {
     got.push(...blocks);
     txs = got.flatMap((b) => b.txs.map((t) => ({ ...t, time: b.time })));
   }
-  const vals = (await api.get("/v1/staking/validators").catch(() => ({ validators: [] }))).validators ?? [];
+  explorerLive.blocks = new Map(got.slice(0, 120).map((b) => [b.height, { height: b.height, time: b.time, num_txs: b.num_txs }]));
+  const [vals, cset] = await Promise.all([
+    api.get("/v1/staking/validators").then((r) => r.validators ?? []).catch(() => []),
+    api.get("/v1/validators").then((r) => r.validators ?? []).catch(() => []),
+  ]);
   const revenue = await Promise.all(vals.map((v) => api.get(`/v1/validators/revenue/${v.org}`).catch(() => null)));
   const sum = (r, k) => (r?.days ?? []).reduce((a, d) => a + Number(d[k] ?? 0), 0);
   const times = got.slice(0, 40).map((b) => Date.parse(b.time)).filter(Number.isFinite);
   const avg = times.length > 1 ? (times[0] - times[times.length - 1]) / (times.length - 1) / 1000 : 0;
+  const totalPower = vals.reduce((a, v) => a + Number(v.power ?? 0), 0);
   const lookup = h("input", { type: "text", autocomplete: "off" });
   const lst = h("div", {});
+  const charts = h("section", { class: "card", "aria-label": "Charts" });
+  const net = h("dl", { class: "facts" });
+  const showNet = (s) =>
+    fill(
+      net,
+      [
+        ["Chain", s.chain_id],
+        ["Height", String(s.height)],
+        ["Latest block", fmtTime(s.latest_block_time)],
+        ["Average block time", avg ? `${avg.toFixed(2)} s over the last ${times.length} blocks` : "—"],
+        ["Syncing", s.catching_up ? "catching up with the network" : "in sync"],
+        ["Validators", `${vals.filter((v) => v.power > 0).length} with power (${totalPower} in all), ${cset.length} in the consensus set`],
+        ["Peers", String(s.peers)],
+        ["Node", `${s.moniker} (${s.version}), ${s.voting_power ? `validator with power ${s.voting_power}` : "not a validator"}`],
+      ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+    );
+  showNet(st);
+  explorerCharts(charts);
   fill(
     el,
     h("h1", {}, "Explorer"),
-    h(
-      "section",
-      { class: "card" },
-      h("h2", {}, "Network"),
-      h(
-        "dl",
-        { class: "facts" },
-        [
-          ["Chain", st.chain_id],
-          ["Height", String(st.height)],
-          ["Latest block", fmtTime(st.latest_block_time)],
-          ["Average block time", avg ? `${avg.toFixed(2)} s over the last ${times.length} blocks` : "—"],
-          ["Peers", String(st.peers)],
-          ["Node", `${st.moniker} (${st.version})`],
-        ].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
-      ),
-    ),
+    h("section", { class: "card" }, h("h2", {}, "Network"), net),
+    charts,
     h(
       "form",
       {
@@ -779,15 +834,48 @@ async function explorerPage(el) {
     table("Latest blocks", ["Height", "Time", "Transactions", "Hash"], got.slice(0, 15).map((b) => [String(b.height), fmtTime(b.time), String(b.num_txs), h("code", {}, short(b.hash))])),
     table(
       `Transactions in the last ${got.length} blocks (health data is never on chain; patient-scoped events are withheld)`,
-      ["Height", "Type", "Signer", "Result", "Hash"],
-      txs.map((t) => [String(t.height), t.type, h("code", {}, short(t.signer)), t.code === 0 ? "ok" : `failed (${t.codespace ?? ""}/${t.code})`, h("code", {}, short(t.hash))]),
+      ["Height", "Type", "Signer", "Result", "What it did", "Hash"],
+      txs.map((t) => [String(t.height), t.type, h("code", {}, short(t.signer)), t.code === 0 ? "ok" : `failed (${t.codespace ?? ""}/${t.code})`, txDetail(t), h("code", {}, short(t.hash))]),
     ),
     table(
       "Validators and their revenue",
-      ["Organization", "Power", "Bonded", "Commission", "Rewards earned", "Status"],
-      vals.map((v, i) => [v.org, String(v.power), fmtTokens(v.tokens), `${(v.commission_bps / 100).toFixed(2)} %`, fmtTokens(sum(revenue[i], "rewards") + sum(revenue[i], "commission")), v.tombstoned ? "tombstoned" : v.jailed ? "jailed" : "active"]),
+      ["Organization", "Power", "Share of power", "Bonded", "Commission", "Rewards earned", "Missed blocks", "Status"],
+      vals.map((v, i) => [
+        v.org,
+        String(v.power),
+        totalPower ? `${((100 * v.power) / totalPower).toFixed(1)} %` : "—",
+        fmtTokens(v.tokens),
+        `${(v.commission_bps / 100).toFixed(2)} %`,
+        fmtTokens(sum(revenue[i], "rewards") + sum(revenue[i], "commission")),
+        String(v.missed_blocks ?? 0),
+        v.tombstoned ? "tombstoned" : v.jailed ? "jailed" : v.approved === false ? "no longer approved" : "active",
+      ]),
     ),
   );
+  // Live: new blocks extend the charts while this page is shown.
+  let busy = false;
+  explorerLive.timer = setInterval(async () => {
+    if (!charts.isConnected) return clearInterval(explorerLive.timer);
+    if (busy) return;
+    busy = true;
+    try {
+      const s = await timedStatus();
+      const top = Math.max(...explorerLive.blocks.keys());
+      const hs = [];
+      for (let x = Math.max(top + 1, s.height - 30); x <= s.height; x++) hs.push(x);
+      for (const b of (await Promise.all(hs.map((x) => api.get(`/v1/blocks/${x}`).catch(() => null)))).filter(Boolean)) explorerLive.blocks.set(b.height, { height: b.height, time: b.time, num_txs: b.num_txs });
+      const keep = [...explorerLive.blocks.keys()].sort((a, b) => b - a).slice(0, 120);
+      explorerLive.blocks = new Map(keep.map((k) => [k, explorerLive.blocks.get(k)]));
+      if (charts.isConnected) {
+        showNet(s);
+        explorerCharts(charts);
+      }
+    } catch {
+      // The next tick tries again; a node that stopped shows in the latency chart's gap.
+    } finally {
+      busy = false;
+    }
+  }, EXPLORER_POLL_MS);
 }
 
 async function orgPage(el) {
