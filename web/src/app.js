@@ -470,34 +470,56 @@ async function patientPage(el) {
   );
   sections.push(h("section", { class: "card" }, h("h2", {}, "Who may see my records"), cst, table("Consents", ["#", "What it allows", "Status", ""], rows), grantForm));
 
-  // Access trail, emergencies highlighted.
+  // Access trail, emergencies and suspicious-access signals highlighted.
   const [audit, signals, emerg] = await Promise.all([
     api.get(`/v1/patients/${me}/audit`, state.key).catch(() => ({ events: [] })),
     api.get(`/v1/patients/${me}/signals`, state.key).catch(() => ({ signals: [] })),
     api.get(`/v1/patients/${me}/emergencies`, state.key).catch(() => ({ emergencies: [] })),
   ]);
+  const sigs = signals.signals ?? [];
+  const suspects = new Set(sigs.map((s) => s.accessor));
+  const emergencies = emerg.emergencies ?? [];
+
+  // Emergency custodians: who may open an emergency access, and what they did.
+  sections.push(await custodiansCard(me, consents, emergencies));
+
   const events = [...(audit.events ?? [])].reverse();
   const trailRows = [];
   for (const e of events)
     trailRows.push([
       fmtTime(e.time),
-      await who(e.accessor),
+      [await who(e.accessor), suspects.has(e.accessor) ? [" ", h("strong", { class: "badge suspicious" }, "suspicious")] : null],
       short(e.record),
       e.emergency ? h("strong", { class: "badge emergency" }, "EMERGENCY access") : e.basis ?? "",
       e.served ? "served" : h("strong", { class: "badge refused" }, "refused"),
     ]);
+  const sigItems = [];
+  for (const s of sigs) sigItems.push(h("li", {}, h("strong", {}, SIGNALS[s.kind] ?? s.kind.replace(/_/g, " ")), ` — ${await who(s.accessor)}, ${fmtTime(s.time)}${s.detail ? `: ${s.detail}` : ""}`));
   sections.push(
     h(
       "section",
       { class: "card" },
       h("h2", {}, "Access trail"),
-      (signals.signals ?? []).length ? h("ul", { class: "signals", "aria-label": "Suspicious-access signals" }, signals.signals.map((s) => h("li", { class: "badge refused" }, `${s.kind ?? s.type ?? "signal"}: ${s.detail ?? s.message ?? JSON.stringify(s)}`))) : null,
-      table("Who opened which record, newest first", ["When", "Who", "Record", "Grounds", "Outcome"], trailRows, { rowClass: (i) => (events[i].emergency ? "row-emergency" : events[i].served ? "" : "row-refused") }),
-      (emerg.emergencies ?? []).length
+      sigs.length
+        ? h("div", { class: "signals", role: "region", "aria-label": "Suspicious-access signals" }, h("h3", {}, `Suspicious-access signals (${sigs.length})`), h("ul", {}, sigItems))
+        : h("p", { class: "hint" }, "No suspicious-access signal: no bulk reads, no reads after a consent ended, no unreviewed emergency access."),
+      table("Who opened which record, newest first", ["When", "Who", "Record", "Grounds", "Outcome"], trailRows, {
+        rowClass: (i) => (events[i].emergency ? "row-emergency" : !events[i].served ? "row-refused" : suspects.has(events[i].accessor) ? "row-suspicious" : ""),
+      }),
+      emergencies.length
         ? table(
             "Emergency accesses",
-            ["#", "Opened by", "Reason", "Opened", "Review"],
-            await Promise.all(emerg.emergencies.map(async (x) => [String(x.id), await who(x.practitioner ?? x.opener), REASONS[x.reason] ?? x.reason, fmtTime(x.opened ?? x.start), x.review || "not reviewed"])),
+            ["#", "Opened by", "Reason", "Opened", "Until", "Review"],
+            await Promise.all(
+              emergencies.map(async (x) => [
+                String(x.id),
+                `${await who(x.practitioner)} (${x.org})`,
+                REASONS[x.reason] ?? x.reason,
+                fmtTime(x.opened),
+                `${fmtTime(x.expires)}${x.open ? " (open now)" : ""}`,
+                x.reviewed ? `reviewed ${fmtTime(x.reviewed)} by ${await who(x.reviewer)}: ${(x.review ?? "").replace(/_/g, " ")}` : h("strong", { class: "badge emergency" }, "not reviewed yet"),
+              ]),
+            ),
             { rowClass: () => "row-emergency" },
           )
         : null,
@@ -505,10 +527,11 @@ async function patientPage(el) {
   );
 
   // Telemedicine and research.
-  const [bookings, research, requests] = await Promise.all([
+  const [bookings, research, requests, offers] = await Promise.all([
     api.get(`/v1/accounts/${me}/bookings`, state.key).catch(() => ({ bookings: [] })),
     api.get(`/v1/patients/${me}/research`, state.key).catch(() => ({ participations: [] })),
     api.get(`/v1/research/requests`).catch(() => ({ requests: [] })),
+    api.get(`/v1/telemed/offers`).catch(() => ({ offers: [] })),
   ]);
   const bst = h("p", { class: "status", role: "status" });
   const now = Date.now() / 1000;
@@ -537,14 +560,15 @@ async function patientPage(el) {
     if (b.state === "booked" && now >= b.provider_no_show_after) acts.push(bookingButton(b, "telemed/noshow", "The provider did not come", `Booking ${b.id} closed: ${fmtTokens(b.price)} back to you.`));
     const stateText = b.state === "closed" ? `closed: ${(b.outcome ?? "").replace(/_/g, " ")}${b.to_patient ? `, ${fmtTokens(b.to_patient)} back to you` : ""}` : b.state.replace(/_/g, " ");
     const cancelNote = b.state === "booked" ? (now < b.patient_cancel_before ? `cancel free of charge until ${fmtTime(b.patient_cancel_before)}` : "too late to cancel") : "";
-    bRows.push([String(b.id), await who(b.provider), `${fmtTime(b.start)} – ${fmtTime(b.end)}`, stateText, fmtTokens(b.price), fmtTokens(b.held), [cancelNote ? h("span", { class: "hint" }, cancelNote, " ") : null, acts]]);
+    const paid = b.state === "closed" ? `${fmtTokens(b.to_provider)} to the provider, ${fmtTokens(b.to_patient)} back to you` : b.release_at ? `${fmtTokens(b.held)} in escrow, released to the provider ${fmtTime(b.release_at)} unless you confirm or dispute` : `${fmtTokens(b.held)} in escrow`;
+    bRows.push([String(b.id), await who(b.provider), `${fmtTime(b.start)} – ${fmtTime(b.end)}`, stateText, fmtTokens(b.price), paid, [cancelNote ? h("span", { class: "hint" }, cancelNote, " ") : null, acts]]);
   }
-  sections.push(h("section", { class: "card" }, h("h2", {}, "Telemedicine bookings"), bst, table("Bookings", ["#", "With", "When", "State", "Price", "In escrow", ""], bRows)));
+  sections.push(h("section", { class: "card" }, h("h2", {}, "Telemedicine bookings and payments"), bst, table("Bookings", ["#", "With", "When", "State", "Price", "Payment", ""], bRows), await bookForm(offers.offers ?? [])));
 
   const rst = h("p", { class: "status", role: "status" });
   const joined = new Set((research.participations ?? []).map((p) => p.request));
   const reqRows = [];
-  for (const r of requests.requests ?? []) reqRows.push([
+  for (const r of (requests.requests ?? []).filter((r) => r.end > now)) reqRows.push([
     String(r.id),
     h(
       "div",
@@ -575,7 +599,12 @@ async function patientPage(el) {
           `Take part in request ${r.id}`,
         ),
   ]);
-  const partRows = (research.participations ?? []).map((p) => [String(p.request), p.paid ? fmtTokens(p.paid) : "not yet", p.payment ? `read of record ${short(p.payment.record)} at ${fmtTime(p.payment.time)}` : "—"]);
+  const partRows = (research.participations ?? []).map((p) => [
+    String(p.request),
+    `${fmtTime(p.joined)} (consent ${p.consent})`,
+    p.amount ? `${fmtTokens(p.amount)} on ${fmtTime(p.paid_at)}` : "not yet: you are paid at the researcher's first read",
+    boughtText(p),
+  ]);
   sections.push(
     h(
       "section",
@@ -583,10 +612,125 @@ async function patientPage(el) {
       h("h2", {}, "Research requests"),
       rst,
       table("Open paid data requests", ["#", "What for", "Pays", "Ends", ""], reqRows),
-      table(`Your participation (total paid ${fmtTokens(research.total_paid)})`, ["Request", "Paid", "What the payment bought"], partRows),
+      table(`Your participation (total paid ${fmtTokens(research.total_paid)})`, ["Request", "Joined", "Paid", "What the payment bought"], partRows),
     ),
   );
   fill(el, sections);
+}
+
+/** What a research payment bought: the reads of the patient's records it covers. */
+function boughtText(p) {
+  const acc = p.accesses ?? [];
+  if (!acc.length) return "no read yet";
+  return h(
+    "ul",
+    { class: "plain" },
+    acc.map((a) => h("li", {}, `read of record ${short(a.record)} (version ${a.version}) on ${fmtTime(a.time)} through ${a.node}'s node, trail entry ${a.seq}`)),
+    p.more_accesses ? h("li", {}, `and ${p.more_accesses} later read(s)`) : null,
+  );
+}
+
+const SIGNALS = {
+  bulk_reads: "Bulk reads: many patients' records opened in a short time",
+  refused_expired_or_revoked: "Tried to read after the consent ended or was revoked",
+  emergency_unreviewed: "Emergency access not yet reviewed",
+};
+
+/** The organizations that may open an emergency (break-glass) access: consents of purpose emergency. */
+async function custodiansCard(me, consents, emergencies) {
+  const st = h("p", { class: "status", role: "status" });
+  const cs = consents.filter((c) => c.purpose === "emergency" && c.status === "active");
+  const rows = [];
+  for (const c of cs) {
+    const org = c.grantee.kind === "org" ? c.grantee.org : null;
+    const opened = emergencies.filter((e) => (org ? e.org === org : e.practitioner === c.grantee.address));
+    rows.push([
+      await partyText(c.grantee),
+      `consent ${c.id}, since ${fmtTime(c.start)}, ${c.until ? `until ${fmtDate(c.until)}` : "no end date"}`,
+      opened.length ? h("strong", { class: "badge emergency" }, `${opened.length} emergency access(es) opened, ${opened.filter((e) => !e.reviewed).length} not reviewed`) : "none opened",
+      h(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          onclick: () =>
+            act(st, `Revoking consent ${c.id}…`, async () => {
+              await api.send(state.key, "consent/revoke", msg.consentRevoke({ id: c.id }));
+              await route();
+              return `Consent ${c.id} revoked: ${org ?? short(c.grantee.address)} can no longer open an emergency access to your records.`;
+            }),
+        },
+        `Remove custodian ${org ?? short(c.grantee.address)}`,
+      ),
+    ]);
+  }
+  const orgs = ((await api.get("/v1/orgs").catch(() => ({ orgs: [] }))).orgs ?? []).filter((o) => ["hospital", "clinic"].includes(o.type));
+  const sel = h("select", {}, orgs.map((o) => h("option", { value: o.id }, `${o.name} (${o.id})`)));
+  const form = h(
+    "form",
+    {
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Naming the custodian (and sharing your records' keys with it)…", async () => {
+          const r = await api.grant(state.key, { patient: me, grantee: { kind: "org", org: sel.value }, actions: msg.ACT_READ, purpose: "emergency", until: 0 });
+          await route();
+          return `Consent ${r.id}: ${sel.value} may now open an emergency access to your records; every such access is flagged in your trail and reviewed.`;
+        });
+      },
+    },
+    field("Organization", sel, "Its practitioners may open an emergency access with a coded reason when you cannot consent; each one is flagged here and reviewed by the organization."),
+    h("button", { type: "submit" }, "Add emergency custodian"),
+  );
+  return h(
+    "section",
+    { class: "card" },
+    h("h2", {}, "Emergency custodians"),
+    st,
+    table("Who may open an emergency access to your records", ["Custodian", "Since", "Emergency accesses", ""], rows, { rowClass: (i) => (rows[i][2] instanceof Node ? "row-emergency" : "") }),
+    orgs.length ? form : null,
+  );
+}
+
+/** Booking a telemedicine consultation from a published offer (telemed/book). */
+async function bookForm(offers) {
+  const live = offers.filter((o) => o.provider !== state.key.address);
+  if (!live.length) return h("p", { class: "hint" }, "No telemedicine offer is published.");
+  const labels = [];
+  for (const o of live) labels.push(`${o.service.replace(/[-_]/g, " ")} with ${await who(o.provider)}: ${fmtTokens(o.price)}, ${Math.round(o.duration_seconds / 60)} min (offer ${o.id})`);
+  const sel = h("select", {}, live.map((o, i) => h("option", { value: String(o.id) }, labels[i])));
+  const start = h("input", { type: "datetime-local", required: true });
+  const st = h("p", { class: "status", role: "status" });
+  const terms = h("p", { class: "hint" });
+  const sync = () => {
+    const o = live.find((x) => String(x.id) === sel.value);
+    fill(terms, o ? `Paid into escrow when you book. Cancel free of charge until ${Math.round(o.cancel_before_seconds / 60)} min before the start; if the provider does not come, claim the refund ${Math.round(o.no_show_grace_seconds / 60)} min after the end. Disputes are decided by ${o.arbiter}.` : "");
+  };
+  sel.addEventListener("change", sync);
+  sync();
+  return h(
+    "form",
+    {
+      class: "subcard",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Booking (the price goes into escrow)…", async () => {
+          // datetime-local is the browser's local time.
+          const t = Math.floor(new Date(start.value).getTime() / 1000);
+          if (!Number.isFinite(t)) throw new Error("choose when the consultation starts");
+          const r = await api.send(state.key, "telemed/book", msg.telemedBook({ offer: Number(sel.value), start: t }));
+          const id = r.events?.find((e) => e.type === "telemed_booked")?.attributes?.booking;
+          await route();
+          return `Booked${id ? `: booking ${id}` : ""}, starting ${fmtTime(t)}.`;
+        });
+      },
+    },
+    h("h3", {}, "Book a consultation"),
+    field("Offer", sel),
+    terms,
+    field("Starts at (your local time)", start),
+    h("button", { type: "submit" }, "Book and pay"),
+    st,
+  );
 }
 
 async function practitionerPage(el) {
