@@ -106,6 +106,7 @@ func TestBrowserMessageEncodings(t *testing.T) {
 		{&telemed.MsgOffer{Service: "general-consultation", Price: 250, Duration: 1800, Arbiter: "dev-regulator", CancelBefore: 3600, Grace: 900},
 			"telemed/offer", map[string]any{"service": "general-consultation", "price": 250, "duration": 1800, "arbiter": "dev-regulator", "cancelBefore": 3600, "grace": 900}},
 		{&telemed.MsgBook{Offer: 3, Start: 1900000000}, "telemed/book", map[string]any{"offer": 3, "start": 1900000000}},
+		{&telemed.MsgWithdraw{Offer: 9}, "telemed/withdraw", map[string]any{"offer": 9}},
 		{telemed.Done(5), "telemed/done", map[string]any{"booking": 5}},
 		{&telemed.MsgResolve{Booking: 5, ToProvider: 150, ToPatient: 100}, "telemed/resolve", map[string]any{"booking": 5, "toProvider": 150, "toPatient": 100}},
 		{&research.MsgOpen{Budget: 10000, Price: 100, Types: []string{"Condition", "Observation"}, Codes: []string{"http://loinc.org|85354-9"}, Purpose: "bp-outcomes", End: 1900000000},

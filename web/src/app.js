@@ -698,7 +698,7 @@ async function bookForm(offers) {
   const labels = [];
   for (const o of live) labels.push(`${o.service.replace(/[-_]/g, " ")} with ${await who(o.provider)}: ${fmtTokens(o.price)}, ${Math.round(o.duration_seconds / 60)} min (offer ${o.id})`);
   const sel = h("select", {}, live.map((o, i) => h("option", { value: String(o.id) }, labels[i])));
-  const start = h("input", { type: "datetime-local", required: true });
+  const start = h("input", { type: "datetime-local", required: true, step: 1 });
   const st = h("p", { class: "status", role: "status" });
   const terms = h("p", { class: "hint" });
   const sync = () => {
@@ -1069,6 +1069,157 @@ async function orgPage(el) {
   if (orgs.length) await show();
 }
 
+/** The provider's and the arbiter's side of telemedicine. */
+async function telemedPage(el) {
+  const need = needKey("telemedicine page");
+  if (need) return fill(el, h("h1", {}, "Telemedicine"), need);
+  const me = state.key.address;
+  const acct = await api.get(`/v1/accounts/${me}`).catch(() => null);
+  const sections = [h("h1", {}, "Telemedicine"), h("p", {}, acct?.kind === "member" ? `Signed in as ${state.keyName}: ${acct.role} at ${acct.org}.` : "Patients book and pay on their own page; this page is for providers (practitioners) and arbiters (an organization's admins).")];
+  const now = Date.now() / 1000;
+  const mins = (s) => `${Math.round(s / 60)} min`;
+
+  if (acct?.kind === "member" && acct.role === "practitioner") {
+    const [offers, bookings, orgs] = await Promise.all([
+      api.get(`/v1/telemed/offers?provider=${me}&all=true`).catch(() => ({ offers: [] })),
+      api.get(`/v1/accounts/${me}/bookings`, state.key).catch(() => ({ bookings: [] })),
+      api.get("/v1/orgs").catch(() => ({ orgs: [] })),
+    ]);
+    const ost = h("p", { class: "status", role: "status" });
+    const offerRows = (offers.offers ?? []).map((o) => [
+      String(o.id),
+      o.service,
+      fmtTokens(o.price),
+      mins(o.duration_seconds),
+      o.arbiter,
+      `cancel up to ${mins(o.cancel_before_seconds)} before; no-show grace ${mins(o.no_show_grace_seconds)}`,
+      o.withdrawn
+        ? `withdrawn ${fmtTime(o.withdrawn)}`
+        : h(
+            "button",
+            {
+              type: "button",
+              class: "danger",
+              onclick: () =>
+                act(ost, `Withdrawing offer ${o.id}…`, async () => {
+                  await api.send(state.key, "telemed/withdraw", msg.telemedWithdraw({ offer: o.id }));
+                  await route();
+                  return `Offer ${o.id} takes no more bookings; its bookings run their course.`;
+                }),
+            },
+            `Withdraw offer ${o.id}`,
+          ),
+    ]);
+    const service = h("input", { type: "text", required: true, autocomplete: "off", pattern: "[a-z0-9_.:\\-]{1,64}", value: "general-consultation" });
+    const price = h("input", { type: "number", required: true, min: 1, step: 1, inputmode: "numeric" });
+    const duration = h("input", { type: "number", required: true, min: 1, max: 1440, step: 1, value: 30 });
+    const arbiter = h("select", {}, (orgs.orgs ?? []).filter((o) => o.id !== acct.org).map((o) => h("option", { value: o.id, selected: o.type === "regulator" }, `${o.name} (${o.id})`)));
+    const cancel = h("input", { type: "number", required: true, min: 0, max: 43200, step: 1, value: 60 });
+    const grace = h("input", { type: "number", required: true, min: 0, max: 10080, step: 1, value: 15 });
+    const offerForm = h(
+      "form",
+      {
+        class: "subcard",
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          act(ost, "Publishing the offer…", async () => {
+            const r = await api.send(
+              state.key,
+              "telemed/offer",
+              msg.telemedOffer({ service: service.value.trim(), price: Number(price.value), duration: Number(duration.value) * 60, arbiter: arbiter.value, cancelBefore: Number(cancel.value) * 60, grace: Number(grace.value) * 60 }),
+            );
+            const id = r.events?.find((e) => e.type === "telemed_offer")?.attributes?.offer;
+            await route();
+            return `Offer ${id ?? ""} published: patients can book it.`;
+          });
+        },
+      },
+      h("h3", {}, "Publish an offer"),
+      field("Service code", service, "A code (letters, digits, - _ . :), never free text: e.g. general-consultation, dermatology-follow-up."),
+      field("Price (MED)", price),
+      field("Duration (minutes)", duration),
+      field("Arbiter", arbiter, "The organization whose admins decide a dispute; not your own."),
+      field("Patients may cancel up to (minutes before the start)", cancel),
+      field("No-show grace (minutes after the end)", grace, "How long after the end a patient must wait before claiming you did not come."),
+      h("button", { type: "submit" }, "Publish offer"),
+    );
+    sections.push(h("section", { class: "card" }, h("h2", {}, "Your offers"), ost, table("Offers", ["#", "Service", "Price", "Duration", "Arbiter", "Terms", ""], offerRows), offerForm));
+
+    const bst = h("p", { class: "status", role: "status" });
+    const btn = (b, type, label, done, danger) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: danger ? "danger" : undefined,
+          onclick: () =>
+            act(bst, `${label}…`, async () => {
+              await api.send(state.key, type, msg.bookingAction({ booking: b.id }));
+              await route();
+              return done;
+            }),
+        },
+        `${label} (booking ${b.id})`,
+      );
+    const rows = [];
+    for (const b of (bookings.bookings ?? []).filter((x) => x.provider === me)) {
+      const acts = [];
+      if (b.state === "booked" && now >= b.start) acts.push(btn(b, "telemed/done", "Mark done", `Booking ${b.id} marked done: the escrow is released to you unless the patient disputes.`));
+      if (b.state === "booked" && now >= b.end) acts.push(btn(b, "telemed/noshow", "The patient did not come", `Booking ${b.id}: no-show claimed; released to you unless the patient disputes.`));
+      if (b.state === "booked") acts.push(btn(b, "telemed/cancel", "Cancel", `Booking ${b.id} cancelled: the patient is refunded.`, true));
+      if ((b.state === "done" || b.state === "patient_no_show_claimed") && (!b.release_at || now < b.release_at)) acts.push(btn(b, "telemed/dispute", "Dispute", `Booking ${b.id} disputed: ${b.arbiter} decides.`, true));
+      const stateText = b.state === "closed" ? `closed: ${(b.outcome ?? "").replace(/_/g, " ")}` : b.state.replace(/_/g, " ");
+      const pay = b.state === "closed" ? `${fmtTokens(b.to_provider)} to you, ${fmtTokens(b.to_patient)} to the patient` : b.release_at ? `${fmtTokens(b.held)} released to you ${fmtTime(b.release_at)}` : `${fmtTokens(b.held)} in escrow`;
+      rows.push([String(b.id), await who(b.patient), `${fmtTime(b.start)} – ${fmtTime(b.end)}`, stateText, pay, acts.length ? h("span", { class: "actions" }, acts) : ""]);
+    }
+    sections.push(h("section", { class: "card" }, h("h2", {}, "Your consultations"), bst, table("Consultations booked with you", ["#", "Patient", "When", "State", "Payment", ""], rows)));
+  }
+
+  if (acct?.kind === "member" && acct.role === "admin") {
+    const ds = (await api.get(`/v1/orgs/${acct.org}/disputes`, state.key).catch(() => ({ bookings: [] }))) ?? {};
+    const list = ds.disputes ?? ds.bookings ?? [];
+    const st = h("p", { class: "status", role: "status" });
+    const items = [];
+    for (const b of list) {
+      const prov = h("input", { type: "number", min: 0, max: b.held, step: 1, required: true, value: Math.floor(b.held / 2), inputmode: "numeric" });
+      const pat = h("output", {}, fmtTokens(b.held - Math.floor(b.held / 2)));
+      prov.addEventListener("input", () => fill(pat, fmtTokens(Math.max(0, b.held - Number(prov.value || 0)))));
+      items.push(
+        h(
+          "form",
+          {
+            class: "subcard",
+            "aria-label": `Dispute over booking ${b.id}`,
+            onsubmit: (ev) => {
+              ev.preventDefault();
+              act(st, `Resolving booking ${b.id}…`, async () => {
+                const p = Number(prov.value);
+                if (!Number.isInteger(p) || p < 0 || p > b.held) throw new Error(`the provider's part is a whole number from 0 to ${b.held}`);
+                await api.send(state.key, "telemed/resolve", msg.telemedResolve({ booking: b.id, toProvider: p, toPatient: b.held - p }));
+                await route();
+                return `Booking ${b.id} resolved: ${fmtTokens(p)} to the provider, ${fmtTokens(b.held - p)} to the patient.`;
+              });
+            },
+          },
+          h("h3", {}, `Booking ${b.id}: ${fmtTokens(b.held)} in escrow`),
+          facts([
+            ["Provider", await who(b.provider)],
+            ["Patient", await who(b.patient)],
+            ["Slot", `${fmtTime(b.start)} – ${fmtTime(b.end)}`],
+            ["Disputed by", b.disputed_by ? await who(b.disputed_by) : "—"],
+          ]),
+          field("To the provider (MED)", prov),
+          h("p", {}, "To the patient: ", pat),
+          h("button", { type: "submit" }, `Resolve booking ${b.id}`),
+        ),
+      );
+    }
+    sections.push(h("section", { class: "card" }, h("h2", {}, `Disputes ${acct.org} arbitrates`), st, items.length ? items : h("p", {}, "No open dispute.")));
+  }
+  if (acct?.kind !== "member" || !["practitioner", "admin"].includes(acct.role)) sections.push(h("p", {}, "Unlock a practitioner's key to publish offers and manage consultations, or an admin's key to resolve disputes. ", h("a", { href: "#/patient" }, "Patients book on their page"), "."));
+  fill(el, sections);
+}
+
 function outcomeKey(o) {
   return `${o.type}: ${o.measure} (${o.time_frame})`;
 }
@@ -1239,6 +1390,7 @@ function homePage(el) {
         ["#/patient", "Patient", "Your records, who may see them, and who did."],
         ["#/practitioner", "Practitioner", "Patients who gave you access; add a record; emergency access."],
         ["#/explorer", "Explorer", "Blocks, transactions and validators. No login."],
+        ["#/telemed", "Telemedicine", "Providers publish offers and mark consultations done; arbiters resolve disputes."],
         ["#/org", "Organizations", "Members, roles, governance proposals and votes."],
         ["#/trials", "Trials", "Registered trials, their outcomes and timeline."],
         ["#/verify", "Verify a medicine", "Check a pack's GS1 Digital Link."],
@@ -1247,7 +1399,7 @@ function homePage(el) {
   );
 }
 
-const routes = { "": homePage, keys: keysPage, patient: patientPage, practitioner: practitionerPage, explorer: explorerPage, org: orgPage, trials: trialsPage, verify: verifyPage };
+const routes = { "": homePage, keys: keysPage, patient: patientPage, practitioner: practitionerPage, explorer: explorerPage, org: orgPage, telemed: telemedPage, trials: trialsPage, verify: verifyPage };
 
 function header() {
   const who = document.getElementById("who");

@@ -33,6 +33,7 @@ const encoders = {
   "telemed/noshow": codec.bookingAction,
   "telemed/offer": codec.telemedOffer,
   "telemed/book": codec.telemedBook,
+  "telemed/withdraw": codec.telemedWithdraw,
   "telemed/done": codec.bookingAction,
   "telemed/resolve": codec.telemedResolve,
   "research/open": codec.researchOpen,

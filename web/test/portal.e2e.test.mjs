@@ -304,6 +304,65 @@ test("a patient cancels a telemedicine booking and reads what a research request
   await page.context().close();
 });
 
+test("telemedicine: a provider publishes an offer, a patient books it, the provider marks it done, the patient disputes, the arbiter splits the escrow", { skip }, async () => {
+  const doc = await newPage();
+  await importAndUnlock(doc, "doctor2");
+  await go(doc, "telemed");
+  await doc.getByLabel("Service code").fill("video-follow-up");
+  await doc.getByLabel("Price (MED)").fill("400");
+  await doc.getByLabel("Duration (minutes)").fill("1");
+  await doc.getByLabel("Arbiter").selectOption("dev-lab");
+  await doc.getByLabel(/Patients may cancel/).fill("0");
+  await doc.getByLabel(/No-show grace/).fill("0");
+  await doc.getByRole("button", { name: "Publish offer" }).click();
+  await doc.getByText(/^Offer \d+ published/).waitFor({ timeout: 30_000 });
+  await doc.getByRole("table", { name: "Offers" }).getByText("video-follow-up").waitFor();
+
+  const pat = await newPage();
+  await importAndUnlock(pat, "patient3");
+  await go(pat, "patient");
+  const opts = await pat.getByLabel("Offer").locator("option").allTextContents();
+  await pat.getByLabel("Offer").selectOption({ label: opts.find((o) => o.startsWith("video follow up")) });
+  // A slot a few seconds ahead, in the browser's local time (datetime-local).
+  const start = await pat.evaluate(() => {
+    const d = new Date(Date.now() + 6000);
+    const z = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${z(d.getMonth() + 1)}-${z(d.getDate())}T${z(d.getHours())}:${z(d.getMinutes())}:${z(d.getSeconds())}`;
+  });
+  await pat.getByLabel(/Starts at/).fill(start);
+  await pat.getByRole("button", { name: "Book and pay" }).click();
+  const booked = pat.getByText(/^Booked: booking \d+/);
+  await booked.waitFor({ timeout: 30_000 });
+  const id = /booking (\d+)/.exec(await booked.textContent())[1];
+
+  // Once the slot has started the provider may mark it done.
+  for (let i = 0; i < 30; i++) {
+    await go(doc, "telemed");
+    if (await doc.getByRole("button", { name: `Mark done (booking ${id})` }).count()) break;
+    await doc.waitForTimeout(1000);
+  }
+  await doc.getByRole("button", { name: `Mark done (booking ${id})` }).click();
+  await doc.getByText(`Booking ${id} marked done`).waitFor({ timeout: 30_000 });
+  await go(pat, "patient");
+  await pat.getByRole("button", { name: `Dispute (booking ${id})` }).click();
+  await pat.getByText(`Booking ${id} disputed`).waitFor({ timeout: 30_000 });
+
+  // dev-lab's admin arbitrates: 300 to the provider, the rest to the patient.
+  const arb = await newPage();
+  await importAndUnlock(arb, "lab-admin");
+  await go(arb, "telemed");
+  const form = arb.getByRole("form", { name: `Dispute over booking ${id}` });
+  await form.getByLabel("To the provider (MED)").fill("300");
+  await form.getByText("To the patient: 100 MED").waitFor();
+  await form.getByRole("button", { name: `Resolve booking ${id}` }).click();
+  await arb.getByText(`Booking ${id} resolved: 300 MED to the provider, 100 MED to the patient.`).waitFor({ timeout: 30_000 });
+  await go(pat, "patient");
+  await pat.getByRole("table", { name: "Bookings" }).getByText("closed: resolved, 100 MED back to you").waitFor();
+  await go(doc, "telemed");
+  await doc.getByRole("table", { name: "Consultations booked with you" }).getByText("300 MED to you, 100 MED to the patient").waitFor();
+  for (const p of [doc, pat, arb]) await p.context().close();
+});
+
 const PAGES = ["", "keys", "patient", "practitioner", "explorer", "org", "trials", "verify"];
 // Phone-size screenshots of the pages people use on a phone (the time budget
 // of the whole test is about two minutes).

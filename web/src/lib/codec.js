@@ -79,6 +79,7 @@ export const bookingAction = ({ booking }) => uvarint(booking);
 // telemed/done and telemed/noshow take bookingAction).
 export const telemedOffer = ({ service, price, duration, arbiter, cancelBefore, grace }) =>
   concat(str(service), uvarint(price), uvarint(duration), str(arbiter), uvarint(cancelBefore), uvarint(grace));
+export const telemedWithdraw = ({ offer }) => uvarint(offer);
 export const telemedBook = ({ offer, start }) => concat(uvarint(offer), uvarint(start));
 export const telemedResolve = ({ booking, toProvider, toPatient }) => concat(uvarint(booking), uvarint(toProvider), uvarint(toPatient));
 
