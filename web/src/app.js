@@ -1220,6 +1220,128 @@ async function telemedPage(el) {
   fill(el, sections);
 }
 
+/** A researcher's page: open paid data requests, see who takes part, what each payment bought, read the records. */
+async function researchPage(el) {
+  const need = needKey("research page");
+  if (need) return fill(el, h("h1", {}, "Research"), need);
+  const me = state.key.address;
+  const acct = await api.get(`/v1/accounts/${me}`).catch(() => null);
+  if (acct?.kind !== "member" || acct.role !== "researcher")
+    return fill(el, h("h1", {}, "Research"), h("p", {}, "This page is for researchers (a member with role researcher). Patients take part in research requests on ", h("a", { href: "#/patient" }, "their page"), "."));
+  const st = h("p", { class: "status", role: "status" });
+  const reqs = (await api.get(`/v1/research/requests?researcher=${me}&all=true`).catch(() => ({ requests: [] }))).requests ?? [];
+  const now = Date.now() / 1000;
+  const cards = [];
+  for (const r of reqs) {
+    const parts = r.id ? ((await api.get(`/v1/research/requests/${r.id}/participants`, state.key).catch(() => ({ participants: [] }))).participants ?? []) : [];
+    const detail = h("div", {});
+    const rows = [];
+    for (const p of parts)
+      rows.push([
+        await who(p.patient),
+        `${fmtTime(p.joined)} (consent ${p.consent})`,
+        p.amount ? `${fmtTokens(p.amount)} on ${fmtTime(p.paid_at)}` : "not yet (paid at your first read)",
+        boughtText(p),
+        h("button", { type: "button", onclick: () => showResearchRecords(detail, p.patient, r) }, `Read records of ${nameOf(p.patient) ?? short(p.patient)}`),
+      ]);
+    const open = !r.closed && r.end > now;
+    cards.push(
+      h(
+        "section",
+        { class: "card", "aria-label": `Request ${r.id}` },
+        h("h2", {}, `Request ${r.id}: ${r.purpose}`),
+        facts([
+          ["Reads", `${r.resource_types.join(", ")} records${r.codes?.length ? ` with codes ${r.codes.join(", ")}` : ""}`],
+          ["Pays", `${fmtTokens(r.price)} per patient, at the first read`],
+          ["Budget", `${fmtTokens(r.budget)}: ${fmtTokens(r.paid)} paid, ${fmtTokens(r.reserved)} reserved, ${fmtTokens(r.held)} in escrow${r.returned ? `, ${fmtTokens(r.returned)} returned` : ""}`],
+          ["Participants", `${r.patients} (${r.paid_patients} paid)`],
+          ["Ends", `${fmtTime(r.end)}${r.closed ? ` (closed ${fmtTime(r.closed)})` : ""}`],
+        ]),
+        table(`Participants of request ${r.id}`, ["Patient", "Joined", "Paid", "What the payment bought", ""], rows),
+        detail,
+        open
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "danger",
+                onclick: () =>
+                  act(st, `Closing request ${r.id}…`, async () => {
+                    await api.send(state.key, "research/close", msg.researchClose({ request: r.id }));
+                    await route();
+                    return `Request ${r.id} closed: reads are no longer paid; the rest of the budget returns after the settlement period.`;
+                  }),
+              },
+              `Close request ${r.id}`,
+            )
+          : null,
+      ),
+    );
+  }
+  const budget = h("input", { type: "number", required: true, min: 1, step: 1, inputmode: "numeric" });
+  const price = h("input", { type: "number", required: true, min: 1, step: 1, inputmode: "numeric" });
+  const typeBoxes = TYPES.map((t) => h("input", { type: "checkbox", value: t, id: `rtype-${t}` }));
+  const codes = h("textarea", { rows: 2, spellcheck: "false", placeholder: "http://loinc.org|85354-9" });
+  const purpose = h("input", { type: "text", required: true, autocomplete: "off", pattern: "[a-z0-9_.\\-]{1,64}" });
+  const end = h("input", { type: "date", required: true });
+  const form = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Opening the request (the budget goes into escrow)…", async () => {
+          const types = typeBoxes.filter((b) => b.checked).map((b) => b.value);
+          if (!types.length) throw new Error("tick at least one kind of record");
+          const cs = codes.value.split(/[\s,]+/).filter(Boolean);
+          for (const c of cs) if (!/^[^|\s]+\|[^|\s]+$/.test(c)) throw new Error(`code ${c}: write system|code, e.g. http://loinc.org|85354-9`);
+          const t = Math.floor(Date.parse(end.value + "T23:59:59Z") / 1000);
+          const r = await api.send(state.key, "research/open", msg.researchOpen({ budget: Number(budget.value), price: Number(price.value), types, codes: cs, purpose: purpose.value.trim(), end: t }));
+          const id = r.events?.find((e) => e.type === "research_opened")?.attributes?.request;
+          await route();
+          return `Request ${id ?? ""} opened: patients see it on their page and may take part.`;
+        });
+      },
+    },
+    h("h2", {}, "Open a data request"),
+    field("Budget (MED)", budget, "Moved into escrow now; what is not paid out returns to you after the end."),
+    field("Price per patient (MED)", price),
+    h("fieldset", {}, h("legend", {}, "Which records"), typeBoxes.map((b) => h("span", { class: "check" }, b, h("label", { for: b.id }, b.value)))),
+    field("Codes (optional)", codes, "system|code, one per line: only records with these codes are asked for."),
+    field("Purpose", purpose, "A code (letters, digits, - _ .), e.g. blood-pressure-outcomes."),
+    field("Ends", end),
+    h("button", { type: "submit" }, "Open request"),
+  );
+  fill(el, h("h1", {}, "Research"), st, h("p", {}, `Signed in as ${state.keyName}: researcher at ${acct.org}. Patients who take part grant you read access for research until the request's end; the chain pays each one at your first read of their records.`), cards.length ? cards : h("p", {}, "You have opened no request yet."), form);
+}
+
+/** A participant's records of the request's types, decrypted here (the read is what pays the patient). */
+async function showResearchRecords(slot, patient, req) {
+  fill(slot, h("p", {}, "Loading…"));
+  try {
+    const recs = (await api.records(state.key, patient)).filter((r) => !r.erased && req.resource_types.includes(r.resource_type));
+    const ul = h("ul", { class: "records" });
+    for (const r of recs) {
+      const body = h("div", { class: "record-body" });
+      const b = h("button", { type: "button" }, `Open ${r.resource_type} of ${fmtDate(r.created)}`);
+      b.addEventListener("click", async () => {
+        b.disabled = true;
+        try {
+          fill(body, render((await api.readRecord(state.key, r.id)).resource));
+          b.remove();
+        } catch (e) {
+          fill(body, h("p", { class: "status error", role: "alert" }, errText(e)));
+          b.disabled = false;
+        }
+      });
+      ul.append(h("li", { class: "record" }, h("p", {}, h("strong", {}, r.resource_type), ` · added ${fmtTime(r.created)}`), body, b));
+    }
+    fill(slot, h("h3", {}, `Records of ${await who(patient)}`), recs.length ? ul : h("p", {}, "No record of the request's types."));
+  } catch (e) {
+    fill(slot, h("p", { class: "status error", role: "alert" }, errText(e)));
+  }
+}
+
 function outcomeKey(o) {
   return `${o.type}: ${o.measure} (${o.time_frame})`;
 }
@@ -1391,6 +1513,7 @@ function homePage(el) {
         ["#/practitioner", "Practitioner", "Patients who gave you access; add a record; emergency access."],
         ["#/explorer", "Explorer", "Blocks, transactions and validators. No login."],
         ["#/telemed", "Telemedicine", "Providers publish offers and mark consultations done; arbiters resolve disputes."],
+        ["#/research", "Research", "Researchers open paid data requests and see who takes part."],
         ["#/org", "Organizations", "Members, roles, governance proposals and votes."],
         ["#/trials", "Trials", "Registered trials, their outcomes and timeline."],
         ["#/verify", "Verify a medicine", "Check a pack's GS1 Digital Link."],
@@ -1399,7 +1522,7 @@ function homePage(el) {
   );
 }
 
-const routes = { "": homePage, keys: keysPage, patient: patientPage, practitioner: practitionerPage, explorer: explorerPage, org: orgPage, telemed: telemedPage, trials: trialsPage, verify: verifyPage };
+const routes = { "": homePage, keys: keysPage, patient: patientPage, practitioner: practitionerPage, explorer: explorerPage, org: orgPage, telemed: telemedPage, research: researchPage, trials: trialsPage, verify: verifyPage };
 
 function header() {
   const who = document.getElementById("who");
