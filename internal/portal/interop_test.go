@@ -20,6 +20,7 @@ import (
 	"github.com/medchain/medchain/x/policy"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
+	"github.com/medchain/medchain/x/staking"
 	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
 )
@@ -113,6 +114,13 @@ func TestBrowserMessageEncodings(t *testing.T) {
 			"research/open", map[string]any{"budget": 10000, "price": 100, "types": []string{"Observation", "Condition"}, "codes": []string{"http://loinc.org|85354-9"}, "purpose": "bp-outcomes", "end": 1900000000}},
 		{&research.MsgClose{Request: 4}, "research/close", map[string]any{"request": 4}},
 		{&accounts.MsgDeactivateMember{Address: g}, "accounts/deactivate_member", map[string]any{"address": g.String()}},
+		{&accounts.MsgRegisterMember{PubKey: crypto.PubKey(fill32(0x21)), EncKey: crypto.EncKey(fill32(0x22)), Role: "practitioner"},
+			"accounts/register_member", map[string]any{"pubKey": hex.EncodeToString(bytes.Repeat([]byte{0x21}, 32)), "encKey": hex.EncodeToString(bytes.Repeat([]byte{0x22}, 32)), "role": "practitioner"}},
+		{&gov.MsgPropose{Action: gov.Action{Kind: "set_param", Param: "telemed.release_seconds", Value: 7200}, Reason: "shorter release"},
+			"gov/propose", map[string]any{"kind": "set_param", "param": "telemed.release_seconds", "value": 7200, "reason": "shorter release"}},
+		{&gov.MsgPropose{Action: gov.Action{Kind: "remove_member", OrgID: "dev-lab"}, Reason: "left the consortium"},
+			"gov/propose", map[string]any{"kind": "remove_member", "orgId": "dev-lab", "reason": "left the consortium"}},
+		{&staking.MsgWithdrawCommission{Validator: crypto.PubKey(fill32(0x33))}, "staking/withdraw_commission", map[string]any{"validator": hex.EncodeToString(bytes.Repeat([]byte{0x33}, 32))}},
 		{&supply.MsgFlag{Unit: "(01)00614141123452(21)S1003", Reason: "tampered"}, "supply/flag", map[string]any{"unit": "(01)00614141123452(21)S1003", "reason": "tampered"}},
 		{&policy.MsgAddRule{Event: "record_added", Condition: `attrs["type"] == "Observation"`, Action: policy.Action{Kind: "grant_consent", Grantee: consent.Org("dev-lab"), Actions: 1, Types: []string{"Observation"}, Purpose: "treatment", Seconds: 259200}},
 			"policy/add_rule", map[string]any{"org": "", "event": "record_added", "condition": `attrs["type"] == "Observation"`, "action": map[string]any{"kind": "grant_consent", "grantee": map[string]any{"kind": "org", "org": "dev-lab"}, "actions": 1, "types": []string{"Observation"}, "purpose": "treatment", "seconds": 259200}}},

@@ -1022,51 +1022,251 @@ async function explorerPage(el) {
   }, EXPLORER_POLL_MS);
 }
 
+const ROLES = ["admin", "practitioner", "researcher", "staff", "gateway"];
+
 async function orgPage(el) {
-  const myOrg = state.key ? (await api.get(`/v1/accounts/${state.key.address}`).catch(() => null))?.org : null;
+  const meAcct = state.key ? await api.get(`/v1/accounts/${state.key.address}`).catch(() => null) : null;
+  const myOrg = meAcct?.kind === "member" && meAcct.active !== false ? meAcct.org : null;
+  const amAdmin = myOrg && meAcct.role === "admin";
   const orgs = (await api.get("/v1/orgs")).orgs ?? [];
   const sel = h("select", {}, orgs.map((o) => h("option", { value: o.id, selected: o.id === myOrg }, `${o.name} (${o.id})`)));
   const detail = h("div", {});
   const st = h("p", { class: "status", role: "status" });
   const show = async () => {
-    const o = await api.get(`/v1/orgs/${sel.value}`);
+    const [o, rev, vals] = await Promise.all([
+      api.get(`/v1/orgs/${sel.value}`),
+      api.get(`/v1/validators/revenue/${sel.value}`).catch(() => null),
+      api.get("/v1/staking/validators").then((r) => (r.validators ?? []).filter((v) => v.org === sel.value)).catch(() => []),
+    ]);
+    const mine = amAdmin && o.id === myOrg;
     const members = [];
-    for (const m of o.members ?? []) members.push([await who(m.address), m.role, m.active ? "active" : "deactivated"]);
-    fill(detail, h("dl", { class: "facts" }, h("dt", {}, "Type"), h("dd", {}, o.type), h("dt", {}, "Member of the consortium"), h("dd", {}, o.member ? "yes" : "no"), h("dt", {}, "Joined"), h("dd", {}, fmtTime(o.joined))), table(`Members of ${o.name}`, ["Account", "Role", "State"], members));
-  };
-  sel.addEventListener("change", show);
-  const props = (await api.get("/v1/proposals")).proposals ?? [];
-  const amAdmin = state.key && (await api.get(`/v1/accounts/${state.key.address}`).catch(() => null))?.role === "admin";
-  const propRows = props.map((p) => [
-    String(p.id),
-    `${p.action?.kind ?? ""} ${p.action?.org?.id ?? p.action?.param ?? p.action?.name ?? ""}`.trim(),
-    p.reason ?? "",
-    p.status,
-    Object.entries(p.votes ?? {}).map(([org, v]) => `${org}: ${v === true || v === "yes" ? "yes" : v === false || v === "no" ? "no" : v}`).join(", ") || "—",
-    amAdmin && p.status === "open"
-      ? h(
-          "span",
-          { class: "actions" },
-          [true, false].map((yes) =>
-            h(
+    for (const m of o.members ?? [])
+      members.push([
+        await who(m.address),
+        m.role,
+        m.active ? "active" : h("strong", { class: "badge refused" }, "deactivated"),
+        mine && m.active && m.address !== state.key.address
+          ? h(
               "button",
               {
                 type: "button",
+                class: "danger",
                 onclick: () =>
-                  act(st, "Voting…", async () => {
-                    await api.send(state.key, "gov/vote", msg.govVote({ proposal: p.id, approve: yes }));
+                  act(st, "Deactivating…", async () => {
+                    await api.send(state.key, "accounts/deactivate_member", msg.deactivateMember({ address: m.address }));
+                    accountCache.delete(m.address);
                     await route();
-                    return `Voted ${yes ? "yes" : "no"} on proposal ${p.id}.`;
+                    return `${short(m.address)} is deactivated: it can no longer sign for ${o.id}.`;
                   }),
               },
-              `Vote ${yes ? "yes" : "no"} on ${p.id}`,
+              `Deactivate ${nameOf(m.address) ?? short(m.address)}`,
+            )
+          : "",
+      ]);
+    const parts = [
+      facts([["Type", o.type], ["Member of the consortium", o.member ? "yes" : "no"], ["Joined", fmtTime(o.joined)]]),
+      table(`Members of ${o.name}`, ["Account", "Role", "State", ""], members, { rowClass: (i) => ((o.members[i]?.active ?? true) ? "" : "row-refused") }),
+    ];
+    if (mine) parts.push(registerMemberForm(o.id));
+    // Validator revenue: per UTC day (proven state) and per recent block.
+    const days = rev?.days ?? [];
+    const blocks = rev?.blocks ?? [];
+    const st2 = h("p", { class: "status", role: "status" });
+    parts.push(
+      h(
+        "section",
+        { class: "subcard", "aria-label": "Validator revenue" },
+        h("h3", {}, `Validator revenue of ${o.id}`),
+        vals.length
+          ? table(
+              "Validators it operates",
+              ["Consensus key", "Power", "Commission rate", "Commission not yet withdrawn", "Status", ""],
+              vals.map((v) => [
+                h("code", {}, short(v.pub_key)),
+                String(v.power),
+                `${(v.commission_bps / 100).toFixed(2)} %`,
+                fmtTokens(v.commission_pending),
+                v.tombstoned ? "tombstoned" : v.jailed ? "jailed" : "active",
+                mine && v.commission_pending > 0
+                  ? h(
+                      "button",
+                      {
+                        type: "button",
+                        onclick: () =>
+                          act(st2, "Withdrawing the commission…", async () => {
+                            await api.send(state.key, "staking/withdraw_commission", msg.withdrawCommission({ validator: v.pub_key }));
+                            await route();
+                            return `Commission paid to ${state.keyName}.`;
+                          }),
+                      },
+                      `Withdraw commission of ${short(v.pub_key)}`,
+                    )
+                  : "",
+              ]),
+            )
+          : h("p", {}, `${o.id} operates no validator.`),
+        st2,
+        days.length
+          ? table(
+              "Revenue per day (UTC)",
+              ["Day", "Blocks", "Rewards", "Commission", "Delegators' part"],
+              days.map((d) => [d.date, String(d.blocks), fmtTokens(d.rewards), fmtTokens(d.commission), fmtTokens(d.delegators)]),
+            )
+          : null,
+        blocks.length > 1 ? lineChart({ title: "Reward per block", unit: "MED", points: revenuePoints(blocks), kind: "a", xLabel: "height" }) : null,
+      ),
+    );
+    fill(detail, parts);
+  };
+  sel.addEventListener("change", show);
+
+  // Governance.
+  const props = (await api.get("/v1/proposals")).proposals ?? [];
+  const memberOrgs = orgs.filter((o) => o.member);
+  const propRows = props.map((p) => {
+    const votes = Object.entries(p.votes ?? {});
+    const yes = votes.filter(([, v]) => v === true || v === "yes").length;
+    return [
+      String(p.id),
+      actionText({ kind: p.kind, ...p.action }),
+      p.reason ?? "",
+      `${p.status}${p.status === "open" ? ` (${yes} of ${memberOrgs.length} yes; passes at two thirds)` : ""}`,
+      votes.map(([org, v]) => `${org}: ${v === true || v === "yes" ? "yes" : v === false || v === "no" ? "no" : v}`).join(", ") || "—",
+      amAdmin && p.status === "open" && !(myOrg in (p.votes ?? {}))
+        ? h(
+            "span",
+            { class: "actions" },
+            [true, false].map((yes) =>
+              h(
+                "button",
+                {
+                  type: "button",
+                  onclick: () =>
+                    act(st, "Voting…", async () => {
+                      await api.send(state.key, "gov/vote", msg.govVote({ proposal: p.id, approve: yes }));
+                      await route();
+                      return `Voted ${yes ? "yes" : "no"} on proposal ${p.id}.`;
+                    }),
+                },
+                `Vote ${yes ? "yes" : "no"} on ${p.id}`,
+              ),
             ),
-          ),
-        )
-      : "",
-  ]);
-  fill(el, h("h1", {}, "Organizations and governance"), st, h("section", { class: "card" }, field("Organization", sel), detail), table("Governance proposals", ["#", "Action", "Reason", "Status", "Votes", ""], propRows));
+          )
+        : amAdmin && p.status === "open"
+          ? `${myOrg} voted`
+          : "",
+    ];
+  });
+  let proposeForm = null;
+  if (amAdmin) {
+    const params = (await api.get("/v1/params").catch(() => ({ params: [] }))).params ?? [];
+    const kind = h("select", {}, h("option", { value: "set_param" }, "change a governance parameter"), h("option", { value: "remove_member" }, "remove a member organization"));
+    const param = h("select", {}, params.map((x) => h("option", { value: x.name }, `${x.name} (now ${x.value}; ${x.min} … ${x.max})`)));
+    const value = h("input", { type: "number", min: 0, step: 1, inputmode: "numeric" });
+    const org = h("select", {}, memberOrgs.filter((o) => o.id !== myOrg).map((o) => h("option", { value: o.id }, `${o.name} (${o.id})`)));
+    const reason = h("input", { type: "text", required: true, maxlength: 512, autocomplete: "off" });
+    const paramBox = h("div", {}, field("Parameter", param), field("New value", value));
+    const orgBox = h("div", { hidden: true }, field("Organization to remove", org));
+    kind.addEventListener("change", () => {
+      paramBox.hidden = kind.value !== "set_param";
+      orgBox.hidden = kind.value !== "remove_member";
+    });
+    proposeForm = h(
+      "form",
+      {
+        class: "card",
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          act(st, "Proposing…", async () => {
+            if (kind.value === "set_param" && value.value === "") throw new Error("give the parameter's new value");
+            const r = await api.send(state.key, "gov/propose", msg.govPropose({ kind: kind.value, param: kind.value === "set_param" ? param.value : "", value: kind.value === "set_param" ? Number(value.value) : 0, orgId: kind.value === "remove_member" ? org.value : "", reason: reason.value.trim() }));
+            const id = r.events?.find((e) => e.type?.startsWith("proposal"))?.attributes?.id ?? r.events?.find((e) => e.attributes?.proposal)?.attributes?.proposal;
+            await route();
+            return `Proposal ${id ?? ""} submitted; ${myOrg} voted yes.`.replace("  ", " ");
+          });
+        },
+      },
+      h("h2", {}, "Propose"),
+      field("Kind", kind),
+      paramBox,
+      orgBox,
+      field("Reason", reason, "Shown to every member; at most 512 characters."),
+      h("button", { type: "submit" }, "Submit proposal"),
+    );
+  }
+  fill(
+    el,
+    h("h1", {}, "Organizations and governance"),
+    st,
+    h("section", { class: "card" }, field("Organization", sel), detail),
+    table("Governance proposals", ["#", "Action", "Reason", "Status", "Votes", ""], propRows),
+    proposeForm,
+  );
   if (orgs.length) await show();
+}
+
+function actionText(a) {
+  if (!a) return "";
+  switch (a.kind) {
+    case "set_param":
+      return `set ${a.param} to ${a.value}`;
+    case "remove_member":
+      return `remove member ${a.org_id}`;
+    case "add_member":
+      return `add member ${a.org?.id ?? ""} (${a.org?.type ?? ""})`;
+    case "add_validator":
+      return `add a validator operated by ${a.org_id} with power ${a.power}`;
+    case "remove_validator":
+      return `remove validator ${short(a.validator ?? "")}`;
+    default:
+      return `${a.kind} ${a.upgrade?.name ?? a.org_id ?? ""}`.trim();
+  }
+}
+
+function revenuePoints(blocks) {
+  // x is a block height here: the chart's clock labels are replaced by heights (xLabel).
+  return blocks.slice(-200).map((b) => ({ x: b.height, y: Number(b.rewards) + Number(b.commission) }));
+}
+
+/** An admin registers a member of their organization (accounts/register_member) from its key file's public fields. */
+function registerMemberForm(org) {
+  const keyfile = h("textarea", { rows: 3, spellcheck: "false", placeholder: '{"version": 1, "name": …, "pub_key": …, "enc_key": …}' });
+  const pub = h("input", { type: "text", autocomplete: "off", pattern: "[0-9a-f]{64}" });
+  const enc = h("input", { type: "text", autocomplete: "off", pattern: "[0-9a-f]{64}" });
+  const role = h("select", {}, ROLES.map((r) => h("option", { value: r, selected: r === "practitioner" }, r)));
+  const st = h("p", { class: "status", role: "status" });
+  keyfile.addEventListener("input", () => {
+    try {
+      const f = JSON.parse(keyfile.value);
+      if (f.pub_key) pub.value = f.pub_key;
+      if (f.enc_key) enc.value = f.enc_key;
+    } catch {
+      // Not (yet) JSON: the fields stay as typed.
+    }
+  });
+  return h(
+    "form",
+    {
+      class: "subcard",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Registering the member…", async () => {
+          if (!/^[0-9a-f]{64}$/.test(pub.value) || !/^[0-9a-f]{64}$/.test(enc.value)) throw new Error("the public and encryption keys are 64 hexadecimal digits each (a key file's pub_key and enc_key)");
+          await api.send(state.key, "accounts/register_member", msg.registerMember({ pubKey: pub.value, encKey: enc.value, role: role.value }));
+          await route();
+          return `Registered a ${role.value} of ${org}.`;
+        });
+      },
+    },
+    h("h3", {}, `Add a member to ${org}`),
+    h("p", { class: "hint" }, "The new member creates a key (on the Keys page or with medchain keys add) and gives you its key file or its two public keys: never the passphrase."),
+    field("Their key file (public fields are read from it)", keyfile),
+    field("Public key", pub),
+    field("Encryption key", enc),
+    field("Role", role),
+    h("button", { type: "submit" }, "Register member"),
+    st,
+  );
 }
 
 /** The provider's and the arbiter's side of telemedicine. */

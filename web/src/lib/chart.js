@@ -40,7 +40,7 @@ const fmtClock = (ms) => new Date(ms).toLocaleTimeString("en-GB", { timeZone: "U
  * A line chart: points {x: unix ms, y: number}, oldest first. Returns a
  * <figure> with the SVG (role img, labelled by its caption and summary).
  */
-export function lineChart({ title, unit, points, kind = "a" }) {
+export function lineChart({ title, unit, points, kind = "a", xLabel = "" }) {
   const W = 420, H = 180, L = 44, R = 10, T = 10, B = 26;
   const pts = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   const sm = summary(pts);
@@ -60,7 +60,7 @@ export function lineChart({ title, unit, points, kind = "a" }) {
     }
     for (const f of [0, 0.5, 1]) {
       const x = x0 + f * (x1 - x0);
-      svg.append(s("text", { x: X(x), y: H - 8, "text-anchor": f === 0 ? "start" : f === 1 ? "end" : "middle", class: "tick" }, fmtClock(x)));
+      svg.append(s("text", { x: X(x), y: H - 8, "text-anchor": f === 0 ? "start" : f === 1 ? "end" : "middle", class: "tick" }, xLabel ? `${xLabel} ${Math.round(x)}` : fmtClock(x)));
     }
     svg.append(s("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
     svg.append(s("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));

@@ -113,3 +113,14 @@ function policyAction(a) {
 }
 export const policyAddRule = ({ org = "", event, condition = "", action }) => concat(str(org), str(event), str(condition), policyAction(action));
 export const ruleAction = ({ id }) => uvarint(id);
+
+// Governance proposals (gov/propose): remove_member and set_param, the kinds the portal offers.
+const ZERO32 = new Uint8Array(32);
+export function govPropose({ kind, orgId = "", param = "", value = 0, reason }) {
+  if (kind !== "remove_member" && kind !== "set_param") throw new Error(`the portal proposes remove_member or set_param, not ${kind}`);
+  // Action = kind, org.id, org.name, org.type, admin_pub_key, admin_enc_key, org_id, validator, power, param, value.
+  return concat(str(kind), str(""), str(""), str(""), ZERO32, ZERO32, str(orgId), ZERO32, uvarint(0), str(param), uvarint(value), str(reason));
+}
+
+// A validator's operating organization takes its commission (staking/withdraw_commission).
+export const withdrawCommission = ({ validator }) => fixed(validator, 32);
