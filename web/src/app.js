@@ -6,6 +6,7 @@ import * as msg from "./lib/codec.js";
 import { field, fill, fmtDate, fmtTime, fmtTokens, h, short, status, table } from "./lib/dom.js";
 import { buildResource, render, title } from "./lib/fhir.js";
 import { blockSeries, lineChart } from "./lib/chart.js";
+import { scannedToId } from "./lib/gs1.js";
 import { DEFAULT_PARAMS, KeyFileError, checkName, keyFileText, openKeyFile, parseKeyFile, sealKeyFile } from "./lib/keyfile.js";
 import { Key } from "./lib/keys.js";
 import { captureEvent, pharmacyEvent, supplyCapture } from "./lib/supply.js";
@@ -1616,34 +1617,191 @@ function facts(pairs) {
   return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]));
 }
 
-/** Receive / dispense for a signed-in member of an organization (supply/capture). */
+const FLAG_REASONS = { counterfeit: "counterfeit", diverted: "diverted", stolen: "stolen", tampered: "tampered with", unfit: "unfit for use", fraudulent_transaction: "fraudulent transaction", other: "other" };
+
+/** Receive / ship / dispense / report as suspect, for a signed-in member of an organization (supply/capture, supply/flag). */
 function pharmacyActions(r, org, again) {
   const u = r.unit;
   if (!u || !org) return null;
   const gln = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]{13}", placeholder: "0098765000205" });
   const st = h("p", { "aria-live": "polite" });
-  const run = (step) =>
-    act(st, step === "receiving" ? "Recording the receipt…" : "Recording the dispensing…", async () => {
-      const ev = pharmacyEvent({ step, unitKey: u.key, time: Date.now(), gln: gln.value.trim() });
+  const WORDS = { receiving: ["Recording the receipt…", "Received"], dispensing: ["Recording the dispensing…", "Dispensed"], shipping: ["Recording the shipment…", "Shipped"] };
+  const run = (step, dest = "") =>
+    act(st, WORDS[step][0], async () => {
+      const ev = pharmacyEvent({ step, unitKey: u.key, time: Date.now(), gln: gln.value.trim(), dest });
       const ce = await captureEvent(ev);
       await api.send(state.key, "supply/capture", supplyCapture({ events: [ce] }));
       await again();
-      return `${step === "receiving" ? "Received" : "Dispensed"} by ${org}: event ${ce.hash}.`;
+      return `${WORDS[step][1]} by ${org}: event ${ce.hash}.`;
     });
-  const buttons = [];
-  if (u.status === "in_transit" && u.shipped_to === org) buttons.push(h("button", { type: "button", onclick: () => run("receiving") }, `Receive at ${org}`));
-  if (u.custodian === org && u.status === "active" && !u.packed_in) buttons.push(h("button", { type: "button", onclick: () => run("dispensing") }, `Dispense from ${org}`));
-  if (!buttons.length) {
-    const why = u.custodian === org ? `${org} holds this unit, but it is ${u.status.replace(/_/g, " ")}${u.packed_in ? ` and packed in ${u.packed_in}` : ""}: it cannot be dispensed now.` : `${org} neither holds this unit nor is it on its way to ${org}: there is nothing to receive or dispense.`;
-    return h("section", { class: "card", "aria-label": "Pharmacy" }, h("h2", {}, "Pharmacy"), h("p", {}, why));
+  const parts = [];
+  const quarantined = r.investigation?.state === "open";
+  const holds = u.custodian === org && u.status === "active" && !u.packed_in && !quarantined;
+  if (u.status === "in_transit" && u.shipped_to === org) parts.push(h("button", { type: "button", onclick: () => run("receiving") }, `Receive at ${org}`));
+  if (holds) parts.push(h("button", { type: "button", onclick: () => run("dispensing") }, `Dispense from ${org}`));
+  if (holds) {
+    const dest = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", pattern: "[0-9]{13}", required: true });
+    parts.push(
+      h(
+        "div",
+        { class: "subcard", role: "group", "aria-label": "Ship" },
+        field("Ship to (GLN of a trading partner's site)", dest, "The receiving organization's registered GLN; your organization must list it as a trading partner."),
+        h("button", { type: "button", onclick: () => run("shipping", dest.value.trim()) }, `Ship from ${org}`),
+      ),
+    );
+  }
+  const why = !parts.length
+    ? u.custodian === org
+      ? `${org} holds this unit, but it is ${quarantined ? "quarantined while it is investigated" : u.status.replace(/_/g, " ")}${u.packed_in ? ` and packed in ${u.packed_in}` : ""}: it cannot be moved or dispensed now.`
+      : `${org} neither holds this unit nor is it on its way to ${org}: there is nothing to receive, ship or dispense.`
+    : null;
+  // Any member may report a unit as suspect: it is quarantined, with everything packed in it, until the investigation closes.
+  let report = null;
+  if (!r.investigation || r.investigation.state !== "open") {
+    const reason = h("select", {}, Object.entries(FLAG_REASONS).map(([k, v]) => h("option", { value: k }, v)));
+    report = h(
+      "div",
+      { class: "subcard", role: "group", "aria-label": "Report as suspect" },
+      field("Why is it suspect?", reason),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          onclick: () =>
+            act(st, "Reporting the unit as suspect…", async () => {
+              await api.send(state.key, "supply/flag", msg.supplyFlag({ unit: u.key, reason: reason.value }));
+              await again();
+              return `Reported by ${org}: ${u.key} is quarantined while it is investigated; its manufacturer and regulators are told.`;
+            }),
+        },
+        "Quarantine as suspect",
+      ),
+    );
   }
   return h(
     "section",
     { class: "card", "aria-label": "Pharmacy" },
-    h("h2", {}, "Pharmacy"),
-    h("p", {}, `Signed in for ${org}. The event is an EPCIS ObjectEvent signed here with your key and captured on chain (supply/capture).`),
-    field("Site GLN (optional)", gln, "13 digits: the registered location where this happens."),
-    ...buttons,
+    h("h2", {}, "Supply-chain steps"),
+    h("p", {}, `Signed in for ${org}. Each step is an EPCIS ObjectEvent built and signed here with your key and captured on chain (supply/capture); the chain's custody rules decide.`),
+    why ? h("p", {}, why) : null,
+    parts.length ? field("Site GLN where this happens (optional)", gln, "13 digits: your registered location.") : null,
+    parts,
+    report,
+    st,
+  );
+}
+
+// The decoder: the browser's BarcodeDetector when it reads DataMatrix or QR,
+// else the bundled ZXing port (scan.js, fetched from this node on first use).
+let decoderP = null;
+function decoder() {
+  decoderP ??= (async () => {
+    if ("BarcodeDetector" in globalThis) {
+      const have = await globalThis.BarcodeDetector.getSupportedFormats().catch(() => []);
+      const formats = ["data_matrix", "qr_code"].filter((f) => have.includes(f));
+      if (formats.length) {
+        const d = new globalThis.BarcodeDetector({ formats });
+        return {
+          name: "the browser's barcode detector",
+          decode: async (src) => {
+            const [r] = await d.detect(src);
+            return r ? { text: r.rawValue } : null;
+          },
+        };
+      }
+    }
+    const mod = await import(new URL("scan.js", import.meta.url).href);
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    return {
+      name: "the portal's decoder (ZXing)",
+      decode: async (src) => {
+        const w = src.videoWidth ?? src.width, h2 = src.videoHeight ?? src.height;
+        if (!w || !h2) return null;
+        canvas.width = w;
+        canvas.height = h2;
+        ctx.drawImage(src, 0, 0);
+        return mod.decodeImageData(ctx.getImageData(0, 0, w, h2));
+      },
+    };
+  })();
+  return decoderP;
+}
+
+function scanner(onText) {
+  const st = h("p", { class: "status", role: "status" });
+  const video = h("video", { class: "camera", muted: true, playsinline: true, hidden: true, "aria-label": "Camera preview" });
+  let stream = null;
+  const stop = () => {
+    stream?.getTracks().forEach((t) => t.stop());
+    stream = null;
+    video.hidden = true;
+    stopBtn.hidden = true;
+    camBtn.hidden = false;
+  };
+  const found = (text, how) => {
+    let id;
+    try {
+      id = scannedToId(text);
+    } catch (e) {
+      return status(st, `Read a code, but not a GS1 one: ${e.message}`, "error");
+    }
+    status(st, `Read with ${how}: ${id}`, "ok");
+    onText(id);
+  };
+  const camBtn = h("button", { type: "button" }, "Scan with the camera");
+  const stopBtn = h("button", { type: "button", hidden: true }, "Stop the camera");
+  stopBtn.addEventListener("click", stop);
+  camBtn.addEventListener("click", async () => {
+    status(st, "Starting the camera…", "info");
+    try {
+      const dec = await decoder();
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+      video.srcObject = stream;
+      video.hidden = false;
+      camBtn.hidden = true;
+      stopBtn.hidden = false;
+      await video.play();
+      status(st, `Point the camera at the pack's 2D barcode (reading with ${dec.name})…`, "info");
+      const tick = async () => {
+        if (!stream) return;
+        if (!video.isConnected) return stop();
+        const r = await dec.decode(video).catch(() => null);
+        if (r?.text) {
+          stop();
+          return found(r.text, dec.name);
+        }
+        setTimeout(tick, 200);
+      };
+      tick();
+    } catch (e) {
+      stop();
+      status(st, `The camera is not available (${e.message}): upload a photo of the barcode instead.`, "error");
+    }
+  });
+  const photo = h("input", { type: "file", accept: "image/*", capture: "environment" });
+  photo.addEventListener("change", async () => {
+    const f = photo.files?.[0];
+    if (!f) return;
+    status(st, "Reading the photo…", "info");
+    try {
+      const dec = await decoder();
+      const bmp = await createImageBitmap(f);
+      const r = await dec.decode(bmp);
+      if (!r?.text) return status(st, "No DataMatrix or QR code found in this photo: try a sharper, closer one.", "error");
+      found(r.text, dec.name);
+    } catch (e) {
+      status(st, `Could not read the photo: ${e.message}`, "error");
+    }
+  });
+  const hasCam = !!navigator.mediaDevices?.getUserMedia;
+  return h(
+    "div",
+    { class: "scanner", role: "group", "aria-label": "Scan a barcode" },
+    hasCam ? h("div", { class: "actions" }, camBtn, stopBtn) : h("p", { class: "hint" }, "This browser offers no camera to the page: upload a photo of the barcode."),
+    video,
+    field("Or a photo of the barcode", photo, "A GS1 DataMatrix or QR code; the photo is read in this browser and never uploaded."),
     st,
   );
 }
@@ -1669,7 +1827,7 @@ function verifyPage(el) {
           ? h("section", { "aria-label": "Unit" }, h("h2", {}, "This unit"), facts([["Identifier", u.key], ["Lot", u.lot], ["Expiry (YYMMDD)", u.expiry], ["Held by", u.custodian], ["State", u.status.replace(/_/g, " ")], ["Packed in", u.packed_in], ["Shipped from", u.shipped_from], ["Shipped to", u.shipped_to], ["Under investigation", u.investigation]]))
           : null,
         rc ? h("section", { "aria-label": "Recall" }, h("h2", {}, "Recall"), facts([["Lot", rc.lot], ["Recalled by", rc.recalled_by], ["Reason", rc.reason], ["When", fmtTime(rc.time)]])) : null,
-        inv ? h("section", { "aria-label": "Investigation" }, h("h2", {}, "Investigation"), facts([["State", inv.state], ["Flagged by", inv.flagged_by], ["Reason", inv.reason], ["Opened", fmtTime(inv.opened)], ["Closed by", inv.closed_by]])) : null,
+        inv ? h("section", { "aria-label": "Investigation" }, h("h2", {}, "Investigation"), facts([["State", inv.state], ["Flagged by", inv.flagged_by], ["Reason", FLAG_REASONS[inv.reason] ?? inv.reason], ["Opened", fmtTime(inv.opened)], ["Closed by", inv.closed_by], ["Told", (inv.notified ?? []).join(", ")]])) : null,
         provenanceTimeline(r.provenance),
         h("p", { class: "muted" }, `Answer at block ${r.height}, with ${r.proofs?.length ?? 0} state proofs (medchain verify --supply checks them against a light client).`),
         pharmacyActions(r, org, check),
@@ -1694,6 +1852,10 @@ function verifyPage(el) {
       },
       field("GS1 Digital Link, element string or EPC", input, "As printed in the 2D barcode on the pack."),
       h("button", { type: "submit" }, "Verify"),
+      scanner((id) => {
+        input.value = id;
+        check();
+      }),
     ),
     out,
   );
@@ -1716,7 +1878,7 @@ function homePage(el) {
         ["#/research", "Research", "Researchers open paid data requests and see who takes part."],
         ["#/org", "Organizations", "Members, roles, governance proposals and votes."],
         ["#/trials", "Trials", "Registered trials, their outcomes and timeline."],
-        ["#/verify", "Verify a medicine", "Check a pack's GS1 Digital Link."],
+        ["#/verify", "Verify a medicine", "Check a pack's GS1 Digital Link: type it or scan its barcode; pharmacies receive, ship, dispense and report suspects."],
       ].map(([href, t, d]) => h("li", {}, h("a", { href }, h("strong", {}, t)), h("span", {}, d))),
     ),
   );

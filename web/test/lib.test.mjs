@@ -101,3 +101,12 @@ test("pharmacy events refuse what the chain would", () => {
   assert.throws(() => pharmacyEvent({ step: "shipping", unitKey: "(00)006141410000000012", time: 1 }), /destination GLN/);
   assert.throws(() => pharmacyEvent({ step: "receiving", unitKey: "(00)006141410000000012", time: 1, gln: "0098765000206" }), /check digit/);
 });
+
+test("a scanned GS1 code becomes verify's identifier", async () => {
+  const { scannedToId } = await import("../src/lib/gs1.js");
+  assert.equal(scannedToId("https://id.gs1.org/01/00614141123452/21/S1003"), "https://id.gs1.org/01/00614141123452/21/S1003");
+  assert.equal(scannedToId("0100614141123452\u001d21S1003"), "(01)00614141123452(21)S1003");
+  assert.equal(scannedToId("]d2010061414112345210L2026A\u001d17271231" + "21S1002"), "(01)00614141123452(10)L2026A(17)271231(21)S1002");
+  assert.equal(scannedToId("\u001d00006141410000000012"), "(00)006141410000000012");
+  assert.throws(() => scannedToId("9912345"), /unknown GS1 application identifier/);
+});
