@@ -78,7 +78,171 @@ async function consentText(c, { grantee = false } = {}) {
   const scope = c.types?.length ? `${whose} ${c.types.join(", ")} records` : c.records?.length ? `${c.records.length} chosen record(s)` : `all ${whose} records`;
   const until = c.until ? `until ${fmtDate(c.until)}` : "with no end date";
   if (c.purpose === "emergency") return `${await partyText(c.grantee)} may ${acts} ${scope} only during an emergency access its practitioners open, ${until}.`;
-  return `${await partyText(c.grantee)} may ${acts} ${scope} for ${PURPOSES[c.purpose] ?? c.purpose}, ${until}.`;
+  return `${await partyText(c.grantee)} may ${acts} ${scope} for ${PURPOSES[c.purpose] ?? c.purpose}, ${until}${c.condition ? `, only if ${c.condition}` : ""}.`;
+}
+
+// Consent conditions: CEL expressions over each access (docs/policy.md), with the examples as presets.
+const CONDITION_PRESETS = [
+  ["", "No condition"],
+  ['"dev-hospital" in encounter_orgs', "Only while I am admitted at dev-hospital"],
+  ['resource_type == "Observation" &&\n  (!codes_known || (size(codes) > 0 &&\n    codes.all(c, c in ["http://loinc.org|8867-4", "http://loinc.org|8480-6"])))', "Only Observations with these LOINC codes"],
+  ['block_time.getHours("Europe/Paris") < 18', "Not after 18:00 (Paris time)"],
+  ['role == "practitioner" && accessor_org_type == "hospital"', "Only practitioners of a hospital"],
+  ["emergency_active", "Only during an emergency access"],
+  ['action == "read"', "Reads only"],
+];
+
+/** A CEL condition field with presets and a check against the node (GET /v1/policy/check). */
+function conditionField(kind, presets, label) {
+  const expr = h("textarea", { rows: 3, spellcheck: "false", autocomplete: "off", class: "code" });
+  const preset = h("select", {}, presets.map(([v, t]) => h("option", { value: v }, t)));
+  preset.addEventListener("change", () => {
+    expr.value = preset.value;
+    fill(res);
+  });
+  const res = h("p", { class: "status", role: "status" });
+  const check = async () => {
+    const e = expr.value.trim();
+    if (!e) return null;
+    const r = await api.get(`/v1/policy/check?expr=${encodeURIComponent(e)}&kind=${kind}`);
+    if (!r.accepted) {
+      status(res, r.error, "error");
+      throw new Error(`the condition is refused: ${r.error}`);
+    }
+    status(res, `Accepted: condition ${r.hash}, cost ${r.cost_min}–${r.cost_max} of at most ${r.limit}${r.uses?.length ? `; reads ${r.uses.join(", ")}` : ""}.`, "ok");
+    return e;
+  };
+  const btn = h("button", { type: "button", onclick: () => check().catch(() => {}) }, "Check condition");
+  const box = h("div", { class: "condition" }, field(`${label}: examples`, preset), field(label, expr, kind === "access" ? "A CEL expression over the access (accessor, accessor_org, role, purpose, resource_type, codes, block_time, emergency_active, encounter_orgs …); it must hold for every access under this consent." : 'A CEL expression over the event: event, attrs (its attributes, e.g. attrs["type"]), owner, block_time.'), btn, res);
+  return { box, expr, check, reset: () => ((expr.value = ""), (preset.value = ""), fill(res)) };
+}
+
+const EVENTS = {
+  record_added: "a record is added",
+  emergency_opened: "an emergency access is opened",
+  consultation_completed: "a consultation is marked done",
+  trial_amended: "a trial is amended",
+  unit_received: "a medicine unit is received",
+};
+const ACTIONS = {
+  grant_consent: "give a time-limited access",
+  revoke_consent: "revoke a consent",
+  release_escrow: "release the consultation's payment to the provider",
+  notify: "notify someone",
+};
+const EVENT_PRESETS = [
+  ["", "No condition (always)"],
+  ['attrs["type"] == "Observation"', "Only Observations (record added)"],
+  ['attrs["org"] == "dev-hospital"', "Only at dev-hospital (emergency opened)"],
+];
+
+function ruleActionText(a) {
+  switch (a.kind) {
+    case "grant_consent":
+      return `give ${a.grantee} ${(a.actions ?? []).join(" and ")} access${a.types?.length ? ` to ${a.types.join(", ")}` : ""} for ${PURPOSES[a.purpose] ?? a.purpose}, for ${Math.round(a.seconds / 3600)} h`;
+    case "revoke_consent":
+      return `revoke consent ${a.consent_id}`;
+    case "notify":
+      return `notify ${a.to} (${a.topic})`;
+    default:
+      return ACTIONS[a.kind] ?? a.kind;
+  }
+}
+
+/** A patient's automations: when EVENT matching CONDITION, do ACTION (policy/add_rule, pause, resume, delete). */
+async function automationsCard(me) {
+  const rules = (await api.get(`/v1/accounts/${me}/rules`, state.key).catch(() => ({ rules: [] }))).rules ?? [];
+  const st = h("p", { class: "status", role: "status" });
+  const ruleBtn = (r, type, label, done, danger) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: danger ? "danger" : undefined,
+        onclick: () =>
+          act(st, `${label}…`, async () => {
+            await api.send(state.key, type, msg.ruleAction({ id: r.id }));
+            await route();
+            return done;
+          }),
+      },
+      `${label} rule ${r.id}`,
+    );
+  const rows = rules.map((r) => [
+    String(r.id),
+    `When ${EVENTS[r.event] ?? r.event}${r.condition ? ` and ${r.condition}` : ""}: ${ruleActionText(r.action)}`,
+    r.paused ? h("strong", { class: "badge emergency" }, "paused") : "active",
+    `${r.fired}${r.last_fired ? `, last ${fmtTime(r.last_fired)}` : ""}`,
+    h(
+      "span",
+      { class: "actions" },
+      r.paused ? ruleBtn(r, "policy/resume_rule", "Resume", `Rule ${r.id} resumed.`) : ruleBtn(r, "policy/pause_rule", "Pause", `Rule ${r.id} paused: it does not fire until resumed.`),
+      ruleBtn(r, "policy/delete_rule", "Delete", `Rule ${r.id} deleted.`, true),
+    ),
+  ]);
+  const event = h("select", {}, Object.entries(EVENTS).map(([k, v]) => h("option", { value: k }, v)));
+  const cond = conditionField("event", EVENT_PRESETS, "Only when");
+  const action = h("select", {}, Object.entries(ACTIONS).map(([k, v]) => h("option", { value: k }, v)));
+  const grantee = h("input", { type: "text", autocomplete: "off", placeholder: "mc… or dev-lab" });
+  const gAccess = h("select", {}, h("option", { value: "1" }, "see"), h("option", { value: "3" }, "see and add"), h("option", { value: "2" }, "add only"));
+  const gTypes = h("input", { type: "text", autocomplete: "off", placeholder: "Observation, Condition" });
+  const gPurpose = h("select", {}, Object.entries(PURPOSES).filter(([k]) => k !== "emergency").map(([k, v]) => h("option", { value: k }, v)));
+  const gHours = h("input", { type: "number", min: 1, max: 8784, step: 1, value: 72 });
+  const consentId = h("input", { type: "number", min: 1, step: 1 });
+  const to = h("input", { type: "text", autocomplete: "off", placeholder: "mc… or dev-hospital" });
+  const topic = h("input", { type: "text", autocomplete: "off", pattern: "[A-Za-z0-9_.\\-]{1,64}", value: "emergency_opened" });
+  const grantBox = h("div", {}, field("To whom (access)", grantee), field("May", gAccess), field("Which records (types, comma-separated; empty: all)", gTypes), field("For (purpose)", gPurpose), field("For how long (hours)", gHours));
+  const revokeBox = h("div", { hidden: true }, field("Consent number", consentId));
+  const notifyBox = h("div", { hidden: true }, field("Notify whom", to), field("Topic (a code, no free text)", topic));
+  const sync = () => {
+    grantBox.hidden = action.value !== "grant_consent";
+    revokeBox.hidden = action.value !== "revoke_consent";
+    notifyBox.hidden = action.value !== "notify";
+  };
+  action.addEventListener("change", sync);
+  const partyOfText = (s) => (/^mc[0-9a-f]{40}$/.test(s) ? { kind: "account", address: s } : { kind: "org", org: s });
+  const form = h(
+    "form",
+    {
+      class: "subcard",
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        act(st, "Adding the rule…", async () => {
+          const condition = (await cond.check()) ?? "";
+          let a;
+          if (action.value === "grant_consent") {
+            if (!grantee.value.trim()) throw new Error("name who gets the access");
+            a = { kind: "grant_consent", grantee: partyOfText(grantee.value.trim()), actions: Number(gAccess.value), types: gTypes.value.split(/[\s,]+/).filter(Boolean), purpose: gPurpose.value, seconds: Number(gHours.value) * 3600 };
+          } else if (action.value === "revoke_consent") a = { kind: "revoke_consent", consent: Number(consentId.value) };
+          else if (action.value === "notify") {
+            if (!to.value.trim()) throw new Error("name whom to notify");
+            a = { kind: "notify", to: partyOfText(to.value.trim()), topic: topic.value.trim() };
+          } else a = { kind: action.value };
+          const r = await api.send(state.key, "policy/add_rule", msg.policyAddRule({ event: event.value, condition, action: a }));
+          const id = r.events?.find((e) => e.type === "policy_rule_added")?.attributes?.rule;
+          await route();
+          return `Rule ${id ?? ""} added: it fires at the end of each block with a matching event.`;
+        });
+      },
+    },
+    h("h3", {}, "Add an automation"),
+    field("When", event),
+    cond.box,
+    field("Do", action),
+    grantBox,
+    revokeBox,
+    notifyBox,
+    h("button", { type: "submit" }, "Add rule"),
+  );
+  return h(
+    "section",
+    { class: "card" },
+    h("h2", {}, "Automations"),
+    h("p", { class: "hint" }, "Rules the chain runs for you: when an event about you happens and its condition holds, the action is done as if you had signed it. Each firing is recorded on chain."),
+    st,
+    table("Your rules", ["#", "Rule", "State", "Fired", ""], rows),
+    form,
+  );
 }
 
 function errText(e) {
@@ -438,6 +602,7 @@ async function patientPage(el) {
   const purpose = h("select", {}, Object.entries(PURPOSES).map(([k, v]) => h("option", { value: k }, v)));
   const typeBoxes = TYPES.map((t) => h("input", { type: "checkbox", value: t, id: `type-${t}` }));
   const until = h("input", { type: "date" });
+  const cond = conditionField("access", CONDITION_PRESETS, "Only if");
   const grantForm = h(
     "form",
     {
@@ -455,6 +620,7 @@ async function patientPage(el) {
             types: typeBoxes.filter((b) => b.checked).map((b) => b.value),
             purpose: purpose.value,
             until: end,
+            condition: (await cond.check()) ?? "",
           });
           await route();
           return `Consent ${r.id} granted${r.shared ? `; ${r.shared} record key(s) shared with the grantee` : ""}.`;
@@ -467,9 +633,11 @@ async function patientPage(el) {
     field("For", purpose),
     h("fieldset", {}, h("legend", {}, "Which records (none ticked: all of them)"), typeBoxes.map((b) => h("span", { class: "check" }, b, h("label", { for: b.id }, b.value)))),
     field("Until", until, "Leave empty for no end date."),
+    h("details", { class: "condition-box" }, h("summary", {}, "Add a condition (optional)"), cond.box),
     h("button", { type: "submit" }, "Give access"),
   );
   sections.push(h("section", { class: "card" }, h("h2", {}, "Who may see my records"), cst, table("Consents", ["#", "What it allows", "Status", ""], rows), grantForm));
+  sections.push(await automationsCard(me));
 
   // Access trail, emergencies and suspicious-access signals highlighted.
   const [audit, signals, emerg] = await Promise.all([
