@@ -150,8 +150,8 @@ function ruleActionText(a) {
 }
 
 /** A patient's automations: when EVENT matching CONDITION, do ACTION (policy/add_rule, pause, resume, delete). */
-async function automationsCard(me) {
-  const rules = (await api.get(`/v1/accounts/${me}/rules`, state.key).catch(() => ({ rules: [] }))).rules ?? [];
+async function automationsCard(me, rulesP) {
+  const rules = (await (rulesP ?? api.get(`/v1/accounts/${me}/rules`, state.key).catch(() => ({ rules: [] })))).rules ?? [];
   const st = h("p", { class: "status", role: "status" });
   const ruleBtn = (r, type, label, done, danger) =>
     h(
@@ -191,7 +191,7 @@ async function automationsCard(me) {
   const consentId = h("input", { type: "number", min: 1, step: 1 });
   const to = h("input", { type: "text", autocomplete: "off", placeholder: "mc… or dev-hospital" });
   const topic = h("input", { type: "text", autocomplete: "off", pattern: "[A-Za-z0-9_.\\-]{1,64}", value: "emergency_opened" });
-  const grantBox = h("div", {}, field("To whom (access)", grantee), field("May", gAccess), field("Which records (types, comma-separated; empty: all)", gTypes), field("For (purpose)", gPurpose), field("For how long (hours)", gHours));
+  const grantBox = h("div", {}, field("To whom (access)", grantee), field("Access it gives", gAccess), field("Which records (types, comma-separated; empty: all)", gTypes), field("For (purpose)", gPurpose), field("For how long (hours)", gHours));
   const revokeBox = h("div", { hidden: true }, field("Consent number", consentId));
   const notifyBox = h("div", { hidden: true }, field("Notify whom", to), field("Topic (a code, no free text)", topic));
   const sync = () => {
@@ -469,8 +469,8 @@ function eraseControl(r) {
 }
 
 /** The patient's guardians, who may act for them (accounts/set_guardian, accounts/revoke_guardian). */
-async function guardiansCard(me) {
-  const signed = await api.get(`/v1/accounts/${me}`, state.key).catch(() => null);
+async function guardiansCard(me, signedP) {
+  const signed = await (signedP ?? api.get(`/v1/accounts/${me}`, state.key).catch(() => null));
   const gs = signed?.guardians ?? [];
   const st = h("p", { class: "status", role: "status" });
   const rows = [];
@@ -518,6 +518,22 @@ async function patientPage(el) {
   const need = needKey("patient page");
   if (need) return fill(el, h("h1", {}, "Patient"), need);
   const me = state.key.address;
+  // Every read of the page at once (a slow network or node then costs one round trip, not ten).
+  const signedGet = (path, empty) => api.get(path, state.key).catch(() => empty);
+  const pre = {
+    recs: api.records(state.key, me).then((r) => ({ r }), (e) => ({ e })),
+    signed: signedGet(`/v1/accounts/${me}`, null),
+    consents: signedGet(`/v1/patients/${me}/consents`, { consents: [] }),
+    rules: signedGet(`/v1/accounts/${me}/rules`, { rules: [] }),
+    audit: signedGet(`/v1/patients/${me}/audit`, { events: [] }),
+    signals: signedGet(`/v1/patients/${me}/signals`, { signals: [] }),
+    emerg: signedGet(`/v1/patients/${me}/emergencies`, { emergencies: [] }),
+    bookings: signedGet(`/v1/accounts/${me}/bookings`, { bookings: [] }),
+    research: signedGet(`/v1/patients/${me}/research`, { participations: [] }),
+    requests: api.get(`/v1/research/requests`).catch(() => ({ requests: [] })),
+    offers: api.get(`/v1/telemed/offers`).catch(() => ({ offers: [] })),
+    orgs: api.get("/v1/orgs").catch(() => ({ orgs: [] })),
+  };
   const acct = await api.get(`/v1/accounts/${me}`).catch(() => null);
   const st = h("p", { class: "status", role: "status" });
   const sections = [h("h1", {}, "My health record"), st];
@@ -535,7 +551,9 @@ async function patientPage(el) {
   }
 
   // Records, decrypted here on demand (each read goes to the trail).
-  const recs = await api.records(state.key, me).catch((e) => (status(st, errText(e), "error"), []));
+  const got = await pre.recs;
+  if (got.e) status(st, errText(got.e), "error");
+  const recs = got.r ?? [];
   const recList = h("ul", { class: "records" });
   const openOne = async (r, slot, btn) => {
     btn.disabled = true;
@@ -567,10 +585,10 @@ async function patientPage(el) {
     ),
   );
 
-  sections.push(await guardiansCard(me));
+  sections.push(await guardiansCard(me, pre.signed));
 
   // Consents.
-  const consents = (await api.get(`/v1/patients/${me}/consents`, state.key).catch(() => ({ consents: [] }))).consents ?? [];
+  const consents = (await pre.consents).consents ?? [];
   const cst = h("p", { class: "status", role: "status" });
   const rows = [];
   for (const c of consents) {
@@ -637,20 +655,16 @@ async function patientPage(el) {
     h("button", { type: "submit" }, "Give access"),
   );
   sections.push(h("section", { class: "card" }, h("h2", {}, "Who may see my records"), cst, table("Consents", ["#", "What it allows", "Status", ""], rows), grantForm));
-  sections.push(await automationsCard(me));
+  sections.push(await automationsCard(me, pre.rules));
 
   // Access trail, emergencies and suspicious-access signals highlighted.
-  const [audit, signals, emerg] = await Promise.all([
-    api.get(`/v1/patients/${me}/audit`, state.key).catch(() => ({ events: [] })),
-    api.get(`/v1/patients/${me}/signals`, state.key).catch(() => ({ signals: [] })),
-    api.get(`/v1/patients/${me}/emergencies`, state.key).catch(() => ({ emergencies: [] })),
-  ]);
+  const [audit, signals, emerg] = await Promise.all([pre.audit, pre.signals, pre.emerg]);
   const sigs = signals.signals ?? [];
   const suspects = new Set(sigs.map((s) => s.accessor));
   const emergencies = emerg.emergencies ?? [];
 
   // Emergency custodians: who may open an emergency access, and what they did.
-  sections.push(await custodiansCard(me, consents, emergencies));
+  sections.push(await custodiansCard(me, consents, emergencies, pre.orgs));
 
   const events = [...(audit.events ?? [])].reverse();
   const trailRows = [];
@@ -696,12 +710,7 @@ async function patientPage(el) {
   );
 
   // Telemedicine and research.
-  const [bookings, research, requests, offers] = await Promise.all([
-    api.get(`/v1/accounts/${me}/bookings`, state.key).catch(() => ({ bookings: [] })),
-    api.get(`/v1/patients/${me}/research`, state.key).catch(() => ({ participations: [] })),
-    api.get(`/v1/research/requests`).catch(() => ({ requests: [] })),
-    api.get(`/v1/telemed/offers`).catch(() => ({ offers: [] })),
-  ]);
+  const [bookings, research, requests, offers] = await Promise.all([pre.bookings, pre.research, pre.requests, pre.offers]);
   const bst = h("p", { class: "status", role: "status" });
   const now = Date.now() / 1000;
   const bookingButton = (b, type, label, done) =>
@@ -806,7 +815,7 @@ const SIGNALS = {
 };
 
 /** The organizations that may open an emergency (break-glass) access: consents of purpose emergency. */
-async function custodiansCard(me, consents, emergencies) {
+async function custodiansCard(me, consents, emergencies, orgsP) {
   const st = h("p", { class: "status", role: "status" });
   const cs = consents.filter((c) => c.purpose === "emergency" && c.status === "active");
   const rows = [];
@@ -833,7 +842,7 @@ async function custodiansCard(me, consents, emergencies) {
       ),
     ]);
   }
-  const orgs = ((await api.get("/v1/orgs").catch(() => ({ orgs: [] }))).orgs ?? []).filter((o) => ["hospital", "clinic"].includes(o.type));
+  const orgs = ((await (orgsP ?? api.get("/v1/orgs").catch(() => ({ orgs: [] })))).orgs ?? []).filter((o) => ["hospital", "clinic"].includes(o.type));
   const sel = h("select", {}, orgs.map((o) => h("option", { value: o.id }, `${o.name} (${o.id})`)));
   const form = h(
     "form",
