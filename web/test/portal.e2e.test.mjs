@@ -114,6 +114,47 @@ async function importAndUnlock(page, name) {
   await page.getByText(`Unlocked ${name}`).waitFor();
 }
 
+// axe-core, the engine @axe-core/playwright drives (its own dependency),
+// injected once per tab and run in it: the pages are one document (hash
+// routes), and AxeBuilder's injection into each analysis costs seconds a
+// page on a busy machine. Same WCAG 2.1 A/AA rules.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axeSource);
+  return page.evaluate(() =>
+    window.axe
+      .run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }, resultTypes: ["violations"] })
+      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }))),
+  );
+}
+const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
+
+// What checkPage found wrong, and the pages it checked: asserted by the last test.
+const pageProblems = [];
+const pagesChecked = new Set();
+
+/**
+ * The page as it is now, at desktop size and at phone size (the layout is
+ * CSS's: the same render, resized): axe-core with no serious or critical
+ * violation, nothing wider than a phone's screen but the tables (they
+ * scroll in their own frame), and a screenshot of each, NAME-SIZE.png.
+ * The flows call it on the pages they leave in an interesting state.
+ */
+async function checkPage(page, name) {
+  for (const [size, vp] of Object.entries(SIZES)) {
+    await page.setViewportSize(vp);
+    for (const v of (await axeViolations(page)).filter((v) => v.impact === "serious" || v.impact === "critical"))
+      pageProblems.push(`${name} (${size}): ${v.id} (${v.impact}): ${v.targets.join(", ")}`);
+    if (size === "phone") {
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      if (overflow > 1) pageProblems.push(`${name} (phone): the page is ${overflow}px wider than the screen`);
+    }
+    await page.screenshot({ path: join(shots, `${name}-${size}.png`), fullPage: true });
+  }
+  await page.setViewportSize(SIZES.desktop);
+  pagesChecked.add(name);
+}
+
 const addressOf = (name) => JSON.parse(readFileSync(join(home, "keys", `${name}.json`), "utf8")).address;
 
 test("the node serves the portal with a strict Content-Security-Policy", { skip }, async () => {
@@ -378,6 +419,7 @@ test("telemedicine: a provider publishes an offer, a patient books it, the provi
   await pat.getByRole("table", { name: "Bookings" }).getByText("closed: resolved, 100 MED back to you").waitFor();
   await go(doc, "telemed");
   await doc.getByRole("table", { name: "Consultations booked with you" }).getByText("300 MED to you, 100 MED to the patient").waitFor();
+  await checkPage(doc, "telemed");
   for (const p of [doc, pat, arb]) await p.context().close();
 });
 
@@ -420,6 +462,7 @@ test("research: a researcher opens a paid request, a patient takes part, the res
   await res.getByRole("table", { name: `Participants of request ${id}` }).getByText(/read of record .* through dev-hospital's node/).waitFor();
   await go(pat, "patient");
   await pat.getByRole("table", { name: /^Your participation/ }).getByRole("row").filter({ hasText: "50 MED on" }).getByText(/read of record/).waitFor();
+  await checkPage(res, "research");
   await res.context().close();
   await pat.context().close();
 });
@@ -459,6 +502,7 @@ test("organization admin: registers and deactivates a member, sees validator rev
   const prow = page.getByRole("table", { name: "Governance proposals" }).getByRole("row").filter({ hasText: "set telemed.release_seconds to 7200" });
   await prow.getByText(/open \(1 of \d+ yes/).waitFor();
   await prow.getByText("dev-hospital: yes").waitFor();
+  await checkPage(page, "org");
   await page.context().close();
 });
 
@@ -494,7 +538,7 @@ test("supply: a pharmacy reads a DataMatrix photo and ships a unit, the distribu
   // Quarantined: nothing moves any more.
   await dist.getByText(/holds this unit, but it is quarantined/).waitFor();
   assert.equal(await dist.getByRole("button", { name: /^(Ship|Dispense) from/ }).count(), 0);
-  await dist.screenshot({ path: join(shots, "verify-quarantined-desktop.png"), fullPage: true });
+  await checkPage(dist, "verify");
   await dist.context().close();
 });
 
@@ -536,64 +580,29 @@ test("policy: a patient gives a consent with a CEL condition from the presets, a
   await rules.getByRole("button", { name: `Delete rule ${id}` }).click();
   await page.getByText(`Rule ${id} deleted.`).waitFor({ timeout: 30_000 });
   assert.equal(await rules.getByRole("button", { name: `Delete rule ${id}` }).count(), 0);
+  await checkPage(page, "patient");
   await page.context().close();
 });
 
-// Every main page, each with the key whose view of it matters most, checked
-// by axe-core and photographed at desktop size and at phone size (390×844):
-// one browser context per key, resized between the two sizes, so each key
-// is unlocked (Argon2id, the CLI's cost) once.
-const PAGES = [
-  [null, ["", "keys", "explorer", "trials"]],
-  ["patient1", ["patient"]],
-  ["doctor1", ["practitioner", "telemed"]],
-  ["researcher1", ["research"]],
-  ["hospital-admin", ["org"]],
-  ["pharmacy-admin", ["verify"]],
-];
-// axe-core, the engine @axe-core/playwright drives (its own dependency),
-// injected once per tab and run in it: the pages are one document (hash
-// routes), and AxeBuilder's injection into each analysis costs seconds a
-// page on a busy machine. Same WCAG 2.1 A/AA rules.
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-async function axeViolations(page) {
-  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axeSource);
-  return page.evaluate(() =>
-    window.axe
-      .run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }, resultTypes: ["violations"] })
-      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) }))),
-  );
-}
-const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
+// The main pages the flows above did not check (they check patient,
+// telemedicine, research, organizations and verify in the state they leave
+// them), then the verdict on all of them.
+const MAIN_PAGES = ["home", "keys", "patient", "practitioner", "explorer", "telemed", "research", "org", "trials", "verify"];
 
 test("every main page passes axe-core (no serious or critical violations) at desktop and phone size; screenshots of both", { skip }, async () => {
-  const bad = [];
-  for (const [key, pages] of PAGES) {
+  for (const [key, pages] of [
+    [null, ["", "keys", "explorer", "trials"]],
+    ["doctor1", ["practitioner"]],
+  ]) {
     const page = await newPage();
     if (key) await importAndUnlock(page, key);
     for (const p of pages) {
-      // Rendered once at desktop size, then the same page at phone size: the layout is CSS's.
-      await page.setViewportSize(SIZES.desktop);
       await go(page, p);
-      if (p === "verify") {
-        await page.getByLabel(/GS1 Digital Link/).fill("https://id.medchain.example/01/00614141123452/10/L2026A/21/S1002?17=271231");
-        await page.getByRole("button", { name: "Verify", exact: true }).click();
-        await page.locator(".verdict").waitFor();
-      }
-      for (const [size, vp] of Object.entries(SIZES)) {
-        await page.setViewportSize(vp);
-        for (const v of (await axeViolations(page)).filter((v) => v.impact === "serious" || v.impact === "critical"))
-          bad.push(`${p || "home"} (${size}): ${v.id} (${v.impact}): ${v.targets.join(", ")}`);
-        // Nothing sideways at phone size but the tables, which scroll in their own frame.
-        if (size === "phone") {
-          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-          if (overflow > 1) bad.push(`${p || "home"} (phone): the page is ${overflow}px wider than the screen`);
-        }
-        await page.screenshot({ path: join(shots, `${p || "home"}-${size}.png`), fullPage: true });
-      }
+      await checkPage(page, p || "home");
     }
     await page.context().close();
   }
-  assert.deepEqual(bad, []);
+  assert.deepEqual(pageProblems, []);
+  assert.deepEqual(MAIN_PAGES.filter((p) => !pagesChecked.has(p)), [], "every main page checked at both sizes");
   assert.deepEqual(cspErrors, []);
 });
