@@ -1,5 +1,5 @@
 // Builds the portal into internal/portal/dist (or the folder given as the
-// first argument): app.js bundled by esbuild from src/app.js, with
+// first argument): app.js and scan.js bundled by esbuild from src/, with
 // index.html and style.css copied. The output is committed, so `go build`
 // alone makes a complete binary; scripts/test.sh rebuilds into a temporary
 // folder and fails when the committed files differ.
@@ -24,9 +24,11 @@ const fromWeb = {
   },
 };
 
-await build({
-  entryPoints: [join(here, "src/app.js")],
-  outfile: join(out, "app.js"),
+// Two bundles: the pages (app.js) and the barcode decoder (scan.js), which
+// app.js imports only when someone scans.
+for (const entry of ["app", "scan"]) await build({
+  entryPoints: [join(here, `src/${entry}.js`)],
+  outfile: join(out, `${entry}.js`),
   bundle: true,
   format: "esm",
   target: "es2022",

@@ -325,11 +325,13 @@ type ConsentView struct {
 	Until   *time.Time `json:"until,omitempty"`
 	Revoked *time.Time `json:"revoked,omitempty"`
 	Status  string     `json:"status"`
+	// Condition is the consent's CEL condition, when it has one.
+	Condition string `json:"condition,omitempty"`
 }
 
 func consentView(c *consent.Consent, now int64) ConsentView {
 	v := ConsentView{ID: c.ID, Patient: c.Patient.String(), Grantor: c.Grantor.String(), Grantee: partyView(c.Grantee),
-		Types: c.Types, Purpose: c.Purpose, Start: unix(c.Start), Status: c.Status(now)}
+		Types: c.Types, Purpose: c.Purpose, Start: unix(c.Start), Status: c.Status(now), Condition: c.Condition}
 	if c.Actions&consent.ActRead != 0 {
 		v.Actions = append(v.Actions, "read")
 	}

@@ -17,8 +17,10 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
 	"github.com/medchain/medchain/x/gov"
+	"github.com/medchain/medchain/x/policy"
 	"github.com/medchain/medchain/x/records"
 	"github.com/medchain/medchain/x/research"
+	"github.com/medchain/medchain/x/staking"
 	"github.com/medchain/medchain/x/supply"
 	"github.com/medchain/medchain/x/telemed"
 )
@@ -99,6 +101,41 @@ func TestBrowserMessageEncodings(t *testing.T) {
 			"supply/capture", map[string]any{"events": []map[string]any{
 				{"step": "receiving", "unitKey": "(01)00614141123452(21)A/B!1", "time": 1772791200123, "gln": "0098765000205"},
 				{"step": "dispensing", "unitKey": "(00)006141410000000012", "time": 1772791500000, "gln": "0098765000205"}}}},
+		// Issue 19's remaining pages and issue 17's forms.
+		{&consent.MsgGrant{Patient: p, Grantee: consent.Org("dev-hospital"), Actions: 1, Purpose: "treatment", Condition: `"dev-hospital" in encounter_orgs`},
+			"consent/grant", map[string]any{"patient": p.String(), "grantee": map[string]any{"kind": "org", "org": "dev-hospital"}, "actions": 1, "types": []string{}, "records": []string{}, "purpose": "treatment", "until": 0, "condition": `"dev-hospital" in encounter_orgs`}},
+		{&telemed.MsgOffer{Service: "general-consultation", Price: 250, Duration: 1800, Arbiter: "dev-regulator", CancelBefore: 3600, Grace: 900},
+			"telemed/offer", map[string]any{"service": "general-consultation", "price": 250, "duration": 1800, "arbiter": "dev-regulator", "cancelBefore": 3600, "grace": 900}},
+		{&telemed.MsgBook{Offer: 3, Start: 1900000000}, "telemed/book", map[string]any{"offer": 3, "start": 1900000000}},
+		{&telemed.MsgWithdraw{Offer: 9}, "telemed/withdraw", map[string]any{"offer": 9}},
+		{telemed.Done(5), "telemed/done", map[string]any{"booking": 5}},
+		{&telemed.MsgResolve{Booking: 5, ToProvider: 150, ToPatient: 100}, "telemed/resolve", map[string]any{"booking": 5, "toProvider": 150, "toPatient": 100}},
+		{&research.MsgOpen{Budget: 10000, Price: 100, Types: []string{"Condition", "Observation"}, Codes: []string{"http://loinc.org|85354-9"}, Purpose: "bp-outcomes", End: 1900000000},
+			"research/open", map[string]any{"budget": 10000, "price": 100, "types": []string{"Observation", "Condition"}, "codes": []string{"http://loinc.org|85354-9"}, "purpose": "bp-outcomes", "end": 1900000000}},
+		{&research.MsgClose{Request: 4}, "research/close", map[string]any{"request": 4}},
+		{&accounts.MsgDeactivateMember{Address: g}, "accounts/deactivate_member", map[string]any{"address": g.String()}},
+		{&accounts.MsgRegisterMember{PubKey: crypto.PubKey(fill32(0x21)), EncKey: crypto.EncKey(fill32(0x22)), Role: "practitioner"},
+			"accounts/register_member", map[string]any{"pubKey": hex.EncodeToString(bytes.Repeat([]byte{0x21}, 32)), "encKey": hex.EncodeToString(bytes.Repeat([]byte{0x22}, 32)), "role": "practitioner"}},
+		{&gov.MsgPropose{Action: gov.Action{Kind: "set_param", Param: "telemed.release_seconds", Value: 7200}, Reason: "shorter release"},
+			"gov/propose", map[string]any{"kind": "set_param", "param": "telemed.release_seconds", "value": 7200, "reason": "shorter release"}},
+		{&gov.MsgPropose{Action: gov.Action{Kind: "remove_member", OrgID: "dev-lab"}, Reason: "left the consortium"},
+			"gov/propose", map[string]any{"kind": "remove_member", "orgId": "dev-lab", "reason": "left the consortium"}},
+		{&staking.MsgWithdrawCommission{Validator: crypto.PubKey(fill32(0x33))}, "staking/withdraw_commission", map[string]any{"validator": hex.EncodeToString(bytes.Repeat([]byte{0x33}, 32))}},
+		{&supply.MsgFlag{Unit: "(01)00614141123452(21)S1003", Reason: "tampered"}, "supply/flag", map[string]any{"unit": "(01)00614141123452(21)S1003", "reason": "tampered"}},
+		{&policy.MsgAddRule{Event: "record_added", Condition: `attrs["type"] == "Observation"`, Action: policy.Action{Kind: "grant_consent", Grantee: consent.Org("dev-lab"), Actions: 1, Types: []string{"Observation"}, Purpose: "treatment", Seconds: 259200}},
+			"policy/add_rule", map[string]any{"org": "", "event": "record_added", "condition": `attrs["type"] == "Observation"`, "action": map[string]any{"kind": "grant_consent", "grantee": map[string]any{"kind": "org", "org": "dev-lab"}, "actions": 1, "types": []string{"Observation"}, "purpose": "treatment", "seconds": 259200}}},
+		{&policy.MsgAddRule{Org: "dev-hospital", Event: "emergency_opened", Action: policy.Action{Kind: "notify", To: consent.Account(g), Topic: "emergency_opened"}},
+			"policy/add_rule", map[string]any{"org": "dev-hospital", "event": "emergency_opened", "condition": "", "action": map[string]any{"kind": "notify", "to": map[string]any{"kind": "account", "address": g.String()}, "topic": "emergency_opened"}}},
+		{&policy.MsgAddRule{Event: "consultation_completed", Action: policy.Action{Kind: "release_escrow"}},
+			"policy/add_rule", map[string]any{"org": "", "event": "consultation_completed", "condition": "", "action": map[string]any{"kind": "release_escrow"}}},
+		{&policy.MsgAddRule{Event: "emergency_opened", Action: policy.Action{Kind: "revoke_consent", ConsentID: 7}},
+			"policy/add_rule", map[string]any{"org": "", "event": "emergency_opened", "condition": "", "action": map[string]any{"kind": "revoke_consent", "consent": 7}}},
+		{&policy.MsgRuleAction{Action: policy.TypePauseRule, ID: 2}, "policy/pause_rule", map[string]any{"id": 2}},
+		{&policy.MsgRuleAction{Action: policy.TypeResumeRule, ID: 2}, "policy/resume_rule", map[string]any{"id": 2}},
+		{&policy.MsgRuleAction{Action: policy.TypeDeleteRule, ID: 300}, "policy/delete_rule", map[string]any{"id": 300}},
+		// A shipment to a trading partner's GLN (owning party and location).
+		{pharmacyCapture(t, `{"type":"ObjectEvent","eventTime":"2026-03-06T10:00:00.000Z","eventTimeZoneOffset":"+00:00","epcList":["https://id.gs1.org/01/00614141123452/21/S1003"],"action":"OBSERVE","bizStep":"shipping","disposition":"in_transit","bizLocation":{"id":"https://id.gs1.org/414/0098765000205"},"destinationList":[{"type":"owning_party","destination":"https://id.gs1.org/417/0012345000102"},{"type":"location","destination":"https://id.gs1.org/414/0012345000102"}]}`),
+			"supply/capture", map[string]any{"events": []map[string]any{{"step": "shipping", "unitKey": "(01)00614141123452(21)S1003", "time": 1772791200000, "gln": "0098765000205", "dest": "0012345000102"}}}},
 	}
 	var out []msgVector
 	for _, v := range vs {

@@ -31,6 +31,22 @@ const encoders = {
   "telemed/cancel": codec.bookingAction,
   "telemed/dispute": codec.bookingAction,
   "telemed/noshow": codec.bookingAction,
+  "telemed/offer": codec.telemedOffer,
+  "telemed/book": codec.telemedBook,
+  "telemed/withdraw": codec.telemedWithdraw,
+  "telemed/done": codec.bookingAction,
+  "telemed/resolve": codec.telemedResolve,
+  "research/open": codec.researchOpen,
+  "research/close": codec.researchClose,
+  "accounts/deactivate_member": codec.deactivateMember,
+  "supply/flag": codec.supplyFlag,
+  "accounts/register_member": codec.registerMember,
+  "gov/propose": codec.govPropose,
+  "staking/withdraw_commission": codec.withdrawCommission,
+  "policy/add_rule": codec.policyAddRule,
+  "policy/pause_rule": codec.ruleAction,
+  "policy/resume_rule": codec.ruleAction,
+  "policy/delete_rule": codec.ruleAction,
   // The event hash, the event's JSON and the encoding, against Go's EPCIS parser and hasher.
   "supply/capture": async (f) => supplyCapture({ events: await Promise.all(f.events.map((e) => captureEvent(pharmacyEvent(e)))) }),
 };
@@ -81,6 +97,16 @@ test("pharmacy events refuse what the chain would", () => {
   assert.throws(() => unitDigitalLink("(01)00614141123452(10)L1"), /not a serialised unit/);
   assert.ok(validGLN("0098765000205"));
   assert.ok(!validGLN("0098765000206"));
-  assert.throws(() => pharmacyEvent({ step: "shipping", unitKey: "(00)006141410000000012", time: 1 }), /unknown step/);
+  assert.throws(() => pharmacyEvent({ step: "packing", unitKey: "(00)006141410000000012", time: 1 }), /unknown step/);
+  assert.throws(() => pharmacyEvent({ step: "shipping", unitKey: "(00)006141410000000012", time: 1 }), /destination GLN/);
   assert.throws(() => pharmacyEvent({ step: "receiving", unitKey: "(00)006141410000000012", time: 1, gln: "0098765000206" }), /check digit/);
+});
+
+test("a scanned GS1 code becomes verify's identifier", async () => {
+  const { scannedToId } = await import("../src/lib/gs1.js");
+  assert.equal(scannedToId("https://id.gs1.org/01/00614141123452/21/S1003"), "https://id.gs1.org/01/00614141123452/21/S1003");
+  assert.equal(scannedToId("0100614141123452\u001d21S1003"), "(01)00614141123452(21)S1003");
+  assert.equal(scannedToId("]d2010061414112345210L2026A\u001d17271231" + "21S1002"), "(01)00614141123452(10)L2026A(17)271231(21)S1002");
+  assert.equal(scannedToId("\u001d00006141410000000012"), "(00)006141410000000012");
+  assert.throws(() => scannedToId("9912345"), /unknown GS1 application identifier/);
 });

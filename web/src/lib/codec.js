@@ -32,7 +32,8 @@ const sortedStrings = (xs) => [...new Set(xs)].sort((a, b) => compareBytes(utf8.
 export const ACT_READ = 1;
 export const ACT_WRITE = 2;
 
-export function consentGrant({ patient, grantee, actions, types = [], records = [], purpose, until = 0 }) {
+/** consent/grant; condition, a CEL expression (docs/policy.md), is encoded only when present. */
+export function consentGrant({ patient, grantee, actions, types = [], records = [], purpose, until = 0, condition = "" }) {
   return concat(
     address(patient),
     party(grantee),
@@ -41,6 +42,7 @@ export function consentGrant({ patient, grantee, actions, types = [], records = 
     list([...new Set(records)].sort(), (r) => fixed(r, 16)),
     str(purpose),
     uvarint(until),
+    condition ? str(condition) : new Uint8Array(0),
   );
 }
 
@@ -72,3 +74,53 @@ export const recordsErase = ({ id }) => fixed(id, 16);
 
 /** telemed/confirm, telemed/cancel, telemed/dispute, telemed/noshow: the booking id. */
 export const bookingAction = ({ booking }) => uvarint(booking);
+
+// Telemedicine, provider and arbiter side (telemed/offer, telemed/book, telemed/resolve;
+// telemed/done and telemed/noshow take bookingAction).
+export const telemedOffer = ({ service, price, duration, arbiter, cancelBefore, grace }) =>
+  concat(str(service), uvarint(price), uvarint(duration), str(arbiter), uvarint(cancelBefore), uvarint(grace));
+export const telemedWithdraw = ({ offer }) => uvarint(offer);
+export const telemedBook = ({ offer, start }) => concat(uvarint(offer), uvarint(start));
+export const telemedResolve = ({ booking, toProvider, toPatient }) => concat(uvarint(booking), uvarint(toProvider), uvarint(toPatient));
+
+// Research, the researcher's side (research/open, research/close).
+export const researchOpen = ({ budget, price, types, codes = [], purpose, end }) =>
+  concat(uvarint(budget), uvarint(price), list(sortedStrings(types), str), list(sortedStrings(codes), str), str(purpose), uvarint(end));
+export const researchClose = ({ request }) => uvarint(request);
+
+// An organization's administrator (accounts/deactivate_member, accounts/register_member).
+export const deactivateMember = ({ address: a }) => address(a);
+export const registerMember = ({ pubKey, encKey, role }) => concat(fixed(pubKey, 32), fixed(encKey, 32), str(role));
+
+// Supply chain: quarantine a unit as suspect (supply/flag).
+export const supplyFlag = ({ unit, reason }) => concat(str(unit), str(reason));
+
+// Automations (policy/add_rule; policy/pause_rule, resume_rule, delete_rule take ruleAction).
+function policyAction(a) {
+  switch (a.kind) {
+    case "grant_consent":
+      return concat(str(a.kind), party(a.grantee), uvarint(a.actions), list(sortedStrings(a.types ?? []), str), str(a.purpose), uvarint(a.seconds));
+    case "revoke_consent":
+      return concat(str(a.kind), uvarint(a.consent));
+    case "notify":
+      return concat(str(a.kind), party(a.to), str(a.topic));
+    case "release_escrow":
+    case "open_quarantine":
+      return str(a.kind);
+    default:
+      throw new Error(`unknown action ${a.kind}`);
+  }
+}
+export const policyAddRule = ({ org = "", event, condition = "", action }) => concat(str(org), str(event), str(condition), policyAction(action));
+export const ruleAction = ({ id }) => uvarint(id);
+
+// Governance proposals (gov/propose): remove_member and set_param, the kinds the portal offers.
+const ZERO32 = new Uint8Array(32);
+export function govPropose({ kind, orgId = "", param = "", value = 0, reason }) {
+  if (kind !== "remove_member" && kind !== "set_param") throw new Error(`the portal proposes remove_member or set_param, not ${kind}`);
+  // Action = kind, org.id, org.name, org.type, admin_pub_key, admin_enc_key, org_id, validator, power, param, value.
+  return concat(str(kind), str(""), str(""), str(""), ZERO32, ZERO32, str(orgId), ZERO32, uvarint(0), str(param), uvarint(value), str(reason));
+}
+
+// A validator's operating organization takes its commission (staking/withdraw_commission).
+export const withdrawCommission = ({ validator }) => fixed(validator, 32);

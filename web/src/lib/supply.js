@@ -14,6 +14,7 @@ const utf8 = new TextEncoder();
 export const STEPS = {
   receiving: "in_progress",
   dispensing: "dispensed",
+  shipping: "in_transit",
 };
 
 // RFC 3986 unreserved characters stay; everything else is %XX (upper case),
@@ -44,13 +45,18 @@ export const validGLN = (g) => /^\d{13}$/.test(g) && glnCheck(g.slice(0, 12)) ==
 /**
  * The event for one unit: {event (the JSON object, member order as sent),
  * json (its compact bytes), prehash, fields of the CaptureEvent but the hash}.
- * step is "receiving" or "dispensing"; time is unix milliseconds; gln, when
- * given, is the bizLocation (the site where it happens).
+ * step is "receiving", "dispensing" or "shipping"; time is unix milliseconds;
+ * gln, when given, is the bizLocation (the site where it happens); dest, for
+ * shipping only, is the receiving organization's registered GLN, written as
+ * both the owning party (AI 417) and the location (AI 414) of the
+ * destination.
  */
-export function pharmacyEvent({ step, unitKey, time, gln = "" }) {
+export function pharmacyEvent({ step, unitKey, time, gln = "", dest = "" }) {
   const disposition = STEPS[step];
   if (!disposition) throw new Error(`unknown step ${step}`);
   if (gln && !validGLN(gln)) throw new Error(`GLN ${gln}: want 13 digits with a valid check digit`);
+  if (step === "shipping" && !validGLN(dest)) throw new Error(`destination GLN ${dest || "(none)"}: want 13 digits with a valid check digit`);
+  if (step !== "shipping" && dest) throw new Error("only a shipment has a destination");
   if (!Number.isInteger(time) || time <= 0) throw new Error("event time: unix milliseconds");
   const epc = unitDigitalLink(unitKey);
   const when = new Date(time).toISOString();
@@ -61,11 +67,21 @@ export function pharmacyEvent({ step, unitKey, time, gln = "" }) {
   // action, bizStep, disposition, bizLocation; vocabulary as ref.gs1.org URIs.
   let prehash = `eventType=ObjectEventeventTime=${when}eventTimeZoneOffset=+00:00epcListepc=${epc}action=OBSERVE` + `bizStep=https://ref.gs1.org/cbv/BizStep-${step}disposition=https://ref.gs1.org/cbv/Disp-${disposition}`;
   if (gln) prehash += `bizLocationid=${loc}`;
+  if (dest) {
+    const party = `https://id.gs1.org/417/${dest}`, place = `https://id.gs1.org/414/${dest}`;
+    event.destinationList = [
+      { type: "owning_party", destination: party },
+      { type: "location", destination: place },
+    ];
+    // Each pair type-then-destination, the pairs sorted (internal/epcis/hash.go).
+    const pairs = [`type=https://ref.gs1.org/cbv/SDT-owning_partydestination=${party}`, `type=https://ref.gs1.org/cbv/SDT-locationdestination=${place}`].sort();
+    prehash += "destinationList" + pairs.join("");
+  }
   return {
     event,
     json: utf8.encode(JSON.stringify(event)),
     prehash,
-    fields: { eventID: "", type: "ObjectEvent", action: "OBSERVE", bizStep: step, disposition, eventTime: time, epcs: [unitKey], parent: "", bizLocation: gln, destParty: "", destLocation: "", lot: "", expiry: "" },
+    fields: { eventID: "", type: "ObjectEvent", action: "OBSERVE", bizStep: step, disposition, eventTime: time, epcs: [unitKey], parent: "", bizLocation: gln, destParty: dest, destLocation: dest, lot: "", expiry: "" },
   };
 }
 
