@@ -81,7 +81,7 @@ async function consentText(c, { grantee = false } = {}) {
   return `${await partyText(c.grantee)} may ${acts} ${scope} for ${PURPOSES[c.purpose] ?? c.purpose}, ${until}${c.condition ? `, only if ${c.condition}` : ""}.`;
 }
 
-// Consent conditions: CEL expressions over each access (docs/policy.md), with the examples as presets.
+// Consent conditions: CEL expressions over each access (docs/policies.md), with the examples as presets.
 const CONDITION_PRESETS = [
   ["", "No condition"],
   ['"dev-hospital" in encounter_orgs', "Only while I am admitted at dev-hospital"],

@@ -32,7 +32,7 @@ const sortedStrings = (xs) => [...new Set(xs)].sort((a, b) => compareBytes(utf8.
 export const ACT_READ = 1;
 export const ACT_WRITE = 2;
 
-/** consent/grant; condition, a CEL expression (docs/policy.md), is encoded only when present. */
+/** consent/grant; condition, a CEL expression (docs/policies.md), is encoded only when present. */
 export function consentGrant({ patient, grantee, actions, types = [], records = [], purpose, until = 0, condition = "" }) {
   return concat(
     address(patient),
