@@ -12,8 +12,9 @@ import (
 	"github.com/medchain/medchain/store"
 )
 
-// resetWork starts an empty working version over the database's content.
-func (t *Tree) resetWork() {
+// resetWork starts an empty working version over the database's content,
+// committed version version.
+func (t *Tree) resetWork(version int64) {
 	if t.base != nil {
 		store.Check(t.base.close())
 	}
@@ -22,7 +23,7 @@ func (t *Tree) resetWork() {
 	// The database changes only at Commit, which starts a new base, so
 	// the working version's reads are remembered: a block reads the same
 	// accounts, parameters and absent keys over and over.
-	t.base = &dbReader{db: t.db, absent: t.absent}
+	t.base = &dbReader{db: t.db, absent: t.absent, cache: t.latest, version: version}
 	t.work = store.NewCache(store.NewMemo(t.base))
 }
 
@@ -233,7 +234,15 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("commit state: %w", err)
 	}
-	t.resetWork()
+	// The database holds version now: so does the read cache, before
+	// anything reads either again.
+	t.latest.commit(version, func(fn func(string, []byte)) {
+		t.work.Ascend(nil, func(e store.Write) bool {
+			fn(e.Key, e.Value)
+			return true
+		})
+	})
+	t.resetWork(version)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
