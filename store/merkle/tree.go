@@ -30,6 +30,8 @@ type Tree struct {
 	// latest caches values of the latest committed version for base and
 	// for snapshots of that version.
 	latest *latest
+	// batchHint is the size of the last version's database batch.
+	batchHint int
 	// indexDirty: the working version wrote index keys since their digest
 	// was last folded into the tree (foldIndexWrites).
 	indexDirty bool
