@@ -2,9 +2,9 @@ package app_test
 
 import (
 	"context"
-	"flag"
 	"crypto/sha256"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"strconv"
 	"syscall"
