@@ -18,44 +18,73 @@ import (
 // iterating it must not cost more as the block grows.
 type Cache struct {
 	parent Reader
-	writes *btree.BTreeG[Write] // a nil Value marks a delete
+	// writes holds the buffered writes in key order (a nil Value marks a
+	// delete) and byKey the same by key: a point read costs a map lookup
+	// instead of a walk of the tree comparing long, alike keys. Both are
+	// made at the first write (a transaction's cache often has none).
+	writes *btree.BTreeG[Write]
+	byKey  map[string][]byte
 }
 
 func writeLess(a, b Write) bool { return a.Key < b.Key }
 
 // NewCache returns an empty cache over parent.
-func NewCache(parent Reader) *Cache {
-	return &Cache{parent: parent, writes: btree.NewG(32, writeLess)}
-}
+func NewCache(parent Reader) *Cache { return &Cache{parent: parent} }
 
 func (c *Cache) Get(key []byte) []byte {
-	if e, ok := c.writes.Get(Write{Key: string(key)}); ok {
-		return e.Value
+	if v, ok := c.byKey[string(key)]; ok {
+		return v
 	}
 	return c.parent.Get(key)
+}
+
+// put buffers w, keeping w.Value (which nothing may modify afterwards).
+func (c *Cache) put(w Write) {
+	if c.writes == nil {
+		c.writes = btree.NewG(32, writeLess)
+		c.byKey = map[string][]byte{}
+	}
+	c.writes.ReplaceOrInsert(w)
+	c.byKey[w.Key] = w.Value
 }
 
 func (c *Cache) Set(key, value []byte) {
 	if len(key) == 0 || value == nil {
 		panic(Fault{errEmpty})
 	}
-	c.writes.ReplaceOrInsert(Write{Key: string(key), Value: bytes.Clone(value)})
+	c.put(Write{Key: string(key), Value: bytes.Clone(value)})
 }
 
-func (c *Cache) Delete(key []byte) { c.writes.ReplaceOrInsert(Write{Key: string(key)}) }
+func (c *Cache) Delete(key []byte) { c.put(Write{Key: string(key)}) }
+
+// Adopt buffers w as Set (or, for a nil Value, Delete) would, but keeps
+// w.Value itself instead of a copy: the caller must never modify it again.
+func (c *Cache) Adopt(w Write) {
+	if len(w.Key) == 0 {
+		panic(Fault{errEmpty})
+	}
+	c.put(w)
+}
 
 // Len reports the number of buffered writes (deletes included).
-func (c *Cache) Len() int { return c.writes.Len() }
+func (c *Cache) Len() int { return len(c.byKey) }
 
 // Ascend calls fn with the buffered writes whose keys are start or above,
 // in key order (a nil Value is a delete), until fn returns false. The
 // writes are the Cache's own: fn must not modify them.
 func (c *Cache) Ascend(start []byte, fn func(Write) bool) {
+	if c.writes == nil {
+		return
+	}
 	c.writes.AscendGreaterOrEqual(Write{Key: string(start)}, fn)
 }
 
 // Iterate merges the buffered writes with the parent's keys.
 func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	if c.writes == nil {
+		c.parent.Iterate(start, end, fn)
+		return
+	}
 	var mine []Write
 	visit := func(e Write) bool { mine = append(mine, e); return true }
 	if end == nil {
@@ -110,13 +139,13 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 // the cache: to a BatchWriter as one batch, to another KV one by one. Over
 // a read-only parent it panics with a Fault.
 func (c *Cache) Write() {
+	if c.writes == nil {
+		return
+	}
 	switch p := c.parent.(type) {
-	case *Cache:
-		// Into another cache (a message's writes into its block's): the
-		// entries move as they are, keys and values owned by this cache,
-		// which forgets them below.
+	case *Cache: // a transaction's writes into its block's: values are immutable, no copies
 		c.writes.Ascend(func(e Write) bool {
-			p.writes.ReplaceOrInsert(e)
+			p.put(e)
 			return true
 		})
 	case BatchWriter:
@@ -138,8 +167,15 @@ func (c *Cache) Write() {
 	default:
 		panic(Fault{errReadOnly})
 	}
-	c.writes.Clear(false)
+	c.clear()
+}
+
+func (c *Cache) clear() {
+	if c.writes != nil {
+		c.writes.Clear(false)
+		clear(c.byKey)
+	}
 }
 
 // Discard drops the buffered writes.
-func (c *Cache) Discard() { c.writes.Clear(false) }
+func (c *Cache) Discard() { c.clear() }

@@ -25,6 +25,12 @@ type DevNode struct {
 // (as `medchain dev` does, on free loopback ports) and starts it. An empty
 // chainID means "medchain-bench".
 func StartDevNode(dir, chainID string, base config.Config, lg *slog.Logger) (*DevNode, error) {
+	// Registrations are part of the measured load: lift the per-block cap.
+	return StartDevNodeParams(dir, chainID, base, lg, map[string]uint64{accounts.ParamMaxSelfRegistrations: 100_000})
+}
+
+// StartDevNodeParams is StartDevNode with these genesis parameters.
+func StartDevNodeParams(dir, chainID string, base config.Config, lg *slog.Logger, params map[string]uint64) (*DevNode, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
@@ -39,8 +45,7 @@ func StartDevNode(dir, chainID string, base config.Config, lg *slog.Logger) (*De
 	if _, err := devnet.Write(devnet.Options{
 		ChainID: chainID, Validators: 1, Homes: []string{home},
 		P2PBase: ports[0], RPCBase: ports[1], APIBase: ports[2], Base: base, Light: true,
-		// Registrations are part of the measured load: lift the per-block cap.
-		Params: map[string]uint64{accounts.ParamMaxSelfRegistrations: 100_000},
+		Params: params,
 	}); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"github.com/medchain/medchain/x/accounts"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -165,3 +166,35 @@ func batchRouteServed(t *testing.T, base string) bool {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// TestSetupRespectsRegistrationCap: against a chain that lets only 15
+// patients register themselves per block, the setup of 60 accounts
+// spreads its registrations over blocks instead of failing.
+func TestSetupRespectsRegistrationCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node")
+	}
+	dev, err := StartDevNodeParams(t.TempDir(), "", DevConfig(200*time.Millisecond), nil, map[string]uint64{accounts.ParamMaxSelfRegistrations: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	hc := NewHTTPClient(8)
+	keys, err := LoadDevKeys(dev.Home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mix, _ := ParseMix(DefaultMix)
+	_, setup, err := PrepareMedchain(ctx, PrepareOptions{
+		API: dev.API(), Client: hc, Intake: &FuncIntake{Label: "inproc", Max: 200, Fn: dev.SubmitBatch},
+		Observer: &APIObserver{Base: dev.API(), Client: hc}, Keys: keys, Accounts: 60, Mix: mix, Lanes: 4, Batch: 50,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup.Accounts != 60 {
+		t.Fatalf("setup %+v", setup)
+	}
+}

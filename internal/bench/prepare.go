@@ -129,7 +129,13 @@ func PrepareMedchain(ctx context.Context, o PrepareOptions) (*Medchain, *Setup, 
 	if batch <= 0 {
 		batch = 500
 	}
-	if err := SubmitAll(ctx, o.Intake, o.Observer, RegisterTxs(st.ChainID, keys), setupLanes, batch, 5*time.Minute, o.Progress); err != nil {
+	// No block may hold more self-registrations than the chain allows:
+	// keep at most that many on their way.
+	window, err := registrationCap(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := SubmitAll(ctx, o.Intake, o.Observer, RegisterTxs(st.ChainID, keys), setupLanes, batch, window, 5*time.Minute, o.Progress); err != nil {
 		return nil, nil, err
 	}
 	patients := make([]*Account, len(keys))
@@ -206,4 +212,27 @@ func preparePayers(ctx context.Context, c *client.Client, o PrepareOptions) ([]*
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// registrationCap reads accounts.max_self_registrations_per_block from the
+// node (GET /v1/params).
+func registrationCap(ctx context.Context, c *client.Client) (int, error) {
+	var out struct {
+		Params []struct {
+			Name  string `json:"name"`
+			Value uint64 `json:"value"`
+		} `json:"params"`
+	}
+	if err := c.Get(ctx, "/v1/params", &out); err != nil {
+		return 0, fmt.Errorf("bench: reading the registration cap: %w", err)
+	}
+	for _, p := range out.Params {
+		if p.Name == accounts.ParamMaxSelfRegistrations {
+			if p.Value == 0 {
+				return 0, fmt.Errorf("bench: %s is 0 on this chain: patients cannot register", p.Name)
+			}
+			return int(min(p.Value, 1<<20)), nil
+		}
+	}
+	return 0, nil // a chain without the cap
 }

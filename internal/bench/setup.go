@@ -13,8 +13,11 @@ import (
 // SubmitAll submits txs (independent of each other: no two from one
 // signer) with lanes parallel submitters, sending busy ones again, and
 // waits until obs has seen each committed. A rejected or failed
-// transaction, or the timeout, is an error.
-func SubmitAll(ctx context.Context, in Intake, obs Observer, txs []*Tx, lanes, batch int, timeout time.Duration, progress io.Writer) error {
+// transaction, or the timeout, is an error. With window > 0 at most window
+// transactions are on their way (submitted, not yet seen in a block) at a
+// time, so that no block holds more than window of them: registrations
+// are capped per block (accounts.max_self_registrations_per_block).
+func SubmitAll(ctx context.Context, in Intake, obs Observer, txs []*Tx, lanes, batch, window int, timeout time.Duration, progress io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	h0, err := obs.Height(ctx)
@@ -41,6 +44,13 @@ func SubmitAll(ctx context.Context, in Intake, obs Observer, txs []*Tx, lanes, b
 		cancel()
 	}
 	var committed atomic.Int64
+	var tokens chan struct{} // one per transaction that may be on its way
+	if window > 0 {
+		tokens = make(chan struct{}, window)
+		for range window {
+			tokens <- struct{}{}
+		}
+	}
 	allIn := make(chan struct{})
 	go func() {
 		defer close(allIn)
@@ -56,6 +66,9 @@ func SubmitAll(ctx context.Context, in Intake, obs Observer, txs []*Tx, lanes, b
 					return
 				}
 				committed.Add(1)
+				if tokens != nil {
+					tokens <- struct{}{}
+				}
 			}
 			if tr.len() == 0 {
 				return
@@ -64,6 +77,9 @@ func SubmitAll(ctx context.Context, in Intake, obs Observer, txs []*Tx, lanes, b
 	}()
 
 	batch = max(1, min(batch, in.MaxBatch()))
+	if window > 0 {
+		batch = min(batch, max(1, window/max(lanes, 1)))
+	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for lane := range max(lanes, 1) {
@@ -76,6 +92,16 @@ func SubmitAll(ctx context.Context, in Intake, obs Observer, txs []*Tx, lanes, b
 					return
 				}
 				pending := txs[lo:min(lo+batch, len(txs))]
+				for range pending {
+					if tokens == nil {
+						break
+					}
+					select {
+					case <-tokens:
+					case <-ctx.Done():
+						return
+					}
+				}
 				backoff := time.Duration(0)
 				for len(pending) > 0 && ctx.Err() == nil {
 					outs, err := in.Submit(ctx, lane, pending)

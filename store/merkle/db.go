@@ -53,6 +53,10 @@ func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool)
 // working version.
 type dbReader struct {
 	db *pebble.DB
+	// cache holds values of version, the committed version under the
+	// working one.
+	cache   *latest
+	version int64
 	// absent, when set, answers for keys the state does not hold.
 	absent func(key []byte) bool
 	// it is one iterator reused for every range read (re-bounded each
@@ -72,11 +76,17 @@ func (r *dbReader) close() error {
 }
 
 func (r *dbReader) Get(key []byte) []byte {
+	if v, ok := r.cache.get(r.version, key); ok {
+		return v
+	}
+	// A key the tree lacks is not remembered: most are new keys about to
+	// be written once (a record id) and never read again.
 	if r.absent != nil && r.absent(key) {
 		return nil
 	}
 	v, err := get(r.db, append(prefixState[:1:1], key...))
 	store.Check(err)
+	r.cache.put(r.version, key, bytes.Clone(v))
 	return v
 }
 

@@ -18,20 +18,43 @@ import (
 
 // OpenTree opens (or creates) the state stored in dir/DBName and loads its
 // latest version, rebuilding the Merkle tree from the stored keys.
-func OpenTree(dir string) (*Tree, error) {
-	return openTree(filepath.Join(dir, DBName), nil, 256<<20, 64<<20)
+func OpenTree(dir string) (*Tree, error) { return OpenTreeWith(dir, Options{}) }
+
+// Options tune a tree's memory; none changes what it stores or answers.
+type Options struct {
+	// ReadCacheBytes bounds the cache of the latest committed values
+	// (latest): 0 means DefaultReadCacheBytes, a negative value none.
+	ReadCacheBytes int64
+}
+
+func (o Options) readCache() int64 {
+	switch {
+	case o.ReadCacheBytes == 0:
+		return DefaultReadCacheBytes
+	case o.ReadCacheBytes < 0:
+		return 0
+	}
+	return o.ReadCacheBytes
+}
+
+// OpenTreeWith is OpenTree with options.
+func OpenTreeWith(dir string, o Options) (*Tree, error) {
+	return openTree(filepath.Join(dir, DBName), nil, 256<<20, 64<<20, o.readCache())
 }
 
 // NewMemTree returns a tree held in memory (tests, determinism checks).
-func NewMemTree() *Tree {
-	t, err := openTree("", vfs.NewMem(), 8<<20, 1<<20)
+func NewMemTree() *Tree { return NewMemTreeWith(Options{ReadCacheBytes: 8 << 20}) }
+
+// NewMemTreeWith is NewMemTree with options.
+func NewMemTreeWith(o Options) *Tree {
+	t, err := openTree("", vfs.NewMem(), 8<<20, 1<<20, o.readCache())
 	if err != nil {
 		panic(err) // cannot fail on an empty memory file system
 	}
 	return t
 }
 
-func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree, error) {
+func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, readCache int64) (*Tree, error) {
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
@@ -51,7 +74,7 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64) (*Tree,
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
-	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:]}
+	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:], latest: newLatest(readCache)}
 	// While load rebuilds the tree there is no working version yet and every
 	// key read is new to the tree.
 	t.trie.exists = func(key []byte) bool { return t.work != nil && t.work.Get(key) != nil }
@@ -97,7 +120,8 @@ func (t *Tree) load() (err error) {
 		return fmt.Errorf("load state: %w (format %d; this medchain reads format %d)", ErrStateFormat, f, StateFormat)
 	}
 	if meta == nil {
-		t.resetWork()
+		t.latest.reset(0)
+		t.resetWork(0)
 		return nil
 	}
 	if len(meta) != 40 {
@@ -125,7 +149,8 @@ func (t *Tree) load() (err error) {
 		return fmt.Errorf("load state: the stored state hashes to %X, version %d was committed as %X", h, version, meta[8:])
 	}
 	t.version, t.hash = version, h[:]
-	t.resetWork()
+	t.latest.reset(version)
+	t.resetWork(version)
 	t.snaps = append(t.snaps, t.newSnapshot())
 	return nil
 }

@@ -64,8 +64,12 @@ func (s *Snapshot) Version() int64 { return s.version }
 func (s *Snapshot) Hash() []byte { return bytes.Clone(s.hash) }
 
 func (s *Snapshot) Get(key []byte) []byte {
+	if v, ok := s.tree.latest.get(s.version, key); ok {
+		return v
+	}
 	v, err := get(s.snap, append(prefixState[:1:1], key...))
 	store.Check(err)
+	s.tree.latest.put(s.version, key, bytes.Clone(v))
 	return v
 }
 

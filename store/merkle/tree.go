@@ -27,6 +27,11 @@ type Tree struct {
 	db   *pebble.DB
 	work *store.Cache // uncommitted writes over the latest committed state
 	base *dbReader    // the committed state under work (through a Memo)
+	// latest caches values of the latest committed version for base and
+	// for snapshots of that version.
+	latest *latest
+	// batchHint is the size of the last version's database batch.
+	batchHint int
 	// indexDirty: the working version wrote index keys since their digest
 	// was last folded into the tree (foldIndexWrites).
 	indexDirty bool
@@ -117,6 +122,9 @@ type Stats struct {
 func (t *Tree) Stats() Stats {
 	return Stats{Keys: t.trie.keys, InnerNodes: t.trie.inners.live(), Buckets: t.trie.buckets.live(), LeafSlots: t.trie.leaves.live()}
 }
+
+// ReadCacheStats reports the read cache's traffic and size.
+func (t *Tree) ReadCacheStats() CacheStats { return t.latest.snapshotStats() }
 
 var (
 	errReserved      = errors.New("state tree: a write to the index digest's key")

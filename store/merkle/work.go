@@ -6,14 +6,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/medchain/medchain/store"
 )
 
-// resetWork starts an empty working version over the database's content.
-func (t *Tree) resetWork() {
+// resetWork starts an empty working version over the database's content,
+// committed version version.
+func (t *Tree) resetWork(version int64) {
 	if t.base != nil {
 		store.Check(t.base.close())
 	}
@@ -22,7 +24,7 @@ func (t *Tree) resetWork() {
 	// The database changes only at Commit, which starts a new base, so
 	// the working version's reads are remembered: a block reads the same
 	// accounts, parameters and absent keys over and over.
-	t.base = &dbReader{db: t.db, absent: t.absent}
+	t.base = &dbReader{db: t.db, absent: t.absent, cache: t.latest, version: version}
 	t.work = store.NewCache(store.NewMemo(t.base))
 }
 
@@ -143,12 +145,12 @@ func (t *Tree) WriteBatch(ws []store.Write) {
 			if !index {
 				t.removeLeaf(key, &hs[i].kh)
 			}
-			t.work.Delete(key)
+			t.work.Adopt(e)
 		default:
 			if !index {
 				t.setLeaf(key, &hs[i].kh, &hs[i].lh)
 			}
-			t.work.Set(key, e.Value)
+			t.work.Adopt(e) // BatchWriter: the batch's values are ours to keep
 		}
 	}
 }
@@ -188,7 +190,9 @@ func (t *Tree) Commit(side ...Side) ([]byte, int64, error) {
 func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 	h := t.trie.rootHash()
 
-	b := t.db.NewBatch()
+	// Sized like the last version's batch: growing a batch of megabytes
+	// copies it each time it doubles.
+	b := t.db.NewBatchWithSize(t.batchHint + t.batchHint/8)
 	var err error
 	t.work.Ascend(nil, func(e store.Write) bool {
 		k := append(prefixState[:1:1], e.Key...)
@@ -199,6 +203,13 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 		}
 		return err == nil
 	})
+	// The memtable takes a batch's keys fastest in ascending order (each
+	// insert starts from the last one's place): the state's keys come
+	// sorted; sort the hash index's and the side data's too, keeping the
+	// order of writes to one key.
+	slices.SortStableFunc(t.hashIdx, func(x, y hashWrite) int { return bytes.Compare(x.kh[:], y.kh[:]) })
+	side = slices.Clone(side)
+	slices.SortStableFunc(side, func(x, y Side) int { return bytes.Compare(x.Key, y.Key) })
 	for _, w := range t.hashIdx {
 		if err != nil {
 			break
@@ -227,13 +238,22 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 		err = b.Set(keyMeta, meta, nil)
 	}
 	if err == nil {
+		t.batchHint = b.Len()
 		err = t.db.Apply(b, pebble.Sync)
 	}
 	b.Close()
 	if err != nil {
 		return nil, 0, fmt.Errorf("commit state: %w", err)
 	}
-	t.resetWork()
+	// The database holds version now: so does the read cache, before
+	// anything reads either again.
+	t.latest.commit(version, func(fn func(string, []byte)) {
+		t.work.Ascend(nil, func(e store.Write) bool {
+			fn(e.Key, e.Value)
+			return true
+		})
+	})
+	t.resetWork(version)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -1,0 +1,179 @@
+package merkle
+
+import (
+	"bytes"
+	"sync"
+)
+
+// latest remembers values of the latest committed version, in memory, in
+// front of the database: the accounts, signing keys, sessions and
+// parameters every block and every mempool check reads again. It is a
+// cache of committed values only, so it cannot change a result:
+//
+//   - An entry holds the value (or the absence) of its key at the version
+//     the cache is at; that is the only thing it ever answers.
+//   - Commit applies the version's writes to every entry they touch, in the
+//     same step that moves the cache to the new version, right after the
+//     database saved that version. A working version's writes never reach
+//     it, so a block that fails (Rollback) leaves nothing behind.
+//   - A reader of another version (an older snapshot, a proof, a query at a
+//     past height) misses, and so does its attempt to fill it.
+//   - It starts empty when the tree opens.
+//
+// Which keys it holds depends on what was read and when (it is bounded);
+// what it answers does not. Keys enter when read from the database (a
+// miss) and leave when their generation is dropped: the cache keeps two
+// maps of at most half the limit each, new entries go to the current one,
+// and when it is full the older one is dropped and the current one becomes
+// the older; a hit in the older one moves the entry forward. Keys read
+// every block (accounts, parameters) stay; keys written once and never
+// read again (a new record) do not enter.
+//
+// Values it holds are never modified; readers get copies. Safe for
+// concurrent use (the writer and every snapshot reader).
+type latest struct {
+	mu       sync.Mutex
+	version  int64
+	half     int64 // bytes per generation; 0 disables the cache
+	cur, old map[string][]byte
+	curBytes int64
+	oldBytes int64
+	stats    CacheStats
+}
+
+// CacheStats counts the read cache's traffic.
+type CacheStats struct {
+	Hits, Misses int64 // reads of the latest version answered and not
+	Entries      int   // keys held (absences included)
+	Bytes        int64 // their estimated memory
+	Limit        int64
+}
+
+// entryOverhead estimates what an entry costs beyond its key's and value's
+// bytes: the map slot, the string and slice headers, allocator rounding.
+const entryOverhead = 96
+
+// DefaultReadCacheBytes is the read cache's size when none is given.
+const DefaultReadCacheBytes = 128 << 20
+
+func newLatest(limit int64) *latest {
+	c := &latest{half: max(limit, 0) / 2}
+	c.cur, c.old = map[string][]byte{}, map[string][]byte{}
+	return c
+}
+
+func entryCost(key string, v []byte) int64 { return int64(len(key) + len(v) + entryOverhead) }
+
+// get answers key at version: ok false when the cache is not at version or
+// does not hold key. The value is the caller's to keep; nil means absent.
+func (c *latest) get(version int64, key []byte) (v []byte, ok bool) {
+	if c.half == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	if version != c.version {
+		c.mu.Unlock()
+		return nil, false
+	}
+	v, ok = c.cur[string(key)]
+	if !ok {
+		if v, ok = c.old[string(key)]; ok {
+			k := string(key)
+			delete(c.old, k)
+			c.oldBytes -= entryCost(k, v)
+			c.insert(k, v)
+		}
+	}
+	if ok {
+		c.stats.Hits++
+	} else {
+		c.stats.Misses++
+	}
+	c.mu.Unlock()
+	if v != nil {
+		v = bytes.Clone(v)
+	}
+	return v, ok
+}
+
+// put remembers that key holds v (nil: absent) at version, read from the
+// database at that version. It does nothing if the cache has moved on.
+// The cache keeps v: the caller must not modify it afterwards.
+func (c *latest) put(version int64, key []byte, v []byte) {
+	if c.half == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		return
+	}
+	if _, ok := c.cur[string(key)]; ok {
+		return
+	}
+	k := string(key)
+	if ov, ok := c.old[k]; ok {
+		delete(c.old, k)
+		c.oldBytes -= entryCost(k, ov)
+	}
+	c.insert(k, v)
+}
+
+// insert adds an entry to the current generation, dropping the older one
+// first when the current is full. Call with c.mu held; k must be in
+// neither generation.
+func (c *latest) insert(k string, v []byte) {
+	cost := entryCost(k, v)
+	if cost > c.half {
+		return
+	}
+	if c.curBytes+cost > c.half {
+		c.old, c.oldBytes = c.cur, c.curBytes
+		c.cur, c.curBytes = make(map[string][]byte, len(c.old)), 0
+	}
+	c.cur[k] = v
+	c.curBytes += cost
+}
+
+// commit moves the cache to version, whose writes over the previous one
+// each calls fn with (a nil value deletes): every entry a write touches
+// takes its new value. The cache keeps the values: they must not change.
+func (c *latest) commit(version int64, each func(fn func(key string, v []byte))) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.version = version
+	if c.half == 0 {
+		return
+	}
+	each(func(k string, v []byte) {
+		if ov, ok := c.cur[k]; ok {
+			c.cur[k] = v
+			c.curBytes += entryCost(k, v) - entryCost(k, ov)
+			return
+		}
+		if ov, ok := c.old[k]; ok {
+			delete(c.old, k)
+			c.oldBytes -= entryCost(k, ov)
+			c.insert(k, v)
+		}
+	})
+}
+
+// reset empties the cache and moves it to version.
+func (c *latest) reset(version int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.version = version
+	c.cur, c.old = map[string][]byte{}, map[string][]byte{}
+	c.curBytes, c.oldBytes = 0, 0
+}
+
+func (c *latest) snapshotStats() CacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.Entries = len(c.cur) + len(c.old)
+	s.Bytes = c.curBytes + c.oldBytes
+	s.Limit = 2 * c.half
+	return s
+}

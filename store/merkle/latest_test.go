@@ -1,0 +1,306 @@
+package merkle_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/medchain/medchain/store"
+	"github.com/medchain/medchain/store/merkle"
+)
+
+// cacheTwins is the same sequence of operations on a tree with a small
+// read cache (entries are evicted all the time) and one without, both on
+// disk so that they can be reopened, and on a model of every committed
+// version.
+type cacheTwins struct {
+	t                *testing.T
+	dirC, dirU       string
+	cached, uncached *merkle.Tree
+	model            map[string][]byte   // the working version
+	versions         []map[string][]byte // committed versions, from 1
+	firstReadable    int64               // the version reopened last
+}
+
+func newCacheTwins(t *testing.T, cacheBytes int64) *cacheTwins {
+	c := &cacheTwins{t: t, dirC: t.TempDir(), dirU: t.TempDir(), model: map[string][]byte{}}
+	c.open(cacheBytes)
+	return c
+}
+
+func (c *cacheTwins) open(cacheBytes int64) {
+	var err error
+	if c.cached, err = merkle.OpenTreeWith(c.dirC, merkle.Options{ReadCacheBytes: cacheBytes}); err != nil {
+		c.t.Fatal(err)
+	}
+	if c.uncached, err = merkle.OpenTreeWith(c.dirU, merkle.Options{ReadCacheBytes: -1}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *cacheTwins) close() {
+	if err := c.cached.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.uncached.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *cacheTwins) committed() map[string][]byte {
+	if len(c.versions) == 0 {
+		return map[string][]byte{}
+	}
+	return c.versions[len(c.versions)-1]
+}
+
+func (c *cacheTwins) set(k string, v []byte) {
+	c.cached.Set([]byte(k), v)
+	c.uncached.Set([]byte(k), v)
+	c.model[k] = bytes.Clone(v)
+}
+
+func (c *cacheTwins) del(k string) {
+	c.cached.Delete([]byte(k))
+	c.uncached.Delete([]byte(k))
+	delete(c.model, k)
+}
+
+// read checks the working version's value of k in both trees against the
+// model, and the latest snapshot's against the last committed version.
+func (c *cacheTwins) read(k string) {
+	c.t.Helper()
+	want := c.model[k]
+	if got := c.cached.Get([]byte(k)); !bytes.Equal(got, want) {
+		c.t.Fatalf("cached tree, working version: %q = %q, want %q", k, got, want)
+	}
+	if got := c.uncached.Get([]byte(k)); !bytes.Equal(got, want) {
+		c.t.Fatalf("uncached tree, working version: %q = %q, want %q", k, got, want)
+	}
+	c.readAt(int64(len(c.versions)), k)
+}
+
+// readAt checks a committed version's value of k through both trees'
+// snapshots.
+func (c *cacheTwins) readAt(version int64, k string) {
+	c.t.Helper()
+	if version == 0 {
+		return
+	}
+	want := c.versions[version-1][k]
+	for name, tr := range map[string]*merkle.Tree{"cached": c.cached, "uncached": c.uncached} {
+		s, err := tr.Snapshot(version)
+		if err != nil {
+			c.t.Fatalf("%s: %v", name, err)
+		}
+		got := s.Get([]byte(k))
+		if !bytes.Equal(got, want) {
+			c.t.Fatalf("%s tree, snapshot %d: %q = %q, want %q", name, version, k, got, want)
+		}
+		// A reader may keep and change what it got: the cache must not
+		// hand out its own copy.
+		if len(got) > 0 {
+			got[0] ^= 0xff
+		}
+	}
+}
+
+func (c *cacheTwins) commit() {
+	c.t.Helper()
+	hc, vc, err := c.cached.Commit()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	hu, vu, err := c.uncached.Commit()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if vc != vu || !bytes.Equal(hc, hu) {
+		c.t.Fatalf("commit: cached tree v%d %X, uncached v%d %X", vc, hc, vu, hu)
+	}
+	snap := make(map[string][]byte, len(c.model))
+	for k, v := range c.model {
+		snap[k] = v
+	}
+	c.versions = append(c.versions, snap)
+}
+
+func (c *cacheTwins) rollback() {
+	c.cached.Rollback()
+	c.uncached.Rollback()
+	c.model = map[string][]byte{}
+	for k, v := range c.committed() {
+		c.model[k] = v
+	}
+}
+
+// TestReadCacheAgrees runs random blocks of reads, writes, deletes, index
+// keys, failed blocks (Rollback), reads of older versions and restarts on a
+// tree whose read cache is small enough to evict constantly and on one
+// without: every read agrees with the model, and so does every app hash.
+func TestReadCacheAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 13))
+	c := newCacheTwins(t, 8<<10)
+	defer func() { c.close() }()
+	key := func() string {
+		if rng.IntN(8) == 0 {
+			return fmt.Sprintf("\x90idx/%03d", rng.IntN(60)) // an index key
+		}
+		return fmt.Sprintf("acct/%03d", rng.IntN(300))
+	}
+	for block := range 120 {
+		for range 40 {
+			k := key()
+			switch op := rng.IntN(10); {
+			case op < 5:
+				c.read(k)
+			case op < 8:
+				c.set(k, fmt.Appendf(nil, "v%d-%d", block, rng.IntN(1000)))
+				c.read(k)
+			default:
+				c.del(k)
+				c.read(k)
+			}
+		}
+		if n := int64(len(c.versions)); n > 0 {
+			lo := max(c.firstReadable, n-merkle.ReadableVersions+1, 1)
+			for range 5 {
+				c.readAt(lo+rng.Int64N(n-lo+1), key())
+			}
+		}
+		switch r := rng.IntN(10); {
+		case r == 0: // a failed block
+			c.rollback()
+		case r == 1: // a restart: the cache starts empty
+			c.commit()
+			c.close()
+			c.open(8 << 10)
+			// Snapshots before the restart are gone.
+			c.firstReadable = int64(len(c.versions))
+		default:
+			c.commit()
+		}
+		for range 10 {
+			c.read(key())
+		}
+	}
+	if st := c.cached.ReadCacheStats(); st.Hits == 0 || st.Bytes > st.Limit {
+		t.Fatalf("read cache stats %+v: expected hits within the limit", st)
+	}
+}
+
+// TestReadCacheOldSnapshotDuringCommits reads an old version's snapshot
+// from other goroutines while the writer commits new versions that change
+// the same keys: the readers must never see a later value, and the writer
+// must never see an earlier one.
+func TestReadCacheOldSnapshotDuringCommits(t *testing.T) {
+	tr, err := merkle.OpenTreeWith(t.TempDir(), merkle.Options{ReadCacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	const keys = 50
+	k := func(i int) []byte { return fmt.Appendf(nil, "k%02d", i) }
+	val := func(version int64, i int) []byte { return fmt.Appendf(nil, "v%d-%d", version, i) }
+	for i := range keys {
+		tr.Set(k(i), val(1, i))
+	}
+	if _, _, err := tr.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v := tr.Version()
+				s, err := tr.Snapshot(v)
+				if err != nil {
+					continue // fell out of the window
+				}
+				i := n % keys
+				if got := s.Get(k(i)); !bytes.Equal(got, val(v, i)) {
+					errs <- fmt.Errorf("snapshot %d: %s = %s, want %s", v, k(i), got, val(v, i))
+					return
+				}
+			}
+		}()
+	}
+	for v := int64(2); v < 300; v++ {
+		for i := range keys {
+			if got := tr.Get(k(i)); !bytes.Equal(got, val(v-1, i)) {
+				t.Fatalf("working version %d: %s = %s, want %s", v, k(i), got, val(v-1, i))
+			}
+			tr.Set(k(i), val(v, i))
+		}
+		if _, _, err := tr.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// TestReadCacheImport: a state imported whole (state sync) replaces what
+// the cache remembered of the empty state.
+func TestReadCacheImport(t *testing.T) {
+	src := merkle.NewMemTree()
+	defer src.Close()
+	src.Set([]byte("a"), []byte("1"))
+	src.Set([]byte{0x90, 'i'}, []byte("2"))
+	h, v, err := src.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := merkle.NewMemTree()
+	defer dst.Close()
+	if dst.Get([]byte("a")) != nil || dst.Get([]byte{0x90, 'i'}) != nil {
+		t.Fatal("empty tree holds keys")
+	}
+	snap, err := src.Snapshot(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := dst.BeginImport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Iterate(nil, nil, func(k, val []byte) bool {
+		if err := im.Put(k, val); err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	if err := im.Finish(v, h); err != nil {
+		t.Fatal(err)
+	}
+	if got := dst.Get([]byte("a")); string(got) != "1" {
+		t.Fatalf("after import a = %q", got)
+	}
+	if got := dst.Get([]byte{0x90, 'i'}); string(got) != "2" {
+		t.Fatalf("after import the index key = %q", got)
+	}
+	s, err := dst.Snapshot(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Get([]byte("a")); string(got) != "1" {
+		t.Fatalf("imported snapshot: a = %q", got)
+	}
+}
+
+var _ store.Reader = (*merkle.Snapshot)(nil)
