@@ -45,7 +45,7 @@ type ClusterOptions struct {
 	DiskNode int
 	// DiskBytes is that tmpfs's size; default 1 GiB (a limit: tmpfs holds
 	// only what is written).
-	DiskBytes int64
+	DiskBytes                     int64
 	TimeoutCommit, TimeoutPropose time.Duration
 }
 

@@ -15,20 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The fault kinds.
-const (
-	FaultPartition = "partition" // one validator cut off from the other three, both ways
-	FaultSplit     = "split"     // the network split 2|2: no side has a quorum, the chain halts
-	FaultLoss      = "loss"      // one-way packet loss: a share of one validator's packets to the others dropped
-	FaultPause     = "pause"     // SIGSTOP of one validator, SIGCONT at the end
-	FaultKill      = "kill"      // SIGKILL of one validator at random moments, restarted after each
-	FaultDisk      = "disk"      // the home filesystem of one validator filled to the last byte, then freed
-	FaultSkew      = "skew"      // one validator restarted with its wall clock off by tens of seconds
-)
-
-// FaultKinds lists every kind, in the order the short run injects them.
-var FaultKinds = []string{FaultPartition, FaultSplit, FaultLoss, FaultPause, FaultKill, FaultDisk, FaultSkew}
-
 // fault is one injected fault: inject starts it, heal ends it and says what
 // the faulty node did meanwhile.
 type fault struct {

@@ -5,36 +5,12 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/medchain/medchain/x/accounts"
 )
-
-// Options describe a chaos run.
-type Options struct {
-	Dir    string // an empty folder for the network's homes and logs
-	Binary string // the medchain binary the nodes run
-	// Duration is how long faults are injected; the run stops starting
-	// faults after it. Ignored when Schedule is set.
-	Duration time.Duration
-	// Schedule, when set, is the fault kinds to inject, in order, once
-	// each; otherwise kinds are drawn at random from Kinds.
-	Schedule []string
-	Kinds    []string // default FaultKinds
-	// FaultMin and FaultMax bound how long a fault lasts (drawn uniformly).
-	FaultMin, FaultMax time.Duration
-	// Settle is the pause between one fault's checks and the next fault.
-	Settle  time.Duration
-	Seed    int64 // 0: from the clock
-	Workers int   // workload workers (1..3); default 3
-	// CatchUp bounds how long the nodes get to reach a common height after
-	// a fault is healed; default 90 s.
-	CatchUp time.Duration
-	Log     io.Writer // progress lines; nil for none
-}
 
 // Run starts a fresh 4-validator network in o.Dir, runs the workload, and
 // injects faults one at a time, checking the network after each; then it
@@ -174,6 +150,16 @@ func runFault(ctx context.Context, cl *Cluster, v *verifier, kind string, length
 	}
 	checks, top := v.verify(ctx, catchUp)
 	fr.Checks = append(fr.Checks, checks...)
+	if kind == FaultSplit {
+		// Neither half has two thirds of the votes: at most a block whose
+		// precommits were already on the wire commits.
+		c := Check{Name: CheckHalted, OK: fr.HeightDuring-fr.HeightBefore <= 1,
+			Detail: fmt.Sprintf("height %d at the split, %d at the heal", fr.HeightBefore, fr.HeightDuring)}
+		if !c.OK {
+			c.Detail = "the chain went on without a quorum: " + c.Detail
+		}
+		fr.Checks = append(fr.Checks, c)
+	}
 	if kind == FaultSkew && f.target >= 0 {
 		// Blocks made while the clock was skewed: their times stay real.
 		err := v.blockTimes(ctx, cl.Nodes[(f.target+1)%len(cl.Nodes)], fr.HeightBefore+1, fr.HeightDuring,
