@@ -115,39 +115,16 @@ func (nw *Netns) IP(k int) string { return nw.ips[k] }
 // Namespace is node k's namespace name (for `ip netns exec`).
 func (nw *Netns) Namespace(k int) string { return nw.nodes[k] }
 
-// Rule drops packets from node From to node To: all of them (Percent 100, a
-// cut link) or a random Percent of them (packet loss). A rule is one way;
-// a partition is a rule in each direction.
-type Rule struct {
-	From, To int
-	Percent  int
-}
-
 // SetRules replaces the dropping rules on the bridge with rules (none: a
 // healthy network). Packets are dropped on the bridge, between the nodes'
 // network stacks, as a faulty switch or link would.
 func (nw *Netns) SetRules(rules []Rule) error {
-	var b strings.Builder
-	fmt.Fprintln(&b, "table bridge chaos")
-	fmt.Fprintln(&b, "delete table bridge chaos")
-	fmt.Fprintln(&b, "table bridge chaos {")
-	fmt.Fprintln(&b, "  chain forward {")
-	fmt.Fprintln(&b, "    type filter hook forward priority 0; policy accept;")
-	for _, r := range rules {
-		if r.From < 0 || r.From >= len(nw.ips) || r.To < 0 || r.To >= len(nw.ips) || r.Percent <= 0 || r.Percent > 100 {
-			return fmt.Errorf("chaos: bad rule %+v", r)
-		}
-		match := fmt.Sprintf("ip saddr %s ip daddr %s", nw.ips[r.From], nw.ips[r.To])
-		if r.Percent == 100 {
-			fmt.Fprintf(&b, "    %s drop\n", match)
-		} else {
-			fmt.Fprintf(&b, "    %s numgen random mod 100 < %d drop\n", match, r.Percent)
-		}
+	script, err := nftScript(nw.ips, rules)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintln(&b, "  }")
-	fmt.Fprintln(&b, "}")
 	cmd := exec.Command("ip", "netns", "exec", nw.hub, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(b.String())
+	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("nft in %s: %v: %s", nw.hub, err, bytes.TrimSpace(out))
 	}
