@@ -161,8 +161,7 @@ func StartCluster(ctx context.Context, o ClusterOptions) (cl *Cluster, err error
 // namespaces. The homes stay in Dir.
 func (cl *Cluster) Close() error {
 	for _, n := range cl.Nodes {
-		n.Resume() // a stopped process ignores SIGKILL until continued? no, but be tidy
-		n.Kill()
+		n.Kill() // SIGKILL ends a stopped (paused) process too
 	}
 	var errs []error
 	if cl.mounted != "" {
@@ -282,10 +281,6 @@ func (n *Node) Stop(timeout time.Duration) error {
 		return fmt.Errorf("%s did not stop within %v", n.Name, timeout)
 	}
 }
-
-// Exited reports whether the node's process has ended (it crashed or was
-// stopped) and returns the tail of its log.
-func (n *Node) Exited() bool { return !n.Running() }
 
 // WaitReady waits until the node's API answers; it fails early if the
 // process exits.
