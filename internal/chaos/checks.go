@@ -12,6 +12,7 @@ import (
 	ics23 "github.com/cosmos/ics23/go"
 
 	"github.com/medchain/medchain/internal/api"
+	"github.com/medchain/medchain/internal/client"
 )
 
 // Check is the outcome of one verification after a fault.
@@ -31,6 +32,9 @@ const (
 	CheckHalted   = "halted"       // a split without a quorum on either side commits nothing
 	CheckTimes    = "block_times"  // block times stay near real time (a skewed clock does not drag them)
 )
+
+// errPruned means a node no longer keeps proofs of the height asked.
+var errPruned = errors.New("height no longer provable")
 
 // verifier remembers what was checked already, so that each round checks
 // the new heights, acknowledgements and accesses.
@@ -80,11 +84,19 @@ func (v *verifier) verify(ctx context.Context, catchUp time.Duration) ([]Check, 
 		v.height = target
 	}
 	// Nodes keep proofs for their last few heights only: take a height all
-	// of them have just committed.
-	if low, err := v.lowestHeight(ctx); err == nil && low > 1 {
-		h = low - 1
+	// of them have just committed, again if one of them has moved on too
+	// far meanwhile (a node still catching up lags the others).
+	var stateErr error
+	for range 10 {
+		if low, err := v.lowestHeight(ctx); err == nil && low > 1 {
+			h = low - 1
+		}
+		if stateErr = v.sameState(ctx, h); stateErr == nil || !errors.Is(stateErr, errPruned) {
+			break
+		}
+		pause(ctx, 300*time.Millisecond)
 	}
-	add(CheckAppHash, v.sameState(ctx, h), fmt.Sprintf("every node's state at height %d proves against block %d's app hash", h, h+1))
+	add(CheckAppHash, stateErr, fmt.Sprintf("every node's state at height %d proves against block %d's app hash", h, h+1))
 	newAcks := acks[v.acks:]
 	err = v.acked(ctx, newAcks)
 	add(CheckAcked, err, fmt.Sprintf("%d acknowledged transactions present on every node", len(newAcks)))
@@ -164,6 +176,10 @@ func (v *verifier) sameState(ctx context.Context, h int64) error {
 		pctx, cancel := context.WithTimeout(ctx, nodeTimeout)
 		p, err := n.Client.Proof(pctx, v.probeAddr, h)
 		cancel()
+		if client.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("%s proof at %d: %w (%v)", n.Name, h, errPruned, err))
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s proof at %d: %w", n.Name, h, err))
 			continue
