@@ -24,13 +24,14 @@ type Check struct {
 
 // The checks, by name.
 const (
-	CheckCaughtUp = "caught_up"    // every node, the faulty one included, reaches the others' height
-	CheckNoFork   = "no_fork"      // the same block hash and app hash at every height on every node
-	CheckAppHash  = "app_hash"     // each node's own state proves against the block's app hash
-	CheckAcked    = "acknowledged" // every acknowledged transaction is on every node, at its height, code 0
-	CheckTrail    = "access_trail" // every served read is in its patient's audit trail
-	CheckHalted   = "halted"       // a split without a quorum on either side commits nothing
-	CheckTimes    = "block_times"  // block times stay near real time (a skewed clock does not drag them)
+	CheckCaughtUp = "caught_up"        // every node, the faulty one included, reaches the others' height
+	CheckNoFork   = "no_fork"          // the same block hash and app hash at every height on every node
+	CheckAppHash  = "app_hash"         // each node's own state proves against the block's app hash
+	CheckAcked    = "acknowledged"     // every acknowledged transaction is on every node, at its height, code 0
+	CheckAckedAll = "acknowledged_all" // at the end: every transaction acknowledged during the run, on every node
+	CheckTrail    = "access_trail"     // every served read is in its patient's audit trail
+	CheckHalted   = "halted"           // a split without a quorum on either side commits nothing
+	CheckTimes    = "block_times"      // block times stay near real time (a skewed clock does not drag them)
 )
 
 // errPruned means a node no longer keeps proofs of the height asked.

@@ -101,7 +101,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	<-workDone
 	logf("workload stopped; final checks")
 	final, top := v.verify(ctx, o.CatchUp)
-	rep.Final = final
+	// Once more, every transaction acknowledged during the whole run: none
+	// may have gone missing since its own check.
+	all, _ := wl.Ledger().Snapshot()
+	allErr := v.acked(ctx, all)
+	c := Check{Name: CheckAckedAll, OK: allErr == nil, Detail: fmt.Sprintf("all %d transactions acknowledged during the run present on every node", len(all))}
+	if allErr != nil {
+		c.Detail = allErr.Error()
+	}
+	rep.Final = append(final, c)
 	rep.EndHeight = top
 	acks, accesses := wl.Ledger().Snapshot()
 	attempts, errs, failed := wl.Ledger().Counts()
