@@ -127,8 +127,12 @@ func (r *Report) WriteSummary(w io.Writer) {
 			}
 			res = "FAILED " + strings.Join(bad, ",")
 		}
+		obs := f.Observed // in full in the JSON
+		if len(obs) > 100 {
+			obs = obs[:97] + "..."
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d→%d→%d\t%d\t%s\t%s\n", i+1, f.Start.Format("15:04:05"), f.Kind, f.Target,
-			f.Healed.Sub(f.Start).Round(time.Second), f.HeightBefore, f.HeightDuring, f.HeightAfter, f.AckedDuring, res, f.Observed)
+			f.Healed.Sub(f.Start).Round(time.Second), f.HeightBefore, f.HeightDuring, f.HeightAfter, f.AckedDuring, res, obs)
 	}
 	tw.Flush()
 	if len(r.Txs.LastErrors) > 0 {
