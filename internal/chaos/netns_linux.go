@@ -41,9 +41,9 @@ func nodeIP(k int) string { return fmt.Sprintf("10.77.0.%d", 10+k) }
 // CAP_NET_ADMIN, no `ip` or `nft`): the network faults cannot run here.
 var ErrNoNetns = errors.New("chaos: network namespaces unavailable")
 
-// Probe reports whether network namespaces, veth pairs, a bridge and
-// nftables' bridge family work here, by building and removing a throwaway
-// pair. The error says what is missing.
+// Probe reports whether network namespaces, veth pairs, a bridge,
+// nftables' bridge family and tmpfs mounts work here, by building and
+// removing throwaway ones. The error says what is missing.
 func Probe() error {
 	for _, tool := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -54,7 +54,19 @@ func Probe() error {
 	if err != nil {
 		return err
 	}
-	return nw.Close()
+	if err := nw.Close(); err != nil {
+		return err
+	}
+	// The disk fault mounts a tmpfs (CAP_SYS_ADMIN).
+	dir, err := os.MkdirTemp("", "mcchaos-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		return fmt.Errorf("%w: cannot mount a tmpfs: %v", ErrNoNetns, err)
+	}
+	return unix.Unmount(dir, 0)
 }
 
 // NewNetns creates the hub and n node namespaces and wires them up.
