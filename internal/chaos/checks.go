@@ -86,9 +86,10 @@ func (v *verifier) verify(ctx context.Context, catchUp time.Duration) ([]Check, 
 	}
 	// Nodes keep proofs for their last few heights only: take a height all
 	// of them have just committed, again if one of them has moved on too
-	// far meanwhile (a node still catching up lags the others).
+	// far meanwhile (a node still catching up lags the others), until the
+	// laggard is within the proof window.
 	var stateErr error
-	for range 10 {
+	for end := time.Now().Add(catchUp); time.Now().Before(end); {
 		if low, err := v.lowestHeight(ctx); err == nil && low > 1 {
 			h = low - 1
 		}
