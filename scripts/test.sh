@@ -29,6 +29,10 @@ for f in "$fixtures"/*; do
 	fi
 done
 rm -rf "$fixtures"
+if [ "$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1; then
+	echo "== apt-get install iproute2 nftables (the network faults of internal/chaos; without them its test skips)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 nftables >/dev/null || true
+fi
 # The go test log goes to a new file per run (mktemp), so that runs side by
 # side, or by different users, never share or overwrite one.
 log="$(mktemp "${TMPDIR:-/tmp}/medchain-test.XXXXXX.log")"

@@ -230,7 +230,13 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 	}
 	lg := newLogger(g.env.Stderr, cfg)
 	node.ApplyMemoryLimit(lg)
-	n, err := node.New(home, cfg, lg, node.WithHaltExit(exitProcess))
+	opts := []node.Option{node.WithHaltExit(exitProcess)}
+	if off, err := node.ParseClockOffset(g.env.Getenv(node.ClockOffsetEnv)); err != nil {
+		return err
+	} else if off != 0 {
+		opts = append(opts, node.WithClockOffset(off)) // fault tests only (internal/chaos)
+	}
+	n, err := node.New(home, cfg, lg, opts...)
 	if err != nil {
 		return err
 	}

@@ -117,6 +117,7 @@ account, it accepts a key name or an address (mc followed by 40 hex digits).`,
 		NewBackupCmd(g),
 		NewRestoreCmd(g),
 		NewPolicyCmd(g),
+		NewChaosCmd(g),
 	)
 	return root
 }

@@ -117,6 +117,7 @@ func (n *Node) setupGateway() error {
 		Verifier: n.verifier,
 		Peers:    n.cfg.Blobs.Peers, HTTP: n.peerHTTP,
 		Log: n.log.With("module", "gateway"), MaxBlob: n.cfg.Blobs.MaxBytes,
+		Now: n.clock(),
 	}
 	return nil
 }

@@ -18,6 +18,9 @@ import (
 type cmtLogger struct {
 	l        *slog.Logger
 	stopping *atomic.Bool // nil: never stopping
+	// failed, when set, is told of CometBFT's "CONSENSUS FAILURE!!!" with
+	// the error it logs (failure.go).
+	failed func(err any)
 }
 
 var _ cmtlog.Logger = cmtLogger{}
@@ -33,9 +36,21 @@ func (c cmtLogger) Error(msg string, kv ...any) {
 		return
 	}
 	c.l.Error(msg, kv...)
+	if msg == consensusFailureMsg && c.failed != nil {
+		c.failed(kvValue(kv, "err"))
+	}
+}
+
+func kvValue(kv []any, key string) any {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if k, _ := kv[i].(string); k == key {
+			return kv[i+1]
+		}
+	}
+	return nil
 }
 func (c cmtLogger) With(kv ...any) cmtlog.Logger {
-	return cmtLogger{l: c.l.With(kv...), stopping: c.stopping}
+	return cmtLogger{l: c.l.With(kv...), stopping: c.stopping, failed: c.failed}
 }
 
 // stopMessages are CometBFT errors that its own shutdown causes: the p2p

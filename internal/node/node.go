@@ -78,6 +78,9 @@ type Node struct {
 	halted   chan struct{} // closed at an upgrade halt
 	haltOnce sync.Once
 
+	clockOffset time.Duration // test-only wall-clock skew (clockskew.go)
+	failOnce    sync.Once     // consensus failure exit (failure.go)
+
 	dbMu  sync.Mutex
 	cmtDB map[string]dbm.DB // CometBFT's databases by id (blockstore, state, evidence), for backups
 	admin *http.Server      // the backup socket (admin.go)
@@ -151,6 +154,7 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 			return nil, 0, errors.New("no committed state yet")
 		}),
 		Admit: apiRateLimit(cfg).KeyLimiter(),
+		Now:   n.clock(),
 	}
 	if n.peerHTTP, err = PeerClient(home, cfg.Blobs.PeerTLS); err != nil {
 		tree.Close()
@@ -173,7 +177,15 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 		closeAll()
 		return nil, fmt.Errorf("cometbft config: %w", err)
 	}
-	pv := privval.LoadFilePV(cc.PrivValidatorKeyFile(), cc.PrivValidatorStateFile())
+	var pv cmttypes.PrivValidator = privval.LoadFilePV(cc.PrivValidatorKeyFile(), cc.PrivValidatorStateFile())
+	if n.clockOffset != 0 {
+		n.log.Warn("test-only clock offset: this node's wall clock is skewed", "env", ClockOffsetEnv, "offset", n.clockOffset.String())
+		pv = skewedPV{PrivValidator: pv, d: n.clockOffset}
+		if cc.Consensus.BlockTimeTolerance, err = n.blockTimeTolerance(cc.Consensus.BlockTimeTolerance); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
 	nodeKey, err := p2p.LoadNodeKey(cc.NodeKeyFile())
 	if err != nil {
 		closeAll()
@@ -186,7 +198,7 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 		nm.DefaultGenesisDocProviderFunc(cc),
 		n.dbProvider,
 		metricsProvider(cc),
-		cmtLogger{l: lg.With("module", "cometbft"), stopping: &n.stopping},
+		cmtLogger{l: lg.With("module", "cometbft"), stopping: &n.stopping, failed: n.onConsensusFailure},
 	)
 	if err != nil {
 		closeAll()

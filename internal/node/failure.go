@@ -1,0 +1,52 @@
+package node
+
+import (
+	"context"
+	"time"
+)
+
+// ExitConsensusFailure is the exit status of a node whose consensus stopped
+// on an error it cannot get past by itself, such as a full disk: CometBFT
+// recovers the panic of its consensus routine, logs "CONSENSUS FAILURE!!!"
+// and goes on serving with consensus stopped, a node that looks up but
+// never commits again. The node exits instead, so that a supervisor (or an
+// operator) sees it and restarts it once the cause is fixed; on restart
+// CometBFT replays its WAL and the node catches up (docs/operations.md,
+// "Recovering from a full disk").
+const ExitConsensusFailure = 4
+
+// consensusFailureMsg is the message CometBFT logs when its consensus
+// routine panics.
+const consensusFailureMsg = "CONSENSUS FAILURE!!!"
+
+// onConsensusFailure runs once, from CometBFT's logger, when consensus has
+// stopped for good. It drains the API and the background work and exits
+// (with WithHaltExit; without it, tests, the node only logs).
+func (n *Node) onConsensusFailure(err any) {
+	n.failOnce.Do(func() {
+		n.log.Error("consensus stopped after a failure; exiting so that the node is restarted once the cause is fixed",
+			"err", err, "exit_code", ExitConsensusFailure)
+		if n.haltExit == nil {
+			return
+		}
+		// Not from the consensus routine's goroutine, which is unwinding.
+		go func() {
+			n.stopping.Store(true)
+			if n.api != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				_ = n.api.Shutdown(ctx)
+				cancel()
+			}
+			if n.stopBg != nil {
+				n.stopBg()
+				n.bg.Wait()
+			}
+			if n.outbox != nil {
+				_ = n.outbox.Close()
+			}
+			// As at an upgrade halt, the state database stays open: every
+			// committed version is synced, and the WAL replays the rest.
+			n.haltExit(ExitConsensusFailure)
+		}()
+	})
+}
