@@ -122,6 +122,14 @@ type Config struct {
 	// StateSync: the snapshots this node offers to nodes joining by state
 	// sync, and joining that way itself (docs/operations.md).
 	StateSync StateSync `json:"state_sync"`
+
+	// Pruning: how many of the latest blocks the node keeps (KeepRecent 0,
+	// the default: every block, an archive node). Never fewer than the
+	// evidence window and the oldest state sync snapshot need
+	// (docs/operations.md, pruning).
+	Pruning struct {
+		KeepRecent int64 `json:"keep_recent"`
+	} `json:"pruning"`
 }
 
 // StateSync configures state sync. SnapshotInterval > 0 makes the node
@@ -218,6 +226,9 @@ type S3 struct {
 	UseTLS    bool   `json:"use_tls"`
 }
 
+// MinKeepRecent is the smallest pruning.keep_recent (app.MinKeepRecent).
+const MinKeepRecent = 10
+
 // Default returns the documented defaults.
 func Default() Config {
 	var c Config
@@ -269,6 +280,9 @@ func (c Config) Validate() error {
 	}
 	if c.Mempool.Size <= 0 {
 		errs = append(errs, errors.New("mempool.size must be positive"))
+	}
+	if k := c.Pruning.KeepRecent; k < 0 || k > 0 && k < MinKeepRecent {
+		errs = append(errs, fmt.Errorf("pruning.keep_recent: 0 (keep every block) or at least %d", MinKeepRecent))
 	}
 	errs = append(errs, c.API.TLS.validate(), c.API.RateLimit.validate(), c.Blobs.PeerTLS.validate(), c.StateSync.validate())
 	return errors.Join(errs...)
