@@ -29,6 +29,19 @@ for f in "$fixtures"/*; do
 	fi
 done
 rm -rf "$fixtures"
+# A real S3-compatible server for internal/blob's S3 tests: SeaweedFS's weed,
+# built once into a cache directory (without it those tests skip, saying so).
+weed_version=v0.0.0-20261109003541-7506e5f91cd6
+weed_dir="${XDG_CACHE_HOME:-$HOME/.cache}/medchain-tools/seaweedfs-$weed_version"
+if [ ! -x "$weed_dir/weed" ]; then
+	echo "== go install github.com/seaweedfs/seaweedfs/weed@$weed_version (the S3 server of internal/blob's tests, once)"
+	mkdir -p "$weed_dir"
+	GOBIN="$weed_dir" go install "github.com/seaweedfs/seaweedfs/weed@$weed_version" ||
+		echo "could not install weed: the S3 server tests will skip" >&2
+fi
+if [ -x "$weed_dir/weed" ]; then
+	export MEDCHAIN_WEED="$weed_dir/weed"
+fi
 # The go test log goes to a new file per run (mktemp), so that runs side by
 # side, or by different users, never share or overwrite one.
 log="$(mktemp "${TMPDIR:-/tmp}/medchain-test.XXXXXX.log")"
