@@ -25,9 +25,9 @@ import (
 // server -s3` (master, volume server, filer and S3 gateway in one process),
 // started by the test on 127.0.0.1 with an access key, over a data
 // directory of the test. The binary is $MEDCHAIN_WEED, else `weed` on the
-// PATH; scripts/test.sh installs it (go install
-// github.com/seaweedfs/seaweedfs/weed@VERSION). Without it the tests skip,
-// saying so.
+// PATH; scripts/test.sh builds it once from the module
+// github.com/seaweedfs/seaweedfs (a named version). Without it the tests
+// skip, saying so.
 
 const (
 	weedAccessKey = "medchain-test-access"
@@ -53,7 +53,7 @@ func weedBinary(t *testing.T) string {
 	p, err := exec.LookPath("weed")
 	if err != nil {
 		t.Skip("no S3-compatible server: SeaweedFS's weed binary is neither $MEDCHAIN_WEED nor on the PATH " +
-			"(scripts/test.sh installs it: go install github.com/seaweedfs/seaweedfs/weed@VERSION)")
+			"(scripts/test.sh builds it from github.com/seaweedfs/seaweedfs)")
 	}
 	return p
 }
