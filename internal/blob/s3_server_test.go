@@ -116,7 +116,7 @@ func startWeed(t *testing.T, bin, dir string) *weedServer {
 		"-master.port="+strconv.Itoa(w.ports[0]),
 		"-master.volumeSizeLimitMB=64",
 		"-volume.port="+strconv.Itoa(w.ports[1]),
-		"-volume.max=8",
+		"-volume.max=32",
 		"-filer", "-filer.port="+strconv.Itoa(w.ports[2]),
 		"-s3", "-s3.port="+strconv.Itoa(w.ports[3]), "-s3.config="+cfgPath,
 	)
@@ -208,23 +208,26 @@ func (w *weedServer) logTail() string {
 func TestS3ServerConformance(t *testing.T) {
 	bin := weedBinary(t)
 	w := startWeed(t, bin, t.TempDir())
-	buckets := map[Store]string{}
+	// One bucket, a prefix per store: SeaweedFS gives each bucket its own
+	// collection of volumes, and a bucket per subtest would need dozens.
+	w.makeBucket(t, testBucket)
+	prefixes := map[Store]string{}
 	runConformance(t, harness{
 		open: func(t *testing.T, opts ...Option) Store {
-			bucket := fmt.Sprintf("medchain-conf-%d", bucketSeq.Add(1))
-			w.makeBucket(t, bucket)
-			s, err := NewS3(w.config(bucket), opts...)
+			cfg := w.config(testBucket)
+			cfg.Prefix = fmt.Sprintf("conformance-%d/", bucketSeq.Add(1))
+			s, err := NewS3(cfg, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Check(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			buckets[s] = bucket
+			prefixes[s] = cfg.Prefix
 			return s
 		},
 		corrupt: func(t *testing.T, s Store, h Hash, data []byte) {
-			_, err := w.client(t).PutObject(context.Background(), buckets[s], testPrefix+HashString(h), bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{})
+			_, err := w.client(t).PutObject(context.Background(), testBucket, prefixes[s]+HashString(h), bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
