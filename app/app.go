@@ -82,6 +82,7 @@ type App struct {
 	onHalt   func(*UpgradeHalt)
 	snaps    *snapshotter // nil: no state sync snapshots
 	halted   atomic.Pointer[UpgradeHalt]
+	pruning  Pruning
 }
 
 // blockState is a finalized block awaiting Commit.
@@ -109,6 +110,9 @@ type Options struct {
 	// Execution is how blocks run their transactions: serially (the zero
 	// value, the reference) or in parallel with the same results.
 	Execution exec.Execution
+	// Pruning is the block store's retention policy (the zero value keeps
+	// every block).
+	Pruning Pruning
 }
 
 // NewCore builds the execution core with medchain's modules and their
@@ -168,6 +172,7 @@ func New(tree *merkle.Tree, opts Options) *App {
 		onCommit: opts.OnCommit,
 		upgrades: opts.Upgrades,
 		onHalt:   opts.OnHalt,
+		pruning:  opts.Pruning,
 	}
 	if opts.Snapshots.Dir != "" {
 		a.snaps = &snapshotter{opts: opts.Snapshots}
@@ -466,7 +471,7 @@ func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCo
 	if a.onCommit != nil && bs != nil {
 		a.onCommit(version, bs.results)
 	}
-	return &abci.ResponseCommit{}, nil
+	return &abci.ResponseCommit{RetainHeight: a.retainHeight(version)}, nil
 }
 
 // Query paths.

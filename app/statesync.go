@@ -156,7 +156,7 @@ func (s *snapshotter) export(snap *merkle.Snapshot) (err error) {
 	hs := s.heights()
 	keep := s.opts.Keep
 	if keep <= 0 {
-		keep = 2
+		keep = defaultSnapshotKeep
 	}
 	for len(hs) > keep {
 		_ = os.RemoveAll(s.dir(hs[0]))

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,11 +62,3 @@ func BenchmarkSupplyCapture(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(events), "cpu-µs/event")
 }
 
-// processCPU is the process's CPU time so far (user and system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

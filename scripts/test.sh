@@ -33,6 +33,30 @@ if [ "$(id -u)" = 0 ] && ! command -v nft >/dev/null 2>&1; then
 	echo "== apt-get install iproute2 nftables (the network faults of internal/chaos; without them its test skips)"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 nftables >/dev/null || true
 fi
+# A real S3-compatible server for internal/blob's S3 tests: SeaweedFS's weed,
+# built once into a cache directory (without it those tests skip, saying so).
+weed_version=v0.0.0-20261109003541-7506e5f91cd6
+weed_dir="${XDG_CACHE_HOME:-$HOME/.cache}/medchain-tools/seaweedfs-$weed_version"
+if [ ! -x "$weed_dir/weed" ]; then
+	# Its go.mod has replace directives, which `go install mod@version`
+	# refuses: it is built as the main module from the module's source.
+	echo "== go build github.com/seaweedfs/seaweedfs/weed@$weed_version (the S3 server of internal/blob's tests, once)"
+	weed_src="$(timeout 600 go mod download -json "github.com/seaweedfs/seaweedfs@$weed_version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')" || weed_src=""
+	if [ -n "$weed_src" ]; then
+		weed_build="$(mktemp -d "${TMPDIR:-/tmp}/medchain-weed.XXXXXX")"
+		cp -r "$weed_src/." "$weed_build" && chmod -R u+w "$weed_build"
+		mkdir -p "$weed_dir"
+		# Bounded: a slow first download must not eat the suite's budget.
+		(cd "$weed_build" && timeout 900 go build -o "$weed_dir/weed" ./weed) ||
+			echo "could not build weed: the S3 server tests will skip" >&2
+		rm -rf "$weed_build"
+	else
+		echo "could not download seaweedfs: the S3 server tests will skip" >&2
+	fi
+fi
+if [ -x "$weed_dir/weed" ]; then
+	export MEDCHAIN_WEED="$weed_dir/weed"
+fi
 # The go test log goes to a new file per run (mktemp), so that runs side by
 # side, or by different users, never share or overwrite one.
 log="$(mktemp "${TMPDIR:-/tmp}/medchain-test.XXXXXX.log")"

@@ -127,6 +127,14 @@ type Config struct {
 	// "serial", or "parallel" on Workers goroutines (0: one per core). Either gives the same results and app hash: nodes of one
 	// network may differ (docs/performance.md, "Parallel execution").
 	Execution Execution `json:"execution"`
+
+	// Pruning: how many of the latest blocks the node keeps (KeepRecent 0,
+	// the default: every block, an archive node). Never fewer than the
+	// evidence window and the oldest state sync snapshot need
+	// (docs/operations.md, pruning).
+	Pruning struct {
+		KeepRecent int64 `json:"keep_recent"`
+	} `json:"pruning"`
 }
 
 // Execution modes.
@@ -248,6 +256,9 @@ type S3 struct {
 	UseTLS    bool   `json:"use_tls"`
 }
 
+// MinKeepRecent is the smallest pruning.keep_recent (app.MinKeepRecent).
+const MinKeepRecent = 10
+
 // Default returns the documented defaults.
 func Default() Config {
 	var c Config
@@ -300,6 +311,9 @@ func (c Config) Validate() error {
 	}
 	if c.Mempool.Size <= 0 {
 		errs = append(errs, errors.New("mempool.size must be positive"))
+	}
+	if k := c.Pruning.KeepRecent; k < 0 || k > 0 && k < MinKeepRecent {
+		errs = append(errs, fmt.Errorf("pruning.keep_recent: 0 (keep every block) or at least %d", MinKeepRecent))
 	}
 	errs = append(errs, c.API.TLS.validate(), c.API.RateLimit.validate(), c.Blobs.PeerTLS.validate(), c.StateSync.validate(), c.Execution.validate())
 	return errors.Join(errs...)

@@ -165,6 +165,10 @@ func (n *Node) Block(ctx context.Context, height int64) (*api.Block, error) {
 	var hp *int64
 	if height > 0 {
 		hp = &height
+		if base := n.cmt.BlockStore().Base(); height < base {
+			return nil, fmt.Errorf("%w: block %d is not stored on this node: it keeps blocks from height %d "+
+				"(older ones were pruned, pruning.keep_recent, or it joined by state sync); ask an archive node", api.ErrNotFound, height, base)
+		}
 	}
 	b, err := n.rpc.Block(ctx, hp)
 	if err != nil {

@@ -84,6 +84,8 @@ type Node struct {
 	dbMu  sync.Mutex
 	cmtDB map[string]dbm.DB // CometBFT's databases by id (blockstore, state, evidence), for backups
 	admin *http.Server      // the backup socket (admin.go)
+
+	compact *compactor // reclaims pruned blocks' space (pruning.go)
 }
 
 // dbProvider opens CometBFT's databases as CometBFT does, keeping their
@@ -136,7 +138,9 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 	n.app = app.New(tree, app.Options{Logger: lg.With("module", "app"), OnCommit: n.onCommit,
 		Upgrades: n.upgrades, OnHalt: n.onUpgradeHalt, Execution: execution(cfg.Execution),
 		Snapshots: app.SnapshotOptions{Dir: filepath.Join(config.DataDir(home), "snapshots"),
-			Interval: cfg.StateSync.SnapshotInterval, Keep: cfg.StateSync.SnapshotKeep}})
+			Interval: cfg.StateSync.SnapshotInterval, Keep: cfg.StateSync.SnapshotKeep},
+		Pruning: pruningPolicy(cfg, gen)})
+	n.compact = &compactor{keep: cfg.Pruning.KeepRecent}
 	n.app.SetChainID(gen.ChainID)
 	n.verifier = &reqsig.Verifier{
 		ChainID: gen.ChainID,
@@ -315,6 +319,7 @@ func (n *Node) Stop() error {
 	if n.fhir != nil {
 		n.fhir.Close() // forget tokens, wipe delegated keys
 	}
+	n.compact.wg.Wait() // a compaction uses CometBFT's databases
 	if n.cmt.IsRunning() {
 		errs = append(errs, n.cmt.Stop())
 		n.cmt.Wait()
@@ -327,6 +332,9 @@ func (n *Node) Stop() error {
 // onCommit runs after each block is durably committed.
 func (n *Node) onCommit(height int64, results []app.TxResult) {
 	n.commits.committed(height, results)
+	if n.cmt != nil { // nil during the start-up handshake's replay
+		n.maybeCompact(n.cmt.BlockStore().Base())
+	}
 	if n.auditor != nil {
 		n.auditor.Committed(height, auditResults(results))
 	}
