@@ -61,4 +61,3 @@ func BenchmarkSupplyCapture(b *testing.B) {
 	// CPU per event does not depend on what else the machine runs.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(events), "cpu-µs/event")
 }
-

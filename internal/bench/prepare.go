@@ -223,6 +223,11 @@ func registrationCap(ctx context.Context, c *client.Client) (int, error) {
 			Value uint64 `json:"value"`
 		} `json:"params"`
 	}
+	// A node just started has no committed state to answer from until its
+	// first block.
+	if _, err := c.WaitHeight(ctx, 1); err != nil {
+		return 0, fmt.Errorf("bench: reading the registration cap: %w", err)
+	}
 	if err := c.Get(ctx, "/v1/params", &out); err != nil {
 		return 0, fmt.Errorf("bench: reading the registration cap: %w", err)
 	}

@@ -1,9 +1,6 @@
 package node
 
-import (
-	"context"
-	"time"
-)
+import ()
 
 // ExitConsensusFailure is the exit status of a node whose consensus stopped
 // on an error it cannot get past by itself, such as a full disk: CometBFT
@@ -30,23 +27,6 @@ func (n *Node) onConsensusFailure(err any) {
 			return
 		}
 		// Not from the consensus routine's goroutine, which is unwinding.
-		go func() {
-			n.stopping.Store(true)
-			if n.api != nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				_ = n.api.Shutdown(ctx)
-				cancel()
-			}
-			if n.stopBg != nil {
-				n.stopBg()
-				n.bg.Wait()
-			}
-			if n.outbox != nil {
-				_ = n.outbox.Close()
-			}
-			// As at an upgrade halt, the state database stays open: every
-			// committed version is synced, and the WAL replays the rest.
-			n.haltExit(ExitConsensusFailure)
-		}()
+		go n.exitHalted(ExitConsensusFailure)
 	})
 }

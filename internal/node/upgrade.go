@@ -65,6 +65,16 @@ func (n *Node) onUpgradeHalt(h *app.UpgradeHalt) {
 	if n.haltExit == nil {
 		return
 	}
+	n.log.Info("stopped at the upgrade height; install the release with this upgrade and start again",
+		"upgrade", h.Plan.Name, "height", h.Height)
+	n.exitHalted(ExitUpgradeNeeded)
+}
+
+// exitHalted drains the API, stops the background work, closes the audit
+// outbox and exits with code. The state database is not closed: CometBFT's
+// goroutines may still read snapshots, every committed version is already
+// synced, and CometBFT's WAL replays the rest at the next start.
+func (n *Node) exitHalted(code int) {
 	n.stopping.Store(true)
 	if n.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -78,9 +88,5 @@ func (n *Node) onUpgradeHalt(h *app.UpgradeHalt) {
 	if n.outbox != nil {
 		_ = n.outbox.Close()
 	}
-	// The state database is not closed: CometBFT's goroutines may still
-	// read snapshots, and every committed version is already synced.
-	n.log.Info("stopped at the upgrade height; install the release with this upgrade and start again",
-		"upgrade", h.Plan.Name, "height", h.Height)
-	n.haltExit(ExitUpgradeNeeded)
+	n.haltExit(code)
 }

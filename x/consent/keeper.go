@@ -171,7 +171,7 @@ func decide(kv store.Reader, now int64, who crypto.Address, t Target, act uint8)
 	// Every candidate found below, through an index or not, is allowed only
 	// once Grounds confirms it from proven keys alone.
 	var refusal error // the plain refusal is formatted only when it is the answer
-	rank := 0 // 1 revoked, 2 expired, 3 outside the custody scope, 4 refused by a condition: the most telling refusal wins
+	rank := 0         // 1 revoked, 2 expired, 3 outside the custody scope, 4 refused by a condition: the most telling refusal wins
 	grounded := func(d Decision) (Decision, bool) {
 		d.Allowed = true
 		err := Grounds(kv, now, who, t, act, d)
