@@ -46,6 +46,35 @@ type Mempool struct {
 	inMempool  map[[32]byte][]bundled    // the mempool's bundles' signers and sequences, for rechecks
 	checkReads *store.Memo               // reads of the committed snapshot
 	verified   *sigCache                 // safe for concurrent use
+
+	// open guards the state against Close: checks hold it for reading.
+	// CometBFT rechecks the mempool after a commit on a goroutine of its
+	// own that its Stop does not wait for; without this, a recheck still
+	// running when the node closes its database panics ("pebble: closed").
+	open   sync.RWMutex
+	closed bool
+}
+
+// errStopping refuses checks once the node is closing its state.
+var errStopping = sm.Wrapf(sm.ErrInternal, "the node is stopping")
+
+// enter reports whether checks may read the state; on true the caller must
+// call m.open.RUnlock when done.
+func (m *Mempool) enter() bool {
+	m.open.RLock()
+	if m.closed {
+		m.open.RUnlock()
+		return false
+	}
+	return true
+}
+
+// Close waits for the checks in progress and refuses every later one: call
+// it before the state it reads is closed.
+func (m *Mempool) Close() {
+	m.open.Lock()
+	m.closed = true
+	m.open.Unlock()
 }
 
 // stagedBundle is a bundle Stage built from transactions it checked: the
@@ -144,6 +173,10 @@ func (m *Mempool) checkRaw(kv store.Reader, raw []byte, opt exec.CheckOptions) (
 
 // CheckTx is the mempool's check of a CometBFT transaction.
 func (m *Mempool) CheckTx(raw []byte, recheck bool) *abci.ResponseCheckTx {
+	if !m.enter() {
+		return errResponse(errStopping, "")
+	}
+	defer m.open.RUnlock()
 	kv, committed, release := m.state()
 	defer release()
 	if sm.IsBundle(raw) {
@@ -240,6 +273,10 @@ func (m *Mempool) Prepare(raws [][]byte) *Intake {
 // for one it could not submit.
 func (m *Mempool) Stage(in *Intake, maxBundle int) (bundles [][]byte, sizes []int, errs []error, err error) {
 	defer guard(&err)
+	if !m.enter() {
+		return nil, nil, nil, errStopping
+	}
+	defer m.open.RUnlock()
 	m.gate.Lock()
 	defer m.gate.Unlock()
 	kv, committed, release := m.state()

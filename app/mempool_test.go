@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/medchain/medchain/app/apptest"
 	"github.com/medchain/medchain/sm"
+	"github.com/medchain/medchain/store/merkle"
 )
 
 // recordingLock is a sync.Locker that counts its use and can be held from
@@ -82,5 +84,51 @@ func TestMempoolPrepareOnce(t *testing.T) {
 	}
 	if len(sizes) != 1 || sizes[0] != 1 {
 		t.Fatalf("sizes = %v, want one bundle of the good transaction", sizes)
+	}
+}
+
+// TestMempoolCloseStopsChecks: checks running while the node closes its
+// state finish first, and later ones (CometBFT's rechecks run on a goroutine
+// its Stop does not wait for) are refused without reading the closed
+// database, instead of panicking with "pebble: closed".
+func TestMempoolCloseStopsChecks(t *testing.T) {
+	tree, err := merkle.OpenTree(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := apptest.NewWithConfig(t, apptest.Config{Tree: tree})
+	h.DeliverOK(t)
+	mp := h.App.Mempool()
+	tx := h.Sign(k(apptest.Patient1), guardianMsg(apptest.Patient2))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				h.Check(t, tx) // panics if it reads a closed database
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	mp.Close()
+	if err := h.Tree.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	r := h.Check(t, tx)
+	if r.Code != sm.ErrInternal.Code || r.Codespace != sm.ErrInternal.Codespace || !strings.Contains(r.Log, "stopping") {
+		t.Fatalf("CheckTx after Close: %d %s %q", r.Code, r.Codespace, r.Log)
+	}
+	if _, _, _, err := mp.Stage(mp.Prepare([][]byte{tx}), sm.PackBytes); err == nil || !strings.Contains(err.Error(), "stopping") {
+		t.Fatalf("Stage after Close: %v", err)
 	}
 }

@@ -324,7 +324,8 @@ func (n *Node) Stop() error {
 		errs = append(errs, n.cmt.Stop())
 		n.cmt.Wait()
 	}
-	n.app.WaitSnapshots() // an export reads the tree
+	n.app.WaitSnapshots()   // an export reads the tree
+	n.app.Mempool().Close() // so do CometBFT's rechecks, which its Stop does not wait for
 	errs = append(errs, n.tree.Close())
 	return errors.Join(errs...)
 }
