@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"strconv"
@@ -164,6 +165,13 @@ var benchKinds = []struct {
 		for i := range size {
 			e := audit.Event{Patient: n.patients[i%len(n.patients)].Address(), Accessor: doctor, Version: 1, Time: now, Basis: string(consent.BasisConsent), Served: true}
 			n.fill(e.Record[:])
+			n.fill(e.ID[:])
+			// A request proof whose signature does not verify: the event is
+			// judged (and refused) on chain, as a forged one would be.
+			p := &audit.Proof{Kind: audit.ProofRequest, Target: "/v1/records/" + hex.EncodeToString(e.Record[:]) + "/key", Expires: now + 60}
+			n.fill(p.Nonce[:])
+			n.fill(p.Sig[:])
+			e.Proof = p
 			txs = append(txs, n.sign(n.gateway, &audit.MsgLog{Events: []audit.Event{e}}))
 		}
 		return txs
