@@ -3,7 +3,9 @@ package node
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 )
 
@@ -23,5 +25,32 @@ func TestConsensusFailureIsReported(t *testing.T) {
 	l.Error(consensusFailureMsg, "err", full, "stack", "goroutine 1")
 	if len(got) != 1 || got[0] != full {
 		t.Fatalf("consensus failure reported as %v, want [%v]", got, full)
+	}
+}
+
+// TestWALFailureIsReported: a failed write to CometBFT's consensus WAL,
+// which CometBFT logs and carries on from (its writer's error is sticky: the
+// validator never signs a vote again), is reported as a consensus failure,
+// except while the node is stopping.
+func TestWALFailureIsReported(t *testing.T) {
+	var got []any
+	var stopping atomic.Bool
+	l := cmtLogger{l: slog.New(slog.NewTextHandler(io.Discard, nil)), stopping: &stopping, failed: func(err any) { got = append(got, err) }}.With("module", "consensus")
+	full := errors.New("write data/cs.wal/wal: no space left on device")
+	l.Error("failed signing vote", "height", 7, "err", full) // follows a WAL failure; not one itself
+	if len(got) != 0 {
+		t.Fatalf("reported: %v", got)
+	}
+	for _, msg := range []string{"failed writing to WAL", "Periodic WAL flush failed",
+		"Error writing msg to consensus wal. WARNING: recover may not be possible for the current height"} {
+		l.Error(msg, "err", full)
+	}
+	if len(got) != 3 || got[0] != full {
+		t.Fatalf("WAL failures reported as %v, want 3 × %v", got, full)
+	}
+	stopping.Store(true)
+	l.Error("failed writing to WAL", "err", errors.New("file already closed"))
+	if len(got) != 3 {
+		t.Fatalf("a WAL error during the stop reported: %v", got)
 	}
 }

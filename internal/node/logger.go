@@ -36,9 +36,28 @@ func (c cmtLogger) Error(msg string, kv ...any) {
 		return
 	}
 	c.l.Error(msg, kv...)
-	if msg == consensusFailureMsg && c.failed != nil {
+	if c.failed == nil {
+		return
+	}
+	if msg == consensusFailureMsg || walFailureMsgs[msg] && (c.stopping == nil || !c.stopping.Load()) {
 		c.failed(kvValue(kv, "err"))
 	}
+}
+
+// walFailureMsgs are the errors CometBFT logs when a write to its
+// consensus WAL fails, after which it carries on. The WAL writes through a
+// bufio.Writer whose first error is sticky: one failed write (a full disk)
+// and every later one fails too, even once space is freed, so the validator
+// can no longer sign a vote ("failed signing vote") but keeps running — a
+// node that looks up and never votes again. With one validator of four
+// already out, that halts the chain (docs/chaos.md, 1-hour run). The node
+// treats them as a consensus failure: it exits, and on restart CometBFT
+// opens the WAL afresh, repairs it and catches up.
+var walFailureMsgs = map[string]bool{
+	"failed writing to WAL": true,
+	"Error writing msg to consensus wal. WARNING: recover may not be possible for the current height": true,
+	"Periodic WAL flush failed":   true,
+	"failed flushing WAL to disk": true,
 }
 
 func kvValue(kv []any, key string) any {
