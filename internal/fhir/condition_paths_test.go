@@ -62,7 +62,6 @@ type condNode struct {
 	box     *gateway.Outbox
 	gw      *crypto.PrivKey
 	blobs   blob.Store
-	seen    int // trail entries already returned by flush, per patient
 	trailAt map[crypto.Address]int
 }
 
@@ -524,7 +523,7 @@ func TestConditionEveryReadPath(t *testing.T) {
 				t.Fatalf("block time %s, want %s", n.h.Time, when)
 			}
 		}
-		at("2025-01-01T16:59:00Z") // 17:59 in Paris
+		at("2025-01-01T16:59:00Z")                   // 17:59 in Paris
 		tok := n.login(doctor, "user/*.read", false) // a token lasts an hour
 		n.checkPaths(t, doctor, patient, tok, pid, id, ruleNotAfter18, readCase{rec: obs, allowed: true})
 		at("2025-01-01T17:00:00Z") // 18:00 in Paris
