@@ -640,3 +640,31 @@ func TestConditionEveryWritePath(t *testing.T) {
 		}
 	})
 }
+
+// TestConditionOrgKeyFallback: a practitioner allowed by a consent of their
+// own, reading without a session delegation, falls back to the
+// organization's key only under an organization consent whose condition
+// holds: the organization's consent "only while admitted" is no basis for
+// opening its key before the admission, and the read served after it is in
+// the trail under that consent and its condition.
+func TestConditionOrgKeyFallback(t *testing.T) {
+	patient, doctor := apptest.Key(apptest.Patient1), apptest.Key(apptest.HospitalDoctor)
+	n := newCondNode(t)
+	n.send(patient, &consent.MsgGrant{Patient: patient.Address(), Grantee: consent.Account(doctor.Address()), Actions: consent.ActRead,
+		Types: []string{"Observation"}, Purpose: consent.PurposeTreatment}) // consent 1: the doctor's own
+	n.send(patient, &consent.MsgGrant{Patient: patient.Address(), Grantee: consent.Org(apptest.OrgHospital), Actions: consent.ActRead,
+		Types: []string{"Observation"}, Purpose: consent.PurposeTreatment, Condition: ruleAdmitted}) // consent 2
+	obs := n.addRecord(patient, 1, obsJSON("8867-4"))
+	tok := n.login(doctor, "user/*.read", false)
+	st, body := n.fhirDo(http.MethodGet, "/fhir/Observation/"+obs.hex(), tok, "")
+	if st != http.StatusForbidden || fhirCode(t, st, body) != "fhir/9" {
+		t.Fatalf("before the admission: HTTP %d %s; want 403 fhir/9 (the key is the doctor's; the organization's consent does not hold)", st, body)
+	}
+	n.flush(patient.Address())
+	n.send(doctor, &policy.MsgEncounter{Action: policy.TypeAdmit, Patient: patient.Address()})
+	st, body = n.fhirDo(http.MethodGet, "/fhir/Observation/"+obs.hex(), tok, "")
+	if st != http.StatusOK {
+		t.Fatalf("during the admission: HTTP %d %s", st, body)
+	}
+	wantTrail(t, "FHIR read through the organization's key", n.flush(patient.Address()), true, 2, ruleAdmitted)
+}
