@@ -382,8 +382,9 @@ type readCase struct {
 }
 
 // checkPaths reads c.rec as the doctor through every read path — the blob
-// gateway, the API's key endpoint and access answer, FHIR read, search and
-// $everything — and checks each answer and the trail entry it leaves.
+// gateway, the API's key endpoint and access answer, FHIR read, history,
+// search and $everything — and checks each answer and the trail entry it
+// leaves.
 func (n *condNode) checkPaths(t *testing.T, doctor, patient *crypto.PrivKey, tok, pid string, consentID uint64, expr string, c readCase) {
 	t.Helper()
 	pa := patient.Address()
@@ -437,6 +438,17 @@ func (n *condNode) checkPaths(t *testing.T, doctor, patient *crypto.PrivKey, tok
 		t.Fatalf("FHIR read: HTTP %d %s; want 403 consent/24", st, body)
 	}
 	wantTrail(t, "FHIR read", n.flush(pa), c.allowed, consentID, expr)
+
+	// FHIR history.
+	st, body = n.fhirDo(http.MethodGet, "/fhir/"+c.rec.typ+"/"+c.rec.hex()+"/_history", tok, "")
+	if c.allowed {
+		if st != http.StatusOK || !strings.Contains(string(body), `"id":"`+c.rec.hex()+`"`) {
+			t.Fatalf("FHIR history: HTTP %d %s", st, body)
+		}
+	} else if st != http.StatusForbidden || fhirCode(t, st, body) != "consent/24" {
+		t.Fatalf("FHIR history: HTTP %d %s; want 403 consent/24", st, body)
+	}
+	wantTrail(t, "FHIR history", n.flush(pa), c.allowed, consentID, expr)
 
 	// FHIR search and $everything: the record is a match only when allowed.
 	// A refusal decided before decryption is simply no match (as a search
