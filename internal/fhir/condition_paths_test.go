@@ -519,6 +519,9 @@ func TestConditionEveryReadPath(t *testing.T) {
 		n.checkPaths(t, doctor, patient, tok, pid, id, ruleLOINC, readCase{rec: glucose, codesOnly: true})
 		// Not an Observation: refused everywhere.
 		n.checkPaths(t, doctor, patient, tok, pid, id, ruleLOINC, readCase{rec: allergy})
+		// Bulk export: the heart rate is exported, the glucose is an error
+		// line with consent/24, and both are in the trail.
+		n.checkExport(t, tok, patient.Address(), id, heart, glucose)
 	})
 
 	t.Run("not after 18:00 in Paris", func(t *testing.T) {
@@ -679,4 +682,60 @@ func TestConditionOrgKeyFallback(t *testing.T) {
 		t.Fatalf("during the admission: HTTP %d %s", st, body)
 	}
 	wantTrail(t, "FHIR read through the organization's key", n.flush(patient.Address()), true, 2, ruleAdmitted)
+}
+
+// checkExport runs a Bulk Data export of the patient's Observations: ok is
+// exported, refused is in the error file with consent/24, and the trail
+// has the served read and the refusal, each naming the consent and the
+// condition.
+func (n *condNode) checkExport(t *testing.T, tok string, patient crypto.Address, consentID uint64, ok, refused *condRecord) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/fhir/Patient/$export?_type=Observation&patient=Patient/"+patient.String(), nil)
+	req.RemoteAddr = "127.0.0.1:1"
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Prefer", "respond-async")
+	req.Header.Set("Accept", "application/fhir+json")
+	w := httptest.NewRecorder()
+	n.handler.ServeHTTP(w, req)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("export kick-off: HTTP %d %s", w.Code, w.Body)
+	}
+	loc := w.Header().Get("Content-Location")
+	statusPath := loc[strings.Index(loc, "/fhir/"):]
+	var st int
+	var body []byte
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if st, body = n.fhirDo(http.MethodGet, statusPath, tok, ""); st != http.StatusAccepted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the export did not finish")
+		}
+	}
+	var manifest struct {
+		Output []struct{ Type, URL string } `json:"output"`
+		Error  []struct{ Type, URL string } `json:"error"`
+	}
+	if st != http.StatusOK || json.Unmarshal(body, &manifest) != nil || len(manifest.Output) != 1 || len(manifest.Error) != 1 {
+		t.Fatalf("export manifest: HTTP %d %s; want one output file and one error file", st, body)
+	}
+	file := func(u string) string {
+		st, b := n.fhirDo(http.MethodGet, u[strings.Index(u, "/fhir/"):], tok, "")
+		if st != http.StatusOK {
+			t.Fatalf("%s: HTTP %d %s", u, st, b)
+		}
+		return string(b)
+	}
+	if out := file(manifest.Output[0].URL); strings.Count(out, "\n") != 1 || !strings.Contains(out, ok.hex()) {
+		t.Fatalf("exported %q; want only %s", out, ok.hex())
+	}
+	if errs := file(manifest.Error[0].URL); strings.Count(errs, "\n") != 1 || !strings.Contains(errs, refused.hex()) || !strings.Contains(errs, "consent/24") {
+		t.Fatalf("error file %q; want %s refused with consent/24", errs, refused.hex())
+	}
+	byRecord := map[consent.RecordID][]audit.Event{}
+	for _, e := range n.flush(patient) {
+		byRecord[e.Record] = append(byRecord[e.Record], e)
+	}
+	wantTrail(t, "export (served)", byRecord[ok.id], true, consentID, ruleLOINC)
+	wantTrail(t, "export (refused)", byRecord[refused.id], false, consentID, ruleLOINC)
 }
