@@ -132,14 +132,21 @@ func (s *Server) patientState(w http.ResponseWriter, r *http.Request) (crypto.Ad
 	return p, snap, ok
 }
 
-func (s *Server) patientRecords(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patientRecords(w http.ResponseWriter, r *http.Request, me who) {
 	p, snap, ok := s.patientState(w, r)
 	if !ok {
 		return
 	}
+	// Care grounds only from consents with a condition: the records those
+	// consents allow the signer to read now (at the state asked for).
+	narrowed := me.conditionedCare(p)
+	now := s.timeOf(snap)
 	out := []RecordView{}
 	for _, rec := range records.ByPatient(snap, p) {
 		if t := r.URL.Query().Get("type"); t != "" && rec.Type != t {
+			continue
+		}
+		if narrowed && !records.MayRead(snap, now, me.acct.Address, rec).Allowed {
 			continue
 		}
 		v := recordView(snap, rec, false, nil)

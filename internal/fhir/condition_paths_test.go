@@ -382,7 +382,8 @@ type readCase struct {
 }
 
 // checkPaths reads c.rec as the doctor through every read path — the blob
-// gateway, the API's key endpoint and access answer, FHIR read, history,
+// gateway, the API's key endpoint, record metadata, listing and access
+// answer, FHIR read, history,
 // search and $everything — and checks each answer and the trail entry it
 // leaves.
 func (n *condNode) checkPaths(t *testing.T, doctor, patient *crypto.PrivKey, tok, pid string, consentID uint64, expr string, c readCase) {
@@ -413,6 +414,22 @@ func (n *condNode) checkPaths(t *testing.T, doctor, patient *crypto.PrivKey, tok
 		t.Fatalf("API key: HTTP %d %s; want 403 consent/24", st, body)
 	}
 	wantTrail(t, "API key", n.flush(pa), opaqueAllowed, consentID, expr)
+
+	// API: the record's metadata and the patient's listing. The doctor's
+	// care grounds come only from a conditioned consent: they show the
+	// records it allows now (metadata, not an access: no trail entry).
+	st, body = n.signed(doctor, "/v1/records/"+c.rec.hex())
+	if opaqueAllowed {
+		if st != http.StatusOK || !strings.Contains(string(body), c.rec.hex()) {
+			t.Fatalf("API record: HTTP %d %s", st, body)
+		}
+	} else if st != http.StatusForbidden || errCode(body) != "consent/24" {
+		t.Fatalf("API record: HTTP %d %s; want 403 consent/24", st, body)
+	}
+	st, body = n.signed(doctor, "/v1/patients/"+pa.String()+"/records")
+	if st != http.StatusOK || strings.Contains(string(body), c.rec.hex()) != opaqueAllowed {
+		t.Fatalf("API listing: HTTP %d %s; record %s listed should be %v", st, body, c.rec.hex(), opaqueAllowed)
+	}
 
 	// API: the access answer (a question, not an access: no trail entry).
 	st, body = n.signed(doctor, "/v1/records/"+c.rec.hex()+"/access?reader="+doctor.Address().String())
