@@ -206,7 +206,7 @@ func New(b Backend, opts Options) *Server {
 	s.handle("GET /v1/blocks/latest", s.block)
 	s.handle("GET /v1/blocks/{height}", s.block)
 	s.handleOptional("GET /v1/proof", s.patientProofKey, patientKeyGuard, s.proof)
-	s.handleSigned("GET /v1/patients/{address}/records", patientGuard(groundCare), s.patientRecords)
+	s.handleSignedWho("GET /v1/patients/{address}/records", patientGuard(groundCare), s.patientRecords)
 	s.handleSigned("GET /v1/patients/{address}/key-holders", patientGuard(groundCare), s.keyHolders)
 	s.handleSigned("GET /v1/patients/{address}/consents", patientGuard(groundOwner), s.patientConsents)
 	s.handleSigned("GET /v1/patients/{address}/audit", patientGuard(groundOwner), s.patientAudit)

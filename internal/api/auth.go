@@ -103,6 +103,16 @@ func (s *Server) handleSigned(pattern string, g guard, h http.HandlerFunc) {
 	})
 }
 
+// handleSignedWho is handleSigned for a handler that needs the signer.
+func (s *Server) handleSignedWho(pattern string, g guard, h func(http.ResponseWriter, *http.Request, who)) {
+	s.routeAccess[pattern] = accessSigned
+	s.handle(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if me, ok := s.authorizeWho(w, r, g); ok {
+			h(w, r, me)
+		}
+	})
+}
+
 // handleOptional registers a route that requires a signed request allowed
 // by g only when needs(r) says the request names patient data.
 func (s *Server) handleOptional(pattern string, needs func(r *http.Request) bool, g guard, h http.HandlerFunc) {
@@ -200,6 +210,23 @@ func (w who) grounds(patient crypto.Address, kind string) bool {
 	return false
 }
 
+// conditionedCare reports whether w's care grounds for patient rest only on
+// consents with a condition (docs/policies.md): record metadata is then
+// shown only for the records those consents allow w to read now, so a
+// condition narrows the listings as it narrows reads. Call it once
+// grounds(patient, groundCare) holds.
+func (w who) conditionedCare(patient crypto.Address) bool {
+	if accounts.CanActFor(w.latest, w.acct.Address, patient) || w.openEmergency(patient) {
+		return false
+	}
+	for _, c := range consent.ByPatient(w.latest, patient) {
+		if c.Condition == "" && c.ActiveAt(w.now) && c.Purpose != consent.PurposeEmergency && w.isGrantee(c.Grantee) {
+			return false
+		}
+	}
+	return true
+}
+
 // isGrantee: the party is w's account, or w's organization (w an active member).
 func (w who) isGrantee(p consent.Party) bool {
 	if p.Kind == consent.PartyAccount {
@@ -250,10 +277,21 @@ func recordGuard(r *http.Request, w who) error {
 		return err
 	}
 	rec := records.GetRecord(w.latest, id)
-	if rec == nil || w.grounds(rec.Patient, groundCare) {
+	if rec == nil {
 		return nil
 	}
-	return forbidden("%s may not read record %x", w.acct.Address, id)
+	if !w.grounds(rec.Patient, groundCare) {
+		return forbidden("%s may not read record %x", w.acct.Address, id)
+	}
+	if rec.Erased == 0 && w.conditionedCare(rec.Patient) {
+		// Grounds only from consents with a condition: this record's
+		// metadata only while one of them allows reading it (the refusal
+		// carries its code, consent/24 for a condition).
+		if d := records.MayRead(w.latest, w.now, w.acct.Address, rec); !d.Allowed {
+			return d.Err
+		}
+	}
+	return nil
 }
 
 // accessGuard: a reader may ask about itself; otherwise as recordGuard but

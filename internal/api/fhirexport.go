@@ -142,6 +142,14 @@ func fhirAuditEvent(e audit.Event) obj {
 	if e.Reason != "" {
 		ae["outcomeDesc"] = e.Reason
 	}
+	if e.ConsentID != 0 {
+		// The consent the access was decided under, and its condition.
+		ent := obj{"what": obj{"reference": "Consent/" + strconv.FormatUint(e.ConsentID, 10)}, "type": coding("http://terminology.hl7.org/CodeSystem/audit-entity-type", "2")}
+		if e.Condition != "" {
+			ent["detail"] = []any{obj{"type": "condition", "valueString": e.Condition}}
+		}
+		ae["entity"] = append(ae["entity"].([]any), ent)
+	}
 	if e.Flagged() {
 		ae["purposeOfEvent"] = []any{obj{"coding": []any{coding(actReason, "ETREAT")}, "text": "emergency access " + strconv.FormatUint(e.EmergencyID, 10)}}
 	}

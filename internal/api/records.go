@@ -132,14 +132,21 @@ func (s *Server) patientState(w http.ResponseWriter, r *http.Request) (crypto.Ad
 	return p, snap, ok
 }
 
-func (s *Server) patientRecords(w http.ResponseWriter, r *http.Request) {
+func (s *Server) patientRecords(w http.ResponseWriter, r *http.Request, me who) {
 	p, snap, ok := s.patientState(w, r)
 	if !ok {
 		return
 	}
+	// Care grounds only from consents with a condition: the records those
+	// consents allow the signer to read now (at the state asked for).
+	narrowed := me.conditionedCare(p)
+	now := s.timeOf(snap)
 	out := []RecordView{}
 	for _, rec := range records.ByPatient(snap, p) {
 		if t := r.URL.Query().Get("type"); t != "" && rec.Type != t {
+			continue
+		}
+		if narrowed && !records.MayRead(snap, now, me.acct.Address, rec).Allowed {
 			continue
 		}
 		v := recordView(snap, rec, false, nil)
@@ -423,15 +430,18 @@ type EventView struct {
 	EmergencyID uint64    `json:"emergency_id,omitempty"`
 	Emergency   bool      `json:"emergency"`
 	Reason      string    `json:"reason,omitempty"`
-	Logged      time.Time `json:"logged"` // block time at which the chain recorded it
-	Late        bool      `json:"late"`   // logged more than an hour after the access
-	Proof       string    `json:"proof"`  // SHA-256 of the accessor's signed request behind it
+	// Condition names (its hash) the condition of consent_id, which allowed
+	// a served read or refused one (docs/policies.md).
+	Condition string    `json:"condition,omitempty"`
+	Logged    time.Time `json:"logged"` // block time at which the chain recorded it
+	Late      bool      `json:"late"`   // logged more than an hour after the access
+	Proof     string    `json:"proof"`  // SHA-256 of the accessor's signed request behind it
 }
 
 func eventView(e audit.Event) EventView {
 	return EventView{Seq: e.Seq, Patient: e.Patient.String(), Accessor: e.Accessor.String(), Record: hex.EncodeToString(e.Record[:]),
 		Version: e.Version, Time: unix(e.Time), Node: e.Node, Served: e.Served, Basis: e.Basis, ConsentID: e.ConsentID,
-		EmergencyID: e.EmergencyID, Emergency: e.Flagged(), Reason: e.Reason,
+		EmergencyID: e.EmergencyID, Emergency: e.Flagged(), Reason: e.Reason, Condition: e.Condition,
 		Logged: unix(e.Logged), Late: e.Late(), Proof: hex.EncodeToString(e.ProofHash[:])}
 }
 

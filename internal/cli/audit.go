@@ -91,7 +91,10 @@ func NewAuditCmd(g *globals) *cobra.Command {
 					outcome = "REFUSED: " + e.Reason
 				}
 				basis := e.Basis
-				if e.ConsentID != 0 {
+				switch {
+				case e.ConsentID != 0 && e.Served && e.Condition != "":
+					basis += fmt.Sprintf(" (consent %d, condition %s)", e.ConsentID, e.Condition)
+				case e.ConsentID != 0 && e.Served:
 					basis += fmt.Sprintf(" (consent %d)", e.ConsentID)
 				}
 				if e.Emergency {

@@ -48,5 +48,11 @@ func recheckCodes(rq *request, t consent.Target, d consent.Decision, pt []byte) 
 		res = nil
 	}
 	t.Codes = consent.KnownCodes(resourceCodes(res))
+	// The decision the plaintext was opened under stands when its
+	// condition holds with the codes (it names the consent whose key
+	// route was used); otherwise another basis may still allow the read.
+	if consent.Grounds(rq.snap, rq.now, rq.sess.addr, t, consent.ActRead, d) == nil {
+		return d
+	}
 	return consent.MayRead(rq.snap, rq.now, rq.sess.addr, t)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/audit"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/policy/cond"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -98,7 +99,15 @@ func orgBasis(rq *request, t consent.Target) (consent.Decision, bool) {
 	}
 	for _, c := range consent.Between(rq.snap, t.Patient, consent.Org(rq.org)) {
 		if c.Actions&consent.ActRead != 0 && c.Purpose != consent.PurposeEmergency && c.ActiveAt(rq.now) && c.Covers(t.Record, t.Type) {
-			return consent.Decision{Allowed: true, Basis: consent.BasisOrg, ConsentID: c.ID, Recipient: consent.Org(rq.org)}, true
+			d := consent.Decision{Allowed: true, Basis: consent.BasisOrg, ConsentID: c.ID, Recipient: consent.Org(rq.org)}
+			if c.Condition != "" {
+				d.Condition = cond.Hash(c.Condition)
+			}
+			// Grounds evaluates the consent's condition: a consent whose
+			// condition refuses this access is no basis for it.
+			if consent.Grounds(rq.snap, rq.now, rq.sess.addr, t, consent.ActRead, d) == nil {
+				return d, true
+			}
 		}
 	}
 	return consent.Decision{}, false
@@ -177,11 +186,6 @@ func (s *Server) open(ctx context.Context, rq *request, rec *records.Record, ver
 		_ = s.report(rq, rec, ver.Version, d, p.err)
 		return nil, p
 	}
-	if d2 := recheckCodes(rq, rec.Target(), d, pt); !d2.Allowed {
-		clear(pt)
-		_ = s.report(rq, rec, ver.Version, d2, d2.Err)
-		return nil, refused(d2)
-	}
 	if err := s.report(rq, rec, ver.Version, d, nil); err != nil {
 		clear(pt)
 		return nil, notRecorded(err)
@@ -190,8 +194,25 @@ func (s *Server) open(ctx context.Context, rq *request, rec *records.Record, ver
 }
 
 // decrypt opens a version under an allowed decision, without reporting it;
-// it returns the decision the read is served under.
+// it returns the decision the read is served under. A decision under a
+// consent with a condition is made again with the codes of the plaintext
+// (recheckCodes), before anything of it leaves: every path that decrypts
+// (read, vread, history, search, $everything, export) enforces a condition
+// over codes here. A refusal returns the refusing decision and a 403.
 func (s *Server) decrypt(ctx context.Context, rq *request, rec *records.Record, ver *records.Version, d consent.Decision) ([]byte, consent.Decision, *problem) {
+	pt, d, p := s.decryptOnly(ctx, rq, rec, ver, d)
+	if p != nil {
+		return nil, d, p
+	}
+	d2 := recheckCodes(rq, rec.Target(), d, pt)
+	if !d2.Allowed {
+		clear(pt)
+		return nil, d2, refused(d2)
+	}
+	return pt, d2, nil
+}
+
+func (s *Server) decryptOnly(ctx context.Context, rq *request, rec *records.Record, ver *records.Version, d consent.Decision) ([]byte, consent.Decision, *problem) {
 	dk, d, p := s.dataKey(rq, rec, ver.Version, d)
 	if p != nil {
 		return nil, d, p

@@ -417,6 +417,9 @@ func sortHits(hs []*hit, keys []sortKey) {
 func (s *Server) decryptHit(ctx context.Context, rq *request, h *hit) *problem {
 	pt, d, p := s.decrypt(ctx, rq, h.rec, h.ver, h.d)
 	if p != nil {
+		if consent.AsConditionError(p.err) != nil {
+			h.d = d // the refusal, for the trail
+		}
 		return p
 	}
 	h.plain, h.d = pt, d
@@ -494,9 +497,19 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 			why = p
 		}
 	}
-	if q.needsContent() {
+	// A candidate allowed under a consent with a condition is examined
+	// like one of a content search: its condition may read the codes,
+	// known only once decrypted, and a refusal must not count in the
+	// total. A refusal is reported to the trail (naming the consent and
+	// its condition) and is not a match.
+	conditioned := func(h *hit) bool { return h.rec != nil && h.d.Condition != "" }
+	if q.needsContent() || slices.ContainsFunc(hs, conditioned) {
 		kept := hs[:0]
 		for _, h := range hs {
+			if !q.needsContent() && !conditioned(h) {
+				kept = append(kept, h)
+				continue
+			}
 			if h.rec == nil { // a chain view: no decryption
 				if q.matchContent(h.res) {
 					kept = append(kept, h)
@@ -504,6 +517,10 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 				continue
 			}
 			if p := s.decryptHit(ctx, rq, h); p != nil {
+				if consent.AsConditionError(p.err) != nil {
+					_ = s.report(rq, h.rec, h.ver.Version, h.d, p.err)
+					continue
+				}
 				drop(h, p)
 				continue
 			}
@@ -515,6 +532,10 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 				continue
 			}
 			h.reported = true
+			if !q.needsContent() {
+				kept = append(kept, h)
+				continue
+			}
 			res, err := decodeJSON(h.plain)
 			if err != nil || !q.matchContent(res) {
 				clear(h.plain)

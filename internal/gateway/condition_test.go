@@ -98,4 +98,11 @@ func TestConditionRefusalInTrail(t *testing.T) {
 	if len(trail) != 2 || trail[0].Served || trail[0].Reason != want || !trail[1].Served || trail[1].ConsentID != 1 {
 		t.Fatalf("trail %+v; want the refusal %q, then the read under consent 1", trail, want)
 	}
+	// Both entries name the consent and the condition: the one that
+	// refused, then the one that allowed.
+	for i, e := range trail {
+		if e.ConsentID != 1 || e.Condition != cond.Hash(expr) {
+			t.Fatalf("trail entry %d names consent %d condition %q; want consent 1 condition %s", i, e.ConsentID, e.Condition, cond.Hash(expr))
+		}
+	}
 }

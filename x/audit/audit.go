@@ -23,6 +23,7 @@ import (
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
 	"github.com/medchain/medchain/x/consent"
+	"github.com/medchain/medchain/x/policy/cond"
 	"github.com/medchain/medchain/x/records"
 )
 
@@ -77,6 +78,12 @@ type Event struct {
 	Reason      string   // why it was refused ("consent/17: ..."), empty when served
 	Logged      int64    // block time at which the chain recorded it (assigned)
 	ProofHash   [32]byte // the hash of Proof (assigned); ProofOf loads it
+	// Condition names (cond.Hash) the condition of the consent ConsentID
+	// when that consent is the patient's and has one (assigned from state
+	// when logged): the condition that allowed a served read, or refused
+	// one ("consent/24"). Consents are never amended, so the consent's
+	// condition is the one its decisions evaluated.
+	Condition string
 	// Proof is the accessor's signed request behind the access, carried
 	// by MsgLog; nil in events read from state.
 	Proof *Proof
@@ -90,6 +97,11 @@ func (e *Event) Encode(w *codec.Writer) {
 	w.String(e.Node)
 	w.Int(e.Logged)
 	w.Fixed(e.ProofHash[:])
+	if e.Condition != "" {
+		// Trailing and only when present: events without a condition keep
+		// the encoding they had before conditions existed.
+		w.String(e.Condition)
+	}
 }
 
 // encodeAccess writes the fields the gateway reports.
@@ -132,7 +144,28 @@ func readEvent(r *codec.Reader) Event {
 	e.Node = r.String("node", accounts.MaxIDLen)
 	e.Logged = r.Int("logged")
 	r.Into("proof_hash", e.ProofHash[:])
+	if r.Err() == nil && r.Remaining() > 0 {
+		e.Condition = r.String("condition", maxConditionName)
+		if e.Condition == "" && r.Err() == nil {
+			fail(r, "condition (present but empty)") // it would re-encode as absent
+		}
+	}
 	return e
+}
+
+// maxConditionName bounds Event.Condition (cond.Hash is 16 hex digits).
+const maxConditionName = 64
+
+// conditionOf names the condition of the patient's consent id, or "".
+func conditionOf(kv store.Reader, patient crypto.Address, id uint64) string {
+	if id == 0 {
+		return ""
+	}
+	c := consent.GetConsent(kv, id)
+	if c == nil || c.Patient != patient || c.Condition == "" {
+		return ""
+	}
+	return cond.Hash(c.Condition)
 }
 
 // fail makes the reader fail with msg.
@@ -236,8 +269,8 @@ func (m *MsgLog) ValidateBasic() error {
 // ValidateReport checks, without state, an event as a gateway reports it.
 func (e *Event) ValidateReport() error {
 	switch {
-	case e.Seq != 0 || e.Node != "" || e.Logged != 0 || e.ProofHash != [32]byte{}:
-		return fmt.Errorf("seq, node, logged and proof hash are assigned by the chain")
+	case e.Seq != 0 || e.Node != "" || e.Logged != 0 || e.ProofHash != [32]byte{} || e.Condition != "":
+		return fmt.Errorf("seq, node, logged, proof hash and condition are assigned by the chain")
 	case e.ID == [IDSize]byte{}:
 		return fmt.Errorf("an event id is required")
 	case e.Patient.IsZero() || e.Accessor.IsZero():
@@ -376,6 +409,7 @@ func execLog(ctx sm.Context, msg sm.Msg) error {
 			continue
 		}
 		e.Seq, e.Node, e.Logged, e.ProofHash, e.Proof = seq, gw.Org, now, h, nil
+		e.Condition = conditionOf(ctx.Store, e.Patient, e.ConsentID)
 		seq++
 		if e.Late() {
 			late++
@@ -570,6 +604,11 @@ func Access(rec *records.Record, version uint32, accessor crypto.Address, now in
 		Time: now, Served: why == nil, Basis: string(d.Basis), ConsentID: d.ConsentID, EmergencyID: d.EmergencyID, Proof: proof}
 	if why != nil {
 		ev.Reason = Reason(why)
+		if ce := consent.AsConditionError(why); ce != nil {
+			// The consent whose condition refused: the chain names its
+			// condition in the trail (Event.Condition).
+			ev.ConsentID = ce.ConsentID
+		}
 	}
 	return ev
 }
