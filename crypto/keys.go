@@ -171,9 +171,21 @@ func (k *PrivKey) Address() Address { return k.PubKey().Address() }
 // Sign signs msg with Ed25519 (pure, no prehash).
 func (k *PrivKey) Sign(msg []byte) []byte { return ed25519.Sign(k.sign, msg) }
 
-var zip215 = &ed25519.Options{Verify: ed25519.VerifyOptionsZIP_215}
+// zip215 is ZIP-215's rules (the same accept/reject set for single and
+// batch verification, as CometBFT's) with one more: a public key of small
+// order is refused. Under ZIP-215 alone such a key "signs" every message
+// (the all-zero key with the all-zero signature verifies against anything:
+// found by FuzzParseHeaders in internal/reqsig), so anyone could act as an
+// account, a session key or a forwarding gateway that had one.
+var zip215 = &ed25519.Options{Verify: &ed25519.VerifyOptions{
+	AllowSmallOrderA:   false,
+	AllowSmallOrderR:   true,
+	AllowNonCanonicalA: true,
+	AllowNonCanonicalR: true,
+}}
 
-// Verify checks an Ed25519 signature with ZIP-215 rules.
+// Verify checks an Ed25519 signature with ZIP-215 rules, refusing public
+// keys of small order.
 func Verify(pub PubKey, msg, sig []byte) bool {
 	if len(sig) != SignatureSize {
 		return false

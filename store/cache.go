@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/google/btree"
 )
@@ -18,20 +19,48 @@ import (
 // iterating it must not cost more as the block grows.
 type Cache struct {
 	parent Reader
-	// writes holds the buffered writes in key order (a nil Value marks a
-	// delete) and byKey the same by key: a point read costs a map lookup
-	// instead of a walk of the tree comparing long, alike keys. Both are
-	// made at the first write (a transaction's cache often has none).
+	// A cache holds its writes in one of two forms. While it holds at most
+	// smallWrites keys (a transaction's cache nearly always does), they
+	// are a slice kept in key order: no map, no tree, no allocation beyond
+	// the slice. Past that, writes holds them in key order (a nil Value
+	// marks a delete) and byKey the same by key: a point read costs a map
+	// lookup instead of a walk of the tree comparing long, alike keys.
+	small  []Write
 	writes *btree.BTreeG[Write]
 	byKey  map[string][]byte
 }
 
+// smallWrites is the most keys a cache keeps in its sorted slice: inserting
+// into a sorted slice of this size costs less than a tree's insert, and a
+// binary search of it less than hashing the key.
+const smallWrites = 32
+
 func writeLess(a, b Write) bool { return a.Key < b.Key }
+
+// smallIndex returns where key is or would be in c.small, and whether it is.
+func (c *Cache) smallIndex(key string) (int, bool) {
+	lo, hi := 0, len(c.small)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.small[m].Key < key {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(c.small) && c.small[lo].Key == key
+}
 
 // NewCache returns an empty cache over parent.
 func NewCache(parent Reader) *Cache { return &Cache{parent: parent} }
 
 func (c *Cache) Get(key []byte) []byte {
+	if c.writes == nil {
+		if i, ok := c.smallIndex(string(key)); ok {
+			return c.small[i].Value
+		}
+		return c.parent.Get(key)
+	}
 	if v, ok := c.byKey[string(key)]; ok {
 		return v
 	}
@@ -41,11 +70,47 @@ func (c *Cache) Get(key []byte) []byte {
 // put buffers w, keeping w.Value (which nothing may modify afterwards).
 func (c *Cache) put(w Write) {
 	if c.writes == nil {
+		i, ok := c.smallIndex(w.Key)
+		if ok {
+			c.small[i].Value = w.Value
+			return
+		}
+		if len(c.small) < smallWrites {
+			c.small = slices.Insert(c.small, i, w)
+			return
+		}
 		c.writes = btree.NewG(32, writeLess)
-		c.byKey = map[string][]byte{}
+		c.byKey = make(map[string][]byte, 2*smallWrites)
+		for _, e := range c.small {
+			c.writes.ReplaceOrInsert(e)
+			c.byKey[e.Key] = e.Value
+		}
+		c.small = nil
 	}
 	c.writes.ReplaceOrInsert(w)
 	c.byKey[w.Key] = w.Value
+}
+
+// ascend calls fn with the buffered writes in [start, end) in key order (a
+// nil end: no upper bound) until fn returns false.
+func (c *Cache) ascend(start, end []byte, fn func(Write) bool) {
+	if c.writes == nil {
+		i, _ := c.smallIndex(string(start))
+		for ; i < len(c.small); i++ {
+			if end != nil && c.small[i].Key >= string(end) {
+				return
+			}
+			if !fn(c.small[i]) {
+				return
+			}
+		}
+		return
+	}
+	if end == nil {
+		c.writes.AscendGreaterOrEqual(Write{Key: string(start)}, fn)
+	} else {
+		c.writes.AscendRange(Write{Key: string(start)}, Write{Key: string(end)}, fn)
+	}
 }
 
 func (c *Cache) Set(key, value []byte) {
@@ -67,30 +132,39 @@ func (c *Cache) Adopt(w Write) {
 }
 
 // Len reports the number of buffered writes (deletes included).
-func (c *Cache) Len() int { return len(c.byKey) }
+func (c *Cache) Len() int {
+	if c.writes == nil {
+		return len(c.small)
+	}
+	return len(c.byKey)
+}
 
 // Ascend calls fn with the buffered writes whose keys are start or above,
 // in key order (a nil Value is a delete), until fn returns false. The
 // writes are the Cache's own: fn must not modify them.
-func (c *Cache) Ascend(start []byte, fn func(Write) bool) {
-	if c.writes == nil {
-		return
-	}
-	c.writes.AscendGreaterOrEqual(Write{Key: string(start)}, fn)
-}
+func (c *Cache) Ascend(start []byte, fn func(Write) bool) { c.ascend(start, nil, fn) }
 
 // Iterate merges the buffered writes with the parent's keys.
 func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	var mine []Write
 	if c.writes == nil {
+		// The slice's writes in range are a part of it, in order already;
+		// copied, as fn may write to this cache while it iterates.
+		lo, _ := c.smallIndex(string(start))
+		hi := len(c.small)
+		if end != nil {
+			hi, _ = c.smallIndex(string(end))
+			hi = max(hi, lo)
+		}
+		if lo < hi {
+			mine = slices.Clone(c.small[lo:hi])
+		}
+	} else {
+		c.ascend(start, end, func(e Write) bool { mine = append(mine, e); return true })
+	}
+	if len(mine) == 0 {
 		c.parent.Iterate(start, end, fn)
 		return
-	}
-	var mine []Write
-	visit := func(e Write) bool { mine = append(mine, e); return true }
-	if end == nil {
-		c.writes.AscendGreaterOrEqual(Write{Key: string(start)}, visit)
-	} else {
-		c.writes.AscendRange(Write{Key: string(start)}, Write{Key: string(end)}, visit)
 	}
 	i := 0
 	stopped := false
@@ -139,24 +213,29 @@ func (c *Cache) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 // the cache: to a BatchWriter as one batch, to another KV one by one. Over
 // a read-only parent it panics with a Fault.
 func (c *Cache) Write() {
-	if c.writes == nil {
+	if c.Len() == 0 {
 		return
 	}
 	switch p := c.parent.(type) {
 	case *Cache: // a transaction's writes into its block's: values are immutable, no copies
-		c.writes.Ascend(func(e Write) bool {
+		c.ascend(nil, nil, func(e Write) bool {
 			p.put(e)
 			return true
 		})
 	case BatchWriter:
-		ws := make([]Write, 0, c.writes.Len())
-		c.writes.Ascend(func(e Write) bool {
-			ws = append(ws, e)
-			return true
-		})
+		var ws []Write
+		if c.writes == nil {
+			ws = c.small // WriteBatch may keep it: the cache lets go of it below
+		} else {
+			ws = make([]Write, 0, c.writes.Len())
+			c.writes.Ascend(func(e Write) bool {
+				ws = append(ws, e)
+				return true
+			})
+		}
 		p.WriteBatch(ws)
 	case KV:
-		c.writes.Ascend(func(e Write) bool {
+		c.ascend(nil, nil, func(e Write) bool {
 			if e.Value == nil {
 				p.Delete([]byte(e.Key))
 			} else {
@@ -171,6 +250,7 @@ func (c *Cache) Write() {
 }
 
 func (c *Cache) clear() {
+	c.small = nil
 	if c.writes != nil {
 		c.writes.Clear(false)
 		clear(c.byKey)

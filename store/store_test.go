@@ -286,8 +286,10 @@ func TestNestedCaches(t *testing.T) {
 // and to a plain map, and checks that every range iteration agrees.
 func TestCacheMatchesModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	key := func() []byte { return []byte{byte('a' + rng.IntN(8)), byte('a' + rng.IntN(3))} }
-	for round := range 50 {
+	// Up to 8·12 keys and 150 writes: caches that stay within their sorted
+	// slice and caches that outgrow it, in the middle of the writes.
+	key := func() []byte { return []byte{byte('a' + rng.IntN(8)), byte('a' + rng.IntN(12))} }
+	for round := range 300 {
 		parent := store.NewMemory()
 		model := map[string]string{}
 		for range rng.IntN(12) {
@@ -296,8 +298,11 @@ func TestCacheMatchesModel(t *testing.T) {
 			model[string(k)] = v
 		}
 		c := store.NewCache(parent)
-		for range rng.IntN(20) {
+		for range rng.IntN(150) {
 			k := key()
+			if got, want := c.Get(k), model[string(k)]; string(got) != want {
+				t.Fatalf("round %d: Get(%q) = %q, want %q", round, k, got, want)
+			}
 			if rng.IntN(3) == 0 {
 				c.Delete(k)
 				delete(model, string(k))
@@ -401,5 +406,29 @@ func TestMemoRanges(t *testing.T) {
 	}
 	if got := list("b/", "", -1); len(got) != 5 {
 		t.Fatalf("open-ended range: %v", got)
+	}
+}
+
+// A callback may write to the cache it iterates: the iteration goes on over
+// the writes buffered when it began, in both of a cache's forms.
+func TestCacheWriteWhileIterating(t *testing.T) {
+	for _, n := range []int{3, 40} {
+		c := store.NewCache(store.NewMemory())
+		for i := range n {
+			c.Set([]byte(fmt.Sprintf("k%02d", i)), []byte("v"))
+		}
+		var seen []string
+		c.Iterate(nil, nil, func(k, v []byte) bool {
+			seen = append(seen, string(k))
+			c.Set([]byte("a"+string(k)), []byte("w")) // lands before the keys still to come
+			c.Delete(k)
+			return true
+		})
+		if len(seen) != n || seen[0] != "k00" || seen[n-1] != fmt.Sprintf("k%02d", n-1) {
+			t.Fatalf("%d writes: iteration saw %v", n, seen)
+		}
+		if c.Len() != 2*n || c.Get([]byte("ak00")) == nil || c.Get([]byte("k00")) != nil {
+			t.Fatalf("%d writes: after the iteration %d writes buffered", n, c.Len())
+		}
 	}
 }
