@@ -66,12 +66,12 @@ type ckpt struct {
 	versions int64  // versions between checkpoints
 	log      *slog.Logger
 
-	last     int64 // version of the newest checkpoint on disk (0: none)
-	changed  int64 // changed keys logged since it
-	since    int64 // versions since it
+	last     int64         // version of the newest checkpoint on disk (0: none)
+	changed  int64         // changed keys logged since it
+	since    int64         // versions since it
 	writing  chan struct{} // closed when the running writer ends; nil when none
 	load     LoadStats
-	suppress bool // the working version is an import: no change log entry
+	suppress bool   // the working version is an import: no change log entry
 	hook     func() // tests: runs in the background writer before it writes
 }
 

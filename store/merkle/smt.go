@@ -56,9 +56,9 @@ type smt struct {
 	// pin, when not 0, is a committed version whose nodes a reader outside
 	// the writer's lock still walks (a checkpoint being written): nodes it
 	// holds are not reused until it is unpinned.
-	pin int64
-	keys    int        // leaves in the working tree
-	kept    int        // leaves in the last committed tree
+	pin  int64
+	keys int // leaves in the working tree
+	kept int // leaves in the last committed tree
 
 	// exists reports whether the working state holds key (before the write
 	// in progress). It is asked only when a leaf has key's fp.
