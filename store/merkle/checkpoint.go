@@ -40,7 +40,7 @@ import (
 
 // DefaultCheckpointChanges caps the changed keys after which a checkpoint is
 // written; see Options.CheckpointChanges.
-const DefaultCheckpointChanges = 1 << 20
+const DefaultCheckpointChanges = 1 << 18
 
 // DefaultCheckpointVersions is Options.CheckpointVersions when 0.
 const DefaultCheckpointVersions = 10_000
