@@ -143,14 +143,14 @@ type StateCheckpoint struct {
 
 // StateServe describes the reopened state and the workload run on it.
 type StateServe struct {
-	OpenSeconds float64   `json:"open_seconds"`
+	OpenSeconds float64 `json:"open_seconds"`
 	// TreeLoad tells whether the tree came from a checkpoint or a rebuild;
 	// CloseSeconds includes writing a checkpoint at close.
 	TreeLoad     merkle.LoadStats `json:"tree_load"`
 	CloseSeconds float64          `json:"close_seconds"`
-	Height      int64     `json:"height"`
-	Tree        TreeSize  `json:"tree"`     // after the workload
-	MemOpen     MemSample `json:"mem_open"` // after opening, after a collection
+	Height       int64            `json:"height"`
+	Tree         TreeSize         `json:"tree"`     // after the workload
+	MemOpen      MemSample        `json:"mem_open"` // after opening, after a collection
 	// PeakFromOpen: PeakRSS values count from just before the reopening,
 	// not from the start of the process.
 	PeakFromOpen bool `json:"peak_from_open"`
