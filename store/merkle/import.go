@@ -64,6 +64,7 @@ func (im *Import) Finish(version int64, appHash []byte) error {
 		return fmt.Errorf("%w: the state hashes to %X, want %X", ErrImport, h, appHash)
 	}
 	_, _, err := t.commitAt(version, nil)
+	t.ck.suppress = false // already false after a successful commit
 	return err
 }
 
