@@ -77,6 +77,16 @@ type StateOptions struct {
 	// of the workload when there is one, else of the build.
 	HeapProfile string
 	Progress    io.Writer
+	// NoTreeCheckpoint opens the state with tree checkpoints off (and
+	// deletes any): every open rebuilds the Merkle tree from the stored keys.
+	NoTreeCheckpoint bool
+}
+
+func (o *StateOptions) treeOptions() merkle.Options {
+	if o.NoTreeCheckpoint {
+		return merkle.Options{CheckpointChanges: -1}
+	}
+	return merkle.Options{}
 }
 
 // StateReport is the JSON document `medchain bench state --out` writes.
@@ -133,10 +143,14 @@ type StateCheckpoint struct {
 
 // StateServe describes the reopened state and the workload run on it.
 type StateServe struct {
-	OpenSeconds float64   `json:"open_seconds"`
-	Height      int64     `json:"height"`
-	Tree        TreeSize  `json:"tree"`     // after the workload
-	MemOpen     MemSample `json:"mem_open"` // after opening, after a collection
+	OpenSeconds float64 `json:"open_seconds"`
+	// TreeLoad tells whether the tree came from a checkpoint or a rebuild;
+	// CloseSeconds includes writing a checkpoint at close.
+	TreeLoad     merkle.LoadStats `json:"tree_load"`
+	CloseSeconds float64          `json:"close_seconds"`
+	Height       int64            `json:"height"`
+	Tree         TreeSize         `json:"tree"`     // after the workload
+	MemOpen      MemSample        `json:"mem_open"` // after opening, after a collection
 	// PeakFromOpen: PeakRSS values count from just before the reopening,
 	// not from the start of the process.
 	PeakFromOpen bool `json:"peak_from_open"`
@@ -572,7 +586,7 @@ func buildState(ctx context.Context, o StateOptions) (*StateBuild, error) {
 	if err := freshDir(o.Home); err != nil {
 		return nil, err
 	}
-	tree, err := merkle.OpenTree(o.Home)
+	tree, err := merkle.OpenTreeWith(o.Home, o.treeOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -728,17 +742,24 @@ func serveState(ctx context.Context, o StateOptions) (*StateServe, stateMeta, er
 	debug.FreeOSMemory() // what the build left behind is not the node's
 	s := &StateServe{PeakFromOpen: resetPeakRSS()}
 	start := time.Now()
-	tree, err := merkle.OpenTree(o.Home)
+	tree, err := merkle.OpenTreeWith(o.Home, o.treeOptions())
 	if err != nil {
 		return nil, meta, err
 	}
-	defer tree.Close()
+	defer func() {
+		t0 := time.Now()
+		tree.Close()
+		s.CloseSeconds = time.Since(t0).Seconds()
+		o.printf("serve: closed the state in %.2fs\n", s.CloseSeconds)
+	}()
 	a := app.New(tree, app.Options{})
 	a.SetChainID(meta.ChainID)
 	if tree.Version() != meta.Height || a.Committed() == nil {
 		return nil, meta, fmt.Errorf("state at height %d, %s says %d", tree.Version(), stateMetaFile, meta.Height)
 	}
 	s.OpenSeconds = time.Since(start).Seconds()
+	s.TreeLoad = tree.LoadStats()
+	o.printf("serve: tree %+v\n", s.TreeLoad)
 	s.Height = meta.Height
 	s.MemOpen = sampleMemory(true)
 	o.printf("serve: reopened height %d in %.2fs: heap in use %s, RSS %s\n", s.Height, s.OpenSeconds, mib(s.MemOpen.HeapInuse), mib(s.MemOpen.RSS))

@@ -648,6 +648,7 @@ records, labelled as such. --out writes everything as JSON.`,
 	fl.DurationVar(&o.ServeDuration, "serve-duration", 60*time.Second, "workload on the reopened state (0: none)")
 	fl.IntVar(&o.ServeBlock, "serve-block", 1000, "records/add per block of the workload")
 	fl.BoolVar(&o.ServeOnly, "serve-only", false, "do not build: run the workload on the state an earlier run built in --home")
+	fl.BoolVar(&o.NoTreeCheckpoint, "no-tree-checkpoint", false, "open the state with tree checkpoints off (deleting any): the tree is rebuilt from the stored keys")
 	fl.StringVar(&o.HeapProfile, "memprofile", "", "write a heap profile at the end (of the workload, else of the build)")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run")
 	fl.StringVar(&out, "out", "", "write the results as JSON to this file")

@@ -10,7 +10,9 @@
 // of each version's index writes is (foldIndexWrites), so the app hash
 // covers them too.
 //
-// Files: open.go opens the database and rebuilds the tree; work.go holds the
+// Files: open.go opens the database and loads the tree (from a tree
+// checkpoint, checkpoint.go, treefile.go and changelog.go, or by rebuilding
+// it from the stored keys); work.go holds the
 // working version and Commit; digest.go the index digest; snapshot.go and
 // prove.go the committed versions and their proofs; db.go reads Pebble.
 // The tree itself is smt.go (its shape and nodes), arena.go (node storage),

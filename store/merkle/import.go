@@ -28,6 +28,7 @@ func (t *Tree) BeginImport() (*Import, error) {
 		return nil, fmt.Errorf("%w: the state already holds version %d", ErrImport, t.Version())
 	}
 	t.Rollback()
+	t.ck.suppress = true // the whole state is no change to log
 	return &Import{t: t}, nil
 }
 
@@ -59,11 +60,16 @@ func (im *Import) Finish(version int64, appHash []byte) error {
 	t := im.t
 	if h := t.trie.rootHash(); !bytes.Equal(h[:], appHash) {
 		t.Rollback()
+		t.ck.suppress = false
 		return fmt.Errorf("%w: the state hashes to %X, want %X", ErrImport, h, appHash)
 	}
 	_, _, err := t.commitAt(version, nil)
+	t.ck.suppress = false // already false after a successful commit
 	return err
 }
 
 // Abort discards what was imported.
-func (im *Import) Abort() { im.t.Rollback() }
+func (im *Import) Abort() {
+	im.t.Rollback()
+	im.t.ck.suppress = false
+}

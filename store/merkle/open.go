@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
@@ -17,14 +22,28 @@ import (
 )
 
 // OpenTree opens (or creates) the state stored in dir/DBName and loads its
-// latest version, rebuilding the Merkle tree from the stored keys.
+// latest version: from the tree checkpoint in dir when there is a valid
+// one (checkpoint.go), else rebuilding the Merkle tree from the stored keys.
 func OpenTree(dir string) (*Tree, error) { return OpenTreeWith(dir, Options{}) }
 
-// Options tune a tree's memory; none changes what it stores or answers.
+// Options tune a tree's memory and start-up; none changes what it stores
+// or answers.
 type Options struct {
 	// ReadCacheBytes bounds the cache of the latest committed values
 	// (latest): 0 means DefaultReadCacheBytes, a negative value none.
 	ReadCacheBytes int64
+	// CheckpointChanges caps the proven keys changed since the last tree
+	// checkpoint after which a new one is written in the background (the
+	// threshold is an eighth of the tree's keys, at least 4096, at most
+	// this): 0 means DefaultCheckpointChanges; a negative value turns tree
+	// checkpoints and their change log off (and deletes them), so every
+	// open rebuilds the tree from the stored keys.
+	CheckpointChanges int64
+	// CheckpointVersions: a checkpoint is also written once this many
+	// versions were committed since the last (0: DefaultCheckpointVersions).
+	CheckpointVersions int64
+	// Logger receives what happens to tree checkpoints (nil: discarded).
+	Logger *slog.Logger
 }
 
 func (o Options) readCache() int64 {
@@ -39,7 +58,7 @@ func (o Options) readCache() int64 {
 
 // OpenTreeWith is OpenTree with options.
 func OpenTreeWith(dir string, o Options) (*Tree, error) {
-	return openTree(filepath.Join(dir, DBName), nil, 256<<20, 64<<20, o.readCache())
+	return openTree(filepath.Join(dir, DBName), nil, 256<<20, 64<<20, o, dir)
 }
 
 // NewMemTree returns a tree held in memory (tests, determinism checks).
@@ -47,14 +66,16 @@ func NewMemTree() *Tree { return NewMemTreeWith(Options{ReadCacheBytes: 8 << 20}
 
 // NewMemTreeWith is NewMemTree with options.
 func NewMemTreeWith(o Options) *Tree {
-	t, err := openTree("", vfs.NewMem(), 8<<20, 1<<20, o.readCache())
+	t, err := openTree("", vfs.NewMem(), 8<<20, 1<<20, o, "")
 	if err != nil {
 		panic(err) // cannot fail on an empty memory file system
 	}
 	return t
 }
 
-func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, readCache int64) (*Tree, error) {
+// openTree opens the database at path; ckDir is where tree checkpoints are
+// kept ("" for none).
+func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, o Options, ckDir string) (*Tree, error) {
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
@@ -74,16 +95,65 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, readCac
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
-	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:], latest: newLatest(readCache)}
+	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:], latest: newLatest(o.readCache())}
+	t.ck = ckpt{changes: o.CheckpointChanges, versions: o.CheckpointVersions, log: o.Logger}
+	if t.ck.changes == 0 {
+		t.ck.changes = DefaultCheckpointChanges
+	}
+	if t.ck.versions <= 0 {
+		t.ck.versions = DefaultCheckpointVersions
+	}
+	if t.ck.log == nil {
+		t.ck.log = slog.New(slog.DiscardHandler)
+	}
+	if ckDir != "" && t.ck.changes > 0 {
+		t.ck.dir = ckDir
+		t.chg = map[string]keyChange{}
+	}
 	// While load rebuilds the tree there is no working version yet and every
 	// key read is new to the tree.
 	t.trie.exists = func(key []byte) bool { return t.work != nil && t.work.Get(key) != nil }
 	t.trie.resolve = t.resolveWork
+	if ckDir != "" && !t.ck.on() {
+		if err := t.dropCheckpoints(ckDir); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	if err := t.load(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return t, nil
+}
+
+// dropCheckpoints deletes the tree checkpoint in dir and the change log:
+// with checkpoints off the log is not kept, so they would go stale.
+func (t *Tree) dropCheckpoints(dir string) error {
+	if err := removeTreeFiles(dir); err != nil {
+		return fmt.Errorf("remove tree checkpoint: %w", err)
+	}
+	v, err := firstKey(t.db, prefixChanges)
+	if err == nil && v != nil {
+		err = t.db.DeleteRange(prefixChanges, store.PrefixEnd(prefixChanges), pebble.Sync)
+	}
+	if err != nil {
+		return fmt.Errorf("remove change log: %w", err)
+	}
+	return nil
+}
+
+// firstKey returns the first database key under prefix (nil: none).
+func firstKey(db *pebble.DB, prefix []byte) ([]byte, error) {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: store.PrefixEnd(prefix)})
+	if err != nil {
+		return nil, err
+	}
+	var k []byte
+	if it.First() {
+		k = bytes.Clone(it.Key())
+	}
+	return k, firstErr(it.Error(), it.Close())
 }
 
 // load reads the latest version and rebuilds the Merkle tree over it.
@@ -120,6 +190,11 @@ func (t *Tree) load() (err error) {
 		return fmt.Errorf("load state: %w (format %d; this medchain reads format %d)", ErrStateFormat, f, StateFormat)
 	}
 	if meta == nil {
+		if t.ck.on() { // a checkpoint of another state
+			if err := removeTreeFiles(t.ck.dir); err != nil {
+				return fmt.Errorf("load state: %w", err)
+			}
+		}
 		t.latest.reset(0)
 		t.resetWork(0)
 		return nil
@@ -128,6 +203,71 @@ func (t *Tree) load() (err error) {
 		return fmt.Errorf("load state: corrupt metadata (%d bytes)", len(meta))
 	}
 	version := int64(binary.BigEndian.Uint64(meta))
+	start := time.Now()
+	if t.ck.on() {
+		os.Remove(filepath.Join(t.ck.dir, treeFileName+".tmp")) // a crash while writing one
+		if ok := t.loadFromCheckpoint(version, meta[8:]); ok {
+			t.ck.load.Seconds = time.Since(start).Seconds()
+			t.ck.log.Info("tree loaded from checkpoint", "checkpoint", t.ck.load.CheckpointVersion, "version", version,
+				"replayed", t.ck.load.Replayed, "seconds", t.ck.load.Seconds)
+			t.finishLoad(version)
+			t.maybeCheckpoint(false)
+			return nil
+		}
+	}
+	if err := t.rebuild(version, meta[8:]); err != nil {
+		return err
+	}
+	t.ck.load.Rebuilt = true
+	t.ck.load.Seconds = time.Since(start).Seconds()
+	t.finishLoad(version)
+	t.maybeCheckpoint(true)
+	return nil
+}
+
+// loadFromCheckpoint loads the tree from the checkpoint, if there is a
+// usable one, at version with committed root. On failure it logs why and
+// leaves an empty tree.
+func (t *Tree) loadFromCheckpoint(version int64, root []byte) bool {
+	h, replayed, err := t.loadCheckpoint(version, root)
+	if err == nil {
+		t.root = t.trie.commit(version, ProvableVersions)
+		if got := t.trie.hash(t.root, 0); !bytes.Equal(got[:], root) {
+			err = fmt.Errorf("%w: of version %d, replayed to version %d, hashes to %X; committed as %X", errTreeFile, h.version, version, got, root)
+		}
+	}
+	if err == nil {
+		t.ck.load = LoadStats{FromCheckpoint: true, CheckpointVersion: h.version, Replayed: replayed}
+		t.ck.last, t.ck.changed, t.ck.since = h.version, int64(replayed), version-h.version
+		return true
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		t.ck.load.Fallback = ""
+	} else {
+		t.ck.load.Fallback = err.Error()
+		t.ck.log.Warn("tree checkpoint not used; rebuilding the tree from the stored keys", "err", err)
+	}
+	t.trie = smt{gen: 1, exists: t.trie.exists, resolve: t.trie.resolve}
+	t.root = 0
+	return false
+}
+
+// finishLoad makes the loaded tree the committed version.
+func (t *Tree) finishLoad(version int64) {
+	t.version, t.hash = version, bytes.Clone(t.trieHash())
+	t.latest.reset(version)
+	t.resetWork(version)
+	t.snaps = append(t.snaps, t.newSnapshot())
+}
+
+func (t *Tree) trieHash() []byte {
+	h := t.trie.hash(t.root, 0)
+	return h[:]
+}
+
+// rebuild builds the tree from every stored pair and checks it against
+// the committed root.
+func (t *Tree) rebuild(version int64, root []byte) error {
 	// Index keys sort after every proven key and are not in the tree.
 	it, err := t.db.NewIter(&pebble.IterOptions{LowerBound: prefixState, UpperBound: []byte{prefixState[0], store.IndexKeyStart}})
 	if err != nil {
@@ -145,13 +285,9 @@ func (t *Tree) load() (err error) {
 	}
 	t.root = t.trie.commit(version, ProvableVersions)
 	h := t.trie.hash(t.root, 0)
-	if !bytes.Equal(h[:], meta[8:]) {
-		return fmt.Errorf("load state: the stored state hashes to %X, version %d was committed as %X", h, version, meta[8:])
+	if !bytes.Equal(h[:], root) {
+		return fmt.Errorf("load state: the stored state hashes to %X, version %d was committed as %X", h, version, root)
 	}
-	t.version, t.hash = version, h[:]
-	t.latest.reset(version)
-	t.resetWork(version)
-	t.snaps = append(t.snaps, t.newSnapshot())
 	return nil
 }
 
@@ -206,12 +342,14 @@ func (b *loadBatch) insert(trie *smt) {
 
 // Close closes the database. Snapshots must not be used afterwards.
 func (t *Tree) Close() error {
+	t.waitCheckpoint()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return nil
 	}
 	t.closed = true
+	t.closeCheckpoint()
 	if t.base != nil {
 		t.base.close()
 	}

@@ -52,8 +52,13 @@ type smt struct {
 	retired []retiredSet
 	cur     retiredSet // replaced during the working version
 	found   bool       // set by insert: the key was there
-	keys    int        // leaves in the working tree
-	kept    int        // leaves in the last committed tree
+	prev    [32]byte   // set by set and remove when the key was there: its leaf hash before
+	// pin, when not 0, is a committed version whose nodes a reader outside
+	// the writer's lock still walks (a checkpoint being written): nodes it
+	// holds are not reused until it is unpinned.
+	pin  int64
+	keys int // leaves in the working tree
+	kept int // leaves in the last committed tree
 
 	// exists reports whether the working state holds key (before the write
 	// in progress). It is asked only when a leaf has key's fp.

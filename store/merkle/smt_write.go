@@ -134,6 +134,7 @@ func (t *smt) bucketSet(n ref, depth int, key []byte, kh, lh *[32]byte) ref {
 	}
 	if at == presentAt {
 		t.found = true
+		t.prev = xs[i].lh
 		if b.gen == t.gen {
 			t.leaves.slice(b.run, b.n)[i].lh = *lh
 			b.dirty = true
@@ -182,6 +183,7 @@ func (t *smt) del(n ref, depth int, key []byte, kh *[32]byte) (ref, bool) {
 		if at == absentAt || (at == fpAt && !t.exists(key)) {
 			return n, false
 		}
+		t.prev = xs[i].lh
 		xs = append(xs[:i], xs[i+1:]...)
 		t.release(n)
 		if len(xs) == 0 {
@@ -249,9 +251,10 @@ func (t *smt) commit(version int64, keep int64) ref {
 	}
 	t.cur = retiredSet{}
 	// Nodes replaced by version v are still part of version v-1; they can go
-	// once v-1 is no longer readable, i.e. when v-1 <= version-keep.
+	// once v-1 is no longer readable, i.e. when v-1 <= version-keep, and
+	// no pinned version still holds them (v <= pin).
 	i := 0
-	for ; i < len(t.retired) && t.retired[i].version-1 <= version-keep; i++ {
+	for ; i < len(t.retired) && t.retired[i].version-1 <= version-keep && (t.pin == 0 || t.retired[i].version <= t.pin); i++ {
 		t.inners.free = append(t.inners.free, t.retired[i].inners...)
 		for _, b := range t.retired[i].buckets {
 			t.freeBucket(b)

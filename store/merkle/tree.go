@@ -48,6 +48,10 @@ type Tree struct {
 	hashIdx []hashWrite
 	live    map[*pebble.Snapshot]struct{}
 	closed  bool
+	ck      ckpt // tree checkpoints (checkpoint.go)
+	// chg are the working version's changes to proven keys' leaves, for
+	// the change log (changelog.go); nil when checkpoints are off.
+	chg map[string]keyChange
 }
 
 const (

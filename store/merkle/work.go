@@ -99,14 +99,21 @@ func (t *Tree) Set(key, value []byte) {
 // setLeaf and removeLeaf change the tree before the working version: the
 // tree may ask the working version whether it holds the key.
 func (t *Tree) setLeaf(key []byte, kh, lh *[32]byte) {
-	if !t.trie.set(key, kh, lh) {
+	existed := t.trie.set(key, kh, lh)
+	if !existed {
 		t.hashIdx = append(t.hashIdx, hashWrite{kh: *kh, key: bytes.Clone(key)})
+	}
+	if t.chg != nil && !t.ck.suppress {
+		t.noteChange(key, existed, &t.trie.prev, lh)
 	}
 }
 
 func (t *Tree) removeLeaf(key []byte, kh *[32]byte) {
 	if t.trie.remove(key, kh) {
 		t.hashIdx = append(t.hashIdx, hashWrite{kh: *kh})
+		if t.chg != nil && !t.ck.suppress {
+			t.noteChange(key, true, &t.trie.prev, nil)
+		}
 	}
 }
 
@@ -237,6 +244,14 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 	if err == nil {
 		err = b.Set(keyMeta, meta, nil)
 	}
+	// The change log's entry (changelog.go): none for an import, which no
+	// earlier checkpoint can be brought across.
+	var changed int
+	if err == nil && t.chg != nil && !t.ck.suppress {
+		var entry []byte
+		entry, changed = t.encodeChanges(&h)
+		err = b.Set(changeKey(version), entry, nil)
+	}
 	if err == nil {
 		t.batchHint = b.Len()
 		err = t.db.Apply(b, pebble.Sync)
@@ -254,6 +269,7 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 		})
 	})
 	t.resetWork(version)
+	clear(t.chg)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -265,6 +281,11 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 		clear(t.snaps[:n]) // the pebble snapshots close once unreferenced
 		t.snaps = t.snaps[n:]
 	}
+	t.ck.changed += int64(changed)
+	t.ck.since++
+	imported := t.ck.suppress
+	t.ck.suppress = false
+	t.maybeCheckpoint(imported)
 	return bytes.Clone(t.hash), version, nil
 }
 
@@ -297,6 +318,7 @@ func (t *Tree) SideIterate(start, end []byte, fn func(key, value []byte) bool) e
 func (t *Tree) Rollback() {
 	t.work.Discard()
 	t.hashIdx = t.hashIdx[:0]
+	clear(t.chg)
 	t.indexDirty = false
 	t.mu.RLock()
 	root := t.root
