@@ -417,7 +417,7 @@ func TestCheckpointsOff(t *testing.T) {
 func TestCheckpointThresholds(t *testing.T) {
 	tw := newTwin(t, 5000)
 	tw.disk.Close()
-	tw.opts = Options{CheckpointVersions: 1 << 40}
+	tw.opts = Options{CheckpointVersions: 1 << 40, CheckpointInterval: -1}
 	tw.open()
 	for tw.disk.Version() < 1000 && tw.disk.ck.last == 0 {
 		tw.rounds(1)
@@ -430,7 +430,7 @@ func TestCheckpointThresholds(t *testing.T) {
 		t.Fatalf("change log starts at %d, checkpoint at %d", log[0], tw.disk.ck.last)
 	}
 	tw.close()
-	tw.opts = Options{CheckpointVersions: 3}
+	tw.opts = Options{CheckpointVersions: 3, CheckpointInterval: -1}
 	tw.open()
 	tw.rounds(4)
 	tw.disk.waitCheckpoint()

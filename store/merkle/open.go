@@ -42,6 +42,13 @@ type Options struct {
 	// CheckpointVersions: a checkpoint is also written once this many
 	// versions were committed since the last (0: DefaultCheckpointVersions).
 	CheckpointVersions int64
+	// CheckpointInterval is the least time between the starts of two
+	// background checkpoints (0: DefaultCheckpointInterval; negative: no
+	// least time). Writing one costs time in proportion to the whole tree
+	// (seconds for tens of millions of keys), so under a sustained write
+	// load the change thresholds alone would keep a core writing
+	// checkpoints back to back. A clean close still writes one.
+	CheckpointInterval time.Duration
 	// Logger receives what happens to tree checkpoints (nil: discarded).
 	Logger *slog.Logger
 }
@@ -96,7 +103,10 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, o Optio
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
 	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:], latest: newLatest(o.readCache())}
-	t.ck = ckpt{changes: o.CheckpointChanges, versions: o.CheckpointVersions, log: o.Logger}
+	t.ck = ckpt{changes: o.CheckpointChanges, versions: o.CheckpointVersions, interval: o.CheckpointInterval, log: o.Logger}
+	if t.ck.interval == 0 {
+		t.ck.interval = DefaultCheckpointInterval
+	}
 	if t.ck.changes == 0 {
 		t.ck.changes = DefaultCheckpointChanges
 	}
