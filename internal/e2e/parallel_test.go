@@ -50,11 +50,24 @@ func TestMixedExecutionNetwork(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.Accepted != len(txs) {
-			t.Fatalf("node %d accepted %d of %d: %+v", node, res.Accepted, len(txs), res.Results)
+			first := res.Results
+			if len(first) > 3 {
+				first = first[:3]
+			}
+			t.Fatalf("node %d accepted %d of %d; first results: %+v", node, res.Accepted, len(txs), first)
 		}
 	}
 	submit(1, regs)
-	if err := testnet.Poll(ctx, 100*time.Millisecond, func() error { return checkPatientOn(ctx, nw.Nodes[2], keys[n-1].Address()) }); err != nil {
+	// Every node, not only one: node 3 takes the next batch, and under load
+	// it may commit a block later than its peers.
+	if err := testnet.Poll(ctx, 100*time.Millisecond, func() error {
+		for _, node := range nw.Nodes {
+			if err := checkPatientOn(ctx, node, keys[n-1].Address()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	var chained [][]byte
