@@ -191,9 +191,11 @@ func provenOrgKey(ctx context.Context, g *globals, c *client.Client, chainID, wi
 
 func newFHIRRevokeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke TOKEN|-",
+		Use:   "revoke [--] TOKEN|-",
 		Short: "End a FHIR token at once (POST /fhir/auth/revoke); '-' reads it from stdin. Its on-chain session lives on until it expires or is revoked (session/revoke)",
-		Args:  cobra.ExactArgs(1),
+		Long: "End a FHIR token at once (POST /fhir/auth/revoke). Its on-chain session lives on until it expires or is revoked (session/revoke).\n\n" +
+			"A token may begin with '-': write \"medchain fhir revoke -- TOKEN\", or pass it on stdin with \"-\".",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tok := args[0]
 			if tok == "-" {

@@ -38,27 +38,28 @@ func (a *arena[T]) alloc() uint32 {
 		panic(store.Fault{Err: errTreeFull})
 	}
 	if a.chunks[c] == nil {
-		a.grow(c)
+		growChunks(a.chunks[:], c)
 	}
 	a.n++
 	return i
 }
 
-// grow allocates chunk c: the first alone (a small tree stays small),
-// later ones hugeGroup at a time in one allocation whose interior is backed
-// by huge pages where the kernel allows (adviseHuge). A large tree's nodes
-// then cost a page fault per 2 MiB instead of per 4 KiB when they are first
-// written (loading a checkpoint of 30 M keys is mostly that) and far fewer
-// TLB misses when the tree is walked.
-func (a *arena[T]) grow(c uint32) {
+// growChunks allocates chunks[c]: the first chunk alone (a small tree stays
+// small), later ones hugeGroup at a time in one allocation whose interior is
+// backed by huge pages where the kernel allows (adviseHuge). A large tree's
+// nodes then cost a page fault per 2 MiB instead of per 4 KiB when they are
+// first written (loading a checkpoint of 30 M keys is mostly that) and far
+// fewer TLB misses when the tree is walked. The chunks must hold no
+// pointers.
+func growChunks[C any](chunks []*C, c uint32) {
 	if c == 0 {
-		a.chunks[0] = new([arenaChunkSize]T)
+		chunks[0] = new(C)
 		return
 	}
-	g := make([][arenaChunkSize]T, min(hugeGroup, arenaChunks-c))
+	g := make([]C, min(hugeGroup, len(chunks)-int(c)))
 	adviseHuge(unsafe.Pointer(&g[0]), uintptr(len(g))*unsafe.Sizeof(g[0]))
 	for k := range g {
-		a.chunks[c+uint32(k)] = &g[k]
+		chunks[int(c)+k] = &g[k]
 	}
 }
 
@@ -110,24 +111,11 @@ func (a *runArena) alloc(n uint8) uint32 {
 		panic(store.Fault{Err: errTreeFull})
 	}
 	if a.chunks[c] == nil {
-		a.grow(c)
+		growChunks(a.chunks[:], c)
 	}
 	at := a.n
 	a.n += uint32(n)
 	return at
-}
-
-// grow allocates chunk c as arena.grow does.
-func (a *runArena) grow(c uint32) {
-	if c == 0 {
-		a.chunks[0] = new([runChunkSize]leaf)
-		return
-	}
-	g := make([][runChunkSize]leaf, min(hugeGroup, runChunks-c))
-	adviseHuge(unsafe.Pointer(&g[0]), uintptr(len(g))*unsafe.Sizeof(g[0]))
-	for k := range g {
-		a.chunks[c+uint32(k)] = &g[k]
-	}
 }
 
 func (a *runArena) release(at uint32, n uint8) {

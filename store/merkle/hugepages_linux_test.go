@@ -68,7 +68,7 @@ func vmFlags(addr uintptr) (string, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		var lo, hi uintptr
-		if _, err := fmt.Sscanf(line, "%x-%x ", &lo, &hi); err == nil && strings.Contains(line[:strings.IndexByte(line, ' ')], "-") {
+		if _, err := fmt.Sscanf(line, "%x-%x ", &lo, &hi); err == nil { // a mapping's first line
 			in = lo <= addr && addr < hi
 			continue
 		}
