@@ -4,13 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
-
-	abci "github.com/cometbft/cometbft/abci/types"
-	mempl "github.com/cometbft/cometbft/mempool"
 
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/crypto"
@@ -70,43 +66,18 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 		ch, cancel = n.commits.wait(h)
 		defer cancel()
 	}
-	if n.seen.has(h) {
-		return nil, fmt.Errorf("%w: transaction already submitted", api.ErrDuplicate)
-	}
-	resCh := make(chan *abci.ResponseCheckTx, 1)
-	n.submitMu.Lock()
-	err := n.cmt.Mempool().CheckTx(tx, func(r *abci.ResponseCheckTx) { resCh <- r }, mempl.TxInfo{})
-	n.submitMu.Unlock()
+	item, err := n.single.do(ctx, tx)
 	if err != nil {
-		if errors.Is(err, mempl.ErrTxInCache) {
-			return nil, fmt.Errorf("%w: transaction already submitted", api.ErrDuplicate)
-		}
-		var tooLarge mempl.ErrTxTooLarge
-		if errors.As(err, &tooLarge) {
-			code, space, log := sm.ABCIInfo(sm.Wrapf(sm.ErrTxTooLarge, "%v", err))
-			return &api.TxResult{Hash: hexHash(h), Code: code, Codespace: space, Log: log}, nil
-		}
-		var full mempl.ErrMempoolIsFull
-		if errors.As(err, &full) {
-			return nil, fmt.Errorf("%w: %v", api.ErrBusy, err)
-		}
 		return nil, err
 	}
-	var res *abci.ResponseCheckTx
-	select {
-	case res = <-resCh:
-	case <-ctx.Done():
-		select { // an answer that arrived together with the deadline wins
-		case res = <-resCh:
-		default:
-			return nil, ctx.Err()
-		}
+	switch {
+	case item.Codespace == api.Codespace && item.Code == api.ErrDuplicate.Code:
+		return nil, fmt.Errorf("%w: %s", api.ErrDuplicate, item.Log)
+	case item.Codespace == api.Codespace && item.Code == api.ErrBusy.Code:
+		return nil, fmt.Errorf("%w: %s", api.ErrBusy, item.Log)
 	}
-	out := &api.TxResult{Hash: hexHash(h), Code: res.Code, Codespace: res.Codespace, Log: res.Log}
-	if res.Code == abci.CodeTypeOK {
-		n.seen.add(h)
-	}
-	if res.Code != abci.CodeTypeOK || !wait {
+	out := &api.TxResult{Hash: hexHash(h), Code: item.Code, Codespace: item.Codespace, Log: item.Log}
+	if item.Code != 0 || !wait {
 		return out, nil
 	}
 	// The transaction index is written with the state, so a committed

@@ -53,6 +53,7 @@ type Node struct {
 	// the first check, and the loser is dropped while its CheckTx answer
 	// still says OK. The application runs CheckTx one at a time anyway.
 	submitMu sync.Mutex
+	single   coalescer // Submit's transactions, gathered into batches (coalesce.go)
 	api      *http.Server
 	apiLn    net.Listener
 	genesis  *cmttypes.GenesisDoc
@@ -132,6 +133,7 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 	}
 	n := &Node{home: home, cfg: cfg, log: lg, tree: tree, commits: newCommits(), genesis: gen,
 		seen: newSeenSet(cfg.Mempool.CacheSize), upgrades: app.Registered, halted: make(chan struct{})}
+	n.single.submit = n.SubmitBatch
 	for _, o := range opts {
 		o(n)
 	}
