@@ -406,6 +406,14 @@ func (a *authStore) add(s *session, now time.Time) (string, error) {
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
 	}
+	// A token never starts with '-' (base64url's 62), so that a command
+	// line takes it as an argument, not a flag (medchain fhir revoke
+	// TOKEN): the first byte is drawn again, at a cost of 1/64 of a bit.
+	for raw[0]>>2 == 62 {
+		if _, err := rand.Read(raw[:1]); err != nil {
+			return "", err
+		}
+	}
 	tok := b64.EncodeToString(raw)
 	k := tokenKey(tok)
 	var evicted []*session

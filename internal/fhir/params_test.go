@@ -440,3 +440,32 @@ func TestKeyCacheZeroesWhatItHeld(t *testing.T) {
 		t.Fatal("wiped key not zeroed")
 	}
 }
+
+// TestTokensNeverLookLikeFlags: a token is given on command lines
+// (medchain fhir revoke TOKEN), where one starting with '-' would be read
+// as a flag. Without the redraw about one token in 64 did.
+func TestTokensNeverLookLikeFlags(t *testing.T) {
+	a := newAuthStore(testLimits(5000, 5000))
+	defer a.close()
+	now := time.Now()
+	var acct crypto.Address
+	firsts := map[byte]bool{}
+	for range 4000 {
+		tok, err := a.add(&session{addr: acct, expires: now.Add(time.Hour)}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok[0] == '-' {
+			t.Fatalf("token %q starts with '-'", tok)
+		}
+		if raw, err := b64.DecodeString(tok); err != nil || len(raw) != TokenSize {
+			t.Fatalf("token %q: %d bytes, %v", tok, len(raw), err)
+		}
+		firsts[tok[0]] = true
+	}
+	// Every other first character still occurs: the redraw removed '-' and
+	// nothing else.
+	if len(firsts) != 63 || firsts['-'] {
+		t.Fatalf("%d distinct first characters, want the 63 that are not '-'", len(firsts))
+	}
+}
