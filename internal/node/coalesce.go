@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -55,6 +56,8 @@ type coalescer struct {
 	gap      time.Duration // moving average of the time between arrivals
 	full     chan struct{} // a lingering drainer's wake-up: lingerBatch queued
 	lingered int           // how many batches waited for company
+	closed   bool          // the node is stopping: nothing more is submitted
+	drainers sync.WaitGroup
 	submit   func(context.Context, [][]byte) ([]api.BatchItem, error)
 }
 
@@ -71,6 +74,10 @@ func (c *coalescer) do(ctx context.Context, tx []byte) (api.BatchItem, error) {
 	}
 	c.gap += (min(now.Sub(c.last), time.Second) - c.gap) / 8
 	c.last = now
+	if c.closed {
+		c.mu.Unlock()
+		return api.BatchItem{}, fmt.Errorf("%w: the node is stopping", api.ErrBusy)
+	}
 	c.queue = append(c.queue, p)
 	if len(c.queue) == lingerBatch {
 		select {
@@ -80,6 +87,7 @@ func (c *coalescer) do(ctx context.Context, tx []byte) (api.BatchItem, error) {
 	}
 	if !c.draining {
 		c.draining = true
+		c.drainers.Add(1)
 		go c.drain()
 	}
 	c.mu.Unlock()
@@ -100,6 +108,7 @@ func (c *coalescer) do(ctx context.Context, tx []byte) (api.BatchItem, error) {
 // runs at a time, so batches enter the mempool in the order their requests
 // arrived.
 func (c *coalescer) drain() {
+	defer c.drainers.Done()
 	for {
 		c.mu.Lock()
 		if len(c.queue) < lingerBatch && c.gap*lingerExpect < linger {
@@ -144,4 +153,13 @@ func (c *coalescer) drain() {
 			}
 		}
 	}
+}
+
+// close submits what is queued, refuses what comes after, and returns once
+// nothing is being submitted: the node stops its mempool and state next.
+func (c *coalescer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.drainers.Wait()
 }

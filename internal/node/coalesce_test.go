@@ -135,3 +135,26 @@ func TestCoalescerErrorsAndDeadlines(t *testing.T) {
 		t.Fatalf("after an abandoned call: %+v, %v", it, err)
 	}
 }
+
+// Stopping: what is queued is still submitted, close waits for it, and a
+// later request is refused as busy (the client sends it again elsewhere or
+// later) instead of reaching a stopped mempool.
+func TestCoalescerClose(t *testing.T) {
+	f := &fakeBatches{slow: 50 * time.Millisecond}
+	c := &coalescer{submit: f.submit}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := c.do(ctx, []byte("abandoned")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("abandoned request: %v", err)
+	}
+	c.close()
+	f.mu.Lock()
+	n := len(f.batches)
+	f.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("close returned with %d batches submitted, want the abandoned one submitted first", n)
+	}
+	if _, err := c.do(context.Background(), []byte("late")); !errors.Is(err, api.ErrBusy) {
+		t.Fatalf("request after close: %v, want api.ErrBusy", err)
+	}
+}

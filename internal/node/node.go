@@ -321,6 +321,7 @@ func (n *Node) Stop() error {
 	if n.fhir != nil {
 		n.fhir.Close() // forget tokens, wipe delegated keys
 	}
+	n.single.close()    // a request that gave up may have left its transaction queued
 	n.compact.wg.Wait() // a compaction uses CometBFT's databases
 	if n.cmt.IsRunning() {
 		errs = append(errs, n.cmt.Stop())
