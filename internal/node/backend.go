@@ -95,7 +95,17 @@ func (n *Node) Submit(ctx context.Context, tx []byte, wait bool) (*api.TxResult,
 	}
 }
 
-func hexHash(h [32]byte) string { return strings.ToUpper(hex.EncodeToString(h[:])) }
+// hexHash is a transaction hash as the API shows it: 64 upper-case hex
+// digits, as CometBFT shows hashes. It is written once per transaction
+// in every batch answer and block view, so it is built in place.
+func hexHash(h [32]byte) string {
+	const digits = "0123456789ABCDEF"
+	var b [64]byte
+	for i, c := range h {
+		b[2*i], b[2*i+1] = digits[c>>4], digits[c&0x0f]
+	}
+	return string(b[:])
+}
 
 // txResult is the API's form of a committed transaction's outcome.
 func txResult(r *app.TxResult) *api.TxResult {

@@ -2,8 +2,11 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,3 +161,14 @@ func TestCoalescerClose(t *testing.T) {
 		t.Fatalf("request after close: %v, want api.ErrBusy", err)
 	}
 }
+
+func TestHexHashIsUpperHex(t *testing.T) {
+	for _, h := range [][32]byte{{}, {0xff, 0x0a, 0xb0}, sha256Of("x")} {
+		want := strings.ToUpper(hex.EncodeToString(h[:]))
+		if got := hexHash(h); got != want {
+			t.Fatalf("hexHash(%x) = %s, want %s", h, got, want)
+		}
+	}
+}
+
+func sha256Of(s string) [32]byte { return sha256.Sum256([]byte(s)) }
