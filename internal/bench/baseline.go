@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"slices"
 	"time"
+
+	"github.com/medchain/medchain/internal/ports"
 )
 
 // Baseline names a CometBFT kvstore run in words: how transactions reached
@@ -91,12 +92,11 @@ type KVNodeProcess struct {
 // "bench kvstore-node --rpc-listen ADDR" on a free loopback port, and waits
 // until its JSON-RPC answers and its chain has a block.
 func StartKVNodeProcess(ctx context.Context, exe string, args []string, stderr io.Writer) (*KVNodeProcess, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := ports.Addrs(1)
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := addrs[0]
 	cmd := exec.Command(exe, append([]string{"bench", "kvstore-node", "--rpc-listen", addr}, args...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, stderr
 	if err := cmd.Start(); err != nil {

@@ -1,15 +1,14 @@
 package bench
 
 import (
-	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"time"
 
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/node"
+	"github.com/medchain/medchain/internal/ports"
 	"github.com/medchain/medchain/x/accounts"
 )
 
@@ -38,13 +37,13 @@ func StartDevNodeParams(dir, chainID string, base config.Config, lg *slog.Logger
 		chainID = "medchain-bench"
 	}
 	home := filepath.Join(dir, "node0")
-	ports, err := freePorts(3)
+	pp, err := ports.Free(3)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := devnet.Write(devnet.Options{
 		ChainID: chainID, Validators: 1, Homes: []string{home},
-		P2PBase: ports[0], RPCBase: ports[1], APIBase: ports[2], Base: base, Light: true,
+		P2PBase: pp[0], RPCBase: pp[1], APIBase: pp[2], Base: base, Light: true,
 		Params: params,
 	}); err != nil {
 		return nil, err
@@ -76,23 +75,4 @@ func DevConfig(timeoutCommit time.Duration) config.Config {
 		c.Consensus.TimeoutCommit = config.Duration(timeoutCommit)
 	}
 	return c
-}
-
-func freePorts(n int) ([]int, error) {
-	var out []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/medchain/medchain/internal/ports"
 )
 
 // The S3 store against a real S3-compatible server: SeaweedFS's `weed
@@ -59,24 +60,17 @@ func weedBinary(t *testing.T) string {
 }
 
 // freePortPair finds a port p on 127.0.0.1 such that p and p+10000 are
-// both free (SeaweedFS serves gRPC at port+10000).
+// both free (SeaweedFS serves gRPC at port+10000), below the ephemeral range.
 func freePortPair(t *testing.T, taken map[int]bool) int {
 	t.Helper()
-	for range 200 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 20 {
+		p, err := ports.Reserve([]int{0, 10000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if p+10000 > 65535 || taken[p] || taken[p+10000] {
+		if taken[p] || taken[p+10000] {
 			continue
 		}
-		ln2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
-		if err != nil {
-			continue
-		}
-		ln2.Close()
 		taken[p], taken[p+10000] = true, true
 		return p
 	}

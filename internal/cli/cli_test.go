@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/internal/node"
+	"github.com/medchain/medchain/internal/ports"
 )
 
 // One development node serves every test of the package; tests run one
@@ -48,12 +48,11 @@ func TestMain(m *testing.M) {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ps, err := ports.Free(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ps[0]
 }
 
 // devNode starts the shared node on first use and returns its home.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -30,6 +28,7 @@ import (
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/keystore"
 	"github.com/medchain/medchain/internal/node"
+	"github.com/medchain/medchain/internal/ports"
 	"github.com/medchain/medchain/internal/reqsig"
 	"github.com/medchain/medchain/internal/testnet"
 )
@@ -213,29 +212,15 @@ func (nw *localNet) sync(t testing.TB) {
 // base+10k, RPC base+1+10k, API base+2+k) are free, below the ephemeral range.
 func freePortBase(t *testing.T, n int) int {
 	t.Helper()
-	for range 100 {
-		base := 20000 + rand.IntN(10000)
-		ok := true
-		var lns []net.Listener
-		for k := range n {
-			for _, p := range []int{base + 10*k, base + 1 + 10*k, base + 2 + k} {
-				ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-				if err != nil {
-					ok = false
-					break
-				}
-				lns = append(lns, ln)
-			}
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if ok {
-			return base
-		}
+	var offs []int
+	for k := range n {
+		offs = append(offs, 10*k, 10*k+1, 2+k)
 	}
-	t.Fatal("no free ports")
-	return 0
+	base, err := ports.Reserve(offs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base
 }
 
 // medchain runs the command line with a keystore home and a node.

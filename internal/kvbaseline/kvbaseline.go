@@ -37,6 +37,7 @@ import (
 
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/config"
+	"github.com/medchain/medchain/internal/ports"
 	"github.com/medchain/medchain/sm"
 )
 
@@ -244,9 +245,16 @@ func listenAddr(addr string) (string, error) {
 	if addr != "" && !strings.HasSuffix(addr, ":0") {
 		return addr, nil
 	}
-	host := "127.0.0.1"
+	host := ports.Host
 	if addr != "" {
 		host = strings.TrimSuffix(addr, ":0")
+	}
+	if host == ports.Host {
+		a, err := ports.Addrs(1)
+		if err != nil {
+			return "", err
+		}
+		return a[0], nil
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {

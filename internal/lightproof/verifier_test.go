@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/node"
+	"github.com/medchain/medchain/internal/ports"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 )
@@ -34,23 +34,15 @@ type network struct {
 	homes    [2]string
 }
 
-// freePorts reserves n distinct free TCP ports on 127.0.0.1.
+// freePorts reserves n distinct free TCP ports on 127.0.0.1, below the
+// ephemeral range.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var ports []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ps, err := ports.Free(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
+	return ps
 }
 
 func startNetwork(t *testing.T) *network {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/internal/ports"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
@@ -75,16 +75,11 @@ func extractFixture(t *testing.T, name string) string {
 // freeListen points a loaded configuration at free loopback ports.
 func freeListen(t *testing.T, cfg *config.Config) {
 	t.Helper()
-	ports := make([]string, 3)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().String()
-		ln.Close()
+	addrs, err := ports.Addrs(3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cfg.P2P.Listen, cfg.RPC.Listen, cfg.API.Listen = ports[0], ports[1], ports[2]
+	cfg.P2P.Listen, cfg.RPC.Listen, cfg.API.Listen = addrs[0], addrs[1], addrs[2]
 	cfg.LogLevel = "error"
 }
 

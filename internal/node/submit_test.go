@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/medchain/medchain/internal/api"
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
+	"github.com/medchain/medchain/internal/ports"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/accounts"
 )
@@ -37,16 +37,11 @@ func startOne(t *testing.T, mempoolSize int) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := make([]string, 3)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().String()
-		ln.Close()
+	addrs, err := ports.Addrs(3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cfg.P2P.Listen, cfg.RPC.Listen, cfg.API.Listen = ports[0], ports[1], ports[2]
+	cfg.P2P.Listen, cfg.RPC.Listen, cfg.API.Listen = addrs[0], addrs[1], addrs[2]
 	cfg.Mempool.Size = mempoolSize
 	n, err := New(home, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/medchain/medchain/internal/config"
 	"github.com/medchain/medchain/internal/devnet"
 	"github.com/medchain/medchain/internal/keystore"
+	"github.com/medchain/medchain/internal/ports"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/x/accounts"
@@ -38,16 +38,11 @@ func devHome(t *testing.T, chainID string) (string, config.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := make([]string, 3)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().String()
-		ln.Close()
+	addrs, err := ports.Addrs(3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cfg.P2P.Listen, cfg.RPC.Listen, cfg.API.Listen = ports[0], ports[1], ports[2]
+	cfg.P2P.Listen, cfg.RPC.Listen, cfg.API.Listen = addrs[0], addrs[1], addrs[2]
 	return home, cfg
 }
 

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/medchain/medchain/internal/ports"
 )
 
 func TestTestnetOffsetsAreDistinct(t *testing.T) {
@@ -38,8 +40,8 @@ func TestReservedPortsAreFreeAndNotReused(t *testing.T) {
 				t.Fatalf("port %d handed out twice", p)
 			}
 			got[p] = true
-			if p < lowestPort || p >= ephemeralLow() {
-				t.Errorf("port %d outside [%d, %d)", p, lowestPort, ephemeralLow())
+			if p < ports.Lowest || p >= ports.EphemeralLow() {
+				t.Errorf("port %d outside [%d, %d)", p, ports.Lowest, ports.EphemeralLow())
 			}
 			ln, err := net.Listen("tcp", net.JoinHostPort(Host, strconv.Itoa(p)))
 			if err != nil {
