@@ -102,7 +102,7 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, o Optio
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
-	t := &Tree{db: db, live: map[*pebble.Snapshot]struct{}{}, hash: emptyHash[:], latest: newLatest(o.readCache())}
+	t := &Tree{db: db, live: map[*pebble.Snapshot]*iterPool{}, hash: emptyHash[:], latest: newLatest(o.readCache())}
 	t.ck = ckpt{changes: o.CheckpointChanges, versions: o.CheckpointVersions, interval: o.CheckpointInterval, log: o.Logger}
 	if t.ck.interval == 0 {
 		t.ck.interval = DefaultCheckpointInterval
@@ -363,7 +363,8 @@ func (t *Tree) Close() error {
 	if t.base != nil {
 		t.base.close()
 	}
-	for s := range t.live {
+	for s, pool := range t.live {
+		pool.close()
 		s.Close()
 	}
 	clear(t.live)

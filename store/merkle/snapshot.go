@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/medchain/medchain/store"
@@ -33,8 +34,9 @@ func (t *Tree) Snapshot(version int64) (*Snapshot, error) {
 // database snapshot is closed when the Snapshot becomes unreachable.
 func (t *Tree) newSnapshot() *Snapshot {
 	ps := t.db.NewSnapshot()
-	t.live[ps] = struct{}{}
-	s := &Snapshot{tree: t, snap: ps, version: t.version, root: t.root, hash: t.hash}
+	pool := &iterPool{}
+	t.live[ps] = pool
+	s := &Snapshot{tree: t, snap: ps, its: pool, version: t.version, root: t.root, hash: t.hash}
 	runtime.AddCleanup(s, t.closeSnapshot, ps)
 	return s
 }
@@ -42,16 +44,67 @@ func (t *Tree) newSnapshot() *Snapshot {
 func (t *Tree) closeSnapshot(ps *pebble.Snapshot) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.live[ps]; ok {
+	if pool, ok := t.live[ps]; ok {
 		delete(t.live, ps)
+		pool.close()
 		ps.Close()
 	}
+}
+
+// iterPool keeps a snapshot's idle Pebble iterators for its next range
+// reads: opening an iterator (one level iterator per level of the LSM, each
+// with its table's index) costs more than a short range read, and a
+// re-bounded iterator keeps the tables and index blocks it last used. A
+// snapshot is read by many goroutines, each taking an iterator of its own.
+type iterPool struct {
+	mu     sync.Mutex
+	idle   []*pebble.Iterator
+	closed bool
+}
+
+// maxIdleIters bounds a snapshot's idle iterators (each pins the tables it
+// last read until it is used again or the snapshot is dropped).
+const maxIdleIters = 4
+
+func (p *iterPool) get() *pebble.Iterator {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.idle); n > 0 && !p.closed {
+		it := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return it
+	}
+	return nil
+}
+
+// put keeps it for reuse, or closes it when the pool is full or closed.
+func (p *iterPool) put(it *pebble.Iterator) error {
+	p.mu.Lock()
+	if !p.closed && len(p.idle) < maxIdleIters {
+		p.idle = append(p.idle, it)
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.Unlock()
+	return it.Close()
+}
+
+// close closes the idle iterators; iterators put back later are closed.
+func (p *iterPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, it := range p.idle {
+		_ = it.Close()
+	}
+	p.idle = nil
 }
 
 // Snapshot is a read-only committed version of the state.
 type Snapshot struct {
 	tree    *Tree
 	snap    *pebble.Snapshot
+	its     *iterPool
 	version int64
 	root    ref
 	hash    []byte
@@ -74,5 +127,31 @@ func (s *Snapshot) Get(key []byte) []byte {
 }
 
 func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	iterate(s.snap, start, end, fn)
+	lo, hi := stateBounds(start, end)
+	it := s.its.get()
+	if it == nil {
+		var err error
+		it, err = s.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		store.Check(err)
+	} else {
+		it.SetBounds(lo, hi)
+	}
+	// An iterator is reused only after a clean pass: one that stopped
+	// with an error, or whose fn panicked, is closed.
+	done := false
+	defer func() {
+		if !done {
+			_ = it.Close()
+		}
+	}()
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(bytes.Clone(it.Key()[1:]), bytes.Clone(it.Value())) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		store.Check(err)
+	}
+	done = true
+	store.Check(s.its.put(it))
 }

@@ -46,7 +46,7 @@ type Tree struct {
 	// order: a key new to the tree gets its entry, a removed one loses it; a
 	// key whose value changed keeps the entry it has.
 	hashIdx []hashWrite
-	live    map[*pebble.Snapshot]struct{}
+	live    map[*pebble.Snapshot]*iterPool
 	closed  bool
 	ck      ckpt // tree checkpoints (checkpoint.go)
 	// chg are the working version's changes to proven keys' leaves, for
