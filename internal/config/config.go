@@ -104,10 +104,13 @@ type Config struct {
 
 	// Blobs is where ciphertext is kept and which peers to fetch it from.
 	Blobs struct {
-		Dir      string   `json:"dir,omitempty"`   // default data/blobs (relative to HOME)
-		MaxBytes int64    `json:"max_bytes"`       // largest blob accepted
-		Peers    []string `json:"peers,omitempty"` // API URLs of other nodes
-		S3       *S3      `json:"s3,omitempty"`    // S3-compatible backend instead of Dir
+		Dir      string `json:"dir,omitempty"` // default data/blobs (relative to HOME)
+		MaxBytes int64  `json:"max_bytes"`     // largest blob accepted
+		// CacheBytes is how much ciphertext the gateway keeps in memory
+		// for repeated reads (blob.Cached); 0 or less turns the cache off.
+		CacheBytes int64    `json:"cache_bytes"`
+		Peers      []string `json:"peers,omitempty"` // API URLs of other nodes
+		S3         *S3      `json:"s3,omitempty"`    // S3-compatible backend instead of Dir
 		// PeerTLS is how this node's gateway connects to Peers over https:
 		// the CA to trust and the client certificate to present (mutual TLS).
 		PeerTLS PeerTLS `json:"peer_tls"`
@@ -280,12 +283,17 @@ func Default() Config {
 	c.Consensus.TimeoutCommit = Duration(1 * time.Second)
 	c.Consensus.CreateEmptyBlocks = true
 	c.Blobs.MaxBytes = 64 << 20
+	c.Blobs.CacheBytes = DefaultBlobCacheBytes
 	c.Mempool.Size = 50_000
 	c.Mempool.MaxBytes = 1 << 30
 	c.Mempool.CacheSize = 100_000
 	c.Execution.Mode = DefaultExecMode
 	return c
 }
+
+// DefaultBlobCacheBytes is the gateway's default in-memory ciphertext
+// cache: 64 MiB, some tens of thousands of typical FHIR resources.
+const DefaultBlobCacheBytes = 64 << 20
 
 // Validate checks the configuration and returns every problem found.
 func (c Config) Validate() error {

@@ -68,7 +68,17 @@ func loadKey(home string, cfg config.Config, what, name string) (*crypto.PrivKey
 	return k, nil
 }
 
+// openBlobs opens the configured blob store behind the in-memory cache
+// (blobs.cache_bytes).
 func openBlobs(home string, cfg config.Config) (blob.Store, error) {
+	s, err := openBlobStore(home, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return blob.NewCached(s, cfg.Blobs.CacheBytes), nil
+}
+
+func openBlobStore(home string, cfg config.Config) (blob.Store, error) {
 	if s3 := cfg.Blobs.S3; s3 != nil {
 		return blob.NewS3(blob.S3Config{
 			Endpoint: s3.Endpoint, Region: s3.Region, Bucket: s3.Bucket, Prefix: s3.Prefix,
@@ -220,6 +230,28 @@ func (n *Node) registerAuditMetrics() {
 	counter("events_late_total", "Access events the chain logged more than an hour after the access.", func(s gateway.AuditStats) uint64 { return s.Late })
 	counter("events_refused_total", "Access events the chain refused for good.", func(s gateway.AuditStats) uint64 { return s.Refused })
 	counter("retries_total", "audit/log transactions sent again after a failure or a stale mempool.", func(s gateway.AuditStats) uint64 { return s.Retries })
+}
+
+// registerBlobCacheMetrics exports the gateway's ciphertext cache counters
+// (first node of a process only).
+func (n *Node) registerBlobCacheMetrics() {
+	if n.gateway == nil {
+		return
+	}
+	c, ok := n.gateway.Blobs.(*blob.Cached)
+	if !ok {
+		return
+	}
+	reg := func(m prometheus.Collector) { _ = prometheus.DefaultRegisterer.Register(m) }
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "medchain", Subsystem: "blob_cache", Name: name, Help: help}
+	}
+	reg(prometheus.NewCounterFunc(prometheus.CounterOpts(opts("hits_total", "Ciphertext reads served from memory.")),
+		func() float64 { return float64(c.Stats().Hits) }))
+	reg(prometheus.NewCounterFunc(prometheus.CounterOpts(opts("misses_total", "Ciphertext reads that went to the blob store.")),
+		func() float64 { return float64(c.Stats().Misses) }))
+	reg(prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("bytes", "Ciphertext bytes held in memory.")),
+		func() float64 { return float64(c.Stats().Bytes) }))
 }
 
 // erasedHashes collects the ciphertext hashes of records erased in a block.

@@ -268,6 +268,7 @@ func (n *Node) Start() error {
 	n.stopBg = cancel
 	n.runGateway(bgCtx)
 	n.registerAuditMetrics()
+	n.registerBlobCacheMetrics()
 	n.api = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
