@@ -275,32 +275,6 @@ func (s *Server) fetch(ctx context.Context, peer string, key *crypto.PrivKey, h 
 	return blob.ReadResponse(resp, h, envelope.MaxCiphertext)
 }
 
-// render adds the server-assigned meta.versionId and meta.lastUpdated (the
-// block time of the version) to a stored resource.
-func render(content []byte, ver *records.Version) ([]byte, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(content, &top); err != nil {
-		return nil, err
-	}
-	meta := map[string]json.RawMessage{}
-	if m, ok := top["meta"]; ok {
-		if err := json.Unmarshal(m, &meta); err != nil {
-			return nil, err
-		}
-	}
-	meta["versionId"] = json.RawMessage(strconv.Quote(strconv.FormatUint(uint64(ver.Version), 10)))
-	meta["lastUpdated"] = json.RawMessage(strconv.Quote(fhirInstant(ver.Created)))
-	mb, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
-	}
-	top["meta"] = mb
-	// Every resource has its id, whichever path wrote it: the record id
-	// (a record added by the CLI or the API may carry none, or its own).
-	top["id"] = json.RawMessage(strconv.Quote(idString(ver.Record)))
-	return json.Marshal(top)
-}
-
 func etag(v uint32) string { return `W/"` + strconv.FormatUint(uint64(v), 10) + `"` }
 
 func setVersionHeaders(w http.ResponseWriter, ver *records.Version) {
