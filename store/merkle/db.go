@@ -37,11 +37,11 @@ func stateBounds(start, end []byte) (lo, hi []byte) {
 	return lo, hi
 }
 
-func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool) {
+func iterate(r pebbleReader, prefixSeek bool, start, end []byte, fn func(key, value []byte) bool) {
 	lo, hi := stateBounds(start, end)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	it, err := r.NewIter(stateIterOptions(lo, hi))
 	store.Check(err)
-	for it.First(); it.Valid(); it.Next() {
+	for ok := seekFirst(it, prefixSeek, lo, hi); ok; ok = it.Next() {
 		if !fn(bytes.Clone(it.Key()[1:]), bytes.Clone(it.Value())) {
 			break
 		}
@@ -52,7 +52,8 @@ func iterate(r pebbleReader, start, end []byte, fn func(key, value []byte) bool)
 // dbReader reads the latest committed state from the database for the
 // working version.
 type dbReader struct {
-	db *pebble.DB
+	db         *pebble.DB
+	prefixSeek bool // see Tree.prefixSeek
 	// cache holds values of version, the committed version under the
 	// working one.
 	cache   *latest
@@ -92,21 +93,21 @@ func (r *dbReader) Get(key []byte) []byte {
 
 func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	if r.iterating { // a range read inside another's callback
-		iterate(r.db, start, end, fn)
+		iterate(r.db, r.prefixSeek, start, end, fn)
 		return
 	}
 	r.iterating = true
 	defer func() { r.iterating = false }()
 	lo, hi := stateBounds(start, end)
 	if r.it == nil {
-		it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		it, err := r.db.NewIter(stateIterOptions(lo, hi))
 		store.Check(err)
 		r.it = it
 	} else {
 		r.it.SetBounds(lo, hi)
 	}
 	// fn may read through the same reader: hand it copies.
-	for ok := r.it.First(); ok; ok = r.it.Next() {
+	for ok := seekFirst(r.it, r.prefixSeek, lo, hi); ok; ok = r.it.Next() {
 		if !fn(bytes.Clone(r.it.Key()[1:]), bytes.Clone(r.it.Value())) {
 			break
 		}

@@ -90,19 +90,29 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, o Optio
 		MemTableSize: memtable,
 		Logger:       quietLogger{},
 		FS:           fs,
+		Comparer:     comparer,
 	}
 	// Bloom filters make a lookup of an absent key (a new record id, a new
-	// account) cost a memory probe per table instead of a block read.
+	// account) cost a memory probe per table instead of a block read, and a
+	// listing read (a patient's consents) skip the tables without the
+	// patient's prefix (prefix.go). Tables written before prefixes keep
+	// their whole-key filters until compaction rewrites them.
+	var fp pebble.FilterPolicy = prefixBloom{bloom.FilterPolicy(10)}
+	old := wholeKeyBloom{bloom.FilterPolicy(10)}
+	opts.Filters = map[string]pebble.FilterPolicy{fp.Name(): fp, old.Name(): old}
+	if wholeKeyFilters { // tests: open as a build before prefixes did
+		opts.Comparer, fp, opts.Filters = nil, bloom.FilterPolicy(10), nil
+	}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].FilterPolicy = fp
 	}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state db: %w", err)
 	}
-	t := &Tree{db: db, live: map[*pebble.Snapshot]*iterPool{}, hash: emptyHash[:], latest: newLatest(o.readCache())}
+	t := &Tree{db: db, prefixSeek: !wholeKeyFilters, live: map[*pebble.Snapshot]*iterPool{}, hash: emptyHash[:], latest: newLatest(o.readCache())}
 	t.ck = ckpt{changes: o.CheckpointChanges, versions: o.CheckpointVersions, interval: o.CheckpointInterval, log: o.Logger}
 	if t.ck.interval == 0 {
 		t.ck.interval = DefaultCheckpointInterval

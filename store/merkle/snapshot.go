@@ -131,7 +131,7 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	it := s.its.get()
 	if it == nil {
 		var err error
-		it, err = s.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		it, err = s.snap.NewIter(stateIterOptions(lo, hi))
 		store.Check(err)
 	} else {
 		it.SetBounds(lo, hi)
@@ -144,7 +144,7 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 			_ = it.Close()
 		}
 	}()
-	for ok := it.First(); ok; ok = it.Next() {
+	for ok := seekFirst(it, s.tree.prefixSeek, lo, hi); ok; ok = it.Next() {
 		if !fn(bytes.Clone(it.Key()[1:]), bytes.Clone(it.Value())) {
 			break
 		}

@@ -24,9 +24,12 @@ import (
 // ProvableVersions proven. Tree is not safe for concurrent writers; Snapshot
 // values are safe to use from any goroutine.
 type Tree struct {
-	db   *pebble.DB
-	work *store.Cache // uncommitted writes over the latest committed state
-	base *dbReader    // the committed state under work (through a Memo)
+	db *pebble.DB
+	// prefixSeek: the database was opened with the address-prefix comparer,
+	// so listing reads may seek by prefix (prefix.go).
+	prefixSeek bool
+	work       *store.Cache // uncommitted writes over the latest committed state
+	base       *dbReader    // the committed state under work (through a Memo)
 	// latest caches values of the latest committed version for base and
 	// for snapshots of that version.
 	latest *latest

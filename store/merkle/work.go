@@ -24,7 +24,7 @@ func (t *Tree) resetWork(version int64) {
 	// The database changes only at Commit, which starts a new base, so
 	// the working version's reads are remembered: a block reads the same
 	// accounts, parameters and absent keys over and over.
-	t.base = &dbReader{db: t.db, absent: t.absent, cache: t.latest, version: version}
+	t.base = &dbReader{db: t.db, prefixSeek: t.prefixSeek, absent: t.absent, cache: t.latest, version: version}
 	t.work = store.NewCache(store.NewMemo(t.base))
 }
 
