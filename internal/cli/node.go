@@ -229,7 +229,7 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 		return err
 	}
 	lg := newLogger(g.env.Stderr, cfg)
-	node.ApplyMemoryLimit(lg)
+	node.ApplyMemoryLimit(lg, node.StateBlockCache(cfg.State.BlockCacheBytes))
 	opts := []node.Option{node.WithHaltExit(exitProcess)}
 	if off, err := node.ParseClockOffset(g.env.Getenv(node.ClockOffsetEnv)); err != nil {
 		return err

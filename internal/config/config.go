@@ -116,6 +116,14 @@ type Config struct {
 		PeerTLS PeerTLS `json:"peer_tls"`
 	} `json:"blobs"`
 
+	// State is the state database's (Pebble's) memory.
+	State struct {
+		// BlockCacheBytes is the database's block cache, kept outside Go's
+		// heap; 0 sizes it from the machine (a sixteenth of its memory or
+		// of the cgroup's limit, between 256 MiB and 2 GiB).
+		BlockCacheBytes int64 `json:"block_cache_bytes"`
+	} `json:"state"`
+
 	Mempool struct {
 		Size      int   `json:"size"`
 		MaxBytes  int64 `json:"max_txs_bytes"`
@@ -302,6 +310,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(strings.TrimPrefix(a, "tcp://")); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, a))
 		}
+	}
+	if c.State.BlockCacheBytes < 0 || (c.State.BlockCacheBytes > 0 && c.State.BlockCacheBytes < 8<<20) {
+		errs = append(errs, fmt.Errorf("state.block_cache_bytes: %d is below 8 MiB (0 sizes it from the machine)", c.State.BlockCacheBytes))
 	}
 	checkAddr("api.listen", c.API.Listen)
 	checkAddr("rpc.listen", c.RPC.Listen)

@@ -47,3 +47,19 @@ func TestRateLimitValidation(t *testing.T) {
 		t.Fatalf("a limit turned off: %v", err)
 	}
 }
+
+// state.block_cache_bytes: 0 sizes the cache from the machine; a size is
+// at least 8 MiB; a negative one is refused.
+func TestStateBlockCacheValidation(t *testing.T) {
+	for v, ok := range map[int64]bool{0: true, 8 << 20: true, 1 << 30: true, 1 << 20: false, -1: false} {
+		c := Default()
+		c.State.BlockCacheBytes = v
+		err := c.Validate()
+		if ok && err != nil {
+			t.Errorf("%d: %v", v, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "state.block_cache_bytes")) {
+			t.Errorf("%d: %v, want an error about state.block_cache_bytes", v, err)
+		}
+	}
+}

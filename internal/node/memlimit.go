@@ -17,19 +17,17 @@ import (
 // heap grow to twice its live size between collections, and a node whose
 // state tree holds gigabytes would be killed by the cgroup long before it
 // ran out of live memory. It reports the limit set, 0 for none.
-func ApplyMemoryLimit(lg *slog.Logger) int64 {
+// blockCache is the state database's block cache (StateBlockCache), which
+// Pebble allocates outside Go's heap.
+func ApplyMemoryLimit(lg *slog.Logger, blockCache int64) int64 {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0
 	}
-	self, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return 0
-	}
-	max, ok := cgroupMemoryMax(os.DirFS("/sys/fs/cgroup"), string(self))
+	max, ok := cgroupLimit()
 	if !ok {
 		return 0
 	}
-	limit := goMemoryLimit(max)
+	limit := goMemoryLimit(max, blockCache)
 	if limit == 0 {
 		return 0
 	}
@@ -38,16 +36,25 @@ func ApplyMemoryLimit(lg *slog.Logger) int64 {
 	return limit
 }
 
-// outsideGoHeap is what a node keeps outside Go's heap: Pebble's block
-// cache (256 MiB) and memtables (64 MiB each, up to three) are allocated
-// in C.
-const outsideGoHeap = 512 << 20
+// cgroupLimit is the process's cgroup memory limit, if it has one.
+func cgroupLimit() (int64, bool) {
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return 0, false
+	}
+	return cgroupMemoryMax(os.DirFS("/sys/fs/cgroup"), string(self))
+}
+
+// memtables is what Pebble's memtables (64 MiB each, up to three, and
+// their overhead) take outside Go's heap besides the block cache.
+const memtables = 256 << 20
 
 // goMemoryLimit is the Go memory limit for a cgroup limit of max bytes:
-// 90% of what the memory outside Go's heap leaves, or 0 when that is too
-// small to be worth a limit.
-func goMemoryLimit(max int64) int64 {
-	l := (max - outsideGoHeap) / 10 * 9
+// 90% of what the memory outside Go's heap (the block cache and the
+// memtables, allocated in C) leaves, or 0 when that is too small to be
+// worth a limit.
+func goMemoryLimit(max, blockCache int64) int64 {
+	l := (max - blockCache - memtables) / 10 * 9
 	if l < 256<<20 {
 		return 0
 	}
@@ -99,4 +106,62 @@ func readLimit(root fs.FS, name string) (v int64, has bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// Block cache sizing: a sixteenth of the memory the node may use, within
+// these bounds. A node of 4 GiB gets the minimum, which is what the
+// 10 M-record state was measured with (docs/performance.md); a machine
+// with room to spare keeps more of a large state's tables in memory.
+const (
+	minBlockCache = 256 << 20
+	maxBlockCache = 2 << 30
+)
+
+// StateBlockCache is the state database's block cache: configured (bytes
+// > 0), or sized from the machine's memory and the cgroup's limit.
+func StateBlockCache(configured int64) int64 {
+	if configured > 0 {
+		return configured
+	}
+	mem := memTotal()
+	if max, ok := cgroupLimit(); ok && (mem == 0 || max < mem) {
+		mem = max
+	}
+	return blockCacheFor(mem)
+}
+
+// blockCacheFor is the automatic block cache for mem bytes of memory (0:
+// unknown).
+func blockCacheFor(mem int64) int64 {
+	return min(max(mem/16, minBlockCache), maxBlockCache)
+}
+
+// memTotal is the machine's memory from /proc/meminfo (0: unknown).
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	return parseMemTotal(string(b))
+}
+
+// parseMemTotal reads the MemTotal line of /proc/meminfo ("MemTotal:
+// 24634844 kB").
+func parseMemTotal(meminfo string) int64 {
+	for line := range strings.Lines(meminfo) {
+		rest, ok := strings.CutPrefix(line, "MemTotal:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil || kb <= 0 {
+			return 0
+		}
+		return kb << 10
+	}
+	return 0
 }

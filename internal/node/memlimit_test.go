@@ -42,13 +42,54 @@ func TestCgroupMemoryMax(t *testing.T) {
 	}
 }
 
-// A 4 GiB container leaves Go 90% of what Pebble's C memory does not take;
-// a tiny one gets no limit rather than a collector running without pause.
+// A 4 GiB container leaves Go 90% of what Pebble's C memory (its block
+// cache and memtables) does not take; a tiny one gets no limit rather than
+// a collector running without pause.
 func TestGoMemoryLimit(t *testing.T) {
-	if got, want := goMemoryLimit(4<<30), int64((4<<30-512<<20)/10*9); got != want {
+	if got, want := goMemoryLimit(4<<30, 256<<20), int64((4<<30-512<<20)/10*9); got != want {
 		t.Fatalf("4 GiB: %d, want %d", got, want)
 	}
-	if got := goMemoryLimit(600 << 20); got != 0 {
+	if got, want := goMemoryLimit(16<<30, 1<<30), int64((16<<30-(1<<30)-256<<20)/10*9); got != want {
+		t.Fatalf("16 GiB with a 1 GiB block cache: %d, want %d", got, want)
+	}
+	if got := goMemoryLimit(600<<20, 256<<20); got != 0 {
 		t.Fatalf("600 MiB: %d, want no limit", got)
+	}
+}
+
+// The automatic block cache is a sixteenth of the memory, at least 256 MiB
+// (a 4 GiB node, and unknown memory) and at most 2 GiB; a configured size
+// wins.
+func TestStateBlockCache(t *testing.T) {
+	for _, c := range []struct{ mem, want int64 }{
+		{0, 256 << 20},
+		{2 << 30, 256 << 20},
+		{4 << 30, 256 << 20},
+		{24 << 30, 1536 << 20},
+		{64 << 30, 2 << 30},
+	} {
+		if got := blockCacheFor(c.mem); got != c.want {
+			t.Errorf("memory %d: block cache %d, want %d", c.mem, got, c.want)
+		}
+	}
+	if got := StateBlockCache(100 << 20); got != 100<<20 {
+		t.Errorf("configured 100 MiB: %d", got)
+	}
+	if got := StateBlockCache(0); got < 256<<20 || got > 2<<30 {
+		t.Errorf("automatic: %d, outside [256 MiB, 2 GiB]", got)
+	}
+}
+
+func TestParseMemTotal(t *testing.T) {
+	for in, want := range map[string]int64{
+		"MemTotal:       24634844 kB\nMemFree:         1000 kB\n": 24634844 << 10,
+		"MemFree: 1 kB\nMemTotal: 4194304 kB\n":                   4 << 30,
+		"MemTotal: 12 MB\n":                                       0,
+		"MemTotal: lots kB\n":                                     0,
+		"":                                                        0,
+	} {
+		if got := parseMemTotal(in); got != want {
+			t.Errorf("%q: %d, want %d", in, got, want)
+		}
 	}
 }

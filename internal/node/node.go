@@ -119,7 +119,9 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 	if err := checkStateFormat(config.DataDir(home)); err != nil {
 		return nil, err
 	}
-	tree, err := merkle.OpenTreeWith(config.DataDir(home), merkle.Options{Logger: lg.With("module", "state")})
+	blockCache := StateBlockCache(cfg.State.BlockCacheBytes)
+	lg.Info("state database", "block_cache_bytes", blockCache)
+	tree, err := merkle.OpenTreeWith(config.DataDir(home), merkle.Options{Logger: lg.With("module", "state"), BlockCacheBytes: blockCache})
 	if errors.Is(err, merkle.ErrStateFormat) {
 		if info, ierr := merkle.ReadInfo(config.DataDir(home)); ierr == nil && info.Format == 2 {
 			return nil, fmt.Errorf("%w: state format 2 (medchain before the index digest); stop every validator "+

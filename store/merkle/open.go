@@ -51,7 +51,13 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// Logger receives what happens to tree checkpoints (nil: discarded).
 	Logger *slog.Logger
+	// BlockCacheBytes is Pebble's block cache (0: DefaultBlockCacheBytes).
+	BlockCacheBytes int64
 }
+
+// DefaultBlockCacheBytes is the state database's block cache unless
+// Options say otherwise: what a node of 4 GiB can spare.
+const DefaultBlockCacheBytes = 256 << 20
 
 func (o Options) readCache() int64 {
 	switch {
@@ -65,7 +71,11 @@ func (o Options) readCache() int64 {
 
 // OpenTreeWith is OpenTree with options.
 func OpenTreeWith(dir string, o Options) (*Tree, error) {
-	return openTree(filepath.Join(dir, DBName), nil, 256<<20, 64<<20, o, dir)
+	cache := o.BlockCacheBytes
+	if cache <= 0 {
+		cache = DefaultBlockCacheBytes
+	}
+	return openTree(filepath.Join(dir, DBName), nil, cache, 64<<20, o, dir)
 }
 
 // NewMemTree returns a tree held in memory (tests, determinism checks).
