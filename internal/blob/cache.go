@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Cached is a Store that keeps the blobs it most recently read or wrote in
@@ -123,11 +122,6 @@ func (c *Cached) Delete(ctx context.Context, h Hash) error {
 	c.deletes++ // a read that began during the backing store's delete
 	c.mu.Unlock()
 	return err
-}
-
-// List is the backing store's.
-func (c *Cached) List(ctx context.Context, fn func(h Hash, size int64, mod time.Time) bool) error {
-	return c.Store.List(ctx, fn)
 }
 
 // CacheStats are a cache's counters since it was made.

@@ -10,13 +10,7 @@ import (
 
 func TestCachedConformance(t *testing.T) {
 	runConformance(t, harness{
-		open: func(t *testing.T, opts ...Option) Store {
-			l, err := NewLocal(t.TempDir(), opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return NewCached(l, 1<<20)
-		},
+		open: func(t *testing.T, opts ...Option) Store { return NewCached(newTestLocal(t, opts...), 1<<20) },
 		// Corruption happens on disk; the cache copy is dropped as an
 		// eviction would, so the next read sees what the disk holds.
 		corrupt: func(t *testing.T, s Store, h Hash, data []byte) {

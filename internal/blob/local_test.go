@@ -12,15 +12,19 @@ import (
 	"time"
 )
 
+// newTestLocal is a Local store in a fresh temporary directory.
+func newTestLocal(t *testing.T, opts ...Option) *Local {
+	t.Helper()
+	l, err := NewLocal(t.TempDir(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func TestLocalConformance(t *testing.T) {
 	runConformance(t, harness{
-		open: func(t *testing.T, opts ...Option) Store {
-			l, err := NewLocal(t.TempDir(), opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return l
-		},
+		open: func(t *testing.T, opts ...Option) Store { return newTestLocal(t, opts...) },
 		corrupt: func(t *testing.T, s Store, h Hash, data []byte) {
 			if err := os.WriteFile(s.(*Local).path(h), data, fileMode); err != nil {
 				t.Fatal(err)
@@ -150,10 +154,7 @@ func TestNewLocalRemovesStaleTempFiles(t *testing.T) {
 }
 
 func TestLocalRePutRefreshesModTime(t *testing.T) {
-	l, err := NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newTestLocal(t)
 	ctx := context.Background()
 	h, err := l.Put(ctx, []byte("blob"))
 	if err != nil {

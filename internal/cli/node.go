@@ -229,7 +229,10 @@ func runNode(ctx context.Context, g *globals, home string, lf listenFlags, after
 		return err
 	}
 	lg := newLogger(g.env.Stderr, cfg)
-	node.ApplyMemoryLimit(lg, node.StateBlockCache(cfg.State.BlockCacheBytes))
+	// Sized once here (from the machine unless configured), for Go's
+	// memory limit and for the node alike.
+	cfg.State.BlockCacheBytes = node.StateBlockCache(cfg.State.BlockCacheBytes)
+	node.ApplyMemoryLimit(lg, cfg.State.BlockCacheBytes)
 	opts := []node.Option{node.WithHaltExit(exitProcess)}
 	if off, err := node.ParseClockOffset(g.env.Getenv(node.ClockOffsetEnv)); err != nil {
 		return err

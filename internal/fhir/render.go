@@ -30,7 +30,7 @@ func render(content []byte, ver *records.Version) ([]byte, error) {
 		return renderDecoded(content, ver)
 	}
 	var meta []member
-	if i := memberIndex(top, "meta"); i >= 0 {
+	if i, found := findMember(top, "meta"); found {
 		if meta, ok = splitObject(top[i].val); !ok {
 			return renderDecoded(content, ver)
 		}
@@ -38,6 +38,8 @@ func render(content []byte, ver *records.Version) ([]byte, error) {
 	meta = setMember(meta, "versionId", strconv.AppendQuote(nil, strconv.FormatUint(uint64(ver.Version), 10)))
 	meta = setMember(meta, "lastUpdated", strconv.AppendQuote(nil, fhirInstant(ver.Created)))
 	top = setMember(top, "meta", appendObject(nil, meta))
+	// Every resource has its id, whichever path wrote it: the record id (a
+	// record added by the CLI or the API may carry none, or its own).
 	top = setMember(top, "id", strconv.AppendQuote(nil, idString(ver.Record)))
 	size := 2
 	for _, m := range top {
@@ -197,17 +199,14 @@ func skipString(b []byte, i int) (int, bool) {
 	return 0, false
 }
 
-func memberIndex(ms []member, key string) int {
-	i, ok := slices.BinarySearchFunc(ms, key, func(m member, k string) int { return strings.Compare(m.key, k) })
-	if !ok {
-		return -1
-	}
-	return i
+// findMember is where key is, or would be, in members sorted by key.
+func findMember(ms []member, key string) (int, bool) {
+	return slices.BinarySearchFunc(ms, key, func(m member, k string) int { return strings.Compare(m.key, k) })
 }
 
 // setMember sets key to val in members sorted by key, keeping the order.
 func setMember(ms []member, key string, val []byte) []member {
-	i, found := slices.BinarySearchFunc(ms, key, func(m member, k string) int { return strings.Compare(m.key, k) })
+	i, found := findMember(ms, key)
 	if found {
 		ms[i].val = val
 		return ms

@@ -63,11 +63,17 @@ var isListing = func() (t [256]bool) {
 	return t
 }()
 
+// inListing reports whether database key k starts with a listing's full
+// prefix: 's' ‖ a listing family ‖ at least 20 more bytes.
+func inListing(k []byte) bool {
+	return len(k) >= prefixLen && k[0] == prefixState[0] && isListing[k[1]]
+}
+
 // split is the comparer's Split: the filtered prefix of a database key.
 // Truncating byte strings to a fixed length keeps their order, so the
 // prefixes sort as the keys do (Pebble's requirement).
 func split(k []byte) int {
-	if len(k) > prefixLen && k[0] == prefixState[0] && isListing[k[1]] {
+	if len(k) > prefixLen && inListing(k) {
 		return prefixLen
 	}
 	return len(k)
@@ -76,7 +82,7 @@ func split(k []byte) int {
 // isTruncatedPrefix reports whether p, a filter probe, may be the split
 // prefix of a longer listing key rather than a whole key.
 func isTruncatedPrefix(p []byte) bool {
-	return len(p) == prefixLen && p[0] == prefixState[0] && isListing[p[1]]
+	return len(p) == prefixLen && inListing(p)
 }
 
 // comparer is Pebble's bytewise comparer with split. Its name stays the
@@ -126,8 +132,7 @@ func (p wholeKeyBloom) MayContain(ftype pebble.FilterType, filter, key []byte) b
 // listing prefix, so that tables without the prefix are skipped by their
 // filters; else with First.
 func seekFirst(it *pebble.Iterator, prefixSeek bool, lo, hi []byte) bool {
-	if prefixSeek && len(lo) >= prefixLen && lo[0] == prefixState[0] && isListing[lo[1]] && hi != nil &&
-		bytes.Compare(hi, store.PrefixEnd(lo[:prefixLen])) <= 0 {
+	if prefixSeek && inListing(lo) && hi != nil && bytes.Compare(hi, store.PrefixEnd(lo[:prefixLen])) <= 0 {
 		return it.SeekPrefixGE(lo)
 	}
 	return it.First()
