@@ -92,6 +92,13 @@ func (r *dbReader) Get(key []byte) []byte {
 }
 
 func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	prefix, listing := listingRange(start, end)
+	if listing {
+		if ps, ok := r.cache.getListing(r.version, prefix); ok {
+			servePairs(ps, fn)
+			return
+		}
+	}
 	if r.iterating { // a range read inside another's callback
 		iterate(r.db, r.prefixSeek, start, end, fn)
 		return
@@ -106,14 +113,57 @@ func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	} else {
 		r.it.SetBounds(lo, hi)
 	}
+	var l listingFill
+	if listing {
+		l.start()
+	}
 	// fn may read through the same reader: hand it copies.
 	for ok := seekFirst(r.it, r.prefixSeek, lo, hi); ok; ok = r.it.Next() {
+		l.add(r.it.Key()[1:], r.it.Value())
 		if !fn(bytes.Clone(r.it.Key()[1:]), bytes.Clone(r.it.Value())) {
+			l.stop()
 			break
 		}
 	}
 	store.Check(r.it.Error())
+	if ps, ok := l.done(); ok {
+		r.cache.putListing(r.version, prefix, ps)
+	}
 }
+
+// servePairs hands a remembered listing to fn, in copies.
+func servePairs(ps []pair, fn func(key, value []byte) bool) {
+	for _, p := range ps {
+		if !fn(bytes.Clone(p.k), bytes.Clone(p.v)) {
+			return
+		}
+	}
+}
+
+// listingFill collects a listing read from the database, to remember it
+// if the read went to its end and it is small.
+type listingFill struct {
+	on bool
+	ps []pair
+}
+
+func (l *listingFill) start() { l.on, l.ps = true, []pair{} }
+
+func (l *listingFill) add(k, v []byte) {
+	if !l.on {
+		return
+	}
+	if len(l.ps) == maxListing {
+		l.stop()
+		return
+	}
+	l.ps = append(l.ps, pair{bytes.Clone(k), bytes.Clone(v)})
+}
+
+// stop gives up: the read stopped early or the listing is too long.
+func (l *listingFill) stop() { l.on, l.ps = false, nil }
+
+func (l *listingFill) done() ([]pair, bool) { return l.ps, l.on }
 
 func firstErr(errs ...error) error {
 	for _, e := range errs {

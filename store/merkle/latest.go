@@ -3,6 +3,8 @@ package merkle
 import (
 	"bytes"
 	"sync"
+
+	"github.com/medchain/medchain/store"
 )
 
 // latest remembers values of the latest committed version, in memory, in
@@ -31,6 +33,14 @@ import (
 //
 // Values it holds are never modified; readers get copies. Safe for
 // concurrent use (the writer and every snapshot reader).
+//
+// It also remembers small listings: the whole of one party's keys in an
+// address listing (prefix.go: a patient's guardians, consents, and the
+// like), read from the database as one range. Every write to a key with
+// that party's prefix drops the listing at commit, so it too only ever
+// answers for the version the cache is at. A block reads the same few
+// listings of each patient it touches (who may write, who gets the key) and
+// most of them are empty and never change; each was a database seek.
 type latest struct {
 	mu       sync.Mutex
 	version  int64
@@ -39,6 +49,38 @@ type latest struct {
 	curBytes int64
 	oldBytes int64
 	stats    CacheStats
+
+	// Listings, by listing prefix (family ‖ address), in two generations
+	// of at most lhalf bytes each, as the values are.
+	lhalf                int64
+	lcur, lold           map[string][]pair
+	lcurBytes, loldBytes int64
+}
+
+// pair is one key and value of a listing.
+type pair struct{ k, v []byte }
+
+// maxListing is the most pairs a remembered listing holds: a party's
+// guardians or consents, not an audit trail.
+const maxListing = 32
+
+func listingCost(prefix string, ps []pair) int64 {
+	n := int64(len(prefix) + entryOverhead)
+	for _, p := range ps {
+		n += int64(len(p.k)+len(p.v)) + 48 // the pair's two slice headers
+	}
+	return n
+}
+
+// listingRange returns the listing prefix whose keys are exactly [start,
+// end): start a listing family's byte and an address, end the prefix's end.
+// Other ranges are not remembered.
+func listingRange(start, end []byte) (string, bool) {
+	const n = prefixLen - 1 // family ‖ address: a state key's listing prefix
+	if len(start) != n || !isListing[start[0]] || !bytes.Equal(end, store.PrefixEnd(start)) {
+		return "", false
+	}
+	return string(start), true
 }
 
 // CacheStats counts the read cache's traffic.
@@ -56,10 +98,92 @@ const entryOverhead = 96
 // DefaultReadCacheBytes is the read cache's size when none is given.
 const DefaultReadCacheBytes = 128 << 20
 
+// newLatest returns a cache of at most limit bytes: three quarters for
+// values, one for listings.
 func newLatest(limit int64) *latest {
-	c := &latest{half: max(limit, 0) / 2}
+	limit = max(limit, 0)
+	c := &latest{half: limit * 3 / 8, lhalf: limit / 8}
+	if c.half == 0 {
+		c.lhalf = 0
+	}
 	c.cur, c.old = map[string][]byte{}, map[string][]byte{}
+	c.lcur, c.lold = map[string][]pair{}, map[string][]pair{}
 	return c
+}
+
+// getListing answers the listing with prefix at version: ok false when the
+// cache is not at version or does not hold it. The pairs are the cache's:
+// the caller must copy what it hands on.
+func (c *latest) getListing(version int64, prefix string) (ps []pair, ok bool) {
+	if c.lhalf == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		return nil, false
+	}
+	if ps, ok = c.lcur[prefix]; !ok {
+		if ps, ok = c.lold[prefix]; ok {
+			delete(c.lold, prefix)
+			c.loldBytes -= listingCost(prefix, ps)
+			c.insertListing(prefix, ps)
+		}
+	}
+	return ps, ok
+}
+
+// putListing remembers the whole listing with prefix at version, read from
+// the database at that version. The cache keeps ps.
+func (c *latest) putListing(version int64, prefix string, ps []pair) {
+	if c.lhalf == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		return
+	}
+	if _, ok := c.lcur[prefix]; ok {
+		return
+	}
+	if ops, ok := c.lold[prefix]; ok {
+		delete(c.lold, prefix)
+		c.loldBytes -= listingCost(prefix, ops)
+	}
+	c.insertListing(prefix, ps)
+}
+
+// insertListing is insert for listings. Call with c.mu held.
+func (c *latest) insertListing(prefix string, ps []pair) {
+	cost := listingCost(prefix, ps)
+	if cost > c.lhalf {
+		return
+	}
+	if c.lcurBytes+cost > c.lhalf {
+		c.lold, c.loldBytes = c.lcur, c.lcurBytes
+		c.lcur, c.lcurBytes = make(map[string][]pair, len(c.lold)), 0
+	}
+	c.lcur[prefix] = ps
+	c.lcurBytes += cost
+}
+
+// dropListing forgets the listing holding state key k, if k is in one.
+// Call with c.mu held.
+func (c *latest) dropListing(k string) {
+	const n = prefixLen - 1
+	if len(k) < n || !isListing[k[0]] {
+		return
+	}
+	p := k[:n]
+	if ps, ok := c.lcur[p]; ok {
+		delete(c.lcur, p)
+		c.lcurBytes -= listingCost(p, ps)
+	}
+	if ps, ok := c.lold[p]; ok {
+		delete(c.lold, p)
+		c.loldBytes -= listingCost(p, ps)
+	}
 }
 
 func entryCost(key string, v []byte) int64 { return int64(len(key) + len(v) + entryOverhead) }
@@ -146,6 +270,7 @@ func (c *latest) commit(version int64, each func(fn func(key string, v []byte)))
 		return
 	}
 	each(func(k string, v []byte) {
+		c.dropListing(k)
 		if ov, ok := c.cur[k]; ok {
 			c.cur[k] = v
 			c.curBytes += entryCost(k, v) - entryCost(k, ov)
@@ -166,14 +291,16 @@ func (c *latest) reset(version int64) {
 	c.version = version
 	c.cur, c.old = map[string][]byte{}, map[string][]byte{}
 	c.curBytes, c.oldBytes = 0, 0
+	c.lcur, c.lold = map[string][]pair{}, map[string][]pair{}
+	c.lcurBytes, c.loldBytes = 0, 0
 }
 
 func (c *latest) snapshotStats() CacheStats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.stats
-	s.Entries = len(c.cur) + len(c.old)
-	s.Bytes = c.curBytes + c.oldBytes
-	s.Limit = 2 * c.half
+	s.Entries = len(c.cur) + len(c.old) + len(c.lcur) + len(c.lold)
+	s.Bytes = c.curBytes + c.oldBytes + c.lcurBytes + c.loldBytes
+	s.Limit = 2 * (c.half + c.lhalf)
 	return s
 }

@@ -127,6 +127,13 @@ func (s *Snapshot) Get(key []byte) []byte {
 }
 
 func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	prefix, listing := listingRange(start, end)
+	if listing {
+		if ps, ok := s.tree.latest.getListing(s.version, prefix); ok {
+			servePairs(ps, fn)
+			return
+		}
+	}
 	lo, hi := stateBounds(start, end)
 	it := s.its.get()
 	if it == nil {
@@ -144,8 +151,14 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 			_ = it.Close()
 		}
 	}()
+	var l listingFill
+	if listing {
+		l.start()
+	}
 	for ok := seekFirst(it, s.tree.prefixSeek, lo, hi); ok; ok = it.Next() {
+		l.add(it.Key()[1:], it.Value())
 		if !fn(bytes.Clone(it.Key()[1:]), bytes.Clone(it.Value())) {
+			l.stop()
 			break
 		}
 	}
@@ -154,4 +167,7 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	}
 	done = true
 	store.Check(s.its.put(it))
+	if ps, ok := l.done(); ok {
+		s.tree.latest.putListing(s.version, prefix, ps)
+	}
 }
