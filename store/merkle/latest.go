@@ -98,14 +98,11 @@ const entryOverhead = 96
 // DefaultReadCacheBytes is the read cache's size when none is given.
 const DefaultReadCacheBytes = 128 << 20
 
-// newLatest returns a cache of at most limit bytes: three quarters for
-// values, one for listings.
+// newLatest returns a cache of at most limit bytes of values, and an
+// eighth of that again of listings.
 func newLatest(limit int64) *latest {
 	limit = max(limit, 0)
-	c := &latest{half: limit * 3 / 8, lhalf: limit / 8}
-	if c.half == 0 {
-		c.lhalf = 0
-	}
+	c := &latest{half: limit / 2, lhalf: limit / 16}
 	c.cur, c.old = map[string][]byte{}, map[string][]byte{}
 	c.lcur, c.lold = map[string][]pair{}, map[string][]pair{}
 	return c
