@@ -92,9 +92,9 @@ func (r *dbReader) Get(key []byte) []byte {
 }
 
 func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	prefix, listing := listingRange(start, end)
+	listing := listingRange(start, end)
 	if listing {
-		if ps, ok := r.cache.getListing(r.version, prefix); ok {
+		if ps, ok := r.cache.getListing(r.version, start); ok {
 			servePairs(ps, fn)
 			return
 		}
@@ -127,7 +127,7 @@ func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	}
 	store.Check(r.it.Error())
 	if ps, ok := l.done(); ok {
-		r.cache.putListing(r.version, prefix, ps)
+		r.cache.putListing(r.version, start, ps)
 	}
 }
 

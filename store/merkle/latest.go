@@ -72,15 +72,12 @@ func listingCost(prefix string, ps []pair) int64 {
 	return n
 }
 
-// listingRange returns the listing prefix whose keys are exactly [start,
-// end): start a listing family's byte and an address, end the prefix's end.
-// Other ranges are not remembered.
-func listingRange(start, end []byte) (string, bool) {
+// listingRange reports whether [start, end) is exactly one party's
+// listing: start a listing family's byte and an address, end the end of
+// that prefix. Other ranges are not remembered.
+func listingRange(start, end []byte) bool {
 	const n = prefixLen - 1 // family ‖ address: a state key's listing prefix
-	if len(start) != n || !isListing[start[0]] || !bytes.Equal(end, store.PrefixEnd(start)) {
-		return "", false
-	}
-	return string(start), true
+	return len(start) == n && isListing[start[0]] && bytes.Equal(end, store.PrefixEnd(start))
 }
 
 // CacheStats counts the read cache's traffic.
@@ -111,7 +108,7 @@ func newLatest(limit int64) *latest {
 // getListing answers the listing with prefix at version: ok false when the
 // cache is not at version or does not hold it. The pairs are the cache's:
 // the caller must copy what it hands on.
-func (c *latest) getListing(version int64, prefix string) (ps []pair, ok bool) {
+func (c *latest) getListing(version int64, prefix []byte) (ps []pair, ok bool) {
 	if c.lhalf == 0 {
 		return nil, false
 	}
@@ -120,11 +117,12 @@ func (c *latest) getListing(version int64, prefix string) (ps []pair, ok bool) {
 	if version != c.version {
 		return nil, false
 	}
-	if ps, ok = c.lcur[prefix]; !ok {
-		if ps, ok = c.lold[prefix]; ok {
-			delete(c.lold, prefix)
-			c.loldBytes -= listingCost(prefix, ps)
-			c.insertListing(prefix, ps)
+	if ps, ok = c.lcur[string(prefix)]; !ok {
+		if ps, ok = c.lold[string(prefix)]; ok {
+			p := string(prefix)
+			delete(c.lold, p)
+			c.loldBytes -= listingCost(p, ps)
+			c.insertListing(p, ps)
 		}
 	}
 	return ps, ok
@@ -132,7 +130,7 @@ func (c *latest) getListing(version int64, prefix string) (ps []pair, ok bool) {
 
 // putListing remembers the whole listing with prefix at version, read from
 // the database at that version. The cache keeps ps.
-func (c *latest) putListing(version int64, prefix string, ps []pair) {
+func (c *latest) putListing(version int64, prefix []byte, ps []pair) {
 	if c.lhalf == 0 {
 		return
 	}
@@ -141,14 +139,15 @@ func (c *latest) putListing(version int64, prefix string, ps []pair) {
 	if version != c.version {
 		return
 	}
-	if _, ok := c.lcur[prefix]; ok {
+	if _, ok := c.lcur[string(prefix)]; ok {
 		return
 	}
-	if ops, ok := c.lold[prefix]; ok {
-		delete(c.lold, prefix)
-		c.loldBytes -= listingCost(prefix, ops)
+	p := string(prefix)
+	if ops, ok := c.lold[p]; ok {
+		delete(c.lold, p)
+		c.loldBytes -= listingCost(p, ops)
 	}
-	c.insertListing(prefix, ps)
+	c.insertListing(p, ps)
 }
 
 // insertListing is insert for listings. Call with c.mu held. (One generic

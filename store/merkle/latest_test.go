@@ -23,6 +23,7 @@ type cacheTwins struct {
 	model            map[string][]byte   // the working version
 	versions         []map[string][]byte // committed versions, from 1
 	firstReadable    int64               // the version reopened last
+	cacheBytes       int64               // the cached tree's read cache
 }
 
 func newCacheTwins(t *testing.T, cacheBytes int64) *cacheTwins {
@@ -32,6 +33,7 @@ func newCacheTwins(t *testing.T, cacheBytes int64) *cacheTwins {
 }
 
 func (c *cacheTwins) open(cacheBytes int64) {
+	c.cacheBytes = cacheBytes
 	var err error
 	if c.cached, err = merkle.OpenTreeWith(c.dirC, merkle.Options{ReadCacheBytes: cacheBytes}); err != nil {
 		c.t.Fatal(err)
@@ -128,6 +130,34 @@ func (c *cacheTwins) commit() {
 	c.versions = append(c.versions, snap)
 }
 
+// endBlock ends a block as the random tests do: one in ten fails
+// (Rollback), one in ten commits and restarts both trees (the cache starts
+// empty, the snapshots before it are gone), the others commit.
+func (c *cacheTwins) endBlock(rng *rand.Rand) {
+	switch r := rng.IntN(10); {
+	case r == 0:
+		c.rollback()
+	case r == 1:
+		c.commit()
+		c.close()
+		c.open(c.cacheBytes)
+		c.firstReadable = int64(len(c.versions))
+	default:
+		c.commit()
+	}
+}
+
+// readable returns a random committed version still readable through
+// snapshots, or 0 before the first commit.
+func (c *cacheTwins) readable(rng *rand.Rand) int64 {
+	n := int64(len(c.versions))
+	if n == 0 {
+		return 0
+	}
+	lo := max(c.firstReadable, n-merkle.ReadableVersions+1, 1)
+	return lo + rng.Int64N(n-lo+1)
+}
+
 func (c *cacheTwins) rollback() {
 	c.cached.Rollback()
 	c.uncached.Rollback()
@@ -165,24 +195,10 @@ func TestReadCacheAgrees(t *testing.T) {
 				c.read(k)
 			}
 		}
-		if n := int64(len(c.versions)); n > 0 {
-			lo := max(c.firstReadable, n-merkle.ReadableVersions+1, 1)
-			for range 5 {
-				c.readAt(lo+rng.Int64N(n-lo+1), key())
-			}
+		for range 5 {
+			c.readAt(c.readable(rng), key())
 		}
-		switch r := rng.IntN(10); {
-		case r == 0: // a failed block
-			c.rollback()
-		case r == 1: // a restart: the cache starts empty
-			c.commit()
-			c.close()
-			c.open(8 << 10)
-			// Snapshots before the restart are gone.
-			c.firstReadable = int64(len(c.versions))
-		default:
-			c.commit()
-		}
+		c.endBlock(rng)
 		for range 10 {
 			c.read(key())
 		}
@@ -409,21 +425,8 @@ func TestListingCacheAgrees(t *testing.T) {
 				c.set(string(parties[5])+fmt.Sprintf("a%03d", i), []byte("x"))
 			}
 		}
-		if n := int64(len(c.versions)); n > 0 {
-			lo := max(c.firstReadable, n-merkle.ReadableVersions+1, 1)
-			c.list(parties[rng.IntN(len(parties))], lo+rng.Int64N(n-lo+1))
-		}
-		switch r := rng.IntN(10); {
-		case r == 0:
-			c.rollback()
-		case r == 1:
-			c.commit()
-			c.close()
-			c.open(16 << 10)
-			c.firstReadable = int64(len(c.versions))
-		default:
-			c.commit()
-		}
+		c.list(parties[rng.IntN(len(parties))], c.readable(rng))
+		c.endBlock(rng)
 		for _, p := range parties {
 			c.list(p, int64(len(c.versions)))
 		}

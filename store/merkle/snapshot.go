@@ -127,9 +127,9 @@ func (s *Snapshot) Get(key []byte) []byte {
 }
 
 func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
-	prefix, listing := listingRange(start, end)
+	listing := listingRange(start, end)
 	if listing {
-		if ps, ok := s.tree.latest.getListing(s.version, prefix); ok {
+		if ps, ok := s.tree.latest.getListing(s.version, start); ok {
 			servePairs(ps, fn)
 			return
 		}
@@ -168,6 +168,6 @@ func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
 	done = true
 	store.Check(s.its.put(it))
 	if ps, ok := l.done(); ok {
-		s.tree.latest.putListing(s.version, prefix, ps)
+		s.tree.latest.putListing(s.version, start, ps)
 	}
 }
