@@ -1,8 +1,11 @@
 package crypto
 
 import (
+	"bytes"
 	"encoding/hex"
 	"testing"
+
+	"github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 // smallOrder are encodings of Ed25519 points of small order (the eight
@@ -46,5 +49,73 @@ func TestSmallOrderKeysRefused(t *testing.T) {
 		if want := i%2 == 1; ok != want {
 			t.Errorf("BatchVerify item %d (key %x): %v, want %v", i, items[i].Pub[:4], ok, want)
 		}
+	}
+}
+
+// A public key's expansion, once cached, must give the answers the
+// uncached verification gives: for valid signatures, wrong messages,
+// keys of small order, non-canonical and off-curve encodings, alone and
+// in batches of both sizes voi treats differently (below and above its
+// precomputation limit), seen for the first time and again.
+func TestExpandedKeysAgree(t *testing.T) {
+	var keys []PubKey
+	var privs []*PrivKey
+	for i := range 8 {
+		k, err := KeyFromSeeds(append(make([]byte, 31), byte(i+1)), append(make([]byte, 31), byte(i+100)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, privs = append(keys, k.PubKey()), append(privs, k)
+	}
+	for _, h := range append(smallOrder,
+		"0200000000000000000000000000000000000000000000000000000000000000", // not on the curve
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // y = p: non-canonical
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+	) {
+		b, _ := hex.DecodeString(h)
+		keys = append(keys, PubKey(b))
+	}
+	msg := []byte("read the record")
+	var items []SigItem
+	for i, pub := range keys {
+		var sig []byte
+		if i < len(privs) {
+			sig = privs[i].Sign(msg)
+		} else {
+			sig = append(bytes.Clone(keys[0][:]), make([]byte, 32)...)
+		}
+		items = append(items,
+			SigItem{Pub: pub, Msg: msg, Sig: sig},
+			SigItem{Pub: pub, Msg: []byte("another record"), Sig: sig},
+			SigItem{Pub: pub, Msg: msg, Sig: make([]byte, 64)},
+		)
+	}
+	uncached := func(it SigItem) bool {
+		return len(it.Sig) == SignatureSize && ed25519.VerifyWithOptions(it.Pub[:], it.Msg, it.Sig, zip215)
+	}
+	for round := range 3 { // the first round fills the cache, the others hit it
+		var batch []SigItem
+		for _, it := range items {
+			want := uncached(it)
+			if got := Verify(it.Pub, it.Msg, it.Sig); got != want {
+				t.Fatalf("round %d: Verify(%x…) = %v, uncached %v", round, it.Pub[:4], got, want)
+			}
+			batch = append(batch, it)
+		}
+		for _, n := range []int{len(batch), 200} { // 200: above voi's precomputation limit
+			var in []SigItem
+			for len(in) < n {
+				in = append(in, batch...)
+			}
+			in = in[:n]
+			for i, got := range BatchVerify(in) {
+				if want := uncached(in[i]); got != want {
+					t.Fatalf("round %d, batch of %d: item %d (%x…) = %v, uncached %v", round, n, i, in[i].Pub[:4], got, want)
+				}
+			}
+		}
+	}
+	if Verify(keys[0], msg, privs[1].Sign(msg)) {
+		t.Fatal("a signature by another key verified")
 	}
 }
