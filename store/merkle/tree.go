@@ -35,6 +35,8 @@ type Tree struct {
 	latest *latest
 	// batchHint is the size of the last version's database batch.
 	batchHint int
+	// sorting is Commit's scratch for sorting a version's writes.
+	sorting *sortScratch
 	// indexDirty: the working version wrote index keys since their digest
 	// was last folded into the tree (foldIndexWrites).
 	indexDirty bool

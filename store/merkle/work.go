@@ -214,9 +214,15 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 	// insert starts from the last one's place): the state's keys come
 	// sorted; sort the hash index's and the side data's too, keeping the
 	// order of writes to one key.
-	slices.SortStableFunc(t.hashIdx, func(x, y hashWrite) int { return bytes.Compare(x.kh[:], y.kh[:]) })
+	if t.sorting == nil {
+		t.sorting = new(sortScratch)
+	}
+	sc := t.sorting
+	sc.hash = slices.Grow(sc.hash[:0], len(t.hashIdx))
+	sortStable(t.hashIdx, sc.hash, &sc.counts, func(w *hashWrite) []byte { return w.kh[:] })
 	side = slices.Clone(side)
-	slices.SortStableFunc(side, func(x, y Side) int { return bytes.Compare(x.Key, y.Key) })
+	sc.side = slices.Grow(sc.side[:0], len(side))
+	sortStable(side, sc.side, &sc.counts, func(w *Side) []byte { return w.Key })
 	for _, w := range t.hashIdx {
 		if err != nil {
 			break
