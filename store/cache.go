@@ -233,7 +233,11 @@ func (c *Cache) Write() {
 				return true
 			})
 		}
-		p.WriteBatch(ws)
+		if t, ok := p.(CacheTaker); ok {
+			t.TakeCache(c, ws)
+		} else {
+			p.WriteBatch(ws)
+		}
 	case KV:
 		c.ascend(nil, nil, func(e Write) bool {
 			if e.Value == nil {
@@ -255,6 +259,19 @@ func (c *Cache) clear() {
 		c.writes.Clear(false)
 		clear(c.byKey)
 	}
+}
+
+// TakeFrom makes src's buffered writes c's own, without copying them, and
+// leaves src empty; it reports false, changing nothing, unless c buffers no
+// writes. c keeps its parent: the writes must be ones that belong over it
+// (src's parent reads through to c's, or is c).
+func (c *Cache) TakeFrom(src *Cache) bool {
+	if c.Len() != 0 {
+		return false
+	}
+	c.small, c.writes, c.byKey = src.small, src.writes, src.byKey
+	src.small, src.writes, src.byKey = nil, nil, nil
+	return true
 }
 
 // Discard drops the buffered writes.

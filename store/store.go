@@ -40,6 +40,18 @@ type BatchWriter interface {
 	WriteBatch(ws []Write)
 }
 
+// CacheTaker is a BatchWriter whose buffered writes are themselves a Cache
+// (the Merkle tree's working version is): it can take a whole cache's
+// writes, its key order and index included, instead of inserting them one
+// by one. Cache.Write hands its writes this way when the parent is one.
+type CacheTaker interface {
+	BatchWriter
+	// TakeCache applies ws, c's writes in key order, as WriteBatch(ws)
+	// would, and may take c's buffers over (Cache.TakeFrom); c is empty
+	// afterwards either way.
+	TakeCache(c *Cache, ws []Write)
+}
+
 // IndexKeyStart is the first key byte of index keys: see IsIndexKey.
 const IndexKeyStart = 0x80
 

@@ -83,6 +83,16 @@ func (g *gate) WriteBatch(ws []store.Write) {
 	}
 }
 
+// TakeCache hands the block's cache to a state that can take it whole
+// (store.CacheTaker), else its writes as WriteBatch does.
+func (g *gate) TakeCache(c *store.Cache, ws []store.Write) {
+	if t, ok := g.kv.(store.CacheTaker); ok {
+		t.TakeCache(c, ws)
+		return
+	}
+	g.WriteBatch(ws)
+}
+
 // shared is the block's state as the transactions committed so far left it,
 // read by the speculative workers and written by the committer only. done
 // is the number of transactions committed; marks says which of them last

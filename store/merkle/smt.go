@@ -61,7 +61,8 @@ type smt struct {
 	kept int // leaves in the last committed tree
 
 	// exists reports whether the working state holds key (before the write
-	// in progress). It is asked only when a leaf has key's fp.
+	// in progress). It is asked only when a leaf has key's fp, and only
+	// about the key being written (Tree.writeBatch relies on that).
 	exists func(key []byte) bool
 	// resolve returns the full key hash of the working tree's leaf with fp
 	// and leaf hash lh.

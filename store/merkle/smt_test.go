@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/medchain/medchain/store"
 	"github.com/medchain/medchain/store/merkle"
 )
 
@@ -52,21 +53,33 @@ func treeMatchesModel(t *testing.T) {
 	}
 	var history []saved
 	key := func() string { return fmt.Sprintf("k%03d", rng.IntN(300)) }
-	for round := range 60 {
+	for round := range 90 {
 		work := map[string]string{}
 		for k, v := range model {
 			work[k] = v
 		}
-		for range rng.IntN(40) {
+		// The writes go to the tree itself, through a cache written at the
+		// end (as a block's: the tree takes the cache whole), or first to
+		// the tree and then through a cache (the tree inserts its writes).
+		var kv store.KV = tr
+		mode := rng.IntN(3)
+		n := rng.IntN(40)
+		for i := range n {
+			if mode == 1 && i == 0 || mode == 2 && i == n/2 {
+				kv = store.NewCache(tr)
+			}
 			k := key()
 			if rng.IntN(4) == 0 {
-				tr.Delete([]byte(k))
+				kv.Delete([]byte(k))
 				delete(work, k)
 			} else {
 				v := fmt.Sprintf("v%d-%d", round, rng.IntN(1000))
-				tr.Set([]byte(k), []byte(v))
+				kv.Set([]byte(k), []byte(v))
 				work[k] = v
 			}
+		}
+		if c, ok := kv.(*store.Cache); ok {
+			c.Write()
 		}
 		if rng.IntN(6) == 0 {
 			tr.Rollback()

@@ -35,6 +35,10 @@ type Tree struct {
 	latest *latest
 	// batchHint is the size of the last version's database batch.
 	batchHint int
+	// batch is the batch whose leaves writeBatch is putting into the tree
+	// ahead of the working version, and batchAt the one it is at.
+	batch   []store.Write
+	batchAt int
 	// sorting is Commit's scratch for sorting a version's writes.
 	sorting *sortScratch
 	// indexDirty: the working version wrote index keys since their digest

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble"
@@ -72,7 +73,7 @@ func (t *Tree) resolveWork(fp uint64, lh *[32]byte) [32]byte {
 			v, err = get(t.db, append(prefixState[:1:1], key...))
 			store.Check(err)
 		} else {
-			v = t.work.Get(key)
+			v = t.valueNow(key)
 		}
 		if isLeaf(&kh, v, lh) {
 			return kh
@@ -120,7 +121,15 @@ func (t *Tree) removeLeaf(key []byte, kh *[32]byte) {
 // WriteBatch applies a cache's writes (store.BatchWriter): the hashing of
 // keys and values, most of the cost, is spread over every core first; the
 // tree and the working version then take the writes in order.
-func (t *Tree) WriteBatch(ws []store.Write) {
+func (t *Tree) WriteBatch(ws []store.Write) { t.writeBatch(ws, nil) }
+
+// TakeCache is WriteBatch for the writes of cache c (store.CacheTaker).
+// When the working version holds no writes yet, as at the end of a block
+// whose writes all went to the block's cache, it takes c's buffers over
+// instead of inserting every write into its own again.
+func (t *Tree) TakeCache(c *store.Cache, ws []store.Write) { t.writeBatch(ws, c) }
+
+func (t *Tree) writeBatch(ws []store.Write, from *store.Cache) {
 	type hashed struct{ kh, lh [32]byte }
 	hs := make([]hashed, len(ws))
 	workers := min(runtime.GOMAXPROCS(0), (len(ws)+255)/256)
@@ -142,24 +151,49 @@ func (t *Tree) WriteBatch(ws []store.Write) {
 		}()
 	}
 	wg.Wait()
+	// Taking the cache whole, the working version changes after the tree,
+	// not write by write; meanwhile the tree reads the state as it was
+	// before each write (setLeaf's comment): about the key written, the
+	// working version is that, as the batch writes each key once; about
+	// other keys (resolveWork), valueNow adds the batch's earlier writes.
+	take := from != nil && t.work.Len() == 0
+	if take {
+		t.batch = ws
+		defer func() { t.batch, t.batchAt = nil, 0 }()
+	}
 	for i, e := range ws {
+		t.batchAt = i
 		key := []byte(e.Key)
 		reserved(key)
 		index := store.IsIndexKey(key)
 		t.indexDirty = t.indexDirty || index
 		switch {
+		case index:
 		case e.Value == nil:
-			if !index {
-				t.removeLeaf(key, &hs[i].kh)
-			}
-			t.work.Adopt(e)
+			t.removeLeaf(key, &hs[i].kh)
 		default:
-			if !index {
-				t.setLeaf(key, &hs[i].kh, &hs[i].lh)
-			}
+			t.setLeaf(key, &hs[i].kh, &hs[i].lh)
+		}
+		if !take {
 			t.work.Adopt(e) // BatchWriter: the batch's values are ours to keep
 		}
 	}
+	if take && !t.work.TakeFrom(from) {
+		panic(store.Fault{Err: errTreeInvariant}) // nothing wrote to the working version meanwhile
+	}
+}
+
+// valueNow is key's value in the working version as the tree has it so
+// far: while a batch's leaves go in ahead of the working version
+// (writeBatch), with the batch's writes before the current one.
+func (t *Tree) valueNow(key []byte) []byte {
+	if t.batch != nil {
+		j, ok := slices.BinarySearchFunc(t.batch, key, func(w store.Write, k []byte) int { return strings.Compare(w.Key, string(k)) })
+		if ok && j < t.batchAt {
+			return t.batch[j].Value
+		}
+	}
+	return t.work.Get(key)
 }
 
 func (t *Tree) Delete(key []byte) {
