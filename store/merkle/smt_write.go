@@ -18,6 +18,15 @@ func (t *smt) expand(b *bucketNode, out []xleaf) []xleaf {
 	return out
 }
 
+// resolveLeaf is resolve for a working leaf. It hands resolve a copy of
+// the leaf hash: a pointer into the caller's leaves, passed to a function
+// value, would make every caller's stack buffer of leaves a heap
+// allocation (two per write to the tree), though resolve is rarely called.
+func (t *smt) resolveLeaf(x *xleaf) [32]byte {
+	lh := x.lh
+	return t.resolve(x.fp(), &lh)
+}
+
 // newBucket makes a working bucket of sorted leaves xs (1..bucketMax). It
 // is wide when two of them share an fp; those come with full key hashes.
 func (t *smt) newBucket(xs ...xleaf) ref {
@@ -34,7 +43,7 @@ func (t *smt) newBucket(xs ...xleaf) ref {
 		run[i] = leaf{fp: xs[i].fp(), lh: xs[i].lh}
 		if wide {
 			if !xs[i].full { // a leaf met its fp's twin by a merge
-				xs[i].kh, xs[i].full = t.resolve(xs[i].fp(), &xs[i].lh), true
+				xs[i].kh, xs[i].full = t.resolveLeaf(&xs[i]), true
 			}
 			run[len(xs)+i] = leaf{lh: xs[i].kh}
 		}
@@ -127,7 +136,7 @@ func (t *smt) bucketSet(n ref, depth int, key []byte, kh, lh *[32]byte) ref {
 			at = presentAt
 		} else { // another key with the same fp: learn the full key hashes
 			for j := range xs {
-				xs[j].kh, xs[j].full = t.resolve(xs[j].fp(), &xs[j].lh), true
+				xs[j].kh, xs[j].full = t.resolveLeaf(&xs[j]), true
 			}
 			i, at = locate(xs, kh)
 		}

@@ -2,6 +2,7 @@ package merkle
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 )
 
@@ -25,13 +26,13 @@ type sortScratch struct {
 // replaced, moves each element O(log² n) times (insertion-sorted blocks,
 // then in-place rotations), and the two sorts were a tenth of a block's
 // commit. A bucket that is not small (keys sharing their first two bytes:
-// block positions, the same height) is sorted with slices.SortStableFunc,
-// after a check that it is not sorted already, which it usually is.
+// block positions, the same height) is checked for order, which it usually
+// is, and otherwise sorted by position.
 //
 // tmp is scratch of at least len(xs) elements; counts is scratch too.
 func sortStable[T any](xs, tmp []T, counts *[1 << 16]int32, key func(*T) []byte) {
 	if len(xs) < 256 {
-		sortBucket(xs, key)
+		sortBucket(xs, tmp, key)
 		return
 	}
 	if sorted(xs, key) {
@@ -57,7 +58,7 @@ func sortStable[T any](xs, tmp []T, counts *[1 << 16]int32, key func(*T) []byte)
 	lo := int32(0)
 	for _, hi := range counts {
 		if hi-lo > 1 {
-			sortBucket(xs[lo:hi], key)
+			sortBucket(xs[lo:hi], tmp[lo:hi], key)
 		}
 		lo = hi
 	}
@@ -76,9 +77,10 @@ func digit(k []byte) int {
 	return int(k[0])<<8 | int(k[1])
 }
 
-// sortBucket sorts a bucket stably: by insertion when small, otherwise by
-// slices.SortStableFunc unless already in order.
-func sortBucket[T any](xs []T, key func(*T) []byte) {
+// sortBucket sorts a bucket stably: by insertion when small; otherwise,
+// unless already in order, by sorting positions (ties broken by position)
+// and moving each element once, through tmp (at least len(xs) long).
+func sortBucket[T any](xs, tmp []T, key func(*T) []byte) {
 	if len(xs) <= 32 {
 		for i := 1; i < len(xs); i++ {
 			for j := i; j > 0 && bytes.Compare(key(&xs[j-1]), key(&xs[j])) > 0; j-- {
@@ -87,9 +89,25 @@ func sortBucket[T any](xs []T, key func(*T) []byte) {
 		}
 		return
 	}
-	if !sorted(xs, key) {
-		slices.SortStableFunc(xs, func(a, b T) int { return bytes.Compare(key(&a), key(&b)) })
+	if sorted(xs, key) {
+		return
 	}
+	pos := make([]int32, len(xs))
+	for i := range pos {
+		pos[i] = int32(i)
+	}
+	slices.SortFunc(pos, func(i, j int32) int {
+		if c := bytes.Compare(key(&xs[i]), key(&xs[j])); c != 0 {
+			return c
+		}
+		return cmp.Compare(i, j)
+	})
+	tmp = tmp[:len(xs)]
+	for k, i := range pos {
+		tmp[k] = xs[i]
+	}
+	copy(xs, tmp)
+	clear(tmp)
 }
 
 func sorted[T any](xs []T, key func(*T) []byte) bool {
