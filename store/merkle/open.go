@@ -285,6 +285,7 @@ func (t *Tree) loadFromCheckpoint(version int64, root []byte) bool {
 // finishLoad makes the loaded tree the committed version.
 func (t *Tree) finishLoad(version int64) {
 	t.version, t.hash = version, bytes.Clone(t.trieHash())
+	t.trie.filter.rebuild(&t.trie, t.root, t.trie.keys)
 	t.latest.reset(version)
 	t.resetWork(version)
 	t.snaps = append(t.snaps, t.newSnapshot())

@@ -59,6 +59,9 @@ type smt struct {
 	pin  int64
 	keys int // leaves in the working tree
 	kept int // leaves in the last committed tree
+	// filter holds the fps of the committed tree's leaves and of leaves
+	// added since (fpfilter.go); Tree rebuilds it at commit.
+	filter fpFilter
 
 	// exists reports whether the working state holds key (before the write
 	// in progress). It is asked only when a leaf has key's fp, and only

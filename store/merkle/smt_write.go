@@ -102,6 +102,7 @@ func (t *smt) set(key []byte, kh, lh *[32]byte) (existed bool) {
 	t.root = t.insert(t.root, 0, key, kh, lh)
 	if !t.found {
 		t.keys++
+		t.filter.add(fpOf(kh))
 	}
 	return t.found
 }

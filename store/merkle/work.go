@@ -32,14 +32,18 @@ func (t *Tree) resetWork(version int64) {
 // absent tells from the Merkle tree, without reading the database, that
 // the latest committed version has no value at key. The tree holds every
 // key's hash, and most reads of an absent key (a new record, a new grant)
-// would otherwise cost a lookup in every level of the database. Only the
-// writer calls it (through the working version), which is also the only
-// goroutine that changes the committed root.
+// would otherwise cost a lookup in every level of the database. Most are
+// answered by the fp filter alone (fpfilter.go), the rest by a walk of the
+// tree. Only the writer calls it (through the working version), which is
+// also the only goroutine that changes the committed root.
 func (t *Tree) absent(key []byte) bool {
 	if store.IsIndexKey(key) {
 		return false // not in the tree: only the database knows
 	}
 	kh := sha256.Sum256(key)
+	if !t.trie.filter.mayContain(fpOf(&kh)) {
+		return true
+	}
 	return !t.trie.mayContain(t.root, &kh)
 }
 
@@ -315,6 +319,9 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 	defer t.mu.Unlock()
 	t.version = version
 	t.root = t.trie.commit(version, ProvableVersions)
+	if t.trie.filter.full() { // the working tree is the committed one now
+		t.trie.filter.rebuild(&t.trie, t.root, t.trie.keys)
+	}
 	t.hash = h[:]
 	t.snaps = append(t.snaps, t.newSnapshot())
 	if n := len(t.snaps) - ReadableVersions; n > 0 {
