@@ -151,6 +151,17 @@ func (n *Node) Block(ctx context.Context, height int64) (*api.Block, error) {
 				"(older ones were pruned, pruning.keep_recent, or it joined by state sync); ask an archive node", api.ErrNotFound, height, base)
 		}
 	}
+	// A committed block is its header and, from the transaction index, its
+	// transactions with their outcomes: the block itself (megabytes under
+	// load, read by every client that follows the chain) is not decoded.
+	if out := n.committedBlock(height); out != nil {
+		return out, nil
+	}
+	return n.storedBlock(ctx, hp)
+}
+
+// storedBlock is Block from the stored block (nil: the latest).
+func (n *Node) storedBlock(ctx context.Context, hp *int64) (*api.Block, error) {
 	b, err := n.rpc.Block(ctx, hp)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", api.ErrNotFound, err)
@@ -191,6 +202,40 @@ func (n *Node) Block(ctx context.Context, height int64) (*api.Block, error) {
 	}
 	out.NumTxs = len(out.Txs)
 	return out, nil
+}
+
+// committedBlock is Block for a block the state has executed (height 0:
+// the latest stored), from its stored header; nil when the block is not
+// stored, not yet executed, or its index cannot be read (Block then takes
+// the long way and reports why).
+func (n *Node) committedBlock(height int64) *api.Block {
+	bs := n.cmt.BlockStore()
+	if height <= 0 {
+		height = bs.Height()
+	}
+	snap := n.app.Committed()
+	if snap == nil || snap.Version() < height {
+		return nil
+	}
+	meta := bs.LoadBlockMeta(height)
+	if meta == nil {
+		return nil
+	}
+	rs, err := n.app.BlockTxs(height)
+	if err != nil {
+		return nil
+	}
+	h := &meta.Header
+	out := &api.Block{
+		Height: h.Height, Hash: meta.BlockID.Hash.String(), Time: h.Time,
+		Proposer: h.ProposerAddress.String(), AppHash: h.AppHash.String(),
+		Txs: make([]api.TxResult, 0, len(rs)),
+	}
+	for _, r := range rs {
+		out.Txs = append(out.Txs, *txResult(r))
+	}
+	out.NumTxs = len(out.Txs)
+	return out
 }
 
 func (n *Node) Tx(ctx context.Context, hash []byte) (*api.TxResult, error) {

@@ -226,3 +226,46 @@ func TestSubmitBatch(t *testing.T) {
 		t.Fatalf("cancelled batch: %v", err)
 	}
 }
+
+// A committed block served from its stored header and the transaction
+// index (Block) is the block served from the whole stored block
+// (storedBlock): heights with bundles, single transactions, failures and
+// none, and the latest.
+func TestCommittedBlockFromHeader(t *testing.T) {
+	n := startOne(t, 100)
+	ctx := context.Background()
+	var last []byte
+	for i := range 3 {
+		batch := [][]byte{register(fmt.Sprintf("h%d-a", i)), register(fmt.Sprintf("h%d-b", i)), register(fmt.Sprintf("h%d-a", i-1))}
+		if _, err := n.SubmitBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		last = register(fmt.Sprintf("single-%d", i))
+		if _, err := n.Submit(ctx, last, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	top := committed(t, n, last).Height
+	txs := 0
+	for h := int64(1); h <= top; h++ {
+		got, err := n.Block(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := n.storedBlock(ctx, &h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+			t.Fatalf("height %d:\nfrom the header %+v\nfrom the block  %+v", h, got, want)
+		}
+		txs += got.NumTxs
+	}
+	if txs < 9 {
+		t.Fatalf("%d transactions in blocks 1..%d, want the 9 or more submitted", txs, top)
+	}
+	latest, err := n.Block(ctx, 0)
+	if err != nil || latest.Height < top {
+		t.Fatalf("the latest block: %+v %v", latest, err)
+	}
+}
