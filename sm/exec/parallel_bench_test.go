@@ -286,3 +286,31 @@ func BenchmarkDeliverBlockParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeliverBlockSize executes blocks of the default mix of the size
+// a node makes at 10,000 tx/s with 300 ms blocks (3,000 transactions) and
+// of the size it makes once it has fallen behind (17,500: the 4 MiB cap),
+// serially over the same state, to tell whether a large block costs more
+// per transaction by itself (cpu-µs/tx), without the node's other work.
+func BenchmarkDeliverBlockSize(b *testing.B) {
+	m := newMixNet(b, 4000, 32, 400)
+	all := m.block(17_500) // the small block is its start: each signer's sequences still follow on
+	blk := exec.BlockContext{ChainID: apptest.ChainID, Height: m.h.Height + 1, Time: m.h.NextTime()}
+	for _, n := range []int{3_000, 17_500} {
+		txs := all[:n]
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			core, _ := app.NewCore()
+			runtime.GC()
+			cpu0 := cpuTime()
+			blocks := 0
+			for b.Loop() {
+				core.DeliverBlock(m.h.Tree, blk, txs, verified{})
+				m.h.Tree.Rollback()
+				blocks++
+			}
+			cpu := cpuTime() - cpu0
+			b.ReportMetric(float64(cpu.Microseconds())/float64(blocks*len(txs)), "cpu-µs/tx")
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(blocks*len(txs)), "µs/tx")
+		})
+	}
+}
