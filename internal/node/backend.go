@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	cmttypes "github.com/cometbft/cometbft/types"
+
 	"github.com/medchain/medchain/app"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
@@ -169,11 +171,8 @@ func (n *Node) storedBlock(ctx context.Context, hp *int64) (*api.Block, error) {
 	if b.Block == nil {
 		return nil, api.ErrNotFound
 	}
-	out := &api.Block{
-		Height: b.Block.Height, Hash: b.BlockID.Hash.String(), Time: b.Block.Time,
-		Proposer: b.Block.ProposerAddress.String(), AppHash: b.Block.AppHash.String(), NumTxs: len(b.Block.Txs),
-		Txs: []api.TxResult{},
-	}
+	out := blockHeader(&b.Block.Header, b.BlockID, len(b.Block.Txs))
+	out.NumTxs = len(b.Block.Txs)
 	// A committed block's transactions, each bundled one on its own, come
 	// from the transaction index with their outcomes; a block stored but
 	// not yet executed lists its transactions without.
@@ -225,17 +224,22 @@ func (n *Node) committedBlock(height int64) *api.Block {
 	if err != nil {
 		return nil
 	}
-	h := &meta.Header
-	out := &api.Block{
-		Height: h.Height, Hash: meta.BlockID.Hash.String(), Time: h.Time,
-		Proposer: h.ProposerAddress.String(), AppHash: h.AppHash.String(),
-		Txs: make([]api.TxResult, 0, len(rs)),
-	}
+	out := blockHeader(&meta.Header, meta.BlockID, len(rs))
 	for _, r := range rs {
 		out.Txs = append(out.Txs, *txResult(r))
 	}
 	out.NumTxs = len(out.Txs)
 	return out
+}
+
+// blockHeader is a block's API form without its transactions (room made
+// for txs of them).
+func blockHeader(h *cmttypes.Header, id cmttypes.BlockID, txs int) *api.Block {
+	return &api.Block{
+		Height: h.Height, Hash: id.Hash.String(), Time: h.Time,
+		Proposer: h.ProposerAddress.String(), AppHash: h.AppHash.String(),
+		Txs: make([]api.TxResult, 0, txs),
+	}
 }
 
 func (n *Node) Tx(ctx context.Context, hash []byte) (*api.TxResult, error) {

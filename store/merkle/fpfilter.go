@@ -89,9 +89,8 @@ func (f *fpFilter) rebuild(t *smt, root ref, leaves int) {
 		f.lines = make([]fpLine, n)
 	}
 	f.cap = n * fpLineKeys
-	f.adds = 0
 	t.eachFP(root, f.add)
-	f.adds = 0
+	f.adds = 0 // the tree's own leaves are not adds since the rebuild
 }
 
 // eachFP calls fn with the fp of every leaf under n.
