@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// execGate lets the node's intake step aside while a block executes and
-// commits. On a machine of few cores the goroutine that runs FinalizeBlock
-// and Commit (CometBFT's consensus routine) is the pipeline's one serial
-// stage; Go's scheduler gives it no priority, so signature checks of
+// execGate lets the node's intake (Mempool.AwaitBlock, called before
+// Prepare) step aside while a block executes and commits. On a machine of
+// few cores the goroutine that runs FinalizeBlock and Commit (CometBFT's
+// consensus routine) is the pipeline's one serial stage; Go's scheduler gives it no priority, so signature checks of
 // incoming batches, run on every core, stretch a block's execution, and a
 // block that takes longer than timeout_commit delays the next height and
 // makes the next block larger. Intake waits for the block that is executing
@@ -58,3 +58,11 @@ func (g *execGate) wait(max time.Duration) {
 	case <-t.C:
 	}
 }
+
+// AwaitBlock returns once no block is executing or committing, or the one
+// executing now has ended, or maxExecWait has passed. The node's intake
+// calls it before Prepare, holding no lock. CometBFT's CheckTx must not:
+// CometBFT holds its mempool lock around CheckTx and takes that lock before
+// Commit, so a check waiting here would hold the commit back until the
+// bound.
+func (m *Mempool) AwaitBlock() { m.exec.wait(maxExecWait) }

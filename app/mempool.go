@@ -233,9 +233,8 @@ func (f fixedSig) CheckSig([32]byte, *sm.Tx) bool { return bool(f) }
 
 // Prepare decodes and hashes raws and checks their signatures in batches
 // spread over every core, remembering the valid ones. It changes no state
-// and takes no lock the mempool's checks wait for. While a block executes
-// it waits (at most maxExecWait) before checking signatures, so that the
-// block's execution has the cores (execgate.go).
+// and takes no lock the mempool's checks wait for. The node's own intake
+// calls AwaitBlock first (execgate.go).
 func (m *Mempool) Prepare(raws [][]byte) *Intake {
 	in := &Intake{raws: raws, hashes: make([][32]byte, len(raws)), txs: make([]*sm.Tx, len(raws)), errs: make([]error, len(raws)), sigOK: make([]bool, len(raws))}
 	items := make([]crypto.SigItem, 0, len(raws))
@@ -256,9 +255,6 @@ func (m *Mempool) Prepare(raws [][]byte) *Intake {
 		at = append(at, i)
 	}
 	var good [][32]byte
-	if len(items) > 0 {
-		m.exec.wait(maxExecWait)
-	}
 	for j, valid := range parallelVerify(items) {
 		if valid {
 			in.sigOK[at[j]] = true

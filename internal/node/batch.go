@@ -22,7 +22,9 @@ var _ api.BatchSubmitter = (*Node)(nil)
 func (n *Node) SubmitBatch(ctx context.Context, txs [][]byte) ([]api.BatchItem, error) {
 	out := make([]api.BatchItem, len(txs))
 	// Decoded, hashed and signature-checked (on every core) once, here;
-	// Stage takes the result.
+	// Stage takes the result. The block executing now, if any, goes first
+	// (app/execgate.go).
+	n.app.Mempool().AwaitBlock()
 	in := n.app.Mempool().Prepare(txs)
 	hashes := in.Hashes()
 	for i := range txs {
