@@ -348,7 +348,7 @@ func (a *App) ProcessProposal(context.Context, *abci.RequestProcessProposal) (*a
 // bundle's CometBFT result is OK with its transactions' codes in Data.
 func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (resp *abci.ResponseFinalizeBlock, err error) {
 	defer guard(&err)
-	a.mempool.exec.begin()
+	a.mempool.executing.begin()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	chainID := a.ChainID()
@@ -437,7 +437,7 @@ func toABCIEvents(evs []sm.Event) []abci.Event {
 }
 
 func (a *App) Commit(_ context.Context, _ *abci.RequestCommit) (*abci.ResponseCommit, error) {
-	defer a.mempool.exec.end()
+	defer a.mempool.executing.end()
 	a.mu.Lock()
 	bs := a.block
 	var index []merkle.Side

@@ -8,10 +8,11 @@ import (
 // execGate lets the node's intake (Mempool.AwaitBlock, called before
 // Prepare) step aside while a block executes and commits. On a machine of
 // few cores the goroutine that runs FinalizeBlock and Commit (CometBFT's
-// consensus routine) is the pipeline's one serial stage; Go's scheduler gives it no priority, so signature checks of
-// incoming batches, run on every core, stretch a block's execution, and a
-// block that takes longer than timeout_commit delays the next height and
-// makes the next block larger. Intake waits for the block that is executing
+// consensus routine) is the pipeline's one serial stage; Go's scheduler
+// gives it no priority, so signature checks of incoming batches, run on
+// every core, stretch a block's execution, and a block that takes longer
+// than timeout_commit delays the next height and makes the next block
+// larger. Intake waits for the block that is executing
 // when it arrives to finish, and for at most maxExecWait, then goes on: a
 // node executing blocks back to back (catching up) still takes
 // transactions in.
@@ -65,4 +66,4 @@ func (g *execGate) wait(max time.Duration) {
 // CometBFT holds its mempool lock around CheckTx and takes that lock before
 // Commit, so a check waiting here would hold the commit back until the
 // bound.
-func (m *Mempool) AwaitBlock() { m.exec.wait(maxExecWait) }
+func (m *Mempool) AwaitBlock() { m.executing.wait(maxExecWait) }

@@ -36,8 +36,8 @@ type Mempool struct {
 	// commit the genesis state (committed false), held until release.
 	state func() (kv store.Reader, committed bool, release func())
 
-	gate sync.Locker // CometBFT's mempool lock (Bind); a no-op until bound
-	exec execGate    // a block executing: Prepare waits for it (execgate.go)
+	gate      sync.Locker // CometBFT's mempool lock (Bind); a no-op until bound
+	executing execGate    // the block executing, which AwaitBlock waits for (execgate.go)
 
 	mu         sync.Mutex
 	pending    map[crypto.Address]uint64 // next sequence including mempool txs
