@@ -40,11 +40,19 @@ func (n *Node) Status(ctx context.Context) (*api.Status, error) {
 	}
 	// Height is the last block whose state is committed, so a client that
 	// saw height h can read state at h at once; CometBFT stores a block
-	// before the application has applied it.
-	if snap := n.app.Committed(); snap != nil && snap.Version() < s.Height {
-		s.Height = snap.Version()
-		s.AppHash = strings.ToUpper(hex.EncodeToString(snap.Hash()))
-		if meta := n.cmt.BlockStore().LoadBlockMeta(s.Height); meta != nil {
+	// before the application has applied it. No committed snapshot yet is
+	// height 0: a new chain's first block stored but not yet applied.
+	snap := n.app.Committed()
+	var committed int64
+	if snap != nil {
+		committed = snap.Version()
+	}
+	if committed < s.Height {
+		s.Height, s.AppHash, s.LatestBlockHash, s.LatestBlockTime = committed, "", "", time.Time{}
+		if snap != nil {
+			s.AppHash = strings.ToUpper(hex.EncodeToString(snap.Hash()))
+		}
+		if meta := n.cmt.BlockStore().LoadBlockMeta(committed); meta != nil {
 			s.LatestBlockHash = meta.BlockID.Hash.String()
 			s.LatestBlockTime = meta.Header.Time
 		}
