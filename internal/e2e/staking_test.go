@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,23 +94,63 @@ func TestSlashingOfARealNetwork(t *testing.T) {
 	if !v.Jailed || v.Tokens != 2_000_000-100_000 || v.Power != 0 {
 		t.Errorf("after double signing: %+v, want 5%% of 2000000 burned and no power", v)
 	}
-	// The twins leave the set; the three honest validators go on.
+	// The twins leave the set: CometBFT applies the power change two blocks
+	// after the evidence's block, and until then the twins still vote (with
+	// 12 of 42 power, each with its own blocks). Once commits list only the
+	// three unpunished validators, the twins are stopped, and the three go on
+	// alone. A node whose state diverged would show here as a stall.
+	var h int64
+	if err := testnet.Poll(within(t, 60*time.Second), 200*time.Millisecond, func() error {
+		top, err := observer.Height(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := observer.Commit(ctx, top)
+		if err != nil {
+			return err
+		}
+		if c.Validators != 3 {
+			return fmt.Errorf("commit of height %d lists %d validators, want the 3 unpunished", top, c.Validators)
+		}
+		h = top
+		return nil
+	}); err != nil {
+		t.Fatalf("the twins did not leave the set: %v\n%s", err, stakingReport(ctx, observer, nw.Nodes[:3]))
+	}
 	twin.Kill()
 	full.Kill()
-	h, err := observer.Height(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := testnet.WaitHeight(within(t, 60*time.Second), h+5, observer); err != nil {
-		t.Fatalf("the chain stalled after slashing: %v", err)
+		t.Fatalf("the chain stalled after slashing: %v\n%s", err, stakingReport(ctx, observer, nw.Nodes[:3]))
 	}
 	c, err := observer.Commit(ctx, h+4)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("at the end:\n%s", stakingReport(ctx, observer, nw.Nodes[:3]))
 	if c.Validators != 3 {
 		t.Errorf("commit of height %d lists %d validators, want the 3 unpunished", h+4, c.Validators)
 	}
+}
+
+// stakingReport is what a stalled test shows first: each validator's
+// staking state as the observer sees it, and where each live node's
+// consensus stands.
+func stakingReport(ctx context.Context, observer *testnet.Node, live []*testnet.Node) string {
+	var b strings.Builder
+	var out struct {
+		Validators []api.StakingValidatorView `json:"validators"`
+	}
+	if err := observer.Client().Get(ctx, "/v1/staking/validators", &out); err != nil {
+		fmt.Fprintf(&b, "validators: %v\n", err)
+	}
+	for _, v := range out.Validators {
+		fmt.Fprintf(&b, "validator %s (%s): power %d, tokens %d, jailed %v, tombstoned %v, missed %d\n",
+			v.Address, v.Org, v.Power, v.Tokens, v.Jailed, v.Tombstoned, v.MissedBlocks)
+	}
+	for _, n := range live {
+		fmt.Fprintf(&b, "%s consensus: %s\n", n.Name, n.RoundState(ctx))
+	}
+	return b.String()
 }
 
 // stakingValidator reads one validator from GET /v1/staking/validators.

@@ -112,6 +112,16 @@ func write(tb testing.TB, o Options) (*Network, error) {
 		}
 		nw.Nodes = append(nw.Nodes, newNode(tb, name, home, ports, []string{"start", "--home", home}))
 	}
+	// Registered after the nodes' own cleanups, so it runs before any of
+	// them kills its node: every node's consensus state is taken while the
+	// whole network still runs.
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			for _, n := range nw.Nodes {
+				n.noteRoundState()
+			}
+		}
+	})
 	return nw, nil
 }
 

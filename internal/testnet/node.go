@@ -34,6 +34,21 @@ type Node struct {
 	mu   sync.Mutex
 	proc *process // the current run, or nil before the first Start
 	runs int
+
+	// roundAtFailure is where the node's consensus stood when the test was
+	// found failed (noteRoundState), printed with its log.
+	roundAtFailure string
+}
+
+// noteRoundState records where the running node's consensus stands, once:
+// a stalled network shows which step and which votes each node waits on.
+func (n *Node) noteRoundState() {
+	if n.roundAtFailure != "" || !n.Running() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.roundAtFailure = n.RoundState(ctx)
 }
 
 // process is one run of a node.
@@ -69,9 +84,17 @@ func newNode(tb testing.TB, name, home string, ports nodePorts, args []string) *
 	}
 	n.api.HTTP.Timeout = 30 * time.Second
 	tb.Cleanup(func() {
+		if tb.Failed() {
+			n.noteRoundState()
+		}
 		n.Kill()
 		if tb.Failed() {
-			tb.Logf("---- last lines of %s (%s) ----\n%s", n.Name, n.Log, n.LogTail(40))
+			keepLog(tb, n)
+			round := n.roundAtFailure
+			if round != "" {
+				round = "consensus: " + round + "\n"
+			}
+			tb.Logf("---- %s (%s) ----\n%slast lines:\n%s", n.Name, n.Log, round, n.LogTail(30))
 		}
 	})
 	return n
@@ -226,4 +249,25 @@ func (n *Node) Height(ctx context.Context) (int64, error) {
 func (n *Node) Block(ctx context.Context, h int64) (*api.Block, error) {
 	var b api.Block
 	return &b, n.api.Get(ctx, "/v1/blocks/"+strconv.FormatInt(h, 10), &b)
+}
+
+// keepLog copies the node's log into $MEDCHAIN_TESTNET_LOGS/<test>/, when
+// that is set, so that a failure's whole logs outlive the test's temporary
+// directory.
+func keepLog(tb testing.TB, n *Node) {
+	dir := os.Getenv("MEDCHAIN_TESTNET_LOGS")
+	if dir == "" {
+		return
+	}
+	dir = filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name()))
+	b, err := os.ReadFile(n.Log)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, n.Name+".log"), b, 0o644)
+	}
+	if err != nil {
+		tb.Logf("keeping %s's log: %v", n.Name, err)
+	}
 }

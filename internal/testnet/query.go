@@ -225,3 +225,45 @@ func (n *Node) ValidatorKey() (Validator, error) {
 	copy(v.PubKey[:], raw)
 	return v, nil
 }
+
+// RoundState summarizes where the node's consensus stands, from CometBFT's
+// /consensus_state: height/round/step, the proposal it holds, and for each
+// round the prevotes and precommits it has. It returns the error's text if
+// the node does not answer.
+func (n *Node) RoundState(ctx context.Context) string {
+	var out struct {
+		RoundState struct {
+			HRS           string `json:"height/round/step"`
+			ProposalBlock string `json:"proposal_block_hash"`
+			LockedBlock   string `json:"locked_block_hash"`
+			ValidBlock    string `json:"valid_block_hash"`
+			HeightVoteSet []struct {
+				Round      int    `json:"round"`
+				Prevotes   string `json:"prevotes_bit_array"`
+				Precommits string `json:"precommits_bit_array"`
+			} `json:"height_vote_set"`
+		} `json:"round_state"`
+	}
+	if err := n.rpcGet(ctx, "/consensus_state", &out); err != nil {
+		return err.Error()
+	}
+	rs := out.RoundState
+	short := func(h string) string {
+		if len(h) > 8 {
+			return h[:8]
+		}
+		if h == "" {
+			return "-"
+		}
+		return h
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s proposal=%s locked=%s valid=%s", rs.HRS, short(rs.ProposalBlock), short(rs.LockedBlock), short(rs.ValidBlock))
+	for _, v := range rs.HeightVoteSet {
+		if v.Prevotes == "" && v.Precommits == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "; round %d prevotes %s precommits %s", v.Round, v.Prevotes, v.Precommits)
+	}
+	return b.String()
+}
