@@ -96,6 +96,19 @@ func BenchmarkFHIRRead(b *testing.B) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	// The patient pages through the trail those reads left: the first page
+	// of 50, newest first, with the total.
+	b.Run("trail-first-page", func(b *testing.B) {
+		events := 0
+		for b.Loop() {
+			r := want(b, do(b, http.MethodGet, "/fhir/AuditEvent?patient=Patient/"+p+"&_sort=-date&_count=50", ptok, nil), http.StatusOK).json(b)
+			events = int(r["total"].(float64))
+			if n := len(r["entry"].([]any)); n != 50 {
+				b.Fatalf("%d entries on the first page", n)
+			}
+		}
+		b.ReportMetric(float64(events), "events")
+	})
 }
 
 func trailLength(b *testing.B, tok, patient string) int {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/internal/api"
@@ -47,6 +48,16 @@ func (s *Server) searchChain(w http.ResponseWriter, rq *request, typ string, val
 	if len(q.sort) == 0 && q.sort == nil {
 		q.sort = []sortKey{{date: dateParams[typ][0].elems}}
 	}
+	if typ == "AuditEvent" {
+		// An AuditEvent's recorded is its event's time to the second,
+		// which is the hit's updated: sorting by date is sorting by
+		// updated, with no event rendered for it.
+		for i, k := range q.sort {
+			if slices.Equal(k.date, []string{"recorded"}) {
+				q.sort[i].date = nil
+			}
+		}
+	}
 	var hs []*hit
 	for _, pa := range patients {
 		if !grants(rq.sess.scopes, typ, permSearch, pa, rq.sess.patient) {
@@ -88,8 +99,8 @@ func (s *Server) searchChain(w http.ResponseWriter, rq *request, typ string, val
 				return
 			}
 			for _, e := range audit.Trail(rq.snap, pa, audit.Filter{}) {
-				res := api.FHIRAuditEvent(e)
-				hs = append(hs, &hit{typ: typ, id: str(res["id"]), res: res, updated: e.Time})
+				hs = append(hs, &hit{typ: typ, id: strconv.FormatUint(e.Seq, 10), updated: e.Time,
+					lazy: func() map[string]any { return api.FHIRAuditEvent(e) }})
 			}
 		}
 	}

@@ -1,12 +1,14 @@
 package fhir_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -532,5 +534,89 @@ func TestContentFilterReadsAreAudited(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if n := readsBy(); n != 6 {
 		t.Fatalf("after a second filtered search: %d reads by doctor2, want 6 (3 examined, each once)", n)
+	}
+}
+
+// TestAuditEventSearchOrderAndPages checks the trail's search against its
+// own full listing: ascending and descending by date (ties by id), pages,
+// a total without entries, and a date filter. The trail's events are
+// rendered only for the page served, so these are the orders a client
+// relies on when it pages through a long trail.
+func TestAuditEventSearchOrderAndPages(t *testing.T) {
+	me := newPatient(t, "trailpages")
+	ptok := token(t, me, "patient/*.read patient/*.write")
+	pid := resourceID(t, want(t, do(t, http.MethodPost, "/fhir/Patient", ptok, patientJSON(t, me)), http.StatusCreated))
+	ref := "Patient/" + pid
+	oid := resourceID(t, want(t, do(t, http.MethodPost, "/fhir/Observation", ptok, observationJSON(ref, "2339-0", "Glucose", "2024-05-05T10:00:00Z", "97")), http.StatusCreated))
+	const reads = 7
+	for i := range reads {
+		want(t, do(t, http.MethodGet, "/fhir/Observation/"+oid, ptok, nil), http.StatusOK)
+		if i%2 == 1 {
+			time.Sleep(600 * time.Millisecond) // events in several blocks and seconds
+		}
+	}
+	type ev struct{ id, recorded string }
+	list := func(query string) (int, []ev) {
+		b := want(t, do(t, http.MethodGet, "/fhir/AuditEvent?patient="+ref+query, ptok, nil), http.StatusOK).json(t)
+		var out []ev
+		entries, _ := b["entry"].([]any)
+		for _, e := range entries {
+			res := e.(map[string]any)["resource"].(map[string]any)
+			out = append(out, ev{res["id"].(string), res["recorded"].(string)})
+		}
+		return int(b["total"].(float64)), out
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var all []ev
+	for {
+		var total int
+		total, all = list("&_count=100")
+		if total >= reads {
+			if len(all) != total {
+				t.Fatalf("total %d, %d entries", total, len(all))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d reads in the trail", total, reads)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	seq := func(e ev) uint64 { n, _ := strconv.ParseUint(e.id, 10, 64); return n }
+	for i := 1; i < len(all); i++ {
+		if a, b := all[i-1], all[i]; a.recorded > b.recorded || a.recorded == b.recorded && seq(a) >= seq(b) {
+			t.Fatalf("default order: %v before %v", a, b)
+		}
+	}
+	if all[0].recorded == all[len(all)-1].recorded {
+		t.Fatalf("every event recorded in one second (%s): the order is not tested", all[0].recorded)
+	}
+	// Descending: by date, newest first, ties still by id.
+	_, desc := list("&_count=100&_sort=-date")
+	wantDesc := slices.Clone(all)
+	slices.SortStableFunc(wantDesc, func(a, b ev) int {
+		if c := strings.Compare(b.recorded, a.recorded); c != 0 {
+			return c
+		}
+		return cmp.Compare(seq(a), seq(b))
+	})
+	if !slices.Equal(desc, wantDesc) {
+		t.Fatalf("_sort=-date:\n got %v\nwant %v", desc, wantDesc)
+	}
+	if total, page := list("&_count=0"); total != len(all) || page != nil {
+		t.Fatalf("_count=0: total %d, %d entries; want %d and none", total, len(page), len(all))
+	}
+	if total, page := list("&_count=3&_offset=2"); total != len(all) || !slices.Equal(page, all[2:5]) {
+		t.Fatalf("_offset=2&_count=3: total %d, page %v; want %d, %v", total, page, len(all), all[2:5])
+	}
+	last := all[len(all)-1].recorded
+	var after []ev
+	for _, e := range all {
+		if e.recorded >= last {
+			after = append(after, e)
+		}
+	}
+	if total, page := list("&_count=100&date=ge" + url.QueryEscape(last)); total != len(after) || !slices.Equal(page, after) {
+		t.Fatalf("date=ge%s: total %d, %v; want %v", last, total, page, after)
 	}
 }

@@ -217,13 +217,17 @@ func dateNames(typ string) string {
 
 // hit is one search result on its way to the Bundle.
 type hit struct {
-	typ     string
-	id      string
-	rec     *records.Record
-	ver     *records.Version
-	d       consent.Decision
-	plain   []byte         // decrypted stored resource
-	res     map[string]any // decoded, for filters
+	typ   string
+	id    string
+	rec   *records.Record
+	ver   *records.Version
+	d     consent.Decision
+	plain []byte         // decrypted stored resource
+	res   map[string]any // decoded, for filters
+	// lazy renders res for a chain view when it is first needed (content
+	// filters, a date sort, the page): a long access trail is not rendered
+	// whole to serve one page or a total.
+	lazy    func() map[string]any
 	updated int64
 	// reported: the read is already in the trail (a content filter or a
 	// date sort examined the resource).
@@ -374,16 +378,41 @@ func dateOf(res map[string]any, elems []string) (interval, bool) {
 	return interval{}, false
 }
 
+// resource returns the hit's decoded resource, rendering a lazy chain view.
+func (h *hit) resource() map[string]any {
+	if h.res == nil && h.lazy != nil {
+		h.res, h.lazy = h.lazy(), nil
+	}
+	return h.res
+}
+
+// datedHit is a hit with its sort keys' dates, found once before sorting.
+type datedHit struct {
+	h     *hit
+	dates []interval
+	has   []bool
+}
+
 func sortHits(hs []*hit, keys []sortKey) {
-	sort.SliceStable(hs, func(i, j int) bool {
-		a, b := hs[i], hs[j]
-		for _, k := range keys {
+	ds := make([]datedHit, len(hs))
+	dates, has := make([]interval, len(hs)*len(keys)), make([]bool, len(hs)*len(keys))
+	for i, h := range hs {
+		ds[i] = datedHit{h: h, dates: dates[i*len(keys) : (i+1)*len(keys)], has: has[i*len(keys) : (i+1)*len(keys)]}
+		for j, k := range keys {
+			if k.date != nil {
+				ds[i].dates[j], ds[i].has[j] = dateOf(h.resource(), k.date)
+			}
+		}
+	}
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].h, ds[j].h
+		for n, k := range keys {
 			var c int
 			if k.date == nil {
 				c = cmp.Compare(a.updated, b.updated)
 			} else {
-				da, oka := dateOf(a.res, k.date)
-				db, okb := dateOf(b.res, k.date)
+				da, oka := ds[i].dates[n], ds[i].has[n]
+				db, okb := ds[j].dates[n], ds[j].has[n]
 				switch {
 				case oka && okb:
 					c = da.lo.Compare(db.lo)
@@ -411,6 +440,9 @@ func sortHits(hs []*hit, keys []sortKey) {
 		}
 		return a.id < b.id
 	})
+	for i := range ds {
+		hs[i] = ds[i].h
+	}
 }
 
 // decryptHit opens a hit's resource without reporting the read.
@@ -511,7 +543,7 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 				continue
 			}
 			if h.rec == nil { // a chain view: no decryption
-				if q.matchContent(h.res) {
+				if q.matchContent(h.resource()) {
 					kept = append(kept, h)
 				}
 				continue
@@ -558,7 +590,7 @@ func (s *Server) respondSearch(w http.ResponseWriter, rq *request, q *query, hs 
 	var entries []any
 	for _, h := range hs[lo:hi] {
 		if h.rec == nil {
-			body, err := json.Marshal(h.res)
+			body, err := json.Marshal(h.resource())
 			if err != nil {
 				continue
 			}
