@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/medchain/medchain/x/consent"
 )
+
+// benchReaders is the number of concurrent readers of BenchmarkFHIRRead.
+const benchReaders = 16
 
 // BenchmarkFHIRRead measures consent-checked reads through /fhir on an
 // in-process development node: each GET /fhir/Observation/{id} decides
@@ -57,7 +61,9 @@ func BenchmarkFHIRRead(b *testing.B) {
 	for _, rd := range readers {
 		b.Run(rd.name, func(b *testing.B) {
 			var next, failed atomic.Int64
-			b.SetParallelism(8)
+			// 16 readers in flight, whatever GOMAXPROCS is (RunParallel
+			// starts parallelism × GOMAXPROCS goroutines).
+			b.SetParallelism(max(1, benchReaders/runtime.GOMAXPROCS(0)))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
