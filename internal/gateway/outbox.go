@@ -36,8 +36,8 @@ const DefaultMaxPending = 1 << 20
 // were appended; each is one event with its proof, in the encoding of a
 // one-event audit/log message.
 //
-// Pebble's commit pipeline makes concurrent synced appends share one fsync
-// (group commit): see BenchmarkOutboxAppend.
+// Concurrent appends share one synced batch, and so one fsync (group
+// commit, by the writer goroutine): see BenchmarkOutboxAppend.
 type Outbox struct {
 	db  *pebble.DB
 	max int
@@ -48,7 +48,22 @@ type Outbox struct {
 	next    uint64
 	pending int
 	dead    int
+
+	// appends go to the writer, which commits those waiting together in
+	// one synced batch (group commit): see writer.
+	appends chan *appendReq
+	stopped chan struct{}
 }
+
+// appendReq is one Append's entries on their way to the writer.
+type appendReq struct {
+	first uint64
+	vals  [][]byte
+	done  chan error
+}
+
+// maxGroup bounds the appends the writer commits in one batch.
+const maxGroup = 1024
 
 // OpenOutbox opens (or creates) the outbox in dir; maxPending ≤ 0 means
 // DefaultMaxPending.
@@ -60,7 +75,7 @@ func OpenOutbox(dir string, maxPending int) (*Outbox, error) {
 	if maxPending <= 0 {
 		maxPending = DefaultMaxPending
 	}
-	o := &Outbox{db: db, max: maxPending, next: 1}
+	o := &Outbox{db: db, max: maxPending, next: 1, appends: make(chan *appendReq, maxGroup), stopped: make(chan struct{})}
 	for _, p := range []byte{prefixPending, prefixDead} {
 		err := o.scan(p, func(n uint64, _ []byte) bool {
 			if n >= o.next {
@@ -78,7 +93,43 @@ func OpenOutbox(dir string, maxPending int) (*Outbox, error) {
 			return nil, err
 		}
 	}
+	go o.writer()
 	return o, nil
+}
+
+// writer commits appends: it takes one, then every other already waiting
+// (up to maxGroup), writes them in one batch and syncs it once, and answers
+// each. Readers arriving while a sync runs wait for the next one, as with
+// Pebble's own commit pipeline, but one batch per group goes through it
+// instead of one per reader.
+func (o *Outbox) writer() {
+	defer close(o.stopped)
+	group := make([]*appendReq, 0, maxGroup)
+	for r := range o.appends {
+		group = append(group[:0], r)
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-o.appends:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		b := o.db.NewBatch()
+		for _, r := range group {
+			for i, v := range r.vals {
+				_ = b.Set(entryKey(prefixPending, r.first+uint64(i)), v, nil)
+			}
+		}
+		err := commitSynced(b)
+		for _, r := range group {
+			r.done <- err
+		}
+	}
 }
 
 func entryKey(prefix byte, n uint64) []byte { return binary.BigEndian.AppendUint64([]byte{prefix}, n) }
@@ -134,19 +185,34 @@ func (o *Outbox) Append(evs []audit.Event) ([]uint64, error) {
 	o.pending += len(evs)
 	o.mu.Unlock()
 
-	b := o.db.NewBatch()
 	nums := make([]uint64, len(evs))
-	for i, v := range vals {
+	for i := range vals {
 		nums[i] = first + uint64(i)
-		_ = b.Set(entryKey(prefixPending, nums[i]), v, nil)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	r := &appendReq{first: first, vals: vals, done: make(chan error, 1)}
+	o.appends <- r
+	if err := <-r.done; err != nil {
 		o.mu.Lock()
 		o.pending -= len(evs)
 		o.mu.Unlock()
 		return nil, fmt.Errorf("audit outbox write: %w", err)
 	}
 	return nums, nil
+}
+
+// commitSynced commits and closes b. A panic in Pebble's commit (its
+// logger's Fatalf panics) becomes the group's error: the appends are
+// refused, as they were when each reader committed its own batch and the
+// HTTP server recovered the panic, instead of the writer's goroutine taking
+// the node down.
+func commitSynced(b *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("audit outbox write: %v", r)
+		}
+	}()
+	defer b.Close()
+	return b.Commit(pebble.Sync)
 }
 
 // Get returns a pending entry's event (with its proof).
@@ -272,6 +338,9 @@ func (o *Outbox) Close() error {
 	if closed {
 		return nil
 	}
+	// No Append is under way (life is held): the writer has answered all.
+	close(o.appends)
+	<-o.stopped
 	return o.db.Close()
 }
 
