@@ -53,7 +53,7 @@ func (s *Server) searchChain(w http.ResponseWriter, rq *request, typ string, val
 		// which is the hit's updated: sorting by date is sorting by
 		// updated, with no event rendered for it.
 		for i, k := range q.sort {
-			if slices.Equal(k.date, []string{"recorded"}) {
+			if slices.Equal(k.date, dateParams[typ][0].elems) {
 				q.sort[i].date = nil
 			}
 		}

@@ -389,18 +389,22 @@ func (h *hit) resource() map[string]any {
 // datedHit is a hit with its sort keys' dates, found once before sorting.
 type datedHit struct {
 	h     *hit
-	dates []interval
-	has   []bool
+	dates []dated // one per sort key; unset for _lastUpdated keys
+}
+
+type dated struct {
+	iv interval
+	ok bool
 }
 
 func sortHits(hs []*hit, keys []sortKey) {
 	ds := make([]datedHit, len(hs))
-	dates, has := make([]interval, len(hs)*len(keys)), make([]bool, len(hs)*len(keys))
+	all := make([]dated, len(hs)*len(keys))
 	for i, h := range hs {
-		ds[i] = datedHit{h: h, dates: dates[i*len(keys) : (i+1)*len(keys)], has: has[i*len(keys) : (i+1)*len(keys)]}
+		ds[i] = datedHit{h: h, dates: all[i*len(keys) : (i+1)*len(keys)]}
 		for j, k := range keys {
 			if k.date != nil {
-				ds[i].dates[j], ds[i].has[j] = dateOf(h.resource(), k.date)
+				ds[i].dates[j].iv, ds[i].dates[j].ok = dateOf(h.resource(), k.date)
 			}
 		}
 	}
@@ -411,8 +415,8 @@ func sortHits(hs []*hit, keys []sortKey) {
 			if k.date == nil {
 				c = cmp.Compare(a.updated, b.updated)
 			} else {
-				da, oka := ds[i].dates[n], ds[i].has[n]
-				db, okb := ds[j].dates[n], ds[j].has[n]
+				da, oka := ds[i].dates[n].iv, ds[i].dates[n].ok
+				db, okb := ds[j].dates[n].iv, ds[j].dates[n].ok
 				switch {
 				case oka && okb:
 					c = da.lo.Compare(db.lo)

@@ -208,7 +208,7 @@ func (o *Outbox) Append(evs []audit.Event) ([]uint64, error) {
 func commitSynced(b *pebble.Batch) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("audit outbox write: %v", r)
+			err = fmt.Errorf("pebble panicked: %v", r)
 		}
 	}()
 	defer b.Close()
