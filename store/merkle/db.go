@@ -92,6 +92,9 @@ func (r *dbReader) Get(key []byte) []byte {
 }
 
 func (r *dbReader) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	if p, ok := subListing(start, end); ok && !r.iterating && r.cache.subListingRead(r.version, p, start, end, r.Iterate, fn) {
+		return
+	}
 	listing := listingRange(start, end)
 	if listing {
 		if ps, ok := r.cache.getListing(r.version, start); ok {

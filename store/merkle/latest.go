@@ -2,6 +2,7 @@ package merkle
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 
 	"github.com/medchain/medchain/store"
@@ -55,6 +56,11 @@ type latest struct {
 	lhalf                int64
 	lcur, lold           map[string][]pair
 	lcurBytes, loldBytes int64
+	// long holds the prefixes of listings found longer than maxListing: a
+	// read of part of one seeks that part instead of reading the listing
+	// whole to remember it. A hint only (either way answers the same), it
+	// is dropped with the listing's writes and when it grows past maxLong.
+	long map[string]struct{}
 }
 
 // pair is one key and value of a listing.
@@ -70,6 +76,102 @@ func listingCost(prefix string, ps []pair) int64 {
 		n += int64(len(p.k)+len(p.v)) + 48 // the pair's two slice headers
 	}
 	return n
+}
+
+// maxLong is the most long-listing hints the cache keeps.
+const maxLong = 1 << 16
+
+// subListing returns the listing prefix (family ‖ address) of a range read
+// that lies inside one party's listing without being the whole of it: a
+// patient's consents to one party, say. The cache answers such a read from
+// the party's whole listing (subListingRead).
+func subListing(start, end []byte) ([]byte, bool) {
+	const n = prefixLen - 1
+	if len(start) <= n || !isListing[start[0]] || end == nil {
+		return nil, false
+	}
+	p := start[:n]
+	pe := store.PrefixEnd(p)
+	if pe == nil || bytes.Compare(end, pe) > 0 || bytes.Compare(start, end) >= 0 {
+		return nil, false
+	}
+	return p, true
+}
+
+// subListingRead answers the read of [start, end), part of the listing
+// with prefix p (subListing), at version from the party's whole listing:
+// the remembered one, or else the listing read whole through whole (the
+// reader's own Iterate, which remembers a short listing it reads to its
+// end). It reports false, having called fn for nothing, when the read is
+// better made as asked: the cache is not at version, or the listing is
+// longer than the cache keeps. A seek into part of a listing costs about
+// what reading all of a short one does, and a check reads the same few
+// parties' listings again and again (consent.Between: a patient's consents
+// to the reader, then to the reader's organization).
+func (c *latest) subListingRead(version int64, p, start, end []byte, whole func(start, end []byte, fn func(k, v []byte) bool), fn func(k, v []byte) bool) bool {
+	if !c.fillable(version, p) {
+		return false
+	}
+	if ps, ok := c.getListing(version, p); ok {
+		servePairsIn(ps, start, end, fn, true)
+		return true
+	}
+	var got []pair
+	short := true
+	whole(p, store.PrefixEnd(p), func(k, v []byte) bool {
+		if len(got) == maxListing {
+			short = false
+			return false
+		}
+		got = append(got, pair{k, v})
+		return true
+	})
+	if !short {
+		c.markLong(p)
+		return false
+	}
+	servePairsIn(got, start, end, fn, false) // whole handed over copies
+	return true
+}
+
+// fillable reports whether a part of listing p read at version should be
+// answered from the whole listing: the cache is at version and has not
+// found p long.
+func (c *latest) fillable(version int64, p []byte) bool {
+	if c.lhalf == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, long := c.long[string(p)]
+	return version == c.version && !long
+}
+
+func (c *latest) markLong(p []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.long) >= maxLong {
+		clear(c.long)
+	}
+	c.long[string(p)] = struct{}{}
+}
+
+// servePairsIn hands fn the pairs of a listing within [start, end), in
+// copies when clone is set.
+func servePairsIn(ps []pair, start, end []byte, fn func(key, value []byte) bool, clone bool) {
+	i, _ := slices.BinarySearchFunc(ps, start, func(p pair, k []byte) int { return bytes.Compare(p.k, k) })
+	for _, p := range ps[i:] {
+		if bytes.Compare(p.k, end) >= 0 {
+			return
+		}
+		k, v := p.k, p.v
+		if clone {
+			k, v = bytes.Clone(k), bytes.Clone(v)
+		}
+		if !fn(k, v) {
+			return
+		}
+	}
 }
 
 // listingRange reports whether [start, end) is exactly one party's
@@ -95,13 +197,15 @@ const entryOverhead = 96
 // DefaultReadCacheBytes is the read cache's size when none is given.
 const DefaultReadCacheBytes = 128 << 20
 
-// newLatest returns a cache of at most limit bytes of values, and an
-// eighth of that again of listings.
+// newLatest returns a cache of at most limit bytes of values, and a quarter
+// of that again of listings (they answer the reads every access check
+// makes: a patient's consents and emergencies).
 func newLatest(limit int64) *latest {
 	limit = max(limit, 0)
-	c := &latest{half: limit / 2, lhalf: limit / 16}
+	c := &latest{half: limit / 2, lhalf: limit / 8}
 	c.cur, c.old = map[string][]byte{}, map[string][]byte{}
 	c.lcur, c.lold = map[string][]pair{}, map[string][]pair{}
+	c.long = map[string]struct{}{}
 	return c
 }
 
@@ -175,6 +279,7 @@ func (c *latest) dropListing(k string) {
 		return
 	}
 	p := k[:n]
+	delete(c.long, p)
 	if ps, ok := c.lcur[p]; ok {
 		delete(c.lcur, p)
 		c.lcurBytes -= listingCost(p, ps)
@@ -292,6 +397,7 @@ func (c *latest) reset(version int64) {
 	c.curBytes, c.oldBytes = 0, 0
 	c.lcur, c.lold = map[string][]pair{}, map[string][]pair{}
 	c.lcurBytes, c.loldBytes = 0, 0
+	clear(c.long)
 }
 
 func (c *latest) snapshotStats() CacheStats {

@@ -351,8 +351,26 @@ func (c *cacheTwins) list(prefix []byte, version int64) {
 		return out
 	}
 	mid := append(slices.Clone(prefix), 'm')
+	part := func(name string, r store.Reader, m map[string][]byte, lo, hi []byte) {
+		c.t.Helper()
+		want := modelList(m, lo, hi)
+		if len(want) > 1 { // stopped early: the rest of the listing must still be whole below
+			if got := collect(r, lo, hi, 1); !slices.Equal(got, want[:1]) {
+				c.t.Fatalf("%s: part [%q, %q) of listing %x stopped after one = %q, want %q", name, lo, hi, prefix, got, want[:1])
+			}
+		}
+		if got := collect(r, lo, hi, -1); !slices.Equal(got, want) {
+			c.t.Fatalf("%s: part [%q, %q) of listing %x = %q, want %q", name, lo, hi, prefix, got, want)
+		}
+	}
 	check := func(name string, r store.Reader, m map[string][]byte) {
 		c.t.Helper()
+		// A part read first, before the whole listing is (this version's
+		// first read of a short listing then reads it whole), and parts
+		// around keys held and not: "a" keys, the "m" keys, one key.
+		part(name, r, m, append(slices.Clone(prefix), 'a'), mid)
+		part(name, r, m, append(slices.Clone(prefix), 'a', '0', '0', '2'), append(slices.Clone(prefix), 'a', '0', '0', '3'))
+		part(name, r, m, append(slices.Clone(prefix), 'a', '0', '1'), append(slices.Clone(prefix), 'm', '0', '0', '2'))
 		want := modelList(m, prefix, end)
 		// A read stopped early comes first: it must not be remembered as
 		// the whole listing.

@@ -127,6 +127,9 @@ func (s *Snapshot) Get(key []byte) []byte {
 }
 
 func (s *Snapshot) Iterate(start, end []byte, fn func(key, value []byte) bool) {
+	if p, ok := subListing(start, end); ok && s.tree.latest.subListingRead(s.version, p, start, end, s.Iterate, fn) {
+		return
+	}
 	listing := listingRange(start, end)
 	if listing {
 		if ps, ok := s.tree.latest.getListing(s.version, start); ok {
