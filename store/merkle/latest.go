@@ -58,8 +58,9 @@ type latest struct {
 	lcurBytes, loldBytes int64
 	// long holds the prefixes of listings found longer than maxListing: a
 	// read of part of one seeks that part instead of reading the listing
-	// whole to remember it. A hint only (either way answers the same), it
-	// is dropped with the listing's writes and when it grows past maxLong.
+	// whole to remember it. A hint only (either way answers the same): a
+	// listing's writes keep it (a long listing, a trail, rarely shrinks, and
+	// is written often), and it is emptied when it grows past maxLong.
 	long map[string]struct{}
 }
 
@@ -279,7 +280,6 @@ func (c *latest) dropListing(k string) {
 		return
 	}
 	p := k[:n]
-	delete(c.long, p)
 	if ps, ok := c.lcur[p]; ok {
 		delete(c.lcur, p)
 		c.lcurBytes -= listingCost(p, ps)
