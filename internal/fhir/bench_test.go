@@ -1,6 +1,7 @@
 package fhir_test
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,8 +14,10 @@ import (
 	"github.com/medchain/medchain/x/consent"
 )
 
-// benchReaders is the number of concurrent readers of BenchmarkFHIRRead.
-const benchReaders = 16
+// benchReaders is the number of concurrent readers of BenchmarkFHIRRead:
+// 16 by default, where a read's latency (its audit event's fsync) bounds
+// the rate; more (-fhir.readers 256) show the rate the node's CPU allows.
+var benchReaders = flag.Int("fhir.readers", 16, "concurrent readers of BenchmarkFHIRRead")
 
 // BenchmarkFHIRRead measures consent-checked reads through /fhir on an
 // in-process development node: each GET /fhir/Observation/{id} decides
@@ -23,7 +26,7 @@ const benchReaders = 16
 // the read to the audit trail, whose batches the node commits meanwhile.
 // Clients and node share the machine.
 //
-//	go test ./internal/fhir -run '^$' -bench FHIRRead -benchtime 20000x
+//	go test ./internal/fhir -run '^$' -bench FHIRRead -benchtime 20000x [-fhir.readers 256]
 func BenchmarkFHIRRead(b *testing.B) {
 	const records = 200
 	me := newPatient(b, "bench")
@@ -63,7 +66,7 @@ func BenchmarkFHIRRead(b *testing.B) {
 			var next, failed atomic.Int64
 			// 16 readers in flight, whatever GOMAXPROCS is (RunParallel
 			// starts parallelism × GOMAXPROCS goroutines).
-			b.SetParallelism(max(1, benchReaders/runtime.GOMAXPROCS(0)))
+			b.SetParallelism(max(1, *benchReaders/runtime.GOMAXPROCS(0)))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
