@@ -60,7 +60,8 @@ type latest struct {
 	// read of part of one seeks that part instead of reading the listing
 	// whole to remember it. A hint only (either way answers the same): a
 	// listing's writes keep it (a long listing, a trail, rarely shrinks, and
-	// is written often), and it is emptied when it grows past maxLong.
+	// is written often), and it is emptied when it grows past maxLong
+	// (65,536 prefixes, about 5 MiB).
 	long map[string]struct{}
 }
 
