@@ -187,6 +187,9 @@ func listingRange(start, end []byte) bool {
 // CacheStats counts the read cache's traffic.
 type CacheStats struct {
 	Hits, Misses int64 // reads of the latest version answered and not
+	// ListingHits and ListingMisses count the range reads of the latest
+	// version answered from a remembered listing (whole or in part) and not.
+	ListingHits, ListingMisses int64
 	Entries      int   // keys held (absences included)
 	Bytes        int64 // their estimated memory
 	Limit        int64
@@ -230,6 +233,11 @@ func (c *latest) getListing(version int64, prefix []byte) (ps []pair, ok bool) {
 			c.loldBytes -= listingCost(p, ps)
 			c.insertListing(p, ps)
 		}
+	}
+	if ok {
+		c.stats.ListingHits++
+	} else {
+		c.stats.ListingMisses++
 	}
 	return ps, ok
 }

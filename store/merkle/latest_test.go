@@ -450,3 +450,90 @@ func TestListingCacheAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestPartOfAListingIsServedFromTheWholeOne reads a patient's consents to
+// one party, a part of the patient's listing (consent.Between), from a
+// snapshot of the latest version: the first read fills the cache with the
+// whole listing and the second is answered from it, with the same pairs;
+// a write to the listing drops it; a listing longer than the cache keeps is
+// read as asked, correctly, and never remembered.
+func TestPartOfAListingIsServedFromTheWholeOne(t *testing.T) {
+	tr, err := merkle.OpenTreeWith(t.TempDir(), merkle.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	family := merkle.AddressListings()[0]
+	party := func(i byte) []byte {
+		p := make([]byte, 21)
+		p[0], p[20] = family, i
+		return p
+	}
+	short, long := party(1), party(2)
+	for _, g := range []string{"a", "b", "c"} {
+		for i := range 2 {
+			tr.Set(fmt.Appendf(slices.Clone(short), "%s%d", g, i), []byte(g))
+		}
+	}
+	for i := range 40 {
+		tr.Set(fmt.Appendf(slices.Clone(long), "b%02d", i), []byte("x"))
+	}
+	commit := func() *merkle.Snapshot {
+		t.Helper()
+		_, v, err := tr.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := tr.Snapshot(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	part := func(s *merkle.Snapshot, p []byte, g string) []string {
+		lo := append(slices.Clone(p), g...)
+		var out []string
+		s.Iterate(lo, store.PrefixEnd(lo), func(k, v []byte) bool {
+			out = append(out, string(k[len(p):])+"="+string(v))
+			return true
+		})
+		return out
+	}
+	stats := tr.ReadCacheStats
+	s := commit()
+	before := stats()
+	if got, want := part(s, short, "b"), []string{"b0=b", "b1=b"}; !slices.Equal(got, want) {
+		t.Fatalf("first read of a part = %q, want %q", got, want)
+	}
+	if got := stats(); got.ListingHits != before.ListingHits {
+		t.Fatalf("first read of a part answered from the cache: %+v", got)
+	}
+	if got, want := part(s, short, "c"), []string{"c0=c", "c1=c"}; !slices.Equal(got, want) {
+		t.Fatalf("second read of a part = %q, want %q", got, want)
+	}
+	if got := stats(); got.ListingHits != before.ListingHits+1 {
+		t.Fatalf("second read of a part not answered from the remembered listing: %+v, before %+v", got, before)
+	}
+
+	tr.Set(append(slices.Clone(short), "b2"...), []byte("new"))
+	s = commit()
+	before = stats()
+	if got, want := part(s, short, "b"), []string{"b0=b", "b1=b", "b2=new"}; !slices.Equal(got, want) {
+		t.Fatalf("after a write, part = %q, want %q", got, want)
+	}
+	if got := stats(); got.ListingHits != before.ListingHits {
+		t.Fatalf("a listing written since was answered from the cache: %+v", got)
+	}
+
+	for i := range 3 {
+		if i == 1 { // the first read found the listing long: the next ones do not look for it
+			before = stats()
+		}
+		if got := part(s, long, "b1"); len(got) != 10 || got[0] != "b10=x" || got[9] != "b19=x" {
+			t.Fatalf("part of a long listing = %q", got)
+		}
+	}
+	if got := stats(); got.ListingHits != before.ListingHits || got.ListingMisses != before.ListingMisses {
+		t.Fatalf("parts of a long listing looked for in the cache again: %+v, before %+v", got, before)
+	}
+}
