@@ -190,9 +190,9 @@ type CacheStats struct {
 	// ListingHits and ListingMisses count the range reads of the latest
 	// version answered from a remembered listing (whole or in part) and not.
 	ListingHits, ListingMisses int64
-	Entries      int   // keys held (absences included)
-	Bytes        int64 // their estimated memory
-	Limit        int64
+	Entries                    int   // keys held (absences included)
+	Bytes                      int64 // their estimated memory
+	Limit                      int64
 }
 
 // entryOverhead estimates what an entry costs beyond its key's and value's
