@@ -63,3 +63,19 @@ func TestStateBlockCacheValidation(t *testing.T) {
 		}
 	}
 }
+
+// state.read_cache_bytes: 0 is the default; a size is at least 8 MiB; a
+// negative one is refused (the cache is not turned off from the config).
+func TestStateReadCacheValidation(t *testing.T) {
+	for v, ok := range map[int64]bool{0: true, 8 << 20: true, 2 << 30: true, 1 << 20: false, -1: false} {
+		c := Default()
+		c.State.ReadCacheBytes = v
+		err := c.Validate()
+		if ok && err != nil {
+			t.Errorf("%d: %v", v, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "state.read_cache_bytes")) {
+			t.Errorf("%d: %v, want an error about state.read_cache_bytes", v, err)
+		}
+	}
+}

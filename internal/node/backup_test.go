@@ -148,9 +148,13 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	freeListen(t, &cfg2)
+	cfg2.State.ReadCacheBytes = 24 << 20 // the restored node's operator sizes its read cache
 	n2, err := New(restored, cfg2, lg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if lim, def := n2.tree.ReadCacheStats().Limit, n.tree.ReadCacheStats().Limit; lim != 30<<20 || def != 160<<20 {
+		t.Fatalf("read cache limits %d (state.read_cache_bytes 24 MiB: want 30 MiB with its listings) and %d (default: want 160 MiB)", lim, def)
 	}
 	if err := n2.Start(); err != nil {
 		t.Fatal(err)

@@ -120,8 +120,12 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 		return nil, err
 	}
 	blockCache := StateBlockCache(cfg.State.BlockCacheBytes)
-	lg.Info("state database", "block_cache_bytes", blockCache)
-	tree, err := merkle.OpenTreeWith(config.DataDir(home), merkle.Options{Logger: lg.With("module", "state"), BlockCacheBytes: blockCache})
+	readCache := cfg.State.ReadCacheBytes
+	if readCache == 0 {
+		readCache = merkle.DefaultReadCacheBytes
+	}
+	lg.Info("state database", "block_cache_bytes", blockCache, "read_cache_bytes", readCache)
+	tree, err := merkle.OpenTreeWith(config.DataDir(home), merkle.Options{Logger: lg.With("module", "state"), BlockCacheBytes: blockCache, ReadCacheBytes: readCache})
 	if errors.Is(err, merkle.ErrStateFormat) {
 		if info, ierr := merkle.ReadInfo(config.DataDir(home)); ierr == nil && info.Format == 2 {
 			return nil, fmt.Errorf("%w: state format 2 (medchain before the index digest); stop every validator "+
