@@ -80,13 +80,17 @@ type StateOptions struct {
 	// NoTreeCheckpoint opens the state with tree checkpoints off (and
 	// deletes any): every open rebuilds the Merkle tree from the stored keys.
 	NoTreeCheckpoint bool
+	// ReadCacheBytes sizes the state's read cache as the node's
+	// state.read_cache_bytes does (0: the default).
+	ReadCacheBytes int64
 }
 
 func (o *StateOptions) treeOptions() merkle.Options {
+	opts := merkle.Options{ReadCacheBytes: o.ReadCacheBytes}
 	if o.NoTreeCheckpoint {
-		return merkle.Options{CheckpointChanges: -1}
+		opts.CheckpointChanges = -1
 	}
-	return merkle.Options{}
+	return opts
 }
 
 // StateReport is the JSON document `medchain bench state --out` writes.
