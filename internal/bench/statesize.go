@@ -83,10 +83,14 @@ type StateOptions struct {
 	// ReadCacheBytes sizes the state's read cache as the node's
 	// state.read_cache_bytes does (0: the default).
 	ReadCacheBytes int64
+	// BlockCacheBytes sizes Pebble's block cache (0: merkle's default,
+	// 256 MiB, which earlier figures used; a node sizes it from the
+	// machine, state.block_cache_bytes).
+	BlockCacheBytes int64
 }
 
 func (o *StateOptions) treeOptions() merkle.Options {
-	opts := merkle.Options{ReadCacheBytes: o.ReadCacheBytes}
+	opts := merkle.Options{ReadCacheBytes: o.ReadCacheBytes, BlockCacheBytes: o.BlockCacheBytes}
 	if o.NoTreeCheckpoint {
 		opts.CheckpointChanges = -1
 	}

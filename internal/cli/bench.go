@@ -649,6 +649,7 @@ records, labelled as such. --out writes everything as JSON.`,
 	fl.IntVar(&o.ServeBlock, "serve-block", 1000, "records/add per block of the workload")
 	fl.BoolVar(&o.ServeOnly, "serve-only", false, "do not build: run the workload on the state an earlier run built in --home")
 	fl.BoolVar(&o.NoTreeCheckpoint, "no-tree-checkpoint", false, "open the state with tree checkpoints off (deleting any): the tree is rebuilt from the stored keys")
+	fl.Int64Var(&o.BlockCacheBytes, "block-cache-bytes", 0, "Pebble's block cache of the state (0: 256 MiB; a node sizes it from the machine, state.block_cache_bytes)")
 	fl.Int64Var(&o.ReadCacheBytes, "read-cache-bytes", 0, "the state's read cache, as the node's state.read_cache_bytes (0: 128 MiB; -1: off)")
 	fl.StringVar(&o.HeapProfile, "memprofile", "", "write a heap profile at the end (of the workload, else of the build)")
 	fl.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run")
