@@ -316,12 +316,13 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, a))
 		}
 	}
-	if c.State.BlockCacheBytes < 0 || (c.State.BlockCacheBytes > 0 && c.State.BlockCacheBytes < 8<<20) {
-		errs = append(errs, fmt.Errorf("state.block_cache_bytes: %d is below 8 MiB (0 sizes it from the machine)", c.State.BlockCacheBytes))
+	cacheSize := func(name string, v int64, zero string) {
+		if v < 0 || (v > 0 && v < 8<<20) {
+			errs = append(errs, fmt.Errorf("%s: %d is below 8 MiB (0 %s)", name, v, zero))
+		}
 	}
-	if c.State.ReadCacheBytes < 0 || (c.State.ReadCacheBytes > 0 && c.State.ReadCacheBytes < 8<<20) {
-		errs = append(errs, fmt.Errorf("state.read_cache_bytes: %d is below 8 MiB (0 is the default, 128 MiB)", c.State.ReadCacheBytes))
-	}
+	cacheSize("state.block_cache_bytes", c.State.BlockCacheBytes, "sizes it from the machine")
+	cacheSize("state.read_cache_bytes", c.State.ReadCacheBytes, "is the default, 128 MiB")
 	checkAddr("api.listen", c.API.Listen)
 	checkAddr("rpc.listen", c.RPC.Listen)
 	checkAddr("p2p.listen", c.P2P.Listen)

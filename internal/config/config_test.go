@@ -48,34 +48,24 @@ func TestRateLimitValidation(t *testing.T) {
 	}
 }
 
-// state.block_cache_bytes: 0 sizes the cache from the machine; a size is
-// at least 8 MiB; a negative one is refused.
-func TestStateBlockCacheValidation(t *testing.T) {
-	for v, ok := range map[int64]bool{0: true, 8 << 20: true, 1 << 30: true, 1 << 20: false, -1: false} {
-		c := Default()
-		c.State.BlockCacheBytes = v
-		err := c.Validate()
-		if ok && err != nil {
-			t.Errorf("%d: %v", v, err)
-		}
-		if !ok && (err == nil || !strings.Contains(err.Error(), "state.block_cache_bytes")) {
-			t.Errorf("%d: %v, want an error about state.block_cache_bytes", v, err)
-		}
-	}
-}
-
-// state.read_cache_bytes: 0 is the default; a size is at least 8 MiB; a
-// negative one is refused (the cache is not turned off from the config).
-func TestStateReadCacheValidation(t *testing.T) {
-	for v, ok := range map[int64]bool{0: true, 8 << 20: true, 2 << 30: true, 1 << 20: false, -1: false} {
-		c := Default()
-		c.State.ReadCacheBytes = v
-		err := c.Validate()
-		if ok && err != nil {
-			t.Errorf("%d: %v", v, err)
-		}
-		if !ok && (err == nil || !strings.Contains(err.Error(), "state.read_cache_bytes")) {
-			t.Errorf("%d: %v, want an error about state.read_cache_bytes", v, err)
+// state.block_cache_bytes (0 sizes the cache from the machine) and
+// state.read_cache_bytes (0 is the default): a size is at least 8 MiB; a
+// negative one is refused (neither cache is turned off from the config).
+func TestStateCacheSizesValidation(t *testing.T) {
+	for name, field := range map[string]func(*Config) *int64{
+		"state.block_cache_bytes": func(c *Config) *int64 { return &c.State.BlockCacheBytes },
+		"state.read_cache_bytes":  func(c *Config) *int64 { return &c.State.ReadCacheBytes },
+	} {
+		for v, ok := range map[int64]bool{0: true, 8 << 20: true, 1 << 30: true, 1 << 20: false, -1: false} {
+			c := Default()
+			*field(&c) = v
+			err := c.Validate()
+			if ok && err != nil {
+				t.Errorf("%s %d: %v", name, v, err)
+			}
+			if !ok && (err == nil || !strings.Contains(err.Error(), name)) {
+				t.Errorf("%s %d: %v, want an error about %s", name, v, err, name)
+			}
 		}
 	}
 }

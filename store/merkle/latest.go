@@ -41,7 +41,10 @@ import (
 // that party's prefix drops the listing at commit, so it too only ever
 // answers for the version the cache is at. A block reads the same few
 // listings of each patient it touches (who may write, who gets the key) and
-// most of them are empty and never change; each was a database seek.
+// most of them are empty and never change; each was a database seek. A
+// read of part of a listing (a patient's consents to one party) is answered
+// from the whole one, which such a read fills when it is short
+// (subListingRead).
 type latest struct {
 	mu       sync.Mutex
 	version  int64
@@ -111,12 +114,13 @@ func subListing(start, end []byte) ([]byte, bool) {
 // parties' listings again and again (consent.Between: a patient's consents
 // to the reader, then to the reader's organization).
 func (c *latest) subListingRead(version int64, p, start, end []byte, whole func(start, end []byte, fn func(k, v []byte) bool), fn func(k, v []byte) bool) bool {
-	if !c.fillable(version, p) {
-		return false
-	}
-	if ps, ok := c.getListing(version, p); ok {
+	ps, held, fill := c.partLookup(version, p)
+	if held {
 		servePairsIn(ps, start, end, fn, true)
 		return true
+	}
+	if !fill {
+		return false
 	}
 	var got []pair
 	short := true
@@ -136,17 +140,26 @@ func (c *latest) subListingRead(version int64, p, start, end []byte, whole func(
 	return true
 }
 
-// fillable reports whether a part of listing p read at version should be
-// answered from the whole listing: the cache is at version and has not
-// found p long.
-func (c *latest) fillable(version int64, p []byte) bool {
+// partLookup is subListingRead's look at the cache, under one lock: the
+// listing p when the cache is at version and holds it (held, a hit), or
+// whether reading it whole to fill the cache is worth it (fill: at version
+// and not found long). A miss is counted by the whole read that follows.
+func (c *latest) partLookup(version int64, p []byte) (ps []pair, held, fill bool) {
 	if c.lhalf == 0 {
-		return false
+		return nil, false, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, long := c.long[string(p)]
-	return version == c.version && !long
+	if version != c.version {
+		return nil, false, false
+	}
+	if _, long := c.long[string(p)]; long {
+		return nil, false, false
+	}
+	if ps, held = c.heldListing(p); held {
+		c.stats.ListingHits++
+	}
+	return ps, held, !held
 }
 
 func (c *latest) markLong(p []byte) {
@@ -188,7 +201,8 @@ func listingRange(start, end []byte) bool {
 type CacheStats struct {
 	Hits, Misses int64 // reads of the latest version answered and not
 	// ListingHits and ListingMisses count the range reads of the latest
-	// version answered from a remembered listing (whole or in part) and not.
+	// version answered from a remembered listing (whole or in part) and
+	// those that read one from the database to remember it.
 	ListingHits, ListingMisses int64
 	Entries                    int   // keys held (absences included)
 	Bytes                      int64 // their estimated memory
@@ -226,18 +240,27 @@ func (c *latest) getListing(version int64, prefix []byte) (ps []pair, ok bool) {
 	if version != c.version {
 		return nil, false
 	}
-	if ps, ok = c.lcur[string(prefix)]; !ok {
-		if ps, ok = c.lold[string(prefix)]; ok {
-			p := string(prefix)
-			delete(c.lold, p)
-			c.loldBytes -= listingCost(p, ps)
-			c.insertListing(p, ps)
-		}
-	}
+	ps, ok = c.heldListing(prefix)
 	if ok {
 		c.stats.ListingHits++
 	} else {
 		c.stats.ListingMisses++
+	}
+	return ps, ok
+}
+
+// heldListing returns the listing with prefix if the cache holds it,
+// moving it to the current generation. Call with c.mu held.
+func (c *latest) heldListing(prefix []byte) ([]pair, bool) {
+	if ps, ok := c.lcur[string(prefix)]; ok {
+		return ps, true
+	}
+	ps, ok := c.lold[string(prefix)]
+	if ok {
+		p := string(prefix)
+		delete(c.lold, p)
+		c.loldBytes -= listingCost(p, ps)
+		c.insertListing(p, ps)
 	}
 	return ps, ok
 }
