@@ -163,10 +163,22 @@ const (
 const DefaultExecMode = ExecSerial
 
 // Execution chooses serial or parallel block execution.
+//
+// ConsensusNice is the nice value (-20 to 0) of the thread CometBFT's
+// consensus routine gets to itself (internal/node, priority.go): with it,
+// and a spare P, the routine that executes and commits blocks waits for no
+// other work. 0 leaves the routine as any goroutine. Raising a priority
+// needs CAP_SYS_NICE or an RLIMIT_NICE that allows it; without either the
+// node logs so and runs as with 0.
 type Execution struct {
-	Mode    string `json:"mode"`
-	Workers int    `json:"workers"`
+	Mode          string `json:"mode"`
+	Workers       int    `json:"workers"`
+	ConsensusNice int    `json:"consensus_nice"`
 }
+
+// DefaultConsensusNice is the consensus routine's nice value in a new
+// configuration.
+const DefaultConsensusNice = -10
 
 func (e Execution) validate() error {
 	if e.Mode != ExecSerial && e.Mode != ExecParallel {
@@ -174,6 +186,9 @@ func (e Execution) validate() error {
 	}
 	if e.Workers < 0 || e.Workers > 256 {
 		return fmt.Errorf("execution.workers %d: want 0 (one per core) to 256", e.Workers)
+	}
+	if e.ConsensusNice < -20 || e.ConsensusNice > 0 {
+		return fmt.Errorf("execution.consensus_nice %d: want -20 (highest priority) to 0 (off)", e.ConsensusNice)
 	}
 	return nil
 }
@@ -301,6 +316,7 @@ func Default() Config {
 	c.Mempool.MaxBytes = 1 << 30
 	c.Mempool.CacheSize = 100_000
 	c.Execution.Mode = DefaultExecMode
+	c.Execution.ConsensusNice = DefaultConsensusNice
 	return c
 }
 

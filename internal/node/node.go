@@ -206,7 +206,10 @@ func New(home string, cfg config.Config, lg *slog.Logger, opts ...Option) (*Node
 	cmt, err := nm.NewNode(cc, pv, nodeKey,
 		// One mutex per ABCI connection, not one for all: CheckTx runs
 		// beside FinalizeBlock and Commit (the app guards its own state).
-		proxy.NewConnSyncLocalClientCreator(n.app),
+		// Its consensus calls put the consensus routine on a thread of
+		// its own at a raised priority (priority.go).
+		proxy.NewConnSyncLocalClientCreator(consensusApp{App: n.app,
+			prio: newConsensusPriority(cfg.Execution.ConsensusNice, lg.With("module", "node"))}),
 		nm.DefaultGenesisDocProviderFunc(cc),
 		n.dbProvider,
 		metricsProvider(cc),
