@@ -14,12 +14,16 @@ func TestExecutionValidate(t *testing.T) {
 		{Execution{Mode: "fast"}, true},
 		{Execution{Mode: ExecParallel, Workers: -1}, true},
 		{Execution{Mode: ExecParallel, Workers: 257}, true},
+		{Execution{Mode: ExecSerial, ConsensusNice: -20}, false},
+		{Execution{Mode: ExecSerial, ConsensusNice: 0}, false},
+		{Execution{Mode: ExecSerial, ConsensusNice: -21}, true},
+		{Execution{Mode: ExecSerial, ConsensusNice: 5}, true},
 	} {
 		if err := tc.e.validate(); (err != nil) != tc.fail {
 			t.Errorf("%+v: %v", tc.e, err)
 		}
 	}
-	if d := Default(); d.Execution.Mode != DefaultExecMode || d.Validate() != nil {
+	if d := Default(); d.Execution.Mode != DefaultExecMode || d.Execution.ConsensusNice != DefaultConsensusNice || d.Validate() != nil {
 		t.Fatalf("default execution %+v: %v", d.Execution, d.Validate())
 	}
 }
