@@ -34,7 +34,7 @@ import (
 // allows the value (systemd: LimitNICE=); without either the node keeps
 // its P count and logs once why (docs/operations.md).
 //
-// It wires the first consensus call made on the consensus routine (the
+// It wires the first FinalizeBlock made on the consensus routine (the
 // stack says which goroutine that is: a replay at start, or block sync,
 // runs FinalizeBlock on other goroutines, which are left alone). The thread
 // stays locked to the routine: when the routine ends, Go ends the thread.
@@ -60,8 +60,8 @@ func newConsensusPriority(nice int, lg *slog.Logger) *consensusPriority {
 	}
 }
 
-// enter is called at the start of every consensus call; after the first on
-// the consensus routine it costs an atomic load.
+// enter is called at the start of every FinalizeBlock; once the routine is
+// wired (or wiring was refused) it costs an atomic load.
 func (p *consensusPriority) enter() {
 	if p == nil || p.done.Load() {
 		return
@@ -122,20 +122,11 @@ func spareP() (before, after int) {
 }
 
 // consensusApp is the app as CometBFT's consensus connection sees it: its
-// consensus calls wire the consensus routine's thread first.
+// FinalizeBlock, which the consensus routine calls at every height, wires
+// the routine's thread first.
 type consensusApp struct {
 	*app.App
 	prio *consensusPriority
-}
-
-func (c consensusApp) PrepareProposal(ctx context.Context, req *abci.RequestPrepareProposal) (*abci.ResponsePrepareProposal, error) {
-	c.prio.enter()
-	return c.App.PrepareProposal(ctx, req)
-}
-
-func (c consensusApp) ProcessProposal(ctx context.Context, req *abci.RequestProcessProposal) (*abci.ResponseProcessProposal, error) {
-	c.prio.enter()
-	return c.App.ProcessProposal(ctx, req)
 }
 
 func (c consensusApp) FinalizeBlock(ctx context.Context, req *abci.RequestFinalizeBlock) (*abci.ResponseFinalizeBlock, error) {
