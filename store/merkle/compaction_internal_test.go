@@ -6,10 +6,47 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// TestCompactionTuning checks that a node's state database is opened with
+// tuneCompaction's settings, read back from the OPTIONS file Pebble writes,
+// and that the benchmark's switch gives Pebble's defaults.
+func TestCompactionTuning(t *testing.T) {
+	options := func(t *testing.T) string {
+		dir := t.TempDir()
+		tr, err := OpenTreeWith(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.Close()
+		files, err := filepath.Glob(filepath.Join(dir, DBName, "OPTIONS-*"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no OPTIONS file: %v", err)
+		}
+		b, err := os.ReadFile(files[len(files)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	tuned := options(t)
+	for _, want := range []string{"l0_compaction_threshold=8\n", "l0_stop_writes_threshold=40\n", "lbase_max_bytes=268435456\n"} {
+		if !strings.Contains(tuned, want) {
+			t.Errorf("state database options lack %q", strings.TrimSpace(want))
+		}
+	}
+	pebbleDefaults = true
+	defer func() { pebbleDefaults = false }()
+	if def := options(t); !strings.Contains(def, "l0_compaction_threshold=4\n") || !strings.Contains(def, "lbase_max_bytes=67108864\n") {
+		t.Errorf("with pebbleDefaults the options are not Pebble's defaults")
+	}
+}
 
 // BenchmarkCompaction measures what the state database costs the node's
 // CPU for a block's writes, Pebble's background flushes and compactions
