@@ -57,8 +57,8 @@ func TestCompactionTuning(t *testing.T) {
 // adds its hash index and change-log entries) and three transaction-index
 // side entries (by position, by hash, by signer). One op is one block on a
 // fresh database, as a fresh `medchain dev` under `medchain bench` sees it;
-// run it with -benchtime=150x or more so that several L0 compactions
-// happen. cpu-µs/tx is the process's user and system CPU from the first
+// run it with -benchtime=190x (docs/performance.md, Session 22) so that
+// several L0 compactions happen. cpu-µs/tx is the process's user and system CPU from the first
 // block until Pebble has no flush or compaction running, per transaction;
 // written-B/tx what Pebble flushed and compacted.
 func BenchmarkCompaction(b *testing.B) {
@@ -109,13 +109,14 @@ func benchCompaction(b *testing.B) {
 		for i := range perBlock {
 			_, _ = rng.Read(val)
 			entry := entries[250*i : 250*(i+1)]
-			tr.Set(account(tx*7919%accounts), val[:80])
+			acct := account(tx * 7919 % accounts)
+			tr.Set(acct, val[:80])
 			tr.Set(record(tx), val)
 			pos := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(h)), uint32(i))
 			side = append(side,
 				Side{Key: append([]byte{'b'}, pos...), Value: entry},
 				Side{Key: append([]byte{'t'}, hash('t', tx)...), Value: pos},
-				Side{Key: append(append([]byte{'a'}, account(tx * 7919 % accounts)[1:]...), pos...), Value: []byte{}})
+				Side{Key: append(append([]byte{'a'}, acct[1:]...), pos...), Value: []byte{}})
 			tx++
 		}
 		tr.WorkingHash()
