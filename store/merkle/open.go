@@ -180,6 +180,7 @@ func openTree(path string, fs vfs.FS, cacheBytes int64, memtable uint64, o Optio
 		db.Close()
 		return nil, err
 	}
+	t.startIndexFilter()
 	return t, nil
 }
 
@@ -416,6 +417,9 @@ func (t *Tree) Close() error {
 	}
 	clear(t.live)
 	t.snaps = nil
+	if t.idx != nil {
+		t.idx.close()
+	}
 	return t.db.Close()
 }
 

@@ -61,6 +61,9 @@ type Tree struct {
 	// chg are the working version's changes to proven keys' leaves, for
 	// the change log (changelog.go); nil when checkpoints are off.
 	chg map[string]keyChange
+	// idx answers reads of absent keys of some index families
+	// (idxfilter.go); nil until the tree is loaded.
+	idx *idxFilter
 }
 
 const (

@@ -37,8 +37,8 @@ func (t *Tree) resetWork(version int64) {
 // tree. Only the writer calls it (through the working version), which is
 // also the only goroutine that changes the committed root.
 func (t *Tree) absent(key []byte) bool {
-	if store.IsIndexKey(key) {
-		return false // not in the tree: only the database knows
+	if store.IsIndexKey(key) { // not in the tree: only the database knows, or the index filter
+		return t.idx != nil && t.idx.absent(key)
 	}
 	kh := sha256.Sum256(key)
 	if !t.trie.filter.mayContain(fpOf(&kh)) {
@@ -245,6 +245,9 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 			err = b.Delete(k, nil)
 		} else {
 			err = b.Set(k, e.Value, nil)
+			if t.idx != nil && e.Key != "" && t.idx.on[e.Key[0]] { // before the version can be read
+				t.idx.add(e.Key)
+			}
 		}
 		return err == nil
 	})
