@@ -327,6 +327,9 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 	}
 	t.hash = h[:]
 	t.snaps = append(t.snaps, t.newSnapshot())
+	if n := len(t.snaps); n > 1 { // only the latest version pools iterators
+		t.snaps[n-2].its.close()
+	}
 	if n := len(t.snaps) - ReadableVersions; n > 0 {
 		clear(t.snaps[:n]) // the pebble snapshots close once unreferenced
 		t.snaps = t.snaps[n:]
