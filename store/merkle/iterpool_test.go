@@ -54,7 +54,7 @@ func TestSnapshotIteratorsReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 3 { // the same reads again, on reused iterators
+	for range 3 { // the same reads again: version 2 (the latest) on reused iterators, version 1 on iterators of its own
 		if got, want := rangeOf(s1, "k10", "k12"), "k10=v1-10 k11=v1-11"; got != want {
 			t.Fatalf("version 1 [k10, k12): %q, want %q", got, want)
 		}
