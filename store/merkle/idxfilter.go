@@ -62,7 +62,7 @@ type idxFilter struct {
 	mu    sync.Mutex // serializes adds: the commits' and the scan's
 	stop  chan struct{}
 	done  chan struct{}
-	// Read counters (Tree.IndexFilterStats).
+	// Read counters (Tree.indexFilterStats).
 	answered, passed atomic.Int64
 }
 
@@ -122,9 +122,12 @@ func newIdxFilter(fams []byte, keys int) *idxFilter {
 // filters reports whether key belongs to a filtered family.
 func (f *idxFilter) filters(key []byte) bool { return len(key) > 0 && f.on[key[0]] }
 
-// add records that the database holds key (a state key, of a filtered
-// family).
+// add records that the database holds key (a state key); keys of other
+// families are ignored.
 func (f *idxFilter) add(key string) {
+	if key == "" || !f.on[key[0]] {
+		return
+	}
 	h := maphash.String(f.seed, key)
 	f.mu.Lock()
 	f.addLocked(h)
@@ -216,13 +219,19 @@ func (f *idxFilter) scan(db *pebble.DB, log *slog.Logger, hook func()) {
 	}
 	flush()
 	f.ready.Store(true)
-	var keys int
+	keys, _ := f.size()
+	log.Info("index filter ready", "keys", keys, "sized_for", (*f.parts.Load())[0].cap, "seconds", time.Since(start).Seconds())
+}
+
+// size returns the keys added and the bytes of the filter's parts.
+func (f *idxFilter) size() (keys, bytes int) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	for _, p := range *f.parts.Load() {
 		keys += p.keys
+		bytes += len(p.lines) * 64
 	}
-	f.mu.Unlock()
-	log.Info("index filter ready", "keys", keys, "sized_for", (*f.parts.Load())[0].cap, "seconds", time.Since(start).Seconds())
+	return keys, bytes
 }
 
 // close stops the scan and waits for it.
@@ -249,25 +258,19 @@ func (t *Tree) startIndexFilter() {
 	go t.idx.scan(t.db, t.ck.log, idxScanHook)
 }
 
-// IndexFilterStats says whether the index families' absence filter
-// answers yet, how many keys it holds and how many reads it answered
-// (absent) or passed on to the database.
-type IndexFilterStats struct {
+// idxFilterStats says whether the index families' absence filter answers
+// yet, how many keys it holds and how many reads it answered (absent) or
+// passed on to the database.
+type idxFilterStats struct {
 	Ready            bool
 	Keys             int
 	Bytes            int
 	Answered, Passed int64
 }
 
-// IndexFilterStats reports the absence filter of index keys.
-func (t *Tree) IndexFilterStats() IndexFilterStats {
+func (t *Tree) indexFilterStats() idxFilterStats {
 	f := t.idx
-	s := IndexFilterStats{Ready: f.ready.Load(), Answered: f.answered.Load(), Passed: f.passed.Load()}
-	f.mu.Lock()
-	for _, p := range *f.parts.Load() {
-		s.Keys += p.keys
-		s.Bytes += len(p.lines) * 64
-	}
-	f.mu.Unlock()
+	s := idxFilterStats{Ready: f.ready.Load(), Answered: f.answered.Load(), Passed: f.passed.Load()}
+	s.Keys, s.Bytes = f.size()
 	return s
 }

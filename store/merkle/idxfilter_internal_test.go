@@ -20,7 +20,7 @@ func idxKey() []byte {
 func waitIndexFilter(t *testing.T, tr *Tree) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for !tr.IndexFilterStats().Ready {
+	for !tr.indexFilterStats().Ready {
 		if time.Now().After(deadline) {
 			t.Fatal("the index filter's scan did not end")
 		}
@@ -99,7 +99,7 @@ func TestIndexFilterNeverMisses(t *testing.T) {
 		releaseScan() // before Close waits for the scan
 		tr.Close()
 	}()
-	if tr.IndexFilterStats().Ready {
+	if tr.indexFilterStats().Ready {
 		t.Fatal("the index filter answers before its scan")
 	}
 	check("before the scan")
@@ -109,13 +109,13 @@ func TestIndexFilterNeverMisses(t *testing.T) {
 	waitIndexFilter(t, tr)
 	check("after the scan")
 
-	absentBefore := tr.IndexFilterStats()
+	absentBefore := tr.indexFilterStats()
 	for range 5000 {
 		if v := tr.Get(idxKey()); v != nil {
 			t.Fatalf("an absent key reads %x", v)
 		}
 	}
-	st := tr.IndexFilterStats()
+	st := tr.indexFilterStats()
 	if answered := st.Answered - absentBefore.Answered; answered < 4900 {
 		t.Fatalf("the filter answered %d of 5,000 reads of absent keys, want nearly all (stats %+v)", answered, st)
 	}
@@ -124,7 +124,7 @@ func TestIndexFilterNeverMisses(t *testing.T) {
 	write(40000) // past the first part's capacity: the filter grows
 	commit()
 	check("after growth")
-	if st := tr.IndexFilterStats(); st.Keys < len(model) || st.Bytes <= 0 {
+	if st := tr.indexFilterStats(); st.Keys < len(model) || st.Bytes <= 0 {
 		t.Fatalf("filter stats %+v for %d keys", st, len(model))
 	}
 	// An uncommitted key is not held by the committed version; rolled back,

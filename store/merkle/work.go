@@ -245,7 +245,7 @@ func (t *Tree) commitAt(version int64, side []Side) ([]byte, int64, error) {
 			err = b.Delete(k, nil)
 		} else {
 			err = b.Set(k, e.Value, nil)
-			if t.idx != nil && e.Key != "" && t.idx.on[e.Key[0]] { // before the version can be read
+			if t.idx != nil { // before the version can be read
 				t.idx.add(e.Key)
 			}
 		}
