@@ -60,7 +60,7 @@ func devNode(t testing.TB) string {
 		if shared.err != nil {
 			return
 		}
-		base := bench.DevConfig(100 * time.Millisecond)
+		base := bench.DevConfig(*devTimeoutCommit)
 		base.Consensus.TimeoutPropose = config.Duration(500 * time.Millisecond)
 		dev, err := bench.StartDevNode(shared.dir, "fhir-test", base, nil)
 		if err != nil {

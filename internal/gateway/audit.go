@@ -388,7 +388,7 @@ func (a *Auditor) batch(candidates []uint64) (evs []audit.Event, entries, gone [
 	size := 16
 	proofs := map[string]bool{}
 	for _, n := range candidates {
-		e, err := a.box.Get(n)
+		e, add, err := a.box.entry(n) // add: the event's size as a one-event audit/log message
 		if err != nil {
 			if len(evs) == 0 {
 				gone = append(gone, n)
@@ -396,7 +396,6 @@ func (a *Auditor) batch(candidates []uint64) (evs []audit.Event, entries, gone [
 			}
 			break // read it at the front of the next batch
 		}
-		add := len(codec.Marshal(&audit.MsgLog{Events: []audit.Event{e}}))
 		pb := string(codec.Marshal(e.Proof))
 		if proofs[pb] {
 			add -= len(pb)

@@ -49,6 +49,17 @@ type Outbox struct {
 	pending int
 	dead    int
 
+	// recent holds the values of the entries this process appended and
+	// the chain has not confirmed yet, up to recentMax bytes, so that the
+	// auditor builds its transactions without reading them back from
+	// Pebble (where they may already sit in sstables behind the
+	// tombstones of confirmed ones). The database stays the record:
+	// entries from before a restart, or appended while recent was full,
+	// are read from it.
+	recent      map[uint64][]byte
+	recentBytes int
+	recentMax   int
+
 	// appends go to the writer, which commits those waiting together in
 	// one synced batch (group commit): see writer.
 	appends chan *appendReq
@@ -65,6 +76,11 @@ type appendReq struct {
 // maxGroup bounds the appends the writer commits in one batch.
 const maxGroup = 1024
 
+// recentMax bounds the bytes of Outbox.recent: some 100,000 events, tens of
+// seconds of a busy node's reads; more wait for the chain only when it
+// stalls, and are then read from the database.
+const recentMax = 32 << 20
+
 // OpenOutbox opens (or creates) the outbox in dir; maxPending ≤ 0 means
 // DefaultMaxPending.
 func OpenOutbox(dir string, maxPending int) (*Outbox, error) {
@@ -75,7 +91,7 @@ func OpenOutbox(dir string, maxPending int) (*Outbox, error) {
 	if maxPending <= 0 {
 		maxPending = DefaultMaxPending
 	}
-	o := &Outbox{db: db, max: maxPending, next: 1, appends: make(chan *appendReq, maxGroup), stopped: make(chan struct{})}
+	o := &Outbox{db: db, max: maxPending, next: 1, recent: map[uint64][]byte{}, recentMax: recentMax, appends: make(chan *appendReq, maxGroup), stopped: make(chan struct{})}
 	for _, p := range []byte{prefixPending, prefixDead} {
 		err := o.scan(p, func(n uint64, _ []byte) bool {
 			if n >= o.next {
@@ -191,13 +207,31 @@ func (o *Outbox) Append(evs []audit.Event) ([]uint64, error) {
 	}
 	r := &appendReq{first: first, vals: vals, done: make(chan error, 1)}
 	o.appends <- r
-	if err := <-r.done; err != nil {
-		o.mu.Lock()
+	err := <-r.done
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil {
 		o.pending -= len(evs)
-		o.mu.Unlock()
 		return nil, fmt.Errorf("audit outbox write: %w", err)
 	}
+	for i, v := range vals {
+		if o.recentBytes+len(v) > o.recentMax {
+			break
+		}
+		o.recent[nums[i]] = v
+		o.recentBytes += len(v)
+	}
 	return nums, nil
+}
+
+// forget drops entries from recent. The caller holds o.mu.
+func (o *Outbox) forget(nums ...uint64) {
+	for _, n := range nums {
+		if v, ok := o.recent[n]; ok {
+			delete(o.recent, n)
+			o.recentBytes -= len(v)
+		}
+	}
 }
 
 // commitSynced commits and closes b. A panic in Pebble's commit (its
@@ -217,12 +251,26 @@ func commitSynced(b *pebble.Batch) (err error) {
 
 // Get returns a pending entry's event (with its proof).
 func (o *Outbox) Get(n uint64) (audit.Event, error) {
-	v, closer, err := o.db.Get(entryKey(prefixPending, n))
-	if err != nil {
-		return audit.Event{}, fmt.Errorf("audit outbox entry %d: %w", n, err)
+	e, _, err := o.entry(n)
+	return e, err
+}
+
+// entry returns a pending entry's event and the size of its encoding (a
+// one-event audit/log message).
+func (o *Outbox) entry(n uint64) (audit.Event, int, error) {
+	o.mu.Lock()
+	v, ok := o.recent[n]
+	o.mu.Unlock()
+	if !ok {
+		got, closer, err := o.db.Get(entryKey(prefixPending, n))
+		if err != nil {
+			return audit.Event{}, 0, fmt.Errorf("audit outbox entry %d: %w", n, err)
+		}
+		defer closer.Close()
+		v = got
 	}
-	defer closer.Close()
-	return decodeEntry(v)
+	e, err := decodeEntry(v)
+	return e, len(v), err
 }
 
 func decodeEntry(v []byte) (audit.Event, error) {
@@ -262,6 +310,7 @@ func (o *Outbox) Remove(nums []uint64) error {
 	}
 	o.mu.Lock()
 	o.pending -= len(nums)
+	o.forget(nums...)
 	o.mu.Unlock()
 	return nil
 }
@@ -286,6 +335,7 @@ func (o *Outbox) Bury(n uint64, reason string) error {
 	o.mu.Lock()
 	o.pending--
 	o.dead++
+	o.forget(n)
 	o.mu.Unlock()
 	return nil
 }

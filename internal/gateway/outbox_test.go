@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medchain/medchain/codec"
 	"github.com/medchain/medchain/crypto"
 	"github.com/medchain/medchain/sm"
 	"github.com/medchain/medchain/x/audit"
@@ -341,6 +343,84 @@ func TestOutboxAppend(t *testing.T) {
 	if _, err := box.Append([]audit.Event{testEvent(4)}); err == nil {
 		t.Fatal("append after close")
 	}
+}
+
+// TestOutboxRecentCopies: the in-memory copies of unconfirmed entries that
+// the auditor reads are exactly what the database holds, are bounded, and
+// go when their entries are removed or buried; entries beyond the bound and
+// entries from before a restart are read from the database.
+func TestOutboxRecentCopies(t *testing.T) {
+	dir := t.TempDir()
+	box, err := OpenOutbox(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := len(codec.Marshal(&audit.MsgLog{Events: []audit.Event{testEvent(0)}}))
+	box.recentMax = 5 * one // five of the ten appended below
+	var nums []uint64
+	for i := range 10 {
+		n, err := box.Append([]audit.Event{testEvent(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nums = append(nums, n...)
+	}
+	if len(box.recent) != 5 || box.recentBytes != 5*one {
+		t.Fatalf("%d copies, %d bytes; want 5 of %d bytes", len(box.recent), box.recentBytes, one)
+	}
+	check := func(box *Outbox, want map[uint64]int) {
+		t.Helper()
+		for _, n := range nums {
+			e, size, err := box.entry(n)
+			i, pending := want[n]
+			if !pending {
+				if err == nil {
+					t.Fatalf("entry %d removed, still read: %x", n, e.ID)
+				}
+				continue
+			}
+			v, closer, dberr := box.db.Get(entryKey(prefixPending, n))
+			if err != nil || dberr != nil {
+				t.Fatalf("entry %d: %v, %v", n, err, dberr)
+			}
+			if size != len(v) || e.ID != testEvent(i).ID || !bytes.Equal(codec.Marshal(&audit.MsgLog{Events: []audit.Event{e}}), v) {
+				closer.Close()
+				t.Fatalf("entry %d: read %x (%d bytes), the database holds %d bytes", n, e.ID, size, len(v))
+			}
+			closer.Close()
+		}
+	}
+	want := map[uint64]int{}
+	for i, n := range nums {
+		want[n] = i
+	}
+	check(box, want)
+	// Confirmed: two held in memory, two not; buried: one held in memory.
+	if err := box.Remove([]uint64{nums[0], nums[3], nums[6], nums[9]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := box.Bury(nums[1], "refused"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []uint64{nums[0], nums[3], nums[6], nums[9], nums[1]} {
+		delete(want, n)
+	}
+	check(box, want)
+	if len(box.recent) != 2 || box.recentBytes != 2*one {
+		t.Fatalf("%d copies, %d bytes after removals; want 2", len(box.recent), box.recentBytes)
+	}
+	if err := box.Close(); err != nil {
+		t.Fatal(err)
+	}
+	box, err = OpenOutbox(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	if len(box.recent) != 0 {
+		t.Fatalf("%d copies after a restart", len(box.recent))
+	}
+	check(box, want)
 }
 
 // TestOutboxConcurrentAppendsAreDurable appends from many readers at once,
