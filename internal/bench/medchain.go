@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -122,6 +124,7 @@ type mlane struct {
 	weights Mix
 	accts   [numRoles][]*Account
 	next    [numRoles]int
+	regs    []*Tx // registrations built before the run (Prebuild), taken first
 }
 
 // ref is what a transaction changed in its account, to undo on rejection.
@@ -329,11 +332,16 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 	}
 	switch k {
 	case KindRegister:
+		if n := len(l.regs); n > 0 {
+			tx := l.regs[n-1]
+			l.regs = l.regs[:n-1]
+			return tx
+		}
 		key, err := crypto.GenerateKey(nil)
 		if err != nil {
 			return nil
 		}
-		return newTx(sm.SignTx(key, m.cfg.ChainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: key.EncKey()}), accounts.TypeRegisterPatient, nil)
+		return RegisterTxs(m.cfg.ChainID, []*crypto.PrivKey{key})[0]
 	case KindGrant:
 		a := l.take(roleConsent)
 		if a == nil {
@@ -539,6 +547,48 @@ func (m *Medchain) Committed(tx *Tx, bt *BlockTx) {
 			r.acct.mu.Unlock()
 		}
 	}
+}
+
+// Prebuild builds up to n registrations of fresh keys ahead of the run
+// (expected: about as many as the run will send), split among the lanes
+// that send them, on every core. A registration depends on nothing the run
+// learns, and a fresh key costs more than a signature, so the load
+// generator then takes less of the machine during the window; once a
+// lane's are sent, it builds them as it goes.
+func (m *Medchain) Prebuild(n int) error {
+	var lanes []*mlane
+	for _, l := range m.lanes {
+		if l.weights[KindRegister] > 0 {
+			lanes = append(lanes, l)
+		}
+	}
+	if n <= 0 || len(lanes) == 0 {
+		return nil
+	}
+	txs := make([]*Tx, n)
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Go(func() {
+			for i := w; i < n; i += len(errs) {
+				k, err := crypto.GenerateKey(nil)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				txs[i] = RegisterTxs(m.cfg.ChainID, []*crypto.PrivKey{k})[0]
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i, tx := range txs {
+		l := lanes[i%len(lanes)]
+		l.regs = append(l.regs, tx)
+	}
+	return nil
 }
 
 // RegisterTxs signs one accounts/register_patient per key.

@@ -251,3 +251,47 @@ func TestEPCISKind(t *testing.T) {
 		}
 	}
 }
+
+// TestPrebuiltRegistrations: registrations built before the run are sent
+// first, each once, split among the lanes, signed by fresh keys for the
+// chain; once they are gone the lanes build their own.
+func TestPrebuiltRegistrations(t *testing.T) {
+	m, err := NewMedchain(MedchainConfig{ChainID: "c", Mix: Mix{KindRegister: 1}, Lanes: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Prebuild(10); err != nil {
+		t.Fatal(err)
+	}
+	built := map[[32]byte]bool{}
+	for _, l := range m.lanes {
+		if len(l.regs) < 3 || len(l.regs) > 4 {
+			t.Fatalf("a lane holds %d of 10", len(l.regs))
+		}
+		for _, tx := range l.regs {
+			built[tx.Hash] = true
+		}
+	}
+	signers := map[crypto.Address]bool{}
+	fromPool := 0
+	for i := range 30 {
+		tx := m.Next(i%3, time.Now())
+		d := decode(t, tx)
+		if d.Body.Type != accounts.TypeRegisterPatient || d.Body.Sequence != 0 || d.Body.ChainID != "c" || tx.Type != accounts.TypeRegisterPatient {
+			t.Fatalf("not a registration: %+v", d.Body)
+		}
+		if signers[d.Body.Signer.Address()] {
+			t.Fatal("a key registered twice")
+		}
+		signers[d.Body.Signer.Address()] = true
+		if built[tx.Hash] {
+			fromPool++
+			if i >= 12 {
+				t.Fatalf("transaction %d came from the pool after the pool's were due", i)
+			}
+		}
+	}
+	if fromPool != 10 {
+		t.Fatalf("%d of the 10 prebuilt sent", fromPool)
+	}
+}

@@ -92,7 +92,10 @@ type PrepareOptions struct {
 	EPCISEvents int // events per supply/capture (kind epcis)
 	Lanes       int // of the run
 	Batch       int // transactions per submission during setup
-	Progress    io.Writer
+	// Registrations is how many registrations of fresh keys the run is
+	// expected to send: they are built before it (Medchain.Prebuild).
+	Registrations int
+	Progress      io.Writer
 }
 
 // PrepareMedchain registers o.Accounts fresh patients (in parallel batches,
@@ -152,6 +155,9 @@ func PrepareMedchain(ctx context.Context, o PrepareOptions) (*Medchain, *Setup, 
 		Payers: payers, SlotBase: time.Now().Add(24 * time.Hour).Unix(), SlotSeconds: benchSlot,
 	})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.Prebuild(o.Registrations); err != nil {
 		return nil, nil, err
 	}
 	return m, &Setup{Accounts: len(keys), Seconds: time.Since(start).Seconds(), Classes: m.Classes}, nil
