@@ -142,7 +142,11 @@ func (m *Mempool) view(kv store.Reader, committed bool) store.Reader {
 		return kv
 	}
 	if m.checkReads == nil || !m.checkReads.Over(kv) {
-		m.checkReads = store.NewMemo(kv)
+		n := 0
+		if m.checkReads != nil {
+			n = m.checkReads.Len() // a snapshot's checks read about as many keys as the last one's
+		}
+		m.checkReads = store.NewMemoSized(kv, n)
 	}
 	return m.checkReads
 }

@@ -29,6 +29,7 @@ type Cache struct {
 	small  []Write
 	writes *btree.BTreeG[item]
 	byKey  map[string][]byte
+	expect int // writes expected (NewCacheSized): byKey's size when made
 }
 
 // smallWrites is the most keys a cache keeps in its sorted slice: inserting
@@ -81,6 +82,11 @@ func (c *Cache) smallIndex(key string) (int, bool) {
 // NewCache returns an empty cache over parent.
 func NewCache(parent Reader) *Cache { return &Cache{parent: parent} }
 
+// NewCacheSized returns an empty cache over parent that expects about n
+// writes (a block's, as many as the block before): past smallWrites its map
+// is made for n at once instead of growing there, rehashing as it doubles.
+func NewCacheSized(parent Reader, n int) *Cache { return &Cache{parent: parent, expect: n} }
+
 func (c *Cache) Get(key []byte) []byte {
 	if c.writes == nil {
 		if i, ok := c.smallIndex(string(key)); ok {
@@ -107,7 +113,7 @@ func (c *Cache) put(w Write) {
 			return
 		}
 		c.writes = btree.NewG(32, itemLess)
-		c.byKey = make(map[string][]byte, 2*smallWrites)
+		c.byKey = make(map[string][]byte, max(2*smallWrites, c.expect))
 		for _, e := range c.small {
 			c.writes.ReplaceOrInsert(newItem(e))
 			c.byKey[e.Key] = e.Value

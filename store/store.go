@@ -184,9 +184,16 @@ type pair struct{ k, v []byte }
 const maxMemoRange = 256
 
 // NewMemo returns a Memo over r.
-func NewMemo(r Reader) *Memo {
-	return &Memo{r: r, seen: map[string][]byte{}, ranges: map[string][]pair{}}
+func NewMemo(r Reader) *Memo { return NewMemoSized(r, 0) }
+
+// NewMemoSized returns a Memo over r made for about n keys (as many as the
+// one it replaces remembered), so that it does not rehash as it grows.
+func NewMemoSized(r Reader, n int) *Memo {
+	return &Memo{r: r, seen: make(map[string][]byte, n), ranges: map[string][]pair{}}
 }
+
+// Len is how many keys m remembers.
+func (m *Memo) Len() int { return len(m.seen) }
 
 func (m *Memo) Get(key []byte) []byte {
 	if v, ok := m.seen[string(key)]; ok {

@@ -139,9 +139,10 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 		v.VerifyBlock(unverified)
 	}
 	par := c.execution.parallel(len(flat))
-	block := store.NewCache(state)
+	expect := int(c.blockWrites.Load())
+	block := store.NewCacheSized(state, expect)
 	if par {
-		block = store.NewCache(&gate{kv: state})
+		block = store.NewCacheSized(&gate{kv: state}, expect)
 	}
 	valset := &sm.ValidatorUpdates{}
 	ctx := sm.Context{ChainID: blk.ChainID, Height: blk.Height, Time: blk.Time, Store: block, Valset: valset}
@@ -177,6 +178,7 @@ func (c *Core) DeliverBlock(state State, blk BlockContext, raws [][]byte, v Veri
 		}
 	}
 	res.Events = blockEvents.List()
+	c.blockWrites.Store(int64(block.Len()))
 	block.Write()
 	res.Valset = valset.List() // the end of the block
 	res.AppHash = state.WorkingHash()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/medchain/medchain/crypto"
@@ -25,6 +26,9 @@ type Core struct {
 	router    *sm.Router
 	fees      FeeRules
 	execution Execution
+	// blockWrites is how many keys the last block wrote: the next block's
+	// cache is made for as many (store.NewCacheSized).
+	blockWrites atomic.Int64
 }
 
 // FeeRules price and charge transactions: the one place the cost of a

@@ -29,7 +29,8 @@ type Tree struct {
 	// so listing reads may seek by prefix (prefix.go).
 	prefixSeek bool
 	work       *store.Cache // uncommitted writes over the latest committed state
-	base       *dbReader    // the committed state under work (through a Memo)
+	base       *dbReader    // the committed state under work (through workReads)
+	workReads  *store.Memo  // base's reads, remembered until the next commit
 	// latest caches values of the latest committed version for base and
 	// for snapshots of that version.
 	latest *latest

@@ -26,7 +26,14 @@ func (t *Tree) resetWork(version int64) {
 	// the working version's reads are remembered: a block reads the same
 	// accounts, parameters and absent keys over and over.
 	t.base = &dbReader{db: t.db, prefixSeek: t.prefixSeek, absent: t.absent, cache: t.latest, version: version}
-	t.work = store.NewCache(store.NewMemo(t.base))
+	// Sized as the last version's were: a block reads and writes about as
+	// many keys as the one before it.
+	reads, writes := 0, 0
+	if t.work != nil {
+		reads, writes = t.workReads.Len(), t.work.Len()
+	}
+	t.workReads = store.NewMemoSized(t.base, reads)
+	t.work = store.NewCacheSized(t.workReads, writes)
 }
 
 // absent tells from the Merkle tree, without reading the database, that
