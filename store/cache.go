@@ -85,7 +85,14 @@ func NewCache(parent Reader) *Cache { return &Cache{parent: parent} }
 // NewCacheSized returns an empty cache over parent that expects about n
 // writes (a block's, as many as the block before): past smallWrites its map
 // is made for n at once instead of growing there, rehashing as it doubles.
-func NewCacheSized(parent Reader, n int) *Cache { return &Cache{parent: parent, expect: n} }
+func NewCacheSized(parent Reader, n int) *Cache {
+	return &Cache{parent: parent, expect: min(n, maxExpected)}
+}
+
+// maxExpected bounds a size hint: a state-sync import or a migration
+// writes millions of keys in one version, and the blocks after it would
+// otherwise make their maps that large.
+const maxExpected = 1 << 17
 
 func (c *Cache) Get(key []byte) []byte {
 	if c.writes == nil {

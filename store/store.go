@@ -189,7 +189,7 @@ func NewMemo(r Reader) *Memo { return NewMemoSized(r, 0) }
 // NewMemoSized returns a Memo over r made for about n keys (as many as the
 // one it replaces remembered), so that it does not rehash as it grows.
 func NewMemoSized(r Reader, n int) *Memo {
-	return &Memo{r: r, seen: make(map[string][]byte, n), ranges: map[string][]pair{}}
+	return &Memo{r: r, seen: make(map[string][]byte, min(n, maxExpected)), ranges: map[string][]pair{}}
 }
 
 // Len is how many keys m remembers.

@@ -549,6 +549,11 @@ func (m *Medchain) Committed(tx *Tx, bt *BlockTx) {
 	}
 }
 
+// MaxPrebuilt bounds Prebuild: 200,000 registrations hold about 70 MB and
+// take some seconds to build on two cores (a 60 s window at 10,500/s of the
+// default mix needs 56,000).
+const MaxPrebuilt = 200_000
+
 // Prebuild builds up to n registrations of fresh keys ahead of the run
 // (expected: about as many as the run will send), split among the lanes
 // that send them, on every core. A registration depends on nothing the run
@@ -562,6 +567,7 @@ func (m *Medchain) Prebuild(n int) error {
 			lanes = append(lanes, l)
 		}
 	}
+	n = min(n, MaxPrebuilt)
 	if n <= 0 || len(lanes) == 0 {
 		return nil
 	}
