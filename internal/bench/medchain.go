@@ -341,7 +341,7 @@ func (m *Medchain) Next(lane int, now time.Time) *Tx {
 		if err != nil {
 			return nil
 		}
-		return RegisterTxs(m.cfg.ChainID, []*crypto.PrivKey{key})[0]
+		return registerTx(m.cfg.ChainID, key)
 	case KindGrant:
 		a := l.take(roleConsent)
 		if a == nil {
@@ -549,12 +549,12 @@ func (m *Medchain) Committed(tx *Tx, bt *BlockTx) {
 	}
 }
 
-// MaxPrebuilt bounds Prebuild: 200,000 registrations hold about 70 MB and
+// maxPrebuilt bounds Prebuild: 200,000 registrations hold about 70 MB and
 // take some seconds to build on two cores (a 60 s window at 10,500/s of the
 // default mix needs 56,000).
-const MaxPrebuilt = 200_000
+const maxPrebuilt = 200_000
 
-// Prebuild builds up to n registrations of fresh keys ahead of the run
+// Prebuild builds up to n (at most maxPrebuilt) registrations of fresh keys ahead of the run
 // (expected: about as many as the run will send), split among the lanes
 // that send them, on every core. A registration depends on nothing the run
 // learns, and a fresh key costs more than a signature, so the load
@@ -567,7 +567,7 @@ func (m *Medchain) Prebuild(n int) error {
 			lanes = append(lanes, l)
 		}
 	}
-	n = min(n, MaxPrebuilt)
+	n = min(n, maxPrebuilt)
 	if n <= 0 || len(lanes) == 0 {
 		return nil
 	}
@@ -582,7 +582,7 @@ func (m *Medchain) Prebuild(n int) error {
 					errs[w] = err
 					return
 				}
-				txs[i] = RegisterTxs(m.cfg.ChainID, []*crypto.PrivKey{k})[0]
+				txs[i] = registerTx(m.cfg.ChainID, k)
 			}
 		})
 	}
@@ -601,7 +601,12 @@ func (m *Medchain) Prebuild(n int) error {
 func RegisterTxs(chainID string, keys []*crypto.PrivKey) []*Tx {
 	out := make([]*Tx, len(keys))
 	for i, k := range keys {
-		out[i] = newTx(sm.SignTx(k, chainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: k.EncKey()}), accounts.TypeRegisterPatient, nil)
+		out[i] = registerTx(chainID, k)
 	}
 	return out
+}
+
+// registerTx is k's accounts/register_patient (sequence 0, no fee).
+func registerTx(chainID string, k *crypto.PrivKey) *Tx {
+	return newTx(sm.SignTx(k, chainID, 0, 0, &accounts.MsgRegisterPatient{EncKey: k.EncKey()}), accounts.TypeRegisterPatient, nil)
 }

@@ -410,10 +410,10 @@ func medchainTarget(ctx context.Context, g *globals, f benchFlags, mix bench.Mix
 	gen, setup, err := bench.PrepareMedchain(ctx, bench.PrepareOptions{
 		API: nodes[0], Client: hc, Intake: in, Observer: obs, Keys: keys, Accounts: f.accounts,
 		Mix: mix, AuditEvents: f.auditEvents, EPCISEvents: f.epcisEvents, Lanes: f.lanes, Batch: f.batch, Progress: quietOr(f, g),
-		// An open loop's registrations, built ahead with 5 % to spare, up
-		// to bench.MaxPrebuilt (a closed loop's count is not known: it
-		// builds them as it goes, as a long run does past the bound).
-		Registrations: min(int(f.rate*(f.warmup+f.duration).Seconds()*mix.Share(bench.KindRegister)*1.05), bench.MaxPrebuilt),
+		// An open loop's registrations, built ahead with 5 % to spare (a
+		// closed loop's count is not known: it builds them as it goes, as
+		// a long run does past Prebuild's bound).
+		Registrations: int(f.rate * (f.warmup + f.duration).Seconds() * mix.Share(bench.KindRegister) * 1.05),
 	})
 	if err != nil {
 		return bench.Target{}, nil, cleanup, err

@@ -50,8 +50,9 @@ type Outbox struct {
 	dead    int
 
 	// recent holds the values of the entries this process appended and
-	// the chain has not confirmed yet, up to recentMax bytes, so that the
-	// auditor builds its transactions without reading them back from
+	// the chain has not confirmed yet, up to recentMax bytes
+	// (defaultRecentMax), so that the auditor builds its transactions
+	// without reading them back from
 	// Pebble (where they may already sit in sstables behind the
 	// tombstones of confirmed ones). The database stays the record:
 	// entries from before a restart, or appended while recent was full,
@@ -76,10 +77,10 @@ type appendReq struct {
 // maxGroup bounds the appends the writer commits in one batch.
 const maxGroup = 1024
 
-// recentMax bounds the bytes of Outbox.recent: some 100,000 events, tens of
+// defaultRecentMax bounds the bytes of Outbox.recent: some 100,000 events, tens of
 // seconds of a busy node's reads; more wait for the chain only when it
 // stalls, and are then read from the database.
-const recentMax = 32 << 20
+const defaultRecentMax = 32 << 20
 
 // OpenOutbox opens (or creates) the outbox in dir; maxPending ≤ 0 means
 // DefaultMaxPending.
@@ -91,7 +92,7 @@ func OpenOutbox(dir string, maxPending int) (*Outbox, error) {
 	if maxPending <= 0 {
 		maxPending = DefaultMaxPending
 	}
-	o := &Outbox{db: db, max: maxPending, next: 1, recent: map[uint64][]byte{}, recentMax: recentMax, appends: make(chan *appendReq, maxGroup), stopped: make(chan struct{})}
+	o := &Outbox{db: db, max: maxPending, next: 1, recent: map[uint64][]byte{}, recentMax: defaultRecentMax, appends: make(chan *appendReq, maxGroup), stopped: make(chan struct{})}
 	for _, p := range []byte{prefixPending, prefixDead} {
 		err := o.scan(p, func(n uint64, _ []byte) bool {
 			if n >= o.next {
